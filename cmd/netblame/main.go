@@ -1,0 +1,70 @@
+// Command netblame answers "is it the network?" from packet captures: it
+// reads pcap and pcapng files or captures live, tracks every flow, analyses
+// each TCP connection, and correlates two captures of the same traffic to
+// say where loss and delay happened.
+//
+// This package only parses flags, wires the library packages together and
+// formats their output; the work is done in decode, capfile, flowtable,
+// correlate and ring.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses, as DESIGN.md fixes them.
+const (
+	exitOK      = 0
+	exitInput   = 1 // bad input or usage
+	exitRuntime = 2 // a failure while running
+)
+
+// usageError marks an error caused by how netblame was called or by what it
+// was given to read; it exits with exitInput instead of exitRuntime.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// inputErr wraps err as a bad-input error (exit status 1).
+func inputErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+var rootCmd = &cobra.Command{
+	Use:           "netblame",
+	Short:         "Is it the network? Packet capture analysis and two-point blame",
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	rootCmd.SetArgs(args)
+	err := rootCmd.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "netblame:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isFlagError(err) {
+		return exitInput
+	}
+	return exitRuntime
+}
+
+// isFlagError reports whether cobra rejected the command line itself.
+func isFlagError(err error) bool {
+	var fe interface{ FlagError() }
+	return errors.As(err, &fe)
+}

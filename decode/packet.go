@@ -1,0 +1,167 @@
+// Package decode parses the link, network and transport headers of one
+// captured packet into a caller-owned Packet, in place, without allocating
+// and without panicking on any input.
+//
+// It is for the headers netblame analyses: Ethernet (802.1Q, QinQ), Linux
+// SLL and SLL2, raw IP, BSD loopback, IPv4, IPv6 with extension headers,
+// TCP with its options, UDP, ICMP and ICMPv6. It is not a general dissector:
+// it does not reassemble fragments or streams and keeps no state between
+// packets.
+package decode
+
+import "net/netip"
+
+// LinkType is a pcap LINKTYPE_ value: what the first byte of a frame is.
+type LinkType uint16
+
+// Link types the decoder understands. Values are those of the pcap and
+// pcapng LINKTYPE registry; DLT 12 and 14 are raw IP on some platforms.
+const (
+	LinkNull      LinkType = 0   // BSD loopback, host-order 4-byte family
+	LinkEthernet  LinkType = 1   // Ethernet II, with 802.1Q/802.1ad tags
+	LinkRawDLT12  LinkType = 12  // raw IP (OpenBSD and others write DLT 12)
+	LinkRawDLT14  LinkType = 14  // raw IP (some BSDs write DLT 14)
+	LinkRaw       LinkType = 101 // raw IP, version from the first nibble
+	LinkLoop      LinkType = 108 // OpenBSD loopback, network-order family
+	LinkLinuxSLL  LinkType = 113 // Linux "cooked" capture v1
+	LinkIPv4      LinkType = 228 // raw IPv4
+	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkLinuxSLL2 LinkType = 276 // Linux "cooked" capture v2
+)
+
+// IP protocol numbers the decoder names.
+const (
+	ProtoICMP   uint8 = 1
+	ProtoTCP    uint8 = 6
+	ProtoUDP    uint8 = 17
+	ProtoICMPv6 uint8 = 58
+)
+
+// TCP flag bits as they appear in Packet.TCPFlags (byte 13 of the header,
+// plus NS from byte 12 shifted to bit 8).
+const (
+	TCPFin uint16 = 1 << iota
+	TCPSyn
+	TCPRst
+	TCPPsh
+	TCPAck
+	TCPUrg
+	TCPEce
+	TCPCwr
+	TCPNs
+)
+
+// Flags records what the decoder found besides header values.
+type Flags uint32
+
+const (
+	// Truncated: the capture ends before the end of the IP datagram (a
+	// snaplen cut), so payload bytes are missing.
+	Truncated Flags = 1 << iota
+	// Fragment: the IP datagram is a fragment (MF set or offset > 0, or an
+	// IPv6 fragment header other than an atomic one).
+	Fragment
+	// LaterFragment: a fragment with a non-zero offset; its transport
+	// header is not present and was not parsed.
+	LaterFragment
+	// BadTCPOptions: the TCP option list was malformed (an option length
+	// below 2 or past the header end); options before the fault are kept.
+	BadTCPOptions
+	// HasMSS, HasWScale, HasSACKPerm, HasTimestamps: the TCP options seen.
+	HasMSS
+	HasWScale
+	HasSACKPerm
+	HasTimestamps
+	// HasSACK: at least one SACK block was seen (see Packet.SACKCount).
+	HasSACK
+	// IPv4DontFragment: the DF bit.
+	IPv4DontFragment
+	// IPv4Options: the IPv4 header carries options (IHL > 5).
+	IPv4Options
+	// ShortIPLength: the IP length fields claim less than the headers need.
+	ShortIPLength
+	// ESP: an IPv6 or IPv4 header chain stopped at ESP (encrypted).
+	ESP
+)
+
+// Layer says how far decoding got.
+type Layer uint8
+
+const (
+	LayerNone      Layer = iota // nothing decoded
+	LayerLink                   // link header decoded, network unknown
+	LayerNetwork                // IPv4 or IPv6 header decoded
+	LayerTransport              // TCP, UDP, ICMP or ICMPv6 header decoded
+)
+
+// MaxVLANs is how many VLAN tags the decoder keeps (outermost first).
+const MaxVLANs = 2
+
+// MaxSACKBlocks is the most SACK blocks a TCP option can carry.
+const MaxSACKBlocks = 4
+
+// SACKBlock is one selective acknowledgement range [Left, Right).
+type SACKBlock struct{ Left, Right uint32 }
+
+// Packet is one decoded packet. Offsets index the slice given to Decode;
+// the Packet holds no reference to it. Fields of layers that were not
+// reached are zero. A Packet is reused: Decode resets it first.
+type Packet struct {
+	Layer Layer // deepest layer decoded
+	Flags Flags
+
+	// Link layer.
+	Link      LinkType
+	EtherType uint16           // of the network layer, after any VLAN tags
+	VLANCount uint8            // tags seen; IDs beyond MaxVLANs are not kept
+	VLANs     [MaxVLANs]uint16 // VLAN IDs (12 bits), outermost first
+
+	// Network layer.
+	IPVersion   uint8 // 4 or 6; 0 when not IP
+	Src, Dst    netip.Addr
+	TTL         uint8  // IPv4 TTL or IPv6 hop limit
+	TOS         uint8  // IPv4 TOS or IPv6 traffic class
+	IPID        uint32 // IPv4 identification, or IPv6 fragment identification
+	FlowLabel   uint32 // IPv6 only
+	FragOffset  uint16 // in bytes
+	Proto       uint8  // transport protocol after any extension headers
+	NetOffset   int    // offset of the IP header
+	IPLen       int    // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
+	TransOffset int    // offset of the transport header
+
+	// Transport layer.
+	SrcPort, DstPort uint16
+	Seq, Ack         uint32
+	TCPFlags         uint16 // TCPFin ... TCPNs
+	Window           uint16 // raw, unscaled
+	Checksum         uint16 // TCP, UDP, ICMP or ICMPv6 checksum as sent
+	Urgent           uint16
+	TCPHeaderLen     uint8 // data offset in bytes
+	UDPLen           uint16
+	ICMPType         uint8
+	ICMPCode         uint8
+
+	// TCP options, valid when the matching Has* flag is set.
+	MSS       uint16
+	WScale    uint8
+	TSVal     uint32
+	TSEcr     uint32
+	SACKCount uint8
+	SACK      [MaxSACKBlocks]SACKBlock
+
+	// Payload: PayloadOffset indexes the data given to Decode. PayloadLen is
+	// the length the IP header implies (what was sent); CapPayloadLen is
+	// what the capture holds, <= PayloadLen when Truncated.
+	PayloadOffset int
+	PayloadLen    int
+	CapPayloadLen int
+}
+
+// Has reports whether all of the flags f are set.
+func (p *Packet) Has(f Flags) bool { return p.Flags&f == f }
+
+// IsTCP reports whether the packet's TCP header was decoded.
+func (p *Packet) IsTCP() bool { return p.Layer == LayerTransport && p.Proto == ProtoTCP }
+
+// IsUDP reports whether the packet's UDP header was decoded.
+func (p *Packet) IsUDP() bool { return p.Layer == LayerTransport && p.Proto == ProtoUDP }
