@@ -11,9 +11,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses, as DESIGN.md fixes them.
@@ -49,13 +51,21 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+func run(args []string) int { return runIO(args, os.Stdout, os.Stderr) }
+
+// runIO runs one command line with its output going to stdout and stderr
+// (commands write through cmd.OutOrStdout and cmd.ErrOrStderr). Tests call
+// it repeatedly in one process, so every flag is first reset to its default.
+func runIO(args []string, stdout, stderr io.Writer) int {
+	resetFlags(rootCmd)
 	rootCmd.SetArgs(args)
+	rootCmd.SetOut(stdout)
+	rootCmd.SetErr(stderr)
 	err := rootCmd.Execute()
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "netblame:", err)
+	fmt.Fprintln(stderr, "netblame:", err)
 	var ue usageError
 	if errors.As(err, &ue) || isFlagError(err) {
 		return exitInput
@@ -67,4 +77,22 @@ func run(args []string) int {
 func isFlagError(err error) bool {
 	var fe interface{ FlagError() }
 	return errors.As(err, &fe)
+}
+
+// resetFlags puts every flag of cmd and its subcommands back to its default,
+// undoing what an earlier Execute in the same process parsed.
+func resetFlags(cmd *cobra.Command) {
+	reset := func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			_ = sv.Replace(nil)
+		} else {
+			_ = f.Value.Set(f.DefValue)
+		}
+		f.Changed = false
+	}
+	cmd.Flags().VisitAll(reset)
+	cmd.PersistentFlags().VisitAll(reset)
+	for _, c := range cmd.Commands() {
+		resetFlags(c)
+	}
 }
