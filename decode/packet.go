@@ -2,7 +2,7 @@
 // captured packet into a caller-owned Packet, in place, without allocating
 // and without panicking on any input.
 //
-// It is for the headers netblame analyses: Ethernet (802.1Q, QinQ), Linux
+// It is for the headers netblame analyses: Ethernet (802.1Q, QinQ, MPLS), Linux
 // SLL and SLL2, raw IP, BSD loopback, IPv4, IPv6 with extension headers,
 // TCP with its options, UDP, ICMP and ICMPv6. It is not a general dissector:
 // it does not reassemble fragments or streams and keeps no state between
@@ -82,6 +82,18 @@ const (
 	ShortIPLength
 	// ESP: an IPv6 or IPv4 header chain stopped at ESP (encrypted).
 	ESP
+	// LengthFromCapture: the IP header gave no length (IPv4 total length
+	// 0, or IPv6 payload length 0 without a Jumbo option), as when the
+	// capture was taken on a host using TSO/GSO or BIG TCP before
+	// segmentation; IPLen is what the capture holds.
+	LengthFromCapture
+	// Jumbo: an IPv6 jumbogram; IPLen comes from the hop-by-hop Jumbo
+	// Payload option.
+	Jumbo
+	// TCPHeaderTruncated: the capture ends inside the TCP options. The
+	// fixed header and the options wholly captured are decoded; the
+	// captured payload is empty.
+	TCPHeaderTruncated
 )
 
 // Layer says how far decoding got.
@@ -112,9 +124,11 @@ type Packet struct {
 
 	// Link layer.
 	Link      LinkType
-	EtherType uint16           // of the network layer, after any VLAN tags
+	EtherType uint16           // of the network layer, after any VLAN tags; 0 when the link has none
+	PktType   uint8            // SLL/SLL2 packet type: 0 to us, 1 broadcast, 2 multicast, 3 other host, 4 outgoing
 	VLANCount uint8            // tags seen; IDs beyond MaxVLANs are not kept
 	VLANs     [MaxVLANs]uint16 // VLAN IDs (12 bits), outermost first
+	MPLSCount uint8            // MPLS labels skipped before the IP header
 
 	// Network layer.
 	IPVersion   uint8 // 4 or 6; 0 when not IP
