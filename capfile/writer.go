@@ -110,8 +110,9 @@ func NewWriter(w io.Writer, f Format, link decode.LinkType, snaplen int, opts ..
 	case CompressNone:
 	case CompressZstd:
 		// Fastest level: the writer serves live capture, where keeping up
-		// matters more than the last percent of ratio.
-		enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		// matters more than the last percent of ratio. One synchronous
+		// encoder: the concurrent one allocates a closure per block.
+		enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			return nil, err
 		}
