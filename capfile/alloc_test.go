@@ -107,4 +107,3 @@ func TestWritePacketAllocs(t *testing.T) {
 		})
 	}
 }
-
