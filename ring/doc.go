@@ -1,0 +1,22 @@
+// Package ring captures packets live from a Linux network interface through
+// AF_PACKET TPACKET_V3 memory-mapped rings.
+//
+// A Capture opens one socket and ring per worker; with more than one worker
+// the sockets join a PACKET_FANOUT group (hash mode by default, so both
+// directions of a flow reach the same worker). Each worker reads with
+// Ring.Next, which fills a caller-owned Packet whose Data is a view into the
+// ring: valid until that worker's next call, never copied, never allocated.
+// A VLAN tag the kernel stripped is written back into the frame in the
+// ring's headroom, as libpcap does, so files and decoders see the frame as it
+// was on the wire.
+//
+// The socket filter (classic BPF, or an eBPF socket-filter program loaded by
+// ring/filter) is attached before any packet can reach the ring: sockets are
+// created with protocol 0 and a reject-all filter, bound, joined to the
+// fanout group, and only then given the real filter, so a filter's promise
+// holds from the first packet and no packet is delivered twice.
+//
+// ring is for capture only. It does not parse packets (see decode), write
+// files (see capfile) or compile filter expressions (see ring/filter).
+// It needs CAP_NET_RAW, and CAP_BPF for the eBPF prefilter.
+package ring

@@ -1,0 +1,214 @@
+package ring
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Errors Next returns.
+var (
+	// ErrTimeout: no packet arrived within Config.PollTimeout. Call again.
+	ErrTimeout = errors.New("ring: poll timeout")
+	// ErrStopped: the capture was stopped and everything the kernel had
+	// handed over before the stop has been read.
+	ErrStopped = errors.New("ring: capture stopped")
+)
+
+// Ring is one worker's socket and memory-mapped TPACKET_V3 ring. Next must
+// be called from one goroutine at a time; Stats may be called from any.
+type Ring struct {
+	id      int
+	fd      int
+	mem     []byte
+	blkSize int
+	nBlocks int
+	snaplen int
+	ether   bool // frames start with an Ethernet header (VLAN tags can go back)
+	keepTag bool
+	pollMS  int
+	drain   time.Duration // how long to wait for the open block after a stop
+	stop    *stopper
+
+	cur   int    // index of the block being read or awaited
+	held  bool   // block cur belongs to user space
+	left  uint32 // packets of block cur not yet returned
+	off   int    // offset in mem of the next packet header
+	end   int    // end of block cur in mem
+	stopT time.Time
+
+	delivered atomic.Uint64 // packets returned by Next
+	bytes     atomic.Uint64 // captured bytes returned by Next
+
+	statsMu sync.Mutex
+	kstats  KernelStats // accumulated: the kernel resets its counters on read
+}
+
+// ID is the worker number, 0 to Workers-1.
+func (r *Ring) ID() int { return r.id }
+
+// FD is the socket's file descriptor (for tests and diagnostics).
+func (r *Ring) FD() int { return r.fd }
+
+func (r *Ring) u32(off int) uint32 { return *(*uint32)(unsafe.Pointer(&r.mem[off])) }
+func (r *Ring) u16(off int) uint16 { return *(*uint16)(unsafe.Pointer(&r.mem[off])) }
+
+// blockStatus points at the status word the kernel and user space hand the
+// block over with; it is accessed atomically on both sides.
+func (r *Ring) blockStatus(b int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&r.mem[b*r.blkSize+blkStatusOff]))
+}
+
+// Next fills p with the next packet. p.Data stays valid until the next call
+// to Next; the block holding it is given back to the kernel then. Next does
+// not allocate. It returns ErrTimeout after Config.PollTimeout without
+// packets and ErrStopped once the capture is stopped and drained.
+func (r *Ring) Next(p *Packet) error {
+	for {
+		if r.left > 0 {
+			r.read(p)
+			return nil
+		}
+		if r.held {
+			atomic.StoreUint32(r.blockStatus(r.cur), unix.TP_STATUS_KERNEL)
+			r.held = false
+			r.cur++
+			if r.cur == r.nBlocks {
+				r.cur = 0
+			}
+		}
+		if atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0 {
+			base := r.cur * r.blkSize
+			r.held = true
+			r.left = r.u32(base + blkNumPktsOff)
+			r.off = base + int(r.u32(base+blkFirstPktOff))
+			r.end = base + r.blkSize
+			continue
+		}
+		if err := r.wait(); err != nil {
+			return err
+		}
+	}
+}
+
+// read decodes the packet header at r.off into p and moves to the next one.
+func (r *Ring) read(p *Packet) {
+	h := r.off
+	r.left--
+	if next := int(r.u32(h + hdrNextOff)); next > 0 {
+		r.off += next
+	} else {
+		r.left = 0 // the kernel marks the last packet with 0
+	}
+	snap := int(r.u32(h + hdrSnaplenOff))
+	mac := int(r.u16(h + hdrMacOff))
+	status := r.u32(h + hdrStatusOff)
+	start := h + mac
+	stop := start + snap
+	if stop > r.end || start > stop { // never from a sane kernel; keep the view inside the block
+		start, stop = r.end, r.end
+	}
+	p.Timestamp = int64(r.u32(h+hdrSecOff))*1e9 + int64(r.u32(h+hdrNsecOff))
+	p.OrigLen = int(r.u32(h + hdrLenOff))
+	p.Ifindex = int(int32(r.u32(h + sllIfindexOff)))
+	p.PktType = r.mem[h+sllPktTypeOff]
+	p.HasVLAN = status&statusVLANValid != 0
+	p.VLANTCI, p.VLANTPID = 0, 0
+	if p.HasVLAN {
+		p.VLANTCI = uint16(r.u32(h + hdrVLANTCIOff))
+		p.VLANTPID = unix.ETH_P_8021Q
+		if status&statusVLANTPIDValid != 0 {
+			p.VLANTPID = r.u16(h + hdrVLANTPOff)
+		}
+		// Write the tag back in front of the EtherType: move the two MAC
+		// addresses 4 bytes down into the headroom between sockaddr_ll and
+		// the frame (the kernel leaves at least 14 bytes there).
+		if r.ether && !r.keepTag && snap >= 12 && mac >= hdrLen+sllLen+4 {
+			copy(r.mem[start-4:start+8], r.mem[start:start+12])
+			start -= 4
+			r.mem[start+12] = byte(p.VLANTPID >> 8)
+			r.mem[start+13] = byte(p.VLANTPID)
+			r.mem[start+14] = byte(p.VLANTCI >> 8)
+			r.mem[start+15] = byte(p.VLANTCI)
+			p.OrigLen += 4
+			if stop-start > r.snaplen {
+				stop = start + r.snaplen
+			}
+		}
+	}
+	p.Data = r.mem[start:stop:stop]
+	r.delivered.Add(1)
+	r.bytes.Add(uint64(stop - start))
+}
+
+// wait blocks until the kernel may have handed over a block, the poll
+// timeout passes, or the capture is stopped and drained.
+func (r *Ring) wait() error {
+	if r.stop.stopped() {
+		if r.stopT.IsZero() {
+			r.stopT = time.Now()
+		}
+		// After a stop, wait for the kernel to retire the block it is
+		// filling (at most BlockTimeout) so nothing captured is left behind.
+		left := r.drain - time.Since(r.stopT)
+		if left <= 0 {
+			return ErrStopped
+		}
+		fds := [1]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}}
+		_, err := unix.Poll(fds[:], int(left/time.Millisecond)+1)
+		if err != nil && err != unix.EINTR {
+			return err
+		}
+		if atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER == 0 && time.Since(r.stopT) >= r.drain {
+			return ErrStopped
+		}
+		return nil
+	}
+	fds := [2]unix.PollFd{
+		{Fd: int32(r.fd), Events: unix.POLLIN},
+		{Fd: int32(r.stop.fd), Events: unix.POLLIN},
+	}
+	n, err := unix.Poll(fds[:], r.pollMS)
+	switch {
+	case err == unix.EINTR:
+		return nil
+	case err != nil:
+		return err
+	case n == 0:
+		return ErrTimeout
+	case fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0:
+		return errors.New("ring: poll error on the packet socket")
+	}
+	return nil
+}
+
+// stopper wakes every worker's poll at once: an eventfd that becomes, and
+// stays, readable on Stop.
+type stopper struct {
+	fd   int
+	flag atomic.Bool
+}
+
+func newStopper() (*stopper, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	return &stopper{fd: fd}, nil
+}
+
+func (s *stopper) stopped() bool { return s.flag.Load() }
+
+func (s *stopper) signal() {
+	if s.flag.Swap(true) {
+		return
+	}
+	var one = [8]byte{1}
+	unix.Write(s.fd, one[:])
+}
+
+func closeFD(fd int) { unix.Close(fd) }

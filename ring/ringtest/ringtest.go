@@ -1,0 +1,218 @@
+// Package ringtest builds throw-away network namespaces joined by a veth
+// pair and sends real traffic through them, for the live-capture tests of
+// ring and of `netblame capture`. It needs root and the ip(8) command.
+//
+// It is for tests only: every name it creates carries the caller's prefix,
+// every address lives inside the namespaces it created, and Close removes
+// them (deleting a namespace deletes its end of the pair).
+package ringtest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Available returns nil when namespaces and veth pairs can be made here,
+// otherwise the reason to skip.
+func Available() error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF) to create network namespaces and capture")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("needs the ip command (iproute2)")
+	}
+	return nil
+}
+
+// Pair is two namespaces, A and B, with a veth pair between them:
+// A's end is IfA with AddrA, B's end is IfB with AddrB.
+type Pair struct {
+	NSA, NSB     string
+	IfA, IfB     string
+	AddrA, AddrB netip.Addr
+	MACA, MACB   string
+}
+
+var seq atomic.Int32
+
+// NewPair creates the namespaces "<prefix><pid>x<n>a" and "...b" and a veth
+// pair between them with IPv4 addresses, IPv6 disabled, static neighbour
+// entries (no ARP) and every offload off, so only the traffic a test sends
+// crosses the link and TCP segments are MTU-sized.
+func NewPair(prefix string) (*Pair, error) {
+	n := seq.Add(1)
+	base := fmt.Sprintf("%s%dx%d", prefix, os.Getpid(), n)
+	subnet := 1 + int(n)%250
+	p := &Pair{
+		NSA: base + "a", NSB: base + "b", IfA: base + "a", IfB: base + "b",
+		AddrA: netip.AddrFrom4([4]byte{10, 213, byte(subnet), 1}),
+		AddrB: netip.AddrFrom4([4]byte{10, 213, byte(subnet), 2}),
+		MACA:  fmt.Sprintf("02:72:67:%02x:%02x:01", subnet, os.Getpid()&0xff),
+		MACB:  fmt.Sprintf("02:72:67:%02x:%02x:02", subnet, os.Getpid()&0xff),
+	}
+	if len(p.IfA) > 15 {
+		return nil, fmt.Errorf("ringtest: interface name %q too long", p.IfA)
+	}
+	steps := [][]string{
+		{"ip", "netns", "add", p.NSA},
+		{"ip", "netns", "add", p.NSB},
+	}
+	for _, ns := range []string{p.NSA, p.NSB} {
+		steps = append(steps,
+			[]string{"ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"},
+			[]string{"ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"})
+	}
+	steps = append(steps,
+		[]string{"ip", "-n", p.NSA, "link", "add", p.IfA, "address", p.MACA, "type", "veth", "peer", "name", p.IfB, "address", p.MACB, "netns", p.NSB},
+		[]string{"ip", "-n", p.NSA, "addr", "add", p.AddrA.String() + "/24", "dev", p.IfA},
+		[]string{"ip", "-n", p.NSB, "addr", "add", p.AddrB.String() + "/24", "dev", p.IfB},
+		[]string{"ip", "-n", p.NSA, "neigh", "add", p.AddrB.String(), "lladdr", p.MACB, "dev", p.IfA, "nud", "permanent"},
+		[]string{"ip", "-n", p.NSB, "neigh", "add", p.AddrA.String(), "lladdr", p.MACA, "dev", p.IfB, "nud", "permanent"},
+	)
+	for _, s := range steps {
+		if err := run(s...); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	// Offloads off: no GSO/GRO super-packets, checksums computed in software.
+	if _, err := exec.LookPath("ethtool"); err == nil {
+		run("ip", "netns", "exec", p.NSA, "ethtool", "-K", p.IfA, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off")
+		run("ip", "netns", "exec", p.NSB, "ethtool", "-K", p.IfB, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off")
+	}
+	for _, s := range [][]string{
+		{"ip", "-n", p.NSA, "link", "set", p.IfA, "up"},
+		{"ip", "-n", p.NSB, "link", "set", p.IfB, "up"},
+		{"ip", "-n", p.NSA, "link", "set", "lo", "up"},
+		{"ip", "-n", p.NSB, "link", "set", "lo", "up"},
+	} {
+		if err := run(s...); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// SendRaw transmits frames as they are (link header included) on iface
+// in namespace ns through an AF_PACKET socket, e.g. VLAN-tagged frames on
+// a kernel without 802.1Q support.
+func SendRaw(ns, iface string, frames [][]byte) error {
+	return InNS(ns, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			return err
+		}
+		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+		for _, f := range frames {
+			copy(sa.Addr[:], f[:6])
+			if err := unix.Sendto(fd, f, 0, sa); err != nil {
+				return fmt.Errorf("ringtest: send on %s: %w", iface, err)
+			}
+		}
+		return nil
+	})
+}
+
+// UDPFrame builds an Ethernet frame carrying an IPv4 UDP datagram from
+// (srcMAC, src:sport) to (dstMAC, dst:dport) with payload, tagged with
+// VLAN vlan when vlan >= 0.
+func UDPFrame(srcMAC, dstMAC string, vlan int, src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
+	smac, _ := net.ParseMAC(srcMAC)
+	dmac, _ := net.ParseMAC(dstMAC)
+	f := append([]byte{}, dmac...)
+	f = append(f, smac...)
+	if vlan >= 0 {
+		f = append(f, 0x81, 0x00, byte(vlan>>8), byte(vlan))
+	}
+	f = append(f, 0x08, 0x00)
+	ip := make([]byte, 28, 28+len(payload))
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(28+len(payload)))
+	s4, d4 := src.As4(), dst.As4()
+	copy(ip[12:], s4[:])
+	copy(ip[16:], d4[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(ip[20:], sport)
+	binary.BigEndian.PutUint16(ip[22:], dport)
+	binary.BigEndian.PutUint16(ip[24:], uint16(8+len(payload)))
+	return append(append(f, ip...), payload...)
+}
+
+// Close deletes both namespaces and with them the veth pair.
+func (p *Pair) Close() {
+	run("ip", "netns", "del", p.NSA)
+	run("ip", "netns", "del", p.NSB)
+}
+
+// Counters returns an interface's rx_packets and tx_packets as the kernel
+// counts them inside namespace ns.
+func Counters(ns, iface string) (rx, tx uint64, err error) {
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat",
+		"/sys/class/net/"+iface+"/statistics/rx_packets",
+		"/sys/class/net/"+iface+"/statistics/tx_packets").Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("ringtest: counters of %s in %s: %w", iface, ns, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("ringtest: counters of %s: unexpected %q", iface, out)
+	}
+	rx, err1 := strconv.ParseUint(f[0], 10, 64)
+	tx, err2 := strconv.ParseUint(f[1], 10, 64)
+	return rx, tx, errors.Join(err1, err2)
+}
+
+// InNS runs f on an OS thread switched into network namespace ns. Sockets
+// f creates belong to ns and may be used afterwards from any goroutine. The
+// thread is never switched back: it stays locked and exits with f's
+// goroutine, so no other goroutine ever runs in ns by accident.
+func InNS(ns string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("ringtest: open namespace %s: %w", ns, err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("ringtest: setns %s: %w", ns, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+func run(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ringtest: %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

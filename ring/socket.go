@@ -1,0 +1,152 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/netblame/netblame/decode"
+)
+
+// rejectAll is the filter a socket carries from creation until the real
+// one is attached: no packet enters the ring before the filter does.
+var rejectAll = []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: 0}}
+
+// ErrPermission is wrapped by errors for a missing capability.
+var ErrPermission = errors.New("permission denied")
+
+// permissionError explains which capabilities capture needs.
+func permissionError(what string, err error) error {
+	return fmt.Errorf("ring: %s: %w (live capture needs CAP_NET_RAW, and CAP_BPF for the eBPF prefilter: run as root or `setcap cap_net_raw,cap_bpf+ep` the binary): %v", what, ErrPermission, err)
+}
+
+func isPerm(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) }
+
+// linkInfo finds the interface index and its link type (from the ARPHRD
+// hardware type) using the packet socket fd.
+func linkInfo(fd int, name string) (int, decode.LinkType, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ring: interface %q: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, 0, fmt.Errorf("ring: interface %q: %w", name, err)
+	}
+	index := int(ifr.Uint32())
+	ifr, _ = unix.NewIfreq(name)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, 0, fmt.Errorf("ring: interface %q: hardware type: %w", name, err)
+	}
+	switch hw := ifr.Uint16(); hw { // sa_family of ifr_hwaddr is the ARPHRD type
+	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
+		return index, decode.LinkEthernet, nil
+	case unix.ARPHRD_NONE, unix.ARPHRD_RAWIP, unix.ARPHRD_TUNNEL, unix.ARPHRD_TUNNEL6, unix.ARPHRD_SIT:
+		return index, decode.LinkRaw, nil
+	default:
+		return 0, 0, fmt.Errorf("ring: interface %q: hardware type %d is not supported (Ethernet and raw IP are)", name, hw)
+	}
+}
+
+// openRing creates worker id's socket and ring in the order that keeps the
+// filter's promise: socket with protocol 0 (receives nothing), reject-all
+// filter, ring, bind (starts receiving, but the filter rejects), fanout.
+// The caller attaches the real filter once every worker has joined.
+func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, err error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if isPerm(err) {
+			return nil, 0, permissionError("opening an AF_PACKET socket", err)
+		}
+		return nil, 0, fmt.Errorf("ring: AF_PACKET socket: %w", err)
+	}
+	r = &Ring{id: id, fd: fd, stop: st, snaplen: int(cfg.Snaplen), keepTag: cfg.KeepVLANStripped,
+		blkSize: cfg.BlockSize, nBlocks: cfg.NumBlocks, drain: cfg.BlockTimeout + 50*1e6}
+	defer func() {
+		if err != nil {
+			r.close()
+			r = nil
+		}
+	}()
+	r.pollMS = -1
+	if cfg.PollTimeout >= 0 {
+		r.pollMS = int(cfg.PollTimeout.Milliseconds())
+	}
+	index, link, err := linkInfo(fd, cfg.Interface)
+	if err != nil {
+		return nil, 0, err
+	}
+	r.ether = link == decode.LinkEthernet
+	if err := attachClassicRaw(fd, rejectAll); err != nil {
+		return nil, 0, fmt.Errorf("ring: attaching the reject-all filter: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return nil, 0, fmt.Errorf("ring: TPACKET_V3 not available: %w", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     uint32(cfg.BlockSize),
+		Block_nr:       uint32(cfg.NumBlocks),
+		Frame_size:     uint32(cfg.FrameSize),
+		Frame_nr:       uint32(cfg.BlockSize / cfg.FrameSize * cfg.NumBlocks),
+		Retire_blk_tov: uint32(cfg.BlockTimeout.Milliseconds()),
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return nil, 0, fmt.Errorf("ring: PACKET_RX_RING (%d blocks of %d bytes): %w", cfg.NumBlocks, cfg.BlockSize, err)
+	}
+	r.mem, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_LOCKED)
+	if err != nil {
+		// MAP_LOCKED fails under a low RLIMIT_MEMLOCK; the ring works unlocked.
+		r.mem, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return nil, 0, fmt.Errorf("ring: mmap of the ring: %w", err)
+		}
+	}
+	sa := unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: index}
+	if err := unix.Bind(fd, &sa); err != nil {
+		return nil, 0, fmt.Errorf("ring: bind to %q: %w", cfg.Interface, err)
+	}
+	if cfg.Workers > 1 {
+		mode, _ := cfg.Fanout.sockopt()
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(cfg.FanoutID)|mode<<16); err != nil {
+			return nil, 0, fmt.Errorf("ring: joining fanout group %d (%s): %w", cfg.FanoutID, cfg.Fanout, err)
+		}
+	}
+	if cfg.Promiscuous {
+		mreq := unix.PacketMreq{Ifindex: int32(index), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			return nil, 0, fmt.Errorf("ring: promiscuous mode on %q: %w", cfg.Interface, err)
+		}
+	}
+	return r, link, nil
+}
+
+// htons converts to network byte order, as sockaddr_ll's protocol wants.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	b[0], b[1] = byte(v>>8), byte(v)
+	return *(*uint16)(unsafe.Pointer(&b[0]))
+}
+
+func attachClassicRaw(fd int, prog []bpf.RawInstruction) error {
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp)
+}
+
+func attachEBPF(fd, progFD int) error {
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, progFD)
+}
+
+// close releases the ring memory and the socket.
+func (r *Ring) close() {
+	if r.mem != nil {
+		unix.Munmap(r.mem)
+		r.mem = nil
+	}
+	if r.fd >= 0 {
+		unix.Close(r.fd)
+		r.fd = -1
+	}
+}
+
