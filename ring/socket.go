@@ -149,4 +149,3 @@ func (r *Ring) close() {
 		r.fd = -1
 	}
 }
-
