@@ -1,0 +1,53 @@
+// Package flowtable tracks the TCP and UDP flows of a packet stream in a
+// fixed-size, lock-sharded table and analyses every TCP connection the way
+// Wireshark's TCP dissector does (retransmissions, out-of-order, lost
+// segments, duplicate ACKs, zero windows, window full and updates,
+// keep-alives), plus what Wireshark lacks: window shrink, handshake times,
+// RTT samples and who reset or closed the connection.
+//
+// It is for one pass over packets in capture order, from a file or a live
+// ring, with 0 allocations per packet: capacity (flows and bytes) is fixed
+// when the table is made, flow state lives in preallocated slabs indexed by
+// uint32, and idle flows expire by state-dependent timeouts measured in
+// packet time, so a file replays identically. It is not a stream
+// reassembler, keeps no payload bytes, and knows nothing of output: events
+// and finished flows go to the callbacks in Config.
+//
+// # Flows and direction
+//
+// A flow key is direction-independent: the two (address, port) endpoints in
+// canonical order, the IP protocol and the outermost VLAN ID. The client of a
+// flow is the sender of its first SYN without ACK; if the first packet seen
+// is a SYN-ACK, its receiver; otherwise the sender of the first packet,
+// except that when that packet comes from a port below 1024 and goes to a
+// port at or above 1024 (a server answering mid-stream) its receiver is taken
+// as the client. A pure SYN seen later in a flow that had none makes its
+// sender the client.
+//
+// A pure SYN whose sequence number differs from the ISN already known for
+// its direction starts a new flow on the same key (Wireshark's "ports
+// reused"): the old flow is handed to OnExpire with EndPortReuse.
+//
+// # Concurrency
+//
+// Table.Update locks the one shard the packet hashes to. In owner mode a
+// goroutine that alone handles the shards a packet can map to (see
+// Table.ShardOf) calls Table.UpdateOwned, which takes no lock. Callbacks
+// run synchronously inside Update, with the shard locked: they must not
+// call back into the Table.
+//
+// # Wireshark compatibility
+//
+// The TCP rules follow tcp_analyze_sequence_number in Wireshark's
+// epan/dissectors/packet-tcp.c, in its order and with its quirks: a zero
+// sequence number or ACK means "not seen yet", the window of an unseen
+// direction is 0xffffffff, window_full is disabled while the reverse
+// window scale is unknown, a retransmitted SYN with the same ISN is a
+// retransmission, the out-of-order threshold is the iRTT (3 ms before it is
+// known), and a keep-alive is never a retransmission. Differences: Wireshark
+// reassembles IP fragments and analyses the segment at its last fragment;
+// flowtable does not reassemble and skips the analysis of fragmented
+// segments (their packets and bytes are still counted). Wireshark stops
+// adding to its unacked list after 10000 segments; flowtable's list is a
+// small ring used only for RTT samples, which no event depends on.
+package flowtable

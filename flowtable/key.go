@@ -1,0 +1,88 @@
+package flowtable
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+
+	"github.com/netblame/netblame/decode"
+)
+
+// flowKey is the direction-independent identity of a flow: endpoint A is
+// the lower of the two (address, port) pairs. w[4] packs the ports, the
+// VLAN ID, the protocol and whether the addresses are IPv4.
+type flowKey struct {
+	w [5]uint64
+}
+
+const keyIs4 = 1
+
+// makeKey builds the canonical key of p and reports whether p's source is
+// endpoint B (the packet goes from B to A). ok is false when p has no
+// TCP or UDP header to key on.
+func makeKey(p *decode.Packet) (k flowKey, srcIsB bool, ok bool) {
+	if p.Layer != decode.LayerTransport || (p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP) {
+		return k, false, false
+	}
+	s16, d16 := p.Src.As16(), p.Dst.As16()
+	sh, sl := binary.BigEndian.Uint64(s16[:8]), binary.BigEndian.Uint64(s16[8:])
+	dh, dl := binary.BigEndian.Uint64(d16[:8]), binary.BigEndian.Uint64(d16[8:])
+	sp, dp := p.SrcPort, p.DstPort
+	srcIsB = sh > dh || (sh == dh && (sl > dl || (sl == dl && sp > dp)))
+	if srcIsB {
+		sh, sl, sp, dh, dl, dp = dh, dl, dp, sh, sl, sp
+	}
+	var vlan uint64
+	if p.VLANCount > 0 {
+		vlan = uint64(p.VLANs[0] & 0xfff)
+	}
+	var is4 uint64
+	if p.IPVersion == 4 {
+		is4 = keyIs4
+	}
+	k.w = [5]uint64{sh, sl, dh, dl,
+		uint64(sp)<<48 | uint64(dp)<<32 | vlan<<16 | uint64(p.Proto)<<8 | is4}
+	return k, srcIsB, true
+}
+
+func (k *flowKey) portA() uint16 { return uint16(k.w[4] >> 48) }
+func (k *flowKey) portB() uint16 { return uint16(k.w[4] >> 32) }
+func (k *flowKey) vlan() uint16  { return uint16(k.w[4] >> 16 & 0xfff) }
+func (k *flowKey) proto() uint8  { return uint8(k.w[4] >> 8) }
+
+// endpoint returns endpoint A (side 0) or B (side 1).
+func (k *flowKey) endpoint(side int) netip.AddrPort {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.w[2*side])
+	binary.BigEndian.PutUint64(b[8:], k.w[2*side+1])
+	a := netip.AddrFrom16(b)
+	if k.w[4]&keyIs4 != 0 {
+		a = a.Unmap()
+	}
+	port := k.portA()
+	if side == 1 {
+		port = k.portB()
+	}
+	return netip.AddrPortFrom(a, port)
+}
+
+// hashKey is a wyhash-style mix of the key words with the table's seed:
+// fast, well spread in all 64 bits, and unpredictable to whoever chooses
+// the packets (the seed is random per table).
+func hashKey(k *flowKey, seed uint64) uint64 {
+	const (
+		p0 = 0xa0761d6478bd642f
+		p1 = 0xe7037ed1a0b428db
+		p2 = 0x8ebc6af09c88c6e3
+		p3 = 0x589965cc75374cc3
+	)
+	h := mix(k.w[0]^p0^seed, k.w[1]^p1)
+	h = mix(h^k.w[2]^p2, k.w[3]^p3^seed)
+	h = mix(h^k.w[4]^p0, seed^p2)
+	return mix(h^p1, 40^p3)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}

@@ -1,0 +1,77 @@
+package flowtable
+
+import "math"
+
+// rttStats keeps RTT samples in bounded memory: count, min, max and a
+// log-scale histogram for the median. Bucket i holds samples in
+// [rttBase*2^(i/3), rttBase*2^((i+1)/3)): three buckets per doubling, so the
+// median estimate (the bucket's geometric middle) is within about 12%.
+// Counts are bytes; when one saturates, all are halved (the shape stays).
+type rttStats struct {
+	n        uint32
+	min, max int64
+	hist     [rttBuckets]uint8
+}
+
+const (
+	rttBuckets = 66   // 2^22 range: 4 µs .. 16.8 s; outliers clamp
+	rttBase    = 4000 // ns
+)
+
+func rttBucket(d int64) int {
+	if d <= rttBase {
+		return 0
+	}
+	b := int(3 * math.Log2(float64(d)/rttBase))
+	if b >= rttBuckets {
+		b = rttBuckets - 1
+	}
+	return b
+}
+
+func (r *rttStats) add(d int64) {
+	if d < 0 {
+		return
+	}
+	if r.n == 0 || d < r.min {
+		r.min = d
+	}
+	if d > r.max {
+		r.max = d
+	}
+	r.n++
+	b := rttBucket(d)
+	if r.hist[b] == math.MaxUint8 {
+		for i := range r.hist {
+			r.hist[i] = (r.hist[i] + 1) / 2
+		}
+	}
+	r.hist[b]++
+}
+
+// median estimates the median sample, clamped to [min, max].
+func (r *rttStats) median() int64 {
+	if r.n == 0 {
+		return 0
+	}
+	var total uint32
+	for _, c := range r.hist {
+		total += uint32(c)
+	}
+	half := (total + 1) / 2
+	var acc uint32
+	for i, c := range r.hist {
+		acc += uint32(c)
+		if acc >= half {
+			m := int64(rttBase * math.Exp2((float64(i)+0.5)/3))
+			if m < r.min {
+				m = r.min
+			}
+			if m > r.max {
+				m = r.max
+			}
+			return m
+		}
+	}
+	return r.max
+}

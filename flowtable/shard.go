@@ -1,0 +1,291 @@
+package flowtable
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// shard is one independently locked part of the table: preallocated slabs
+// of flows, an open-addressing index over them and one LRU list per
+// timeout class.
+type shard struct {
+	mu sync.Mutex
+
+	hot   []flowHot
+	cold  []flowCold
+	links []link
+	// idx is a linear-probing hash index: each entry is the low 32 bits of
+	// the key's hash (which also give its home bucket) and slot+1; 0 is an
+	// empty bucket. Deletion shifts entries back, so there are no
+	// tombstones.
+	idx     []uint64
+	idxMask uint64
+	free    []uint32 // stack of free slots
+	nfree   int
+
+	head, tail [numClasses]uint32
+	count      [numClasses]int
+	live       int
+
+	id         uint32
+	now        int64 // highest packet time seen by this shard
+	nextExpiry int64 // no flow expires before this time
+	emergency  bool
+
+	st shardStats
+	_  [64]byte // keep neighbouring shards' locks off this cache line
+}
+
+type shardStats struct {
+	packets, created, tcp, udp        uint64
+	expired, evicted, flushed, reused uint64
+	emergencyEntries                  uint64
+	events                            [NumEvents]uint64
+}
+
+const maxExpirePerUpdate = 8
+
+func newShard(id uint32, n int) *shard {
+	s := &shard{id: id}
+	s.hot = make([]flowHot, n)
+	s.cold = make([]flowCold, n)
+	s.links = make([]link, n)
+	size := 8
+	for size < 2*n {
+		size *= 2
+	}
+	s.idx = make([]uint64, size)
+	s.idxMask = uint64(size - 1)
+	s.free = make([]uint32, n)
+	for i := range s.free {
+		s.free[i] = uint32(n - 1 - i) // pop gives slot 0 first
+	}
+	s.nfree = n
+	for c := range s.head {
+		s.head[c], s.tail[c] = nilSlot, nilSlot
+	}
+	s.nextExpiry = 1<<63 - 1
+	return s
+}
+
+func (s *shard) bytes() int64 {
+	return int64(len(s.hot))*int64(unsafe.Sizeof(flowHot{})) +
+		int64(len(s.cold))*int64(unsafe.Sizeof(flowCold{})) +
+		int64(len(s.links))*int64(unsafe.Sizeof(link{})) +
+		int64(len(s.idx))*8 + int64(len(s.free))*4 +
+		int64(unsafe.Sizeof(shard{}))
+}
+
+// lookup finds the slot of k. When it is absent, pos is the empty bucket
+// where it would go.
+func (s *shard) lookup(k *flowKey, h uint64) (slot uint32, pos uint64, found bool) {
+	tag := uint32(h)
+	pos = h & s.idxMask
+	for {
+		e := s.idx[pos]
+		if e == 0 {
+			return 0, pos, false
+		}
+		if uint32(e>>32) == tag {
+			sl := uint32(e) - 1
+			if s.hot[sl].key == *k {
+				return sl, pos, true
+			}
+		}
+		pos = (pos + 1) & s.idxMask
+	}
+}
+
+// idxRemove deletes slot's entry (hash h) and shifts later entries of the
+// probe run back into the hole.
+func (s *shard) idxRemove(h uint64, slot uint32) {
+	mask := s.idxMask
+	want := uint64(uint32(h))<<32 | uint64(slot+1)
+	i := h & mask
+	for s.idx[i] != want {
+		if s.idx[i] == 0 {
+			return // not indexed (cannot happen)
+		}
+		i = (i + 1) & mask
+	}
+	j := i
+	for {
+		j = (j + 1) & mask
+		e := s.idx[j]
+		if e == 0 {
+			break
+		}
+		home := (e >> 32) & mask
+		// The entry at j may move to the hole i unless its home lies
+		// cyclically in (i, j].
+		if (i < j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
+			s.idx[i] = e
+			i = j
+		}
+	}
+	s.idx[i] = 0
+}
+
+// LRU lists, one per timeout class, oldest first.
+
+func (s *shard) lruUnlink(sl uint32) {
+	l := &s.links[sl]
+	c := s.hot[sl].class
+	if l.prev != nilSlot {
+		s.links[l.prev].next = l.next
+	} else {
+		s.head[c] = l.next
+	}
+	if l.next != nilSlot {
+		s.links[l.next].prev = l.prev
+	} else {
+		s.tail[c] = l.prev
+	}
+	s.count[c]--
+}
+
+func (s *shard) lruPush(t *Table, sl uint32, c uint8, now int64) {
+	l := &s.links[sl]
+	l.last = now
+	l.next = nilSlot
+	l.prev = s.tail[c]
+	if s.tail[c] != nilSlot {
+		s.links[s.tail[c]].next = sl
+	} else {
+		s.head[c] = sl
+		if d := now + s.timeout(t, c); d < s.nextExpiry {
+			s.nextExpiry = d
+		}
+	}
+	s.tail[c] = sl
+	s.hot[sl].class = c
+	s.count[c]++
+}
+
+// touch records activity at now and moves the flow to the tail of class c.
+func (s *shard) touch(t *Table, sl uint32, c uint8, now int64) {
+	if s.hot[sl].class == c && s.tail[c] == sl {
+		if now > s.links[sl].last {
+			s.links[sl].last = now
+		}
+		return
+	}
+	last := s.links[sl].last
+	if now < last {
+		now = last // out-of-order timestamps never make a flow older
+	}
+	s.lruUnlink(sl)
+	s.lruPush(t, sl, c, now)
+}
+
+func (s *shard) timeout(t *Table, c uint8) int64 {
+	if s.emergency {
+		return t.emergencyTimeouts[c]
+	}
+	return t.timeouts[c]
+}
+
+// expire ends up to max flows whose idle timeout passed at s.now, oldest
+// deadline first, and recomputes nextExpiry.
+func (s *shard) expire(t *Table, max int) {
+	for n := 0; n < max; n++ {
+		sl, deadline := s.earliest(t)
+		if sl == nilSlot || deadline > s.now {
+			s.nextExpiry = deadline
+			s.checkEmergencyExit()
+			return
+		}
+		s.end(t, sl, EndIdle)
+	}
+	s.nextExpiry = s.now // more may be due: look again next packet
+}
+
+// earliest returns the flow whose idle deadline comes first, and that
+// deadline (max int64 when the shard is empty).
+func (s *shard) earliest(t *Table) (uint32, int64) {
+	best, bestD := nilSlot, int64(1<<63-1)
+	for c := uint8(0); c < numClasses; c++ {
+		if h := s.head[c]; h != nilSlot {
+			if d := s.links[h].last + s.timeout(t, c); d < bestD {
+				best, bestD = h, d
+			}
+		}
+	}
+	return best, bestD
+}
+
+func (s *shard) checkEmergencyExit() {
+	if s.emergency && s.live*10 < len(s.hot)*7 {
+		s.emergency = false
+		s.nextExpiry = s.now
+	}
+}
+
+// makeRoom frees a slot when there is none: it evicts the flow with the
+// earliest deadline, after entering emergency mode (shorter timeouts) if
+// half of the full shard is half-open flows.
+func (s *shard) makeRoom(t *Table) {
+	if s.nfree == 0 {
+		if !s.emergency && s.count[classHalfOpen]*2 >= len(s.hot) {
+			s.emergency = true
+			s.st.emergencyEntries++
+			s.expire(t, maxExpirePerUpdate)
+		}
+		if s.nfree == 0 {
+			sl, _ := s.earliest(t)
+			s.end(t, sl, EndEvicted)
+		}
+	}
+}
+
+// end hands the flow to OnExpire and frees its slot.
+func (s *shard) end(t *Table, sl uint32, why EndReason) {
+	switch why {
+	case EndIdle:
+		s.st.expired++
+	case EndEvicted:
+		s.st.evicted++
+	case EndFlushed:
+		s.st.flushed++
+	case EndPortReuse:
+		s.st.reused++
+	}
+	if t.onExpire != nil {
+		rec := &t.recBuf[s.id]
+		s.record(sl, why, rec)
+		t.onExpire(rec)
+	}
+	h := &s.hot[sl]
+	s.idxRemove(hashKey(&h.key, t.seed), sl)
+	s.lruUnlink(sl)
+	h.fflags = 0
+	s.cold[sl].gen++
+	s.free[s.nfree] = sl
+	s.nfree++
+	s.live--
+}
+
+// create makes a new flow for k in bucket pos (found empty by lookup).
+func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) uint32 {
+	if s.nfree == 0 {
+		s.makeRoom(t) // evicting shifts the index: look again
+	}
+	s.nfree--
+	sl := s.free[s.nfree]
+	_, pos, _ := s.lookup(k, h)
+	s.idx[pos] = uint64(uint32(h))<<32 | uint64(sl+1)
+	hot := &s.hot[sl]
+	*hot = flowHot{key: *k, fflags: fLive}
+	for i := range hot.dir {
+		hot.dir[i].window = 0xffffffff
+		hot.dir[i].winScale = -1
+	}
+	c := &s.cold[sl]
+	gen := c.gen
+	*c = flowCold{gen: gen, index: t.nextIndex.Add(1) - 1, first: now, firstFrame: frame}
+	hot.class = classEstablished
+	s.live++
+	s.st.created++
+	s.lruPush(t, sl, classEstablished, now)
+	return sl
+}

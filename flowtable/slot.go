@@ -1,0 +1,112 @@
+package flowtable
+
+// Per-flow storage. A flow is one slot index into three parallel slabs of
+// its shard: hot (what every packet reads and writes, 128 bytes: two cache
+// lines), links (LRU list and last-seen time) and cold (statistics read
+// rarely). Nothing in them is a pointer, so the garbage collector never
+// scans the slabs.
+
+const nilSlot = ^uint32(0)
+
+// dirState is the TCP analysis state of one direction, the fields of
+// Wireshark's tcp_flow_t and tcp_analyze_seq_flow_info_t that the rules use.
+type dirState struct {
+	baseSeq         uint32 // ISN (or seq-1 when the SYN was not seen)
+	nextSeq         uint32 // highest seq+len seen; 0 = none yet
+	lastAck         uint32 // ACK field of the last segment; 0 = none yet
+	maxSeqToBeAcked uint32 // highest contiguous nextSeq (ack_lost_segment)
+	nextSeqTime     int64  // when nextSeq last advanced
+	lastAckTime     int64  // time of the last segment of this direction
+	window          uint32 // raw window of the last segment; 0xffffffff = none yet
+	dupAcks         int16  // duplicate ACKs in a row (-1: ack_lost seen)
+	winScale        int8   // -1 unknown, -2 not used, 0..14 shift
+	dflags          uint8
+}
+
+// dirState.dflags bits.
+const (
+	dBaseSet       = 1 << iota // baseSeq is set
+	dFirstAck                  // Wireshark's is_first_ack: SYN seen, no pure ACK yet
+	dLastKeepAlive             // the last segment was a keep-alive
+	dLastZWP                   // the last segment was a zero-window probe
+	dSawSyn                    // sent a pure SYN
+	dSawSynAck                 // sent a SYN-ACK
+	dSawFin                    // sent a FIN
+	dSawRst                    // sent a RST
+)
+
+// flowHot is what every packet of a flow touches: 128 bytes.
+type flowHot struct {
+	key     flowKey     // 40 bytes
+	dir     [2]dirState // by canonical side (0 = endpoint A), 80 bytes
+	state   State
+	class   uint8 // timeout class, the LRU list the flow is on
+	clientB bool  // the client is endpoint B
+	fflags  uint8
+}
+
+// flowHot.fflags bits.
+const (
+	fLive = 1 << iota // the slot holds a flow
+	fTCP
+	fSawSyn    // a pure SYN was seen (the client is settled)
+	fHandshake // the handshake-completing ACK was seen
+)
+
+// link is a flow's place in its shard's LRU list of its timeout class.
+type link struct {
+	prev, next uint32
+	last       int64 // packet time of the flow's last packet
+}
+
+// unacked is one data segment awaiting its ACK, for RTT samples.
+type unacked struct {
+	end     uint32 // seq + len
+	retrans bool   // retransmitted since: Karn's rule forbids a sample
+	t       int64
+}
+
+const ringSize = 4
+
+// unackedRing keeps the newest ringSize unacked segments of a direction.
+type unackedRing struct {
+	e       [ringSize]unacked
+	head, n uint8
+}
+
+// tsProbe remembers a TSval sent with data until the other side echoes it.
+type tsProbe struct {
+	val   uint32
+	armed bool
+	t     int64
+}
+
+// winTrack follows a direction's advertised window for window_shrink.
+type winTrack struct {
+	have   bool
+	ack    uint32 // last ACK
+	edge   uint32 // ack + window
+	win    int64  // last window (scaled, or raw when the scale is unknown)
+	maxWin int64  // recent maximum, reset at each shrink
+}
+
+// flowCold holds the statistics of a flow, by canonical side.
+type flowCold struct {
+	index                 uint64
+	gen                   uint32
+	synRetrans            uint32
+	first                 int64
+	firstFrame, lastFrame uint64
+	packets, bytes        [2]uint64
+	payload, retrans      [2]uint64
+	mss                   [2]uint16
+	resetBy, finFirst     uint8 // bit per canonical side (1<<side)
+	synTime, synAckTime   int64
+	ackTime               int64
+	mruSyn, firstRTT      int64 // Wireshark's ts_mru_syn and ts_first_rtt
+	events                [NumEvents]uint32
+	rtt                   rttStats
+	ring                  [2]unackedRing
+	ts                    [2]tsProbe
+	win                   [2]winTrack
+}

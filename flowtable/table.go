@@ -1,0 +1,271 @@
+package flowtable
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/netblame/netblame/decode"
+)
+
+// Table is a fixed-capacity, lock-sharded flow table. Make one with New.
+type Table struct {
+	shards     []*shard
+	shardShift uint // hash >> shardShift picks the shard
+	seed       uint64
+	perShard   int
+
+	timeouts          [numClasses]int64
+	emergencyTimeouts [numClasses]int64
+	onEvent           func(*EventRecord)
+	onExpire          func(*FlowRecord)
+
+	// Per-shard scratch records handed to the callbacks, so that no
+	// record escapes to the heap per call.
+	recBuf []FlowRecord
+	evBuf  []EventRecord
+
+	clock     atomic.Int64 // highest packet time, updated in clockStep steps
+	nextIndex atomic.Uint64
+	untracked atomic.Uint64
+}
+
+const clockStep = int64(time.Millisecond)
+
+// New allocates a table with all its storage.
+func New(cfg Config) (*Table, error) {
+	nshards, perShard, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{
+		shards:            make([]*shard, nshards),
+		shardShift:        uint(64 - bits.TrailingZeros(uint(nshards))),
+		seed:              cfg.Seed,
+		perShard:          perShard,
+		timeouts:          cfg.Timeouts.withDefaults(DefaultTimeouts),
+		emergencyTimeouts: cfg.EmergencyTimeouts.withDefaults(DefaultEmergencyTimeouts),
+		onEvent:           cfg.OnEvent,
+		onExpire:          cfg.OnExpire,
+		recBuf:            make([]FlowRecord, nshards),
+		evBuf:             make([]EventRecord, nshards),
+	}
+	if t.seed == 0 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
+		}
+		t.seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	for i := range t.shards {
+		t.shards[i] = newShard(uint32(i), perShard)
+	}
+	return t, nil
+}
+
+// Shards returns the number of shards.
+func (t *Table) Shards() int { return len(t.shards) }
+
+// Capacity returns the most flows the table holds.
+func (t *Table) Capacity() int { return t.perShard * len(t.shards) }
+
+// ShardOf returns the shard p's flow lives in (both directions map to the
+// same shard), or -1 when p is not TCP or UDP. Owner-mode callers use it to
+// route packets to the goroutine owning that shard.
+func (t *Table) ShardOf(p *decode.Packet) int {
+	k, _, ok := makeKey(p)
+	if !ok {
+		return -1
+	}
+	return int(hashKey(&k, t.seed) >> t.shardShift)
+}
+
+// Update feeds one decoded packet: ts is its time in ns since the epoch and
+// frame its 1-based frame number. It locks the packet's shard. It does not
+// allocate.
+func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+	k, srcIsB, ok := makeKey(p)
+	if !ok {
+		t.untracked.Add(1)
+		*out = PacketResult{}
+		return
+	}
+	h := hashKey(&k, t.seed)
+	s := t.shards[h>>t.shardShift]
+	s.mu.Lock()
+	s.update(t, &k, h, srcIsB, p, ts, frame, out)
+	s.mu.Unlock()
+}
+
+// UpdateOwned is Update without locking, for owner mode: the caller must
+// be the only goroutine updating the packet's shard (ShardOf), and must not
+// call Flow, Flush, Stats or Expire concurrently with it.
+func (t *Table) UpdateOwned(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+	k, srcIsB, ok := makeKey(p)
+	if !ok {
+		t.untracked.Add(1)
+		*out = PacketResult{}
+		return
+	}
+	h := hashKey(&k, t.seed)
+	t.shards[h>>t.shardShift].update(t, &k, h, srcIsB, p, ts, frame, out)
+}
+
+// Expire advances packet time to now on every shard and ends every flow
+// whose idle timeout has passed (for live capture when traffic pauses).
+func (t *Table) Expire(now int64) {
+	if g := t.clock.Load(); now > g {
+		t.clock.CompareAndSwap(g, now)
+	}
+	for _, s := range t.shards {
+		s.mu.Lock()
+		if now > s.now {
+			s.now = now
+		}
+		for {
+			sl, d := s.earliest(t)
+			if sl == nilSlot || d > s.now {
+				s.nextExpiry = d
+				break
+			}
+			s.end(t, sl, EndIdle)
+		}
+		s.checkEmergencyExit()
+		s.mu.Unlock()
+	}
+}
+
+// Flush hands every live flow to OnExpire (with EndFlushed) and empties the
+// table: call it at the end of the input.
+func (t *Table) Flush() {
+	for _, s := range t.shards {
+		s.mu.Lock()
+		for c := range s.head {
+			for s.head[c] != nilSlot {
+				s.end(t, s.head[c], EndFlushed)
+			}
+		}
+		s.emergency = false
+		s.nextExpiry = 1<<63 - 1
+		s.mu.Unlock()
+	}
+}
+
+// Flow returns a snapshot of a live flow; false when id no longer names
+// one.
+func (t *Table) Flow(id FlowID) (FlowRecord, bool) {
+	sh, sl, gen := id.parts()
+	if int(sh) >= len(t.shards) {
+		return FlowRecord{}, false
+	}
+	s := t.shards[sh]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if int(sl) >= len(s.hot) || s.cold[sl].gen != gen || !s.isLive(sl) {
+		return FlowRecord{}, false
+	}
+	var r FlowRecord
+	s.record(sl, EndNone, &r)
+	return r, true
+}
+
+// Flows calls fn with a snapshot of every live flow (shard by shard, each
+// locked while it is walked; fn must not call into the table).
+func (t *Table) Flows(fn func(*FlowRecord)) {
+	var r FlowRecord
+	for _, s := range t.shards {
+		s.mu.Lock()
+		for c := range s.head {
+			for sl := s.head[c]; sl != nilSlot; sl = s.links[sl].next {
+				s.record(sl, EndNone, &r)
+				fn(&r)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Stats sums the shards' counters.
+func (t *Table) Stats() TableStats {
+	st := TableStats{Untracked: t.untracked.Load(), Shards: len(t.shards), Capacity: t.Capacity()}
+	for _, s := range t.shards {
+		s.mu.Lock()
+		st.Packets += s.st.packets
+		st.Created += s.st.created
+		st.TCPFlows += s.st.tcp
+		st.UDPFlows += s.st.udp
+		st.Live += uint64(s.live)
+		st.Expired += s.st.expired
+		st.Evicted += s.st.evicted
+		st.Flushed += s.st.flushed
+		st.PortReuse += s.st.reused
+		st.EmergencyEntries += s.st.emergencyEntries
+		if s.emergency {
+			st.Emergency++
+		}
+		for i, n := range s.st.events {
+			st.Events[i] += n
+		}
+		st.MemoryBytes += s.bytes()
+		s.mu.Unlock()
+	}
+	st.Packets += st.Untracked
+	return st
+}
+
+// isLive reports whether slot sl holds a flow.
+func (s *shard) isLive(sl uint32) bool { return s.hot[sl].fflags&fLive != 0 }
+
+// record fills r from slot sl.
+func (s *shard) record(sl uint32, why EndReason, r *FlowRecord) {
+	h, c := &s.hot[sl], &s.cold[sl]
+	cs := 0 // canonical side of the client
+	if h.clientB {
+		cs = 1
+	}
+	*r = FlowRecord{
+		ID:         makeFlowID(s.id, sl, c.gen),
+		Index:      c.index,
+		End:        why,
+		Client:     h.key.endpoint(cs),
+		Server:     h.key.endpoint(1 - cs),
+		Proto:      h.key.proto(),
+		VLAN:       h.key.vlan(),
+		State:      h.state,
+		First:      c.first,
+		Last:       s.links[sl].last,
+		FirstFrame: c.firstFrame,
+		LastFrame:  c.lastFrame,
+		SynTime:    c.synTime, SynAckTime: c.synAckTime, AckTime: c.ackTime,
+		IRTT:               time.Duration(c.firstRTT),
+		SynRetransmissions: c.synRetrans,
+		RTTSamples:         c.rtt.n,
+		RTTMin:             time.Duration(c.rtt.min),
+		RTTMedian:          time.Duration(c.rtt.median()),
+		RTTMax:             time.Duration(c.rtt.max),
+		Events:             c.events,
+	}
+	if c.synTime != 0 && c.synAckTime != 0 {
+		r.SynToSynAck = time.Duration(c.synAckTime - c.synTime)
+	}
+	if c.synAckTime != 0 && c.ackTime != 0 {
+		r.SynAckToAck = time.Duration(c.ackTime - c.synAckTime)
+	}
+	for d := 0; d < 2; d++ {
+		side := d ^ cs
+		r.Packets[d] = c.packets[side]
+		r.Bytes[d] = c.bytes[side]
+		r.Payload[d] = c.payload[side]
+		r.RetransBytes[d] = c.retrans[side]
+		r.MSS[d] = c.mss[side]
+		r.WindowScale[d] = h.dir[side].winScale
+		if c.resetBy&(1<<side) != 0 {
+			r.ResetBy |= sideOf(Direction(d))
+		}
+		if c.finFirst&(1<<side) != 0 {
+			r.FinFirstBy = sideOf(Direction(d))
+		}
+	}
+}

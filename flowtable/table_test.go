@@ -1,0 +1,145 @@
+package flowtable
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/netblame/netblame/decode"
+)
+
+func TestNewConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{{Shards: 3}, {Shards: 1 << 17}, {Capacity: -1}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) succeeded, want error", cfg)
+		}
+	}
+}
+
+func TestDirectionAndClient(t *testing.T) {
+	c := newConv(t, Config{})
+	c.handshake(7, 7)
+	if !c.last.Tracked || c.last.Dir != ClientToServer {
+		t.Fatalf("ACK of handshake: %+v", c.last)
+	}
+	id := c.last.Flow
+	c.s2c(seg{seq: 5001, ack: 1001, flags: thAck, win: 100, len: 10})
+	if c.last.Dir != ServerToClient || c.last.Flow != id || c.last.NewFlow {
+		t.Fatalf("server data: %+v", c.last)
+	}
+	r := c.flow()
+	if r.Client != c.cli || r.Server != c.srv {
+		t.Errorf("client %v server %v", r.Client, r.Server)
+	}
+	if r.Packets != [2]uint64{2, 2} || r.Payload != [2]uint64{0, 10} {
+		t.Errorf("packets %v payload %v", r.Packets, r.Payload)
+	}
+	if r.State != StateEstablished {
+		t.Errorf("state %v", r.State)
+	}
+	if r.SynToSynAck != time.Millisecond || r.SynAckToAck != time.Millisecond || r.IRTT != 2*time.Millisecond {
+		t.Errorf("handshake times %v %v %v", r.SynToSynAck, r.SynAckToAck, r.IRTT)
+	}
+	if r.WindowScale != [2]int8{7, 7} || r.MSS != [2]uint16{1460, 1460} {
+		t.Errorf("scale %v mss %v", r.WindowScale, r.MSS)
+	}
+}
+
+func TestClientFromSynAck(t *testing.T) {
+	c := newConv(t, Config{})
+	c.s2c(seg{seq: 5000, ack: 1001, flags: thSyn | thAck, win: 100})
+	r := c.flow()
+	if r.Client != c.cli {
+		t.Errorf("first packet SYN-ACK from %v: client %v, want its receiver", c.srv, r.Client)
+	}
+}
+
+func TestClientMidStreamPortHeuristic(t *testing.T) {
+	c := newConv(t, Config{})
+	// The server (port 80) speaks first, mid-stream: the low port is the server.
+	c.s2c(seg{seq: 5000, ack: 1001, flags: thAck, win: 100, len: 5})
+	if r := c.flow(); r.Client != c.cli {
+		t.Errorf("client %v, want %v", r.Client, c.cli)
+	}
+	// Between two high ports the first sender is the client.
+	c2 := newConv(t, Config{})
+	c2.srv = netip.MustParseAddrPort("10.0.0.2:5000")
+	c2.s2c(seg{seq: 5000, ack: 1001, flags: thAck, win: 100, len: 5})
+	if r := c2.flow(); r.Client != c2.srv {
+		t.Errorf("client %v, want first sender %v", r.Client, c2.srv)
+	}
+}
+
+func TestUDPAndUntracked(t *testing.T) {
+	tab, _ := New(Config{Capacity: 16})
+	a, b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	p := decode.Packet{Layer: decode.LayerTransport, IPVersion: 6, Src: a, Dst: b, Proto: decode.ProtoUDP,
+		SrcPort: 5353, DstPort: 53, PayloadLen: 30, IPLen: 78}
+	var res PacketResult
+	tab.Update(&p, 1, 1, &res)
+	if !res.Tracked || !res.NewFlow || res.Analyzed {
+		t.Fatalf("udp: %+v", res)
+	}
+	p.Src, p.Dst, p.SrcPort, p.DstPort = b, a, 53, 5353
+	tab.Update(&p, 2, 2, &res)
+	if res.NewFlow || res.Dir != ServerToClient {
+		t.Fatalf("udp reply: %+v", res)
+	}
+	icmp := decode.Packet{Layer: decode.LayerTransport, IPVersion: 4, Proto: decode.ProtoICMP}
+	tab.Update(&icmp, 3, 3, &res)
+	if res.Tracked {
+		t.Fatal("icmp tracked")
+	}
+	st := tab.Stats()
+	if st.Packets != 3 || st.Untracked != 1 || st.UDPFlows != 1 || st.Live != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	r, _ := tab.Flow(res.Flow)
+	if r.Bytes != [2]uint64{78, 78} || r.Client.Port() != 5353 {
+		t.Errorf("udp record %+v", r)
+	}
+}
+
+func TestVLANSeparatesFlows(t *testing.T) {
+	tab, _ := New(Config{Capacity: 16})
+	c := tcpPacket(netip.MustParseAddrPort("10.0.0.1:1"), netip.MustParseAddrPort("10.0.0.2:2"), seg{flags: thSyn})
+	var r1, r2 PacketResult
+	tab.Update(&c, 1, 1, &r1)
+	c.VLANCount, c.VLANs[0] = 1, 10
+	tab.Update(&c, 2, 2, &r2)
+	if !r2.NewFlow || r1.Flow == r2.Flow {
+		t.Fatal("same flow on another VLAN")
+	}
+}
+
+func TestIdleExpiryByPacketTime(t *testing.T) {
+	c := newConv(t, Config{Timeouts: Timeouts{HalfOpen: time.Second, Established: 10 * time.Second, Closing: time.Second, UDP: time.Second}})
+	c.c2s(seg{seq: 1, flags: thSyn}) // half-open
+	first := c.last.Flow
+	c.cli = netip.MustParseAddrPort("10.0.0.3:1234")
+	c.handshake(-1, -1) // established, on another key
+	c.at(2 * time.Second).c2s(seg{seq: 1001, ack: 5001, flags: thAck, win: 10, len: 1})
+	if len(c.expired) != 1 || c.expired[0].ID != first || c.expired[0].End != EndIdle {
+		t.Fatalf("expired %+v", c.expired)
+	}
+	if _, ok := c.tab.Flow(first); ok {
+		t.Error("expired flow still found")
+	}
+	c.tab.Flush()
+	if len(c.expired) != 2 || c.expired[1].End != EndFlushed || c.tab.Stats().Live != 0 {
+		t.Fatalf("after flush %+v", c.expired)
+	}
+}
+
+func TestPortReuseStartsNewFlow(t *testing.T) {
+	c := newConv(t, Config{})
+	c.handshake(-1, -1)
+	old := c.last.Flow
+	c.at(time.Second).c2s(seg{seq: 90000, flags: thSyn, win: 100})
+	if !c.last.NewFlow || c.last.Flow == old || !c.last.Events.Has(ReusedPorts) {
+		t.Fatalf("new SYN: %+v", c.last)
+	}
+	if len(c.expired) != 1 || c.expired[0].End != EndPortReuse {
+		t.Fatalf("expired %+v", c.expired)
+	}
+}

@@ -1,0 +1,375 @@
+package flowtable
+
+import (
+	"math"
+	"time"
+
+	"github.com/netblame/netblame/decode"
+)
+
+// Sequence-space comparisons (RFC 1982 arithmetic on 32 bits).
+func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
+func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
+func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
+
+const (
+	fastRetransWindow = 20 * int64(time.Millisecond) // dup ACK to fast retransmission
+	oooDefault        = 3 * int64(time.Millisecond)  // out-of-order threshold without iRTT
+)
+
+const (
+	thSyn = decode.TCPSyn
+	thAck = decode.TCPAck
+	thFin = decode.TCPFin
+	thRst = decode.TCPRst
+)
+
+// analyzeTCP runs Wireshark's sequence analysis for one segment sent by
+// canonical side `side`, then netblame's own (handshake, RTT, window
+// shrink, state), and returns the packet's events. It fills out's relative
+// numbers and scaled window.
+func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
+	hot, c := &s.hot[sl], &s.cold[sl]
+	f, r := &hot.dir[side], &hot.dir[1-side]
+	seq, ack := p.Seq, p.Ack
+	flags := p.TCPFlags
+	seglen := uint32(p.PayloadLen)
+	window := uint32(p.Window)
+	noSFR := flags&(thSyn|thFin|thRst) == 0
+	oldNext := f.nextSeq
+
+	var ev EventSet
+	if reused {
+		ev = ev.Add(ReusedPorts)
+	}
+	synRetrans := false
+	if flags&(thSyn|thAck) == thSyn && f.dflags&dBaseSet != 0 && !reused {
+		// A SYN repeating the known ISN: Wireshark rewinds nextseq so the
+		// SYN counts as a retransmission, and marks it "ports reused".
+		f.nextSeq = f.maxSeqToBeAcked
+		ev = ev.Add(ReusedPorts)
+		synRetrans = true
+	}
+	if flags&(thSyn|thAck) == thSyn|thAck && f.dflags&dBaseSet != 0 && seq != f.baseSeq {
+		// A SYN-ACK with a new ISN: Wireshark re-bases the direction.
+		f.baseSeq = seq
+		ev = ev.Add(ReusedPorts)
+	}
+
+	if f.dflags&dBaseSet == 0 {
+		if flags&thSyn != 0 {
+			f.baseSeq = seq
+		} else {
+			f.baseSeq = seq - 1
+		}
+		f.dflags |= dBaseSet
+	}
+	if r.dflags&dBaseSet == 0 && flags&thAck != 0 {
+		r.baseSeq = ack - 1
+		r.dflags |= dBaseSet
+	}
+
+	// The checks of tcp_analyze_sequence_number, in its order. A zero
+	// window probe or a keep-alive/zero-window-probe ACK skips the rest of
+	// the forward checks.
+	if seglen == 1 && seq == f.nextSeq && r.window == 0 {
+		ev = ev.Add(ZeroWindowProbe)
+	} else {
+		if window == 0 && noSFR {
+			ev = ev.Add(ZeroWindow)
+		}
+		if f.nextSeq != 0 && seqGT(seq, f.nextSeq) && flags&thRst == 0 {
+			ev = ev.Add(LostSegment)
+		}
+		if seglen <= 1 && seq == f.nextSeq-1 && noSFR {
+			ev = ev.Add(KeepAlive)
+		}
+		if seglen == 0 && window != 0 && window != f.window && seq == f.nextSeq && ack == f.lastAck && noSFR {
+			ev = ev.Add(WindowUpdate)
+		}
+		if seglen > 0 && r.winScale != -1 && noSFR {
+			shift := uint32(0)
+			if r.dflags&dFirstAck == 0 && r.winScale >= 0 {
+				shift = uint32(r.winScale)
+			}
+			if seq+seglen == r.lastAck+(r.window<<shift) {
+				ev = ev.Add(WindowFull)
+			}
+		}
+		sameAck := seglen == 0 && seq == f.nextSeq && ack == f.lastAck && window == f.window && noSFR
+		switch {
+		case sameAck && window != 0 && r.dflags&dLastKeepAlive != 0:
+			ev = ev.Add(KeepAliveAck)
+		case sameAck && window == 0 && r.dflags&dLastZWP != 0:
+			ev = ev.Add(ZeroWindowProbeAck)
+		case sameAck && window != 0:
+			if f.dupAcks == -1 {
+				f.dupAcks = 1
+			} else if f.dupAcks < math.MaxInt16 {
+				f.dupAcks++
+			}
+			ev = ev.Add(DuplicateAck)
+		}
+	}
+	if ack != f.lastAck {
+		f.dupAcks = 0
+	}
+
+	// ACKed unseen segment: the ACK passes what the other side was seen to
+	// send.
+	if r.maxSeqToBeAcked != 0 && seqGT(ack, r.maxSeqToBeAcked) && flags&thAck != 0 {
+		if r.maxSeqToBeAcked > r.nextSeq { // a plain comparison, as in Wireshark
+			r.maxSeqToBeAcked = r.nextSeq
+			ev = ev.Add(AckLostSegment)
+		} else {
+			if r.dupAcks == 0 {
+				ev = ev.Add(AckLostSegment)
+			}
+			r.dupAcks = -1
+		}
+	}
+
+	// Retransmission, fast retransmission, spurious, out-of-order: only
+	// for segments with data, SYN or FIN, and never for keep-alives.
+	synFin := uint32(0)
+	if flags&(thSyn|thFin) != 0 {
+		synFin = 1
+	}
+	if (seglen > 0 || synFin != 0) && !ev.Has(KeepAlive) {
+		notAdvanced := f.nextSeq != 0 && seqLT(seq, f.nextSeq)
+		if seglen > 1 && f.nextSeq-1 == seq {
+			notAdvanced = false // new data after a 1-byte probe
+		}
+		ooo := oooDefault
+		if c.firstRTT != 0 {
+			ooo = c.firstRTT
+		}
+		switch {
+		case seglen > 0 && r.lastAck != 0 && seqLE(seq+seglen, r.lastAck):
+			ev = ev.Add(SpuriousRetransmission)
+		case notAdvanced && r.dupAcks >= 2 && r.lastAck == seq && uint64(now-r.lastAckTime) < uint64(fastRetransWindow):
+			ev = ev.Add(FastRetransmission)
+		case notAdvanced && uint64(now-f.nextSeqTime) < uint64(ooo) && f.nextSeq != seq+seglen+synFin:
+			ev = ev.Add(OutOfOrder)
+		case notAdvanced:
+			ev = ev.Add(Retransmission)
+		}
+	}
+	retransDelay := int64(0)
+	if ev.MatchesFilter(Retransmission) {
+		retransDelay = now - f.nextSeqTime
+		if rg := &c.ring[side]; rg.n > 0 {
+			retransDelay = now - rg.e[rg.head].t
+		}
+	}
+
+	nextSeq := seq + seglen + synFin
+	if (seqGT(nextSeq, f.nextSeq) || f.nextSeq == 0) && !ev.Has(ZeroWindowProbe) {
+		f.nextSeq = nextSeq
+		f.nextSeqTime = now
+	}
+	if (seq == f.maxSeqToBeAcked || f.maxSeqToBeAcked == 0) && !ev.Has(ZeroWindowProbe) {
+		f.maxSeqToBeAcked = f.nextSeq
+	}
+	f.window = window
+	f.lastAck = ack
+	f.lastAckTime = now
+	f.dflags &^= dLastKeepAlive | dLastZWP
+	if ev.Has(KeepAlive) {
+		f.dflags |= dLastKeepAlive
+	}
+	if ev.Has(ZeroWindowProbe) {
+		f.dflags |= dLastZWP
+	}
+
+	// What Wireshark does after the analysis: options, window scale
+	// check, SYN bookkeeping, iRTT.
+	if p.Has(decode.HasWScale) {
+		ws := p.WScale
+		if ws > 14 {
+			ws = 14
+		}
+		f.winScale = int8(ws)
+	}
+	if flags&thSyn != 0 {
+		if p.Has(decode.HasMSS) {
+			c.mss[side] = p.MSS
+		}
+		if f.winScale == -1 {
+			f.winScale, r.winScale = -2, -2
+		} else if flags&thAck != 0 && r.winScale == -2 {
+			f.winScale = -2
+		}
+		if flags&thAck == 0 {
+			c.mruSyn = now
+		}
+		f.dflags |= dFirstAck
+	}
+	if flags&(thSyn|thAck) == thAck {
+		if c.mruSyn != 0 && c.firstRTT == 0 {
+			c.firstRTT = now - c.mruSyn
+		}
+		f.dflags &^= dFirstAck
+	}
+
+	// Relative numbers and scaled window, as Wireshark shows them.
+	out.RelSeq = seq - f.baseSeq
+	if flags&thAck != 0 {
+		out.RelAck = ack - r.baseSeq
+	}
+	win := int64(window)
+	switch {
+	case flags&thSyn != 0, f.winScale == -2:
+	case f.winScale >= 0:
+		win <<= uint(f.winScale)
+	default:
+		win = -1
+	}
+	out.Window = win
+
+	// netblame's own analysis.
+	s.handshake(hot, c, side, dir, flags, now)
+	if synRetrans {
+		ev = ev.Add(SynRetransmission)
+		c.synRetrans++
+	}
+	if flags&thRst != 0 {
+		ev = ev.Add(Reset)
+		c.resetBy |= 1 << side
+		f.dflags |= dSawRst
+	}
+	if flags&thFin != 0 {
+		if c.finFirst == 0 {
+			c.finFirst = 1 << side
+		}
+		f.dflags |= dSawFin
+	}
+	if ev.MatchesFilter(Retransmission) {
+		c.retrans[side] += uint64(seglen)
+	}
+	s.rttSample(c, side, p, now, seq, seglen, oldNext, ev)
+
+	rec := EventRecord{
+		Frame: frame, TS: now, Flow: out.Flow, Dir: dir,
+		Seq: out.RelSeq, Ack: out.RelAck, Len: seglen, Window: win,
+		Delay: time.Duration(retransDelay),
+	}
+	if synRetrans {
+		rec.Delay = time.Duration(now - c.synTime)
+	}
+	if flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
+		w := win
+		if w < 0 {
+			w = int64(window)
+		}
+		wt := &c.win[side]
+		edge := ack + uint32(w)
+		if wt.have && seqLE(wt.ack, ack) {
+			if seqLT(edge, wt.edge) || w*2 < wt.maxWin {
+				ev = ev.Add(WindowShrink)
+				rec.OldWindow, rec.NewWindow = wt.win, w
+				rec.OldRightEdge, rec.NewRightEdge = wt.edge-r.baseSeq, edge-r.baseSeq
+				wt.maxWin = w
+			}
+		}
+		if !wt.have || w > wt.maxWin {
+			wt.maxWin = w
+		}
+		wt.have, wt.ack, wt.edge, wt.win = true, ack, edge, w
+	}
+	if ev != 0 {
+		s.emit(t, sl, ev, &rec)
+	}
+	return ev
+}
+
+// handshake records handshake times and moves the connection state.
+func (s *shard) handshake(hot *flowHot, c *flowCold, side int, dir Direction, flags uint16, now int64) {
+	switch {
+	case flags&thRst != 0:
+		hot.state = StateReset
+	case flags&(thSyn|thAck) == thSyn:
+		if c.synTime == 0 {
+			c.synTime = now
+		}
+		if hot.state == StateNone {
+			hot.state = StateSynSent
+		}
+	case flags&(thSyn|thAck) == thSyn|thAck:
+		if c.synAckTime == 0 {
+			c.synAckTime = now
+		}
+		if hot.state <= StateSynSent {
+			hot.state = StateSynReceived
+		}
+	case flags&thAck != 0:
+		if dir == ClientToServer && c.synAckTime != 0 && c.ackTime == 0 {
+			c.ackTime = now
+			hot.fflags |= fHandshake
+		}
+		if hot.state <= StateSynReceived {
+			hot.state = StateEstablished
+		}
+	}
+	if flags&thFin != 0 && hot.state != StateReset {
+		if hot.dir[1-side].dflags&dSawFin != 0 {
+			hot.state = StateClosed
+		} else {
+			hot.state = StateFinWait
+		}
+	}
+	if hot.state == StateNone {
+		hot.state = StateEstablished // joined mid-stream
+	}
+}
+
+// rttSample takes RTT samples: from a data segment to the first ACK that
+// covers it (never from retransmitted data, Karn's rule), and from a TSval
+// sent with data to its echo.
+func (s *shard) rttSample(c *flowCold, side int, p *decode.Packet, now int64, seq, seglen, oldNext uint32, ev EventSet) {
+	flags := p.TCPFlags
+	if flags&thAck != 0 {
+		rg := &c.ring[1-side]
+		sample := int64(-1)
+		for rg.n > 0 {
+			e := &rg.e[rg.head]
+			if !seqLE(e.end, p.Ack) {
+				break
+			}
+			sample = -1
+			if !e.retrans {
+				sample = now - e.t
+			}
+			rg.head = (rg.head + 1) % ringSize
+			rg.n--
+		}
+		if sample >= 0 {
+			c.rtt.add(sample)
+		}
+	}
+	retrans := ev.MatchesFilter(Retransmission) || ev.Has(OutOfOrder)
+	if seglen > 0 {
+		rg := &c.ring[side]
+		end := seq + seglen
+		if retrans {
+			for i := uint8(0); i < rg.n; i++ {
+				e := &rg.e[(rg.head+i)%ringSize]
+				if seqGT(e.end, seq) {
+					e.retrans = true
+				}
+			}
+		} else if (oldNext == 0 || seqGT(end, oldNext)) && rg.n < ringSize {
+			rg.e[(rg.head+rg.n)%ringSize] = unacked{end: end, t: now}
+			rg.n++
+		}
+	}
+	if p.Has(decode.HasTimestamps) {
+		if pr := &c.ts[1-side]; pr.armed && flags&thAck != 0 && p.TSEcr == pr.val {
+			c.rtt.add(now - pr.t)
+			pr.armed = false
+		}
+		if own := &c.ts[side]; !own.armed && !retrans && (seglen > 0 || flags&(thSyn|thFin) != 0) && p.TSVal != own.val {
+			own.val, own.t, own.armed = p.TSVal, now, true
+		}
+	}
+}

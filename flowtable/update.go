@@ -1,0 +1,139 @@
+package flowtable
+
+import "github.com/netblame/netblame/decode"
+
+// update is the per-packet work, with the shard locked (or owned).
+func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+	s.st.packets++
+	if ts > s.now {
+		s.now = ts
+	}
+	// Packet time is table-wide, so that a shard without traffic still
+	// expires its flows. The shared clock is written at most once per
+	// clockStep of packet time, to keep its cache line mostly read.
+	if g := t.clock.Load(); s.now > g+clockStep {
+		t.clock.CompareAndSwap(g, s.now)
+	} else if g > s.now {
+		s.now = g
+	}
+	if s.now >= s.nextExpiry {
+		s.expire(t, maxExpirePerUpdate)
+	}
+	side := 0
+	if srcIsB {
+		side = 1
+	}
+	isTCP := p.Proto == decode.ProtoTCP
+	syn := isTCP && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn
+
+	sl, _, found := s.lookup(k, h)
+	reused := false
+	if found && syn {
+		// Wireshark starts a new conversation when a SYN carries another
+		// ISN than the one known for its direction.
+		d := &s.hot[sl].dir[side]
+		if d.dflags&dBaseSet != 0 && p.Seq != d.baseSeq {
+			s.end(t, sl, EndPortReuse)
+			found, reused = false, true
+		}
+	}
+	if !found {
+		sl = s.create(t, k, h, ts, frame)
+		s.initFlow(sl, side, p)
+	}
+	hot, c := &s.hot[sl], &s.cold[sl]
+	if syn && hot.fflags&fSawSyn == 0 {
+		hot.fflags |= fSawSyn
+		hot.clientB = side == 1
+	}
+	dir := Direction(side)
+	if hot.clientB {
+		dir ^= 1
+	}
+
+	c.packets[side]++
+	c.bytes[side] += uint64(p.IPLen)
+	c.payload[side] += uint64(p.PayloadLen)
+	c.lastFrame = frame
+
+	*out = PacketResult{
+		Tracked: true,
+		Flow:    makeFlowID(s.id, sl, c.gen),
+		Index:   c.index,
+		Dir:     dir,
+		NewFlow: !found,
+		Len:     uint32(p.PayloadLen),
+		Window:  -1,
+	}
+
+	class := uint8(classUDP)
+	if isTCP {
+		// Wireshark does not analyse a segment whose length it cannot
+		// know: an IP fragment (it would reassemble first) or a header
+		// claiming more than the datagram holds.
+		if !p.Has(decode.Fragment) && !p.Has(decode.ShortIPLength) && p.PayloadLen >= 0 {
+			ev := s.analyzeTCP(t, sl, side, dir, p, ts, frame, reused, out)
+			out.Analyzed = true
+			out.Events = ev
+		}
+		class = stateClass(hot.state)
+	}
+	s.touch(t, sl, class, ts)
+}
+
+// initFlow settles a new flow's client (see the package doc) and kind.
+func (s *shard) initFlow(sl uint32, side int, p *decode.Packet) {
+	hot := &s.hot[sl]
+	clientSide := side
+	if p.Proto == decode.ProtoTCP {
+		hot.fflags |= fTCP
+		s.st.tcp++
+		switch {
+		case p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
+			// the sender is the client (update marks fSawSyn)
+		case p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck:
+			clientSide = 1 - side
+		default:
+			if p.SrcPort < 1024 && p.DstPort >= 1024 {
+				clientSide = 1 - side
+			}
+		}
+	} else {
+		s.st.udp++
+		if p.SrcPort < 1024 && p.DstPort >= 1024 {
+			clientSide = 1 - side
+		}
+	}
+	hot.clientB = clientSide == 1
+}
+
+func stateClass(st State) uint8 {
+	switch st {
+	case StateSynSent, StateSynReceived:
+		return classHalfOpen
+	case StateFinWait, StateClosed, StateReset:
+		return classClosing
+	}
+	return classEstablished
+}
+
+// emit counts the events of one packet and hands each to OnEvent.
+func (s *shard) emit(t *Table, sl uint32, ev EventSet, rec *EventRecord) {
+	c := &s.cold[sl]
+	for e := Event(0); e < NumEvents; e++ {
+		if !ev.Has(e) {
+			continue
+		}
+		c.events[e]++
+		s.st.events[e]++
+		if t.onEvent != nil {
+			r := &t.evBuf[s.id]
+			*r = *rec
+			r.Kind = e
+			if e != WindowShrink {
+				r.OldWindow, r.NewWindow, r.OldRightEdge, r.NewRightEdge = 0, 0, 0, 0
+			}
+			t.onEvent(r)
+		}
+	}
+}
