@@ -80,7 +80,38 @@ func (r *Reader) readFirstSection() error {
 		}
 		return err
 	}
-	return r.readSection(0)
+	if err := r.readSection(0); err != nil {
+		return err
+	}
+	return r.readLeadingIDBs()
+}
+
+// readLeadingIDBs reads the interface descriptions that follow the first
+// section header, so that LinkType and Snaplen are known right after
+// NewReader. Anything else (or a short file) is left for Next.
+func (r *Reader) readLeadingIDBs() error {
+	for {
+		off := r.in.offset()
+		h, err := r.in.peek(8)
+		if err != nil || r.u32(h) != blockIDB {
+			return nil
+		}
+		blen := r.u32(h[4:])
+		if err := r.checkLen(off, blen, blockMinLen); err != nil {
+			return err
+		}
+		b, err := r.in.peek(int(blen))
+		if err != nil {
+			return nil // Next reports the truncation
+		}
+		if t := r.u32(b[blen-4:]); t != blen {
+			return r.blockErr(off, "trailing block length %d does not match %d", t, blen)
+		}
+		if err := r.readIDB(off, b[8:blen-4]); err != nil {
+			return err
+		}
+		r.in.discard(int(blen))
+	}
 }
 
 // readSection reads a section header block at off and starts a section:

@@ -193,11 +193,11 @@ func (w *Writer) WritePacket(ts int64, data []byte, origLen int) error {
 	if w.err != nil {
 		return w.err
 	}
-	if len(data) > w.snaplen {
-		data = data[:w.snaplen]
-	}
 	if origLen < len(data) {
 		origLen = len(data)
+	}
+	if len(data) > w.snaplen {
+		data = data[:w.snaplen]
 	}
 	if origLen > 1<<32-1 {
 		origLen = 1<<32 - 1
