@@ -12,15 +12,15 @@ import (
 // hand-written sequences: c2s/s2c make a segment, feed runs it through a
 // table and records the events per frame.
 type conv struct {
-	t          *testing.T
-	tab        *Table
-	cli, srv   netip.AddrPort
-	now        int64
-	frame      uint64
-	events     map[uint64]EventSet // by frame
-	records    []EventRecord
-	expired    []FlowRecord
-	last       PacketResult
+	t        *testing.T
+	tab      *Table
+	cli, srv netip.AddrPort
+	now      int64
+	frame    uint64
+	events   map[uint64]EventSet // by frame
+	records  []EventRecord
+	expired  []FlowRecord
+	last     PacketResult
 }
 
 func newConv(t *testing.T, cfg Config) *conv {

@@ -30,9 +30,12 @@
 //
 // # Concurrency
 //
-// Table.Update locks the one shard the packet hashes to. In owner mode a
-// goroutine that alone handles the shards a packet can map to (see
-// Table.ShardOf) calls Table.UpdateOwned, which takes no lock. Callbacks
+// Table.Update locks the one shard the packet hashes to. In owner mode each
+// goroutine gets an Owner of a disjoint set of shards (Table.Owner) and is
+// given only packets of those shards (Table.ShardOf); Owner.Update takes
+// no lock. Packet time is shared by all shards: whenever it advances by a
+// millisecond, the updating goroutine sweeps another shard for expired
+// flows, so shards without traffic still expire theirs. Callbacks
 // run synchronously inside Update, with the shard locked: they must not
 // call back into the Table.
 //

@@ -181,6 +181,7 @@ type PacketResult struct {
 type TableStats struct {
 	Packets   uint64 // packets given to Update
 	Untracked uint64 // packets without a TCP or UDP header
+	Misrouted uint64 // packets given to an Owner that does not own their shard
 	Created   uint64 // flows created
 	TCPFlows  uint64 // of which TCP
 	UDPFlows  uint64 // of which UDP

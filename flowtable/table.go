@@ -3,6 +3,7 @@ package flowtable
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,10 @@ type Table struct {
 	clock     atomic.Int64 // highest packet time, updated in clockStep steps
 	nextIndex atomic.Uint64
 	untracked atomic.Uint64
+	misrouted atomic.Uint64
+	sweepNext atomic.Uint32
+	// sweepPerTick: shards swept each time the clock advances a step.
+	sweepPerTick int
 }
 
 const clockStep = int64(time.Millisecond)
@@ -62,6 +67,7 @@ func New(cfg Config) (*Table, error) {
 	for i := range t.shards {
 		t.shards[i] = newShard(uint32(i), perShard)
 	}
+	t.sweepPerTick = 1 + nshards/64
 	return t, nil
 }
 
@@ -95,14 +101,44 @@ func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 	h := hashKey(&k, t.seed)
 	s := t.shards[h>>t.shardShift]
 	s.mu.Lock()
-	s.update(t, &k, h, srcIsB, p, ts, frame, out)
+	tick := s.update(t, &k, h, srcIsB, p, ts, frame, out)
 	s.mu.Unlock()
+	if tick {
+		for i := 0; i < t.sweepPerTick; i++ {
+			t.sweep(t.shards[t.sweepNext.Add(1)&uint32(len(t.shards)-1)], true)
+		}
+	}
 }
 
-// UpdateOwned is Update without locking, for owner mode: the caller must
-// be the only goroutine updating the packet's shard (ShardOf), and must not
-// call Flow, Flush, Stats or Expire concurrently with it.
-func (t *Table) UpdateOwned(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+// Owner updates a set of shards without locking (owner mode, as with
+// fanout-hash workers): one goroutine uses it, and no other goroutine may
+// update those shards, nor call Flow, Flows, Flush, Stats or Expire while
+// owners run. Make one with Table.Owner.
+type Owner struct {
+	t      *Table
+	owned  []bool // by shard
+	shards []int
+	next   int
+}
+
+// Owner returns an owner of the given shards (indexes as ShardOf returns).
+func (t *Table) Owner(shards ...int) (*Owner, error) {
+	o := &Owner{t: t, owned: make([]bool, len(t.shards))}
+	for _, i := range shards {
+		if i < 0 || i >= len(t.shards) || o.owned[i] {
+			return nil, fmt.Errorf("%w: shard %d not in [0, %d) or given twice", ErrConfig, i, len(t.shards))
+		}
+		o.owned[i] = true
+		o.shards = append(o.shards, i)
+	}
+	return o, nil
+}
+
+// Update is Table.Update without locking. A packet of a shard the owner
+// does not own is not processed: out.Tracked is false and it is counted in
+// TableStats.Misrouted.
+func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+	t := o.t
 	k, srcIsB, ok := makeKey(p)
 	if !ok {
 		t.untracked.Add(1)
@@ -110,7 +146,19 @@ func (t *Table) UpdateOwned(p *decode.Packet, ts int64, frame uint64, out *Packe
 		return
 	}
 	h := hashKey(&k, t.seed)
-	t.shards[h>>t.shardShift].update(t, &k, h, srcIsB, p, ts, frame, out)
+	i := h >> t.shardShift
+	if !o.owned[i] {
+		t.misrouted.Add(1)
+		*out = PacketResult{}
+		return
+	}
+	if t.shards[i].update(t, &k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
+		o.next++
+		if o.next >= len(o.shards) {
+			o.next = 0
+		}
+		t.sweep(t.shards[o.shards[o.next]], false)
+	}
 }
 
 // Expire advances packet time to now on every shard and ends every flow
@@ -189,7 +237,7 @@ func (t *Table) Flows(fn func(*FlowRecord)) {
 
 // Stats sums the shards' counters.
 func (t *Table) Stats() TableStats {
-	st := TableStats{Untracked: t.untracked.Load(), Shards: len(t.shards), Capacity: t.Capacity()}
+	st := TableStats{Untracked: t.untracked.Load(), Misrouted: t.misrouted.Load(), Shards: len(t.shards), Capacity: t.Capacity()}
 	for _, s := range t.shards {
 		s.mu.Lock()
 		st.Packets += s.st.packets

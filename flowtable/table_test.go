@@ -113,7 +113,7 @@ func TestVLANSeparatesFlows(t *testing.T) {
 }
 
 func TestIdleExpiryByPacketTime(t *testing.T) {
-	c := newConv(t, Config{Timeouts: Timeouts{HalfOpen: time.Second, Established: 10 * time.Second, Closing: time.Second, UDP: time.Second}})
+	c := newConv(t, Config{Shards: 1, Timeouts: Timeouts{HalfOpen: time.Second, Established: 10 * time.Second, Closing: time.Second, UDP: time.Second}})
 	c.c2s(seg{seq: 1, flags: thSyn}) // half-open
 	first := c.last.Flow
 	c.cli = netip.MustParseAddrPort("10.0.0.3:1234")
@@ -141,5 +141,34 @@ func TestPortReuseStartsNewFlow(t *testing.T) {
 	}
 	if len(c.expired) != 1 || c.expired[0].End != EndPortReuse {
 		t.Fatalf("expired %+v", c.expired)
+	}
+}
+
+// A shard that gets no packets still expires its flows: other shards'
+// updates sweep it as packet time advances.
+func TestIdleShardIsSwept(t *testing.T) {
+	var expired int
+	tab, _ := New(Config{Shards: 8, Capacity: 8 * 64, Timeouts: Timeouts{HalfOpen: time.Second},
+		OnExpire: func(*FlowRecord) { expired++ }})
+	var res PacketResult
+	p := tcpPacket(netip.MustParseAddrPort("10.0.0.1:1000"), netip.MustParseAddrPort("10.0.0.2:80"), seg{seq: 1, flags: thSyn})
+	tab.Update(&p, 1, 1, &res)
+	quiet := tab.ShardOf(&p)
+	// Traffic on other shards only, one packet per 10 ms of packet time.
+	now := int64(time.Second)
+	for port, frame := uint16(2000), uint64(2); expired == 0 && now < int64(3*time.Second); port++ {
+		q := tcpPacket(netip.MustParseAddrPort("10.0.0.3:1"), netip.AddrPortFrom(netip.MustParseAddr("10.0.0.4"), port), seg{seq: 1, flags: thSyn})
+		if tab.ShardOf(&q) == quiet {
+			continue
+		}
+		now += int64(10 * time.Millisecond)
+		tab.Update(&q, now, frame, &res)
+		frame++
+	}
+	if expired == 0 {
+		t.Fatal("the quiet shard's half-open flow never expired")
+	}
+	if now > int64(2*time.Second) {
+		t.Errorf("expired only at %v of packet time (timeout 1s)", time.Duration(now))
 	}
 }

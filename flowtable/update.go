@@ -3,7 +3,9 @@ package flowtable
 import "github.com/netblame/netblame/decode"
 
 // update is the per-packet work, with the shard locked (or owned).
-func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+// It reports whether it advanced the table's clock (then the caller
+// sweeps another shard for expired flows).
+func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) (tick bool) {
 	s.st.packets++
 	if ts > s.now {
 		s.now = ts
@@ -12,7 +14,7 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 	// expires its flows. The shared clock is written at most once per
 	// clockStep of packet time, to keep its cache line mostly read.
 	if g := t.clock.Load(); s.now > g+clockStep {
-		t.clock.CompareAndSwap(g, s.now)
+		tick = t.clock.CompareAndSwap(g, s.now)
 	} else if g > s.now {
 		s.now = g
 	}
@@ -79,6 +81,24 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		class = stateClass(hot.state)
 	}
 	s.touch(t, sl, class, ts)
+	return tick
+}
+
+// sweep expires due flows of a shard that may see no packets of its own.
+// With lock set it only tries the lock (never waits).
+func (t *Table) sweep(s *shard, lock bool) {
+	if lock && !s.mu.TryLock() {
+		return
+	}
+	if g := t.clock.Load(); g > s.now {
+		s.now = g
+	}
+	if s.now >= s.nextExpiry {
+		s.expire(t, maxExpirePerUpdate)
+	}
+	if lock {
+		s.mu.Unlock()
+	}
 }
 
 // initFlow settles a new flow's client (see the package doc) and kind.
