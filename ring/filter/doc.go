@@ -1,0 +1,39 @@
+// Package filter compiles tcpdump (pcap-filter) expressions to classic BPF
+// and translates classic programs to eBPF socket filters with counters.
+//
+// It exists so that live capture can filter in the kernel without cgo or
+// libpcap. The compiler is hand-written: a tokenizer, a recursive-descent
+// parser to an AST, and code generation with labelled jumps. Its output
+// follows libpcap's semantics closely enough that, for every expression in
+// the supported subset, it accepts and rejects the same packets as
+// tcpdump's own program (the package tests check this differentially).
+//
+// The subset:
+//
+//   - host, net (a.b.c.d/len, partial a.b.c, "net X mask M", IPv6 CIDR),
+//     port, portrange lo-hi, with src, dst, "src or dst", "src and dst"
+//   - protocols ip, ip6, arp, rarp, tcp, udp, sctp, icmp, icmp6 alone or as
+//     qualifiers; "proto N", "ip proto N", "ip6 proto N", "proto \tcp";
+//     "ether host/src/dst MAC", "ether proto N"
+//   - vlan [ID]; len, greater N, less N
+//   - relations over arithmetic: proto[expr], proto[expr:size] for ether,
+//     ip, ip6, arp, rarp, tcp, udp, sctp, icmp, icmp6; + - * / % & | ^ << >>,
+//     unary minus; named constants (tcpflags, tcp-syn, icmptype, ...)
+//   - and/or/not, && || !, parentheses; a bare value reuses the previous
+//     primitive's qualifiers ("host a or b", "port 80 or 443")
+//
+// As in libpcap, "and" and "or" have equal precedence and associate to the
+// left; "port" and "tcp" match IPv4 and IPv6; IPv4 port and tcp[] tests
+// apply only to unfragmented packets and first fragments; tcp[] and udp[]
+// index IPv4 only; each "vlan" moves the offsets of every primitive after
+// it in the expression.
+//
+// Not supported (a SyntaxError names the position): host and service
+// names (no DNS or /etc/services lookups), gateway, broadcast/multicast,
+// mpls, pppoe, geneve/vxlan, protochain, 802.11, and the other link-layer
+// and ATM keywords. Link types: Ethernet, Linux SLL (v1) and raw IP.
+//
+// NewEBPF turns a classic program into an eBPF socket filter (the legacy
+// packet loads behave like classic BPF's) that also counts packets seen,
+// accepted and rejected in a per-CPU map.
+package filter

@@ -1,0 +1,359 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/net/bpf"
+)
+
+// Counter slots in the per-CPU array map.
+const (
+	ctrSeen     = 0
+	ctrAccepted = 1
+	ctrRejected = 2 // rejected by a return of 0; aborted loads are not counted here
+	numCounters = 3
+)
+
+// Counters are the packet counts of an eBPF filter, summed over CPUs.
+type Counters struct {
+	Seen     uint64 // packets the filter ran on
+	Accepted uint64 // packets it returned a non-zero length for
+	Rejected uint64 // packets it dropped: Seen - Accepted
+	// Aborted is the part of Rejected where a packet load ran past the end
+	// of the packet, which ends a classic (and legacy eBPF) program with 0.
+	Aborted uint64
+}
+
+// EBPF is a loaded eBPF socket filter with its counters map.
+type EBPF struct {
+	prog     *ebpf.Program
+	counters *ebpf.Map
+}
+
+// NewEBPF translates a classic BPF program into an eBPF socket filter
+// that behaves the same and counts packets seen, accepted and rejected in
+// a per-CPU array map, and loads it into the kernel (needs CAP_BPF, or
+// CAP_SYS_ADMIN on older kernels).
+func NewEBPF(insns []bpf.Instruction) (*EBPF, error) {
+	raw, err := bpf.Assemble(insns)
+	if err != nil {
+		return nil, fmt.Errorf("filter: classic program: %w", err)
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "nb_filter_ctr",
+		Type:       ebpf.PerCPUArray,
+		KeySize:    4,
+		ValueSize:  8,
+		MaxEntries: numCounters,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("filter: creating counters map: %w", err)
+	}
+	prog, err := translate(raw, m.FD())
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "nb_filter",
+		Type:         ebpf.SocketFilter,
+		Instructions: prog,
+		License:      "Dual MIT/GPL",
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("filter: loading eBPF program: %w", err)
+	}
+	return &EBPF{prog: p, counters: m}, nil
+}
+
+// FD is the program's file descriptor, for SO_ATTACH_BPF.
+func (e *EBPF) FD() int { return e.prog.FD() }
+
+// Program is the loaded program (for BPF_PROG_TEST_RUN in tests and benchmarks).
+func (e *EBPF) Program() *ebpf.Program { return e.prog }
+
+// Counters reads and sums the per-CPU counters.
+func (e *EBPF) Counters() (Counters, error) {
+	var sum [numCounters]uint64
+	for i := range sum {
+		var per []uint64
+		if err := e.counters.Lookup(uint32(i), &per); err != nil {
+			return Counters{}, fmt.Errorf("filter: reading counter %d: %w", i, err)
+		}
+		for _, v := range per {
+			sum[i] += v
+		}
+	}
+	c := Counters{Seen: sum[ctrSeen], Accepted: sum[ctrAccepted]}
+	if c.Seen > c.Accepted {
+		c.Rejected = c.Seen - c.Accepted
+	}
+	if c.Rejected > sum[ctrRejected] {
+		c.Aborted = c.Rejected - sum[ctrRejected]
+	}
+	return c, nil
+}
+
+// Close unloads the program and frees the map.
+func (e *EBPF) Close() error {
+	return errors.Join(e.prog.Close(), e.counters.Close())
+}
+
+// Register and stack use of translated programs. The legacy packet loads
+// need the context in R6, write their result to R0 and clobber R1-R5.
+const (
+	regA    = asm.R0
+	regX    = asm.R7
+	regRet  = asm.R8 // the value being returned, across the counter update
+	regSave = asm.R9 // A, while "ldx 4*([k]&0xf)" borrows R0
+	regCtx  = asm.R6
+
+	keyOff = -72 // stack slot for the map key; M[i] is at -4*(i+1)
+)
+
+// __sk_buff field offsets (include/uapi/linux/bpf.h).
+const (
+	skbLen         = 0
+	skbPktType     = 4
+	skbMark        = 8
+	skbQueue       = 12
+	skbProtocol    = 16
+	skbVLANPresent = 20
+	skbVLANTCI     = 24
+	skbIfindex     = 40
+	skbHash        = 44
+)
+
+// ancillary maps classic SKF_AD_* loads onto __sk_buff fields.
+var ancillary = map[uint32]int16{
+	0:  skbProtocol,
+	4:  skbPktType,
+	8:  skbIfindex,
+	20: skbMark,
+	24: skbQueue,
+	32: skbHash,
+	44: skbVLANTCI,
+	48: skbVLANPresent,
+}
+
+const skfADOff = 0xfffff000 // SKF_AD_OFF (-4096) as an unsigned offset
+
+func memOff(k uint32) int16 { return int16(-4 * (int(k) + 1)) }
+
+func label(i int) string { return fmt.Sprintf("c%d", i) }
+
+// translate turns a classic program into eBPF. A lives in R0, X in R7 and
+// the 16 scratch words on the stack. Every return goes through one exit
+// block that bumps the accepted or rejected counter.
+func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
+	if len(raw) == 0 || len(raw) > maxInsns {
+		return nil, fmt.Errorf("filter: classic program has %d instructions, want 1 to %d", len(raw), maxInsns)
+	}
+	out := asm.Instructions{asm.Mov.Reg(regCtx, asm.R1)}
+	out = append(out, bumpCounter(mapFD, ctrSeen, "seen_done")...)
+	out = append(out, asm.Mov.Imm32(regA, 0).WithSymbol("seen_done"), asm.Mov.Imm32(regX, 0))
+	// The verifier refuses reads of stack never written; classic programs
+	// may read scratch words they did not store (they read as 0).
+	var read [16]bool
+	for _, ri := range raw {
+		if (ri.Op&0x07 == 0x00 || ri.Op&0x07 == 0x01) && ri.Op&0xe0 == 0x60 && ri.K < 16 {
+			read[ri.K] = true
+		}
+	}
+	for i, r := range read {
+		if r {
+			out = append(out, asm.StoreImm(asm.RFP, memOff(uint32(i)), 0, asm.Word))
+		}
+	}
+	divChecks := false
+	for pc, ri := range raw {
+		ins, usesDiv, err := translateOne(raw, pc, ri)
+		if err != nil {
+			return nil, fmt.Errorf("filter: classic instruction %d (%#x): %w", pc, ri.Op, err)
+		}
+		divChecks = divChecks || usesDiv
+		ins[0] = ins[0].WithSymbol(label(pc))
+		out = append(out, ins...)
+	}
+	if divChecks {
+		// Classic BPF ends the program with 0 on division by zero; eBPF
+		// would yield 0 and carry on.
+		out = append(out, asm.Mov.Imm32(regRet, 0).WithSymbol("divzero"), asm.Ja.Label("exit"))
+	}
+	out = append(out, asm.JEq.Imm(regRet, 0, "exit_rej").WithSymbol("exit"))
+	out = append(out, bumpCounter(mapFD, ctrAccepted, "exit_ret")...)
+	out = append(out, asm.Ja.Label("exit_ret"))
+	rej := bumpCounter(mapFD, ctrRejected, "exit_ret")
+	rej[0] = rej[0].WithSymbol("exit_rej")
+	out = append(out, rej...)
+	out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit_ret"), asm.Return())
+	return out, nil
+}
+
+// bumpCounter adds 1 to this CPU's counter slot, then continues at next.
+func bumpCounter(mapFD int, slot int32, next string) asm.Instructions {
+	return asm.Instructions{
+		asm.StoreImm(asm.RFP, keyOff, int64(slot), asm.Word),
+		asm.LoadMapPtr(asm.R1, mapFD),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, next),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+	}
+}
+
+var loadSize = map[uint16]asm.Size{0x00: asm.Word, 0x08: asm.Half, 0x10: asm.Byte}
+
+// translateOne translates the classic instruction at pc.
+func translateOne(raw []bpf.RawInstruction, pc int, ri bpf.RawInstruction) (asm.Instructions, bool, error) {
+	op, k := ri.Op, ri.K
+	switch op & 0x07 {
+	case 0x00, 0x01: // LD, LDX
+		dst := regA
+		if op&0x07 == 0x01 {
+			dst = regX
+		}
+		size, okSize := loadSize[op&0x18]
+		switch op & 0xe0 {
+		case 0x00: // IMM
+			return asm.Instructions{asm.Mov.Imm32(dst, int32(k))}, false, nil
+		case 0x20: // ABS
+			if dst != regA || !okSize {
+				break
+			}
+			if k >= skfADOff {
+				field, ok := ancillary[k-skfADOff]
+				if !ok {
+					return nil, false, fmt.Errorf("ancillary load %d is not supported", k-skfADOff)
+				}
+				ins := asm.Instructions{asm.LoadMem(regA, regCtx, field, asm.Word)}
+				if field == skbProtocol {
+					// __sk_buff.protocol is in network order; classic returns host order.
+					ins = append(ins, asm.HostTo(asm.BE, regA, asm.Half))
+				}
+				return ins, false, nil
+			}
+			return asm.Instructions{asm.LoadAbs(int32(k), size)}, false, nil
+		case 0x40: // IND
+			if dst != regA || !okSize {
+				break
+			}
+			return asm.Instructions{asm.LoadInd(regA, regX, int32(k), size)}, false, nil
+		case 0x60: // MEM
+			if k >= 16 {
+				break
+			}
+			return asm.Instructions{asm.LoadMem(dst, asm.RFP, memOff(k), asm.Word)}, false, nil
+		case 0x80: // LEN
+			return asm.Instructions{asm.LoadMem(dst, regCtx, skbLen, asm.Word)}, false, nil
+		case 0xa0: // MSH: X = 4*(pkt[k]&0xf)
+			if dst != regX {
+				break
+			}
+			return asm.Instructions{
+				asm.Mov.Reg(regSave, regA),
+				asm.LoadAbs(int32(k), asm.Byte),
+				asm.And.Imm32(asm.R0, 0xf),
+				asm.LSh.Imm32(asm.R0, 2),
+				asm.Mov.Reg32(regX, asm.R0),
+				asm.Mov.Reg(regA, regSave),
+			}, false, nil
+		}
+	case 0x02, 0x03: // ST, STX
+		src := regA
+		if op&0x07 == 0x03 {
+			src = regX
+		}
+		if k >= 16 {
+			break
+		}
+		return asm.Instructions{asm.StoreMem(asm.RFP, memOff(k), src, asm.Word)}, false, nil
+	case 0x04: // ALU
+		aop := asm.ALUOp(op & 0xf0)
+		switch aop {
+		case asm.Add, asm.Sub, asm.Mul, asm.Div, asm.Or, asm.And, asm.LSh, asm.RSh, asm.Mod, asm.Xor:
+		case asm.Neg:
+			return asm.Instructions{asm.Neg.Imm32(regA, 0)}, false, nil
+		default:
+			return nil, false, errors.New("unknown ALU operation")
+		}
+		if op&0x08 == 0 {
+			if (aop == asm.Div || aop == asm.Mod) && k == 0 {
+				return nil, false, errors.New("division by constant zero")
+			}
+			if (aop == asm.LSh || aop == asm.RSh) && k >= 32 {
+				return nil, false, errors.New("shift by 32 or more")
+			}
+			return asm.Instructions{aop.Imm32(regA, int32(k))}, false, nil
+		}
+		if aop == asm.Div || aop == asm.Mod {
+			return asm.Instructions{asm.JEq.Imm32(regX, 0, "divzero"), aop.Reg32(regA, regX)}, true, nil
+		}
+		return asm.Instructions{aop.Reg32(regA, regX)}, false, nil
+	case 0x05: // JMP
+		target := func(skip uint32) (string, error) {
+			t := pc + 1 + int(skip)
+			if t >= len(raw) {
+				return "", errors.New("jump past the end of the program")
+			}
+			return label(t), nil
+		}
+		if op&0xf0 == 0x00 { // JA
+			l, err := target(k)
+			if err != nil {
+				return nil, false, err
+			}
+			return asm.Instructions{asm.Ja.Label(l)}, false, nil
+		}
+		jop := asm.JumpOp(op & 0xf0)
+		switch jop {
+		case asm.JEq, asm.JGT, asm.JGE, asm.JSet:
+		default:
+			return nil, false, errors.New("unknown jump")
+		}
+		lt, err := target(uint32(ri.Jt))
+		if err != nil {
+			return nil, false, err
+		}
+		lf, err := target(uint32(ri.Jf))
+		if err != nil {
+			return nil, false, err
+		}
+		var ins asm.Instructions
+		if op&0x08 == 0 {
+			ins = append(ins, jop.Imm32(regA, int32(k), lt))
+		} else {
+			ins = append(ins, jop.Reg32(regA, regX, lt))
+		}
+		if ri.Jf != 0 {
+			ins = append(ins, asm.Ja.Label(lf))
+		}
+		return ins, false, nil
+	case 0x06: // RET
+		var ins asm.Instruction
+		switch op & 0x18 {
+		case 0x00:
+			ins = asm.Mov.Imm32(regRet, int32(k))
+		case 0x10:
+			ins = asm.Mov.Reg32(regRet, regA)
+		default:
+			return nil, false, errors.New("unknown return source")
+		}
+		return asm.Instructions{ins, asm.Ja.Label("exit")}, false, nil
+	case 0x07: // MISC
+		switch op & 0xf8 {
+		case 0x00:
+			return asm.Instructions{asm.Mov.Reg32(regX, regA)}, false, nil
+		case 0x80:
+			return asm.Instructions{asm.Mov.Reg32(regA, regX)}, false, nil
+		}
+	}
+	return nil, false, errors.New("unsupported instruction")
+}
