@@ -47,6 +47,12 @@ var rootCmd = &cobra.Command{
 	SilenceErrors: true,
 }
 
+func init() {
+	// Unknown flags and bad flag values are usage errors (exit status 1);
+	// subcommands inherit this.
+	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
+}
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+)
+
+// statsView prints --stats: the totals of one file.
+type statsView struct {
+	w       io.Writer
+	format  outputFormat
+	packets uint64
+	bytes   uint64
+}
+
+func newStatsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *statsView {
+	return &statsView{w: w, format: o.fmt}
+}
+
+func (v *statsView) packet(pk *packetCtx) error {
+	v.packets++
+	v.bytes += uint64(pk.cap.OrigLen)
+	return nil
+}
+
+// statsField is one total; JSON nests fields with a group under that key.
+type statsField struct {
+	group string // "" or "events"
+	key   string
+	value uint64
+}
+
+func (v *statsView) fields() []statsField {
+	return []statsField{
+		{key: "packets", value: v.packets},
+		{key: "bytes", value: v.bytes},
+	}
+}
+
+func (v *statsView) finish(fc *fileCtx) error {
+	fields := v.fields()
+	switch v.format {
+	case formatJSON:
+		return writeStatsJSON(v.w, fc, fields)
+	case formatCSV:
+		cw := csv.NewWriter(v.w)
+		var names, vals []string
+		if fc.multi {
+			names, vals = append(names, "file"), append(vals, fc.name)
+		}
+		for _, f := range fields {
+			names = append(names, qualifiedKey(f))
+			vals = append(vals, strconv.FormatUint(f.value, 10))
+		}
+		cw.Write(names)
+		cw.Write(vals)
+		cw.Flush()
+		return cw.Error()
+	default:
+		tw := tabwriter.NewWriter(v.w, 0, 0, 2, ' ', 0)
+		for _, f := range fields {
+			fmt.Fprintf(tw, "%s\t%d\n", qualifiedKey(f), f.value)
+		}
+		return tw.Flush()
+	}
+}
+
+func qualifiedKey(f statsField) string {
+	if f.group == "" {
+		return f.key
+	}
+	return f.group + "." + f.key
+}
+
+// writeStatsJSON writes {"packets":N,...,"events":{...}} keeping the order
+// of fields (a map would sort them).
+func writeStatsJSON(w io.Writer, fc *fileCtx, fields []statsField) error {
+	b := []byte{'{'}
+	if fc.multi {
+		name, _ := json.Marshal(fc.name)
+		b = append(b, `"file":`...)
+		b = append(b, name...)
+		b = append(b, ',')
+	}
+	group := ""
+	for i, f := range fields {
+		if f.group != group {
+			if group != "" {
+				b = append(b, '}')
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, f.group)
+			b = append(b, ":{"...)
+			group = f.group
+		} else if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, f.key)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, f.value, 10)
+	}
+	if group != "" {
+		b = append(b, '}')
+	}
+	b = append(b, "}\n"...)
+	_, err := w.Write(b)
+	return err
+}

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"strconv"
+
+	"github.com/netblame/netblame/decode"
+)
+
+// summaryRow is one packet of --summary in JSON and CSV.
+type summaryRow struct {
+	file   string
+	frame  uint64
+	rel    int64
+	ts     int64
+	src    string
+	dst    string
+	ports  bool
+	sport  uint16
+	dport  uint16
+	proto  string
+	length int
+	caplen int
+	info   string
+}
+
+func summaryColumns(multi bool) []column[*summaryRow] {
+	var cols []column[*summaryRow]
+	if multi {
+		cols = append(cols, column[*summaryRow]{"FILE", "file", func(r *summaryRow) any { return r.file }})
+	}
+	return append(cols,
+		column[*summaryRow]{"FRAME", "frame", func(r *summaryRow) any { return r.frame }},
+		column[*summaryRow]{"TIME", "time", func(r *summaryRow) any { return json.Number(decimalSeconds(r.rel)) }},
+		column[*summaryRow]{"TS", "ts", func(r *summaryRow) any { return decimalSeconds(r.ts) }},
+		column[*summaryRow]{"SRC", "src", func(r *summaryRow) any { return nonEmpty(r.src) }},
+		column[*summaryRow]{"DST", "dst", func(r *summaryRow) any { return nonEmpty(r.dst) }},
+		column[*summaryRow]{"SPORT", "sport", func(r *summaryRow) any { return portValue(r.ports, r.sport) }},
+		column[*summaryRow]{"DPORT", "dport", func(r *summaryRow) any { return portValue(r.ports, r.dport) }},
+		column[*summaryRow]{"PROTO", "proto", func(r *summaryRow) any { return r.proto }},
+		column[*summaryRow]{"LEN", "len", func(r *summaryRow) any { return r.length }},
+		column[*summaryRow]{"CAPLEN", "caplen", func(r *summaryRow) any { return r.caplen }},
+		column[*summaryRow]{"INFO", "info", func(r *summaryRow) any { return r.info }},
+	)
+}
+
+func nonEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func portValue(ok bool, p uint16) any {
+	if !ok {
+		return nil
+	}
+	return p
+}
+
+// summaryView prints --summary: in text a tshark-like line a packet,
+// written as it goes (no column alignment over the whole file, so memory
+// stays flat), in JSON and CSV one row a packet.
+type summaryView struct {
+	fc  *fileCtx
+	bw  *bufio.Writer
+	tw  *tableWriter[*summaryRow]
+	row summaryRow
+	buf []byte
+}
+
+func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
+	v := &summaryView{fc: fc, bw: bufio.NewWriterSize(w, 64<<10)}
+	if o.fmt != formatText {
+		v.tw = newTableWriter(io.Writer(v.bw), o.fmt, summaryColumns(fc.multi))
+	}
+	return v
+}
+
+func (v *summaryView) packet(pk *packetCtx) error {
+	d := pk.dec
+	v.buf = appendInfo(v.buf[:0], pk)
+	if v.tw == nil {
+		return v.writeText(pk)
+	}
+	r := &v.row
+	*r = summaryRow{
+		file:   v.fc.name,
+		frame:  pk.cap.Frame,
+		rel:    pk.rel,
+		ts:     pk.cap.Timestamp,
+		ports:  hasPorts(d),
+		sport:  d.SrcPort,
+		dport:  d.DstPort,
+		proto:  protoName(d),
+		length: pk.cap.OrigLen,
+		caplen: len(pk.cap.Data),
+		info:   string(v.buf),
+	}
+	if d.Src.IsValid() {
+		r.src, r.dst = d.Src.String(), d.Dst.String()
+	}
+	return v.tw.Row(r)
+}
+
+// writeText writes one line shaped like tshark's:
+// "    3   0.127610 10.0.0.1 → 10.0.0.2 TCP 68 46656 → 80 [ACK] Seq=1 ...".
+func (v *summaryView) writeText(pk *packetCtx) error {
+	d := pk.dec
+	b := make([]byte, 0, 160)
+	b = appendPadLeft(b, strconv.AppendUint(nil, pk.cap.Frame, 10), 5)
+	b = append(b, ' ')
+	b = appendPadLeft(b, appendDecimalSeconds(nil, pk.rel, 6), 11)
+	b = append(b, ' ')
+	var src, dst []byte
+	if d.Src.IsValid() {
+		src, dst = d.Src.AppendTo(nil), d.Dst.AppendTo(nil)
+	} else {
+		src, dst = []byte("-"), []byte("-")
+	}
+	b = appendPadLeft(b, src, 15)
+	b = append(b, " → "...)
+	b = append(b, dst...)
+	for i := len(dst); i < 15; i++ {
+		b = append(b, ' ')
+	}
+	b = append(b, ' ')
+	b = append(b, protoName(d)...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(pk.cap.OrigLen), 10)
+	b = append(b, ' ')
+	b = append(b, v.buf...)
+	b = append(b, '\n')
+	_, err := v.bw.Write(b)
+	return err
+}
+
+func appendPadLeft(b, s []byte, width int) []byte {
+	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, s...)
+}
+
+func (v *summaryView) finish(fc *fileCtx) error {
+	if v.tw != nil {
+		if err := v.tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return v.bw.Flush()
+}
+
+// protoName names the deepest protocol decoded, as tshark's Protocol
+// column would for the layers netblame decodes.
+func protoName(d *decode.Packet) string {
+	if d.Layer >= decode.LayerNetwork && d.Has(decode.LaterFragment) {
+		return ipName(d)
+	}
+	if d.Layer == decode.LayerTransport {
+		switch d.Proto {
+		case decode.ProtoTCP:
+			return "TCP"
+		case decode.ProtoUDP:
+			return "UDP"
+		case decode.ProtoICMP:
+			return "ICMP"
+		case decode.ProtoICMPv6:
+			return "ICMPv6"
+		}
+	}
+	if d.Layer >= decode.LayerNetwork {
+		if n, ok := ipProtoNames[d.Proto]; ok {
+			return n
+		}
+		return ipName(d)
+	}
+	if d.Layer == decode.LayerLink {
+		return etherTypeName(d.EtherType)
+	}
+	return "LINKTYPE_" + strconv.Itoa(int(d.Link))
+}
+
+func ipName(d *decode.Packet) string {
+	if d.IPVersion == 6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// ipProtoNames names IP protocols netblame does not decode further.
+var ipProtoNames = map[uint8]string{
+	2: "IGMP", 4: "IPIP", 41: "IPv6", 47: "GRE", 50: "ESP", 51: "AH",
+	89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP",
+}
+
+// etherTypeName names a non-IP network layer by its EtherType.
+func etherTypeName(t uint16) string {
+	switch t {
+	case 0x0800:
+		return "IPv4"
+	case 0x86dd:
+		return "IPv6"
+	case 0x0806:
+		return "ARP"
+	case 0x8035:
+		return "RARP"
+	case 0x88cc:
+		return "LLDP"
+	case 0x8847, 0x8848:
+		return "MPLS"
+	case 0x888e:
+		return "EAPOL"
+	case 0x8863, 0x8864:
+		return "PPPoE"
+	case 0x88e5:
+		return "MACsec"
+	case 0x88f7:
+		return "PTP"
+	case 0x8809:
+		return "Slow"
+	case 0x9000:
+		return "LOOP"
+	case 0x22f3:
+		return "TRILL"
+	case 0x8137:
+		return "IPX"
+	}
+	if t <= 1500 {
+		return "LLC"
+	}
+	return "0x" + strconv.FormatUint(uint64(t)|0x10000, 16)[1:]
+}
+
+// tcpFlagNames are the TCP flags in the order tshark lists them.
+var tcpFlagNames = [...]struct {
+	bit  uint16
+	name string
+}{
+	{decode.TCPFin, "FIN"}, {decode.TCPSyn, "SYN"}, {decode.TCPRst, "RST"},
+	{decode.TCPPsh, "PSH"}, {decode.TCPAck, "ACK"}, {decode.TCPUrg, "URG"},
+	{decode.TCPEce, "ECE"}, {decode.TCPCwr, "CWR"}, {decode.TCPNs, "NS"},
+}
+
+// appendTCPFlags appends "SYN, ACK" (tshark's spelling), or "<None>".
+func appendTCPFlags(b []byte, flags uint16) []byte {
+	n := 0
+	for _, f := range tcpFlagNames {
+		if flags&f.bit != 0 {
+			if n > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, f.name...)
+			n++
+		}
+	}
+	if n == 0 {
+		b = append(b, "<None>"...)
+	}
+	return b
+}
+
+// appendInfo appends the Info column: a short description of the packet.
+func appendInfo(b []byte, pk *packetCtx) []byte {
+	d := pk.dec
+	switch {
+	case d.Layer >= decode.LayerNetwork && d.Has(decode.LaterFragment):
+		b = append(b, "Fragmented IP protocol (proto="...)
+		b = strconv.AppendUint(b, uint64(d.Proto), 10)
+		b = append(b, ", off="...)
+		b = strconv.AppendUint(b, uint64(d.FragOffset), 10)
+		b = append(b, ')')
+	case d.IsTCP():
+		b = appendTCPInfo(b, pk)
+	case d.IsUDP():
+		b = strconv.AppendUint(b, uint64(d.SrcPort), 10)
+		b = append(b, " → "...)
+		b = strconv.AppendUint(b, uint64(d.DstPort), 10)
+		b = append(b, " Len="...)
+		b = strconv.AppendInt(b, int64(d.PayloadLen), 10)
+	case d.Layer == decode.LayerTransport && (d.Proto == decode.ProtoICMP || d.Proto == decode.ProtoICMPv6):
+		b = appendICMPInfo(b, d)
+	case d.Layer == decode.LayerLink && d.EtherType != 0:
+		b = append(b, "EtherType 0x"...)
+		b = append(b, strconv.FormatUint(uint64(d.EtherType)|0x10000, 16)[1:]...)
+	}
+	if pk.err != nil {
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, '[')
+		b = append(b, pk.err.Error()...)
+		b = append(b, ']')
+	}
+	return b
+}
+
+// appendTCPInfo appends "46656 → 80 [SYN, ACK] Seq=0 Ack=1 Win=8192 Len=0
+// MSS=1440 WS=256 SACK_PERM TSval=... TSecr=...". Options are listed in a
+// fixed order, not in the order they appear in the header as tshark does.
+func appendTCPInfo(b []byte, pk *packetCtx) []byte {
+	d := pk.dec
+	seq, ack, win := d.Seq, d.Ack, int64(d.Window)
+	b = strconv.AppendUint(b, uint64(d.SrcPort), 10)
+	b = append(b, " → "...)
+	b = strconv.AppendUint(b, uint64(d.DstPort), 10)
+	b = append(b, " ["...)
+	b = appendTCPFlags(b, d.TCPFlags)
+	b = append(b, "] Seq="...)
+	b = strconv.AppendUint(b, uint64(seq), 10)
+	if d.TCPFlags&decode.TCPAck != 0 {
+		b = append(b, " Ack="...)
+		b = strconv.AppendUint(b, uint64(ack), 10)
+	}
+	b = append(b, " Win="...)
+	b = strconv.AppendInt(b, win, 10)
+	if d.TCPFlags&decode.TCPUrg != 0 {
+		b = append(b, " Urg="...)
+		b = strconv.AppendUint(b, uint64(d.Urgent), 10)
+	}
+	b = append(b, " Len="...)
+	b = strconv.AppendInt(b, int64(d.PayloadLen), 10)
+	if d.Has(decode.HasMSS) {
+		b = append(b, " MSS="...)
+		b = strconv.AppendUint(b, uint64(d.MSS), 10)
+	}
+	if d.Has(decode.HasWScale) {
+		b = append(b, " WS="...)
+		sh := d.WScale
+		if sh > 14 {
+			sh = 14 // RFC 7323: larger shifts are treated as 14
+		}
+		b = strconv.AppendUint(b, 1<<sh, 10)
+	}
+	if d.Has(decode.HasSACKPerm) {
+		b = append(b, " SACK_PERM"...)
+	}
+	if d.Has(decode.HasTimestamps) {
+		b = append(b, " TSval="...)
+		b = strconv.AppendUint(b, uint64(d.TSVal), 10)
+		b = append(b, " TSecr="...)
+		b = strconv.AppendUint(b, uint64(d.TSEcr), 10)
+	}
+	for i := 0; i < int(d.SACKCount) && i < decode.MaxSACKBlocks; i++ {
+		b = append(b, " SLE="...)
+		b = strconv.AppendUint(b, uint64(d.SACK[i].Left), 10)
+		b = append(b, " SRE="...)
+		b = strconv.AppendUint(b, uint64(d.SACK[i].Right), 10)
+	}
+	return b
+}
+
+// icmpNames names the common ICMP (v4) and ICMPv6 types.
+var icmpNames = map[uint8]string{
+	0: "Echo (ping) reply", 3: "Destination unreachable", 5: "Redirect",
+	8: "Echo (ping) request", 11: "Time-to-live exceeded", 12: "Parameter problem",
+	13: "Timestamp request", 14: "Timestamp reply",
+}
+
+var icmpv6Names = map[uint8]string{
+	1: "Destination Unreachable", 2: "Packet Too Big", 3: "Time Exceeded",
+	4: "Parameter Problem", 128: "Echo (ping) request", 129: "Echo (ping) reply",
+	130: "Multicast Listener Query", 131: "Multicast Listener Report",
+	133: "Router Solicitation", 134: "Router Advertisement",
+	135: "Neighbor Solicitation", 136: "Neighbor Advertisement",
+	143: "Multicast Listener Report Message v2",
+}
+
+func appendICMPInfo(b []byte, d *decode.Packet) []byte {
+	names := icmpNames
+	if d.Proto == decode.ProtoICMPv6 {
+		names = icmpv6Names
+	}
+	if n, ok := names[d.ICMPType]; ok {
+		b = append(b, n...)
+		b = append(b, ' ')
+	}
+	b = append(b, "(type="...)
+	b = strconv.AppendUint(b, uint64(d.ICMPType), 10)
+	b = append(b, ", code="...)
+	b = strconv.AppendUint(b, uint64(d.ICMPCode), 10)
+	return append(b, ')')
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tsharkTransport is the first TCP/UDP/ICMP layer in tshark's
+// frame.protocols, as netblame names it, or "".
+func tsharkTransport(protocols string) string {
+	for _, p := range strings.Split(protocols, ":") {
+		switch p {
+		case "tcp":
+			return "TCP"
+		case "udp":
+			return "UDP"
+		case "icmp":
+			return "ICMP"
+		case "icmpv6":
+			return "ICMPv6"
+		}
+	}
+	return ""
+}
+
+// undecodedEncapsulation reports whether tshark found IP inside a layer
+// netblame does not decode (so netblame shows no addresses for it).
+func undecodedEncapsulation(protocols string) bool {
+	for _, p := range strings.Split(protocols, ":") {
+		switch p {
+		case "ip", "ipv6":
+			return false
+		case "mpls", "wlan", "pppoes", "ppp":
+			return true
+		}
+	}
+	return false
+}
+
+// TestSummaryMatchesTshark compares --summary --format json with tshark's
+// view of every shared capture, frame by frame: the number of frames,
+// lengths, addresses, ports and the transport protocol. Where netblame
+// does not decode what tshark does (MPLS, 802.11, reassembled fragments,
+// headers cut by the snaplen), the difference is allowed only for that
+// reason and counted in the log.
+func TestSummaryMatchesTshark(t *testing.T) {
+	dir := pcapsDir(t)
+	needTshark(t)
+	compared, allowed := 0, 0
+	for _, m := range readManifest(t, dir) {
+		path := filepath.Join(dir, m.file)
+		out, errOut, code := runCLI(t, "analyze", "--summary", "--format", "json", path)
+		if m.readError != (code == exitInput) || (code != exitOK && code != exitInput) {
+			t.Errorf("%s: exit %d (manifest read error: %v), stderr %q", m.file, code, m.readError, errOut)
+		}
+		rows := jsonLines(t, out)
+		ts := tsharkFields(t, path, nil, "frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
+			"frame.len", "frame.cap_len", "frame.protocols", "tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport", "frame.time_epoch")
+		// pcapng custom blocks are frames to Wireshark (and take a frame
+		// number in netblame too) but hold no packet.
+		var frames [][]string
+		for _, f := range ts {
+			if f[7] != "data" || f[12] != "" {
+				frames = append(frames, f)
+			}
+		}
+		if len(rows) != len(frames) || len(ts) != m.packets {
+			t.Errorf("%s: netblame %d lines, tshark %d packets (%d frames), manifest %d frames", m.file, len(rows), len(frames), len(ts), m.packets)
+			continue
+		}
+		for i, r := range rows {
+			f := frames[i]
+			want := map[string]string{
+				"frame": f[0], "src": f[1] + f[2], "dst": f[3] + f[4], "len": f[5], "caplen": f[6],
+				"sport": f[8] + f[9], "dport": f[10] + f[11], "proto": tsharkTransport(f[7]), "ts": f[12],
+			}
+			where := m.file + " frame " + f[0]
+			for _, k := range []string{"frame", "len", "caplen", "ts"} {
+				if k == "ts" && want[k] == "" {
+					continue // a simple packet block has no timestamp
+				}
+				if str(r, k) != want[k] {
+					t.Errorf("%s: %s = %q, tshark %q", where, k, str(r, k), want[k])
+				}
+			}
+			info, proto := str(r, "info"), str(r, "proto")
+			if str(r, "src") == "" && want["src"] != "" {
+				if !undecodedEncapsulation(f[7]) && !strings.HasPrefix(proto, "LINKTYPE_") {
+					t.Errorf("%s: no addresses, tshark has %s → %s (%s)", where, want["src"], want["dst"], f[7])
+				}
+				allowed++
+				continue
+			}
+			for _, k := range []string{"src", "dst"} {
+				if str(r, k) != want[k] {
+					t.Errorf("%s: %s = %q, tshark %q", where, k, str(r, k), want[k])
+				}
+			}
+			if want["proto"] == "" && (proto == "TCP" || proto == "UDP") {
+				// tshark shows a first fragment as data until reassembly.
+				allowed++
+				continue
+			}
+			if proto != want["proto"] && want["proto"] != "" {
+				// A later fragment or a transport header the capture cut:
+				// tshark reassembles or shows the partial header.
+				if strings.HasPrefix(info, "Fragmented IP") || strings.Contains(info, "[decode:") {
+					allowed++
+					continue
+				}
+				t.Errorf("%s: proto %q, tshark %q (%s); info %q", where, proto, want["proto"], f[7], info)
+				continue
+			}
+			if proto == "TCP" || proto == "UDP" {
+				for _, k := range []string{"sport", "dport"} {
+					if str(r, k) != want[k] {
+						t.Errorf("%s: %s = %q, tshark %q", where, k, str(r, k), want[k])
+					}
+				}
+			} else if _, ok := r["sport"]; ok {
+				t.Errorf("%s: %s packet has sport", where, proto)
+			}
+			compared++
+		}
+	}
+	t.Logf("%d frames compared with tshark, %d differences allowed (undecoded encapsulation, fragments, cut headers)", compared, allowed)
+	if compared == 0 {
+		t.Fatal("no frame compared")
+	}
+}
+
+// TestSummaryJSONFields checks the JSON shape of --summary on a hand-picked
+// capture: ts is a decimal string with nine fractional digits, ports are
+// absent for packets without them.
+func TestSummaryJSONFields(t *testing.T) {
+	dir := pcapsDir(t)
+	rows := jsonLines(t, mustRun(t, "analyze", "--summary", "--format", "json", filepath.Join(dir, "tcpreplay/test.pcap")))
+	sawNoPorts := false
+	for _, r := range rows {
+		for _, k := range []string{"frame", "ts", "proto", "len", "caplen", "info"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("frame %s: no %q in %v", str(r, "frame"), k, r)
+			}
+		}
+		ts, ok := r["ts"].(string)
+		if !ok || len(ts) < 11 || ts[len(ts)-10] != '.' || strings.Trim(ts[len(ts)-9:], "0123456789") != "" {
+			t.Errorf("frame %s: ts %v is not a string with 9 fractional digits", str(r, "frame"), r["ts"])
+		}
+		_, hasS := r["sport"]
+		_, hasD := r["dport"]
+		if p := str(r, "proto"); p == "TCP" || p == "UDP" {
+			if !hasS || !hasD {
+				t.Errorf("frame %s: %s without ports", str(r, "frame"), p)
+			}
+		} else if hasS || hasD {
+			t.Errorf("frame %s: %s has ports", str(r, "frame"), p)
+		} else {
+			sawNoPorts = true
+		}
+	}
+	if !sawNoPorts {
+		t.Error("the capture has ARP and ICMP packets, but every row had ports")
+	}
+}
