@@ -1,0 +1,304 @@
+package netlab
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+)
+
+// This file recovers the ground truth from the two raw captures: which
+// packet of which connection went which way, which packets passed the
+// upstream point and never reached the downstream one, how long the path
+// between the points took, and how NAT rewrote the tuples. The impairer's
+// own log is then checked against it packet by packet.
+
+// pktKey identifies one transmission of a TCP segment at both points.
+// NAT changes addresses, ports and checksums but none of these fields;
+// IPv4 IDs differ between a segment and its retransmission, TSval nearly
+// always (and the occurrence count covers the rest).
+type pktKey struct {
+	conn     int
+	c2s      bool
+	seq, ack uint32
+	flags    uint16
+	len      int
+	ipid     uint32
+	tsval    uint32
+}
+
+// tagged is a frame with the connection and direction it belongs to.
+type tagged struct {
+	f    *frame
+	conn int
+	c2s  bool
+	// match is the index of the same transmission in the other capture, -1 if none.
+	match int
+}
+
+func keyOf(t *tagged) pktKey {
+	return pktKey{conn: t.conn, c2s: t.c2s, seq: t.f.Seq, ack: t.f.Ack, flags: t.f.Flags, len: t.f.PayLen, ipid: t.f.IPID, tsval: t.f.TSVal}
+}
+
+// endpoints of the lab as addresses.
+type labAddrs struct {
+	client netip.Addr // client's address (v4 or v6, as used)
+	server netip.Addr
+}
+
+// tagSpan assigns span frames to connections: the client owns port
+// clientPort+conn.
+func tagSpan(frames []frame, a labAddrs, nconn int) []tagged {
+	out := make([]tagged, len(frames))
+	for i := range frames {
+		f := &frames[i]
+		t := tagged{f: f, conn: -1, match: -1}
+		if f.TCP {
+			switch {
+			case f.Src.Addr() == a.client:
+				t.c2s, t.conn = true, int(f.Src.Port())-clientPort
+			case f.Dst.Addr() == a.client:
+				t.conn = int(f.Dst.Port()) - clientPort
+			}
+			if t.conn < 0 || t.conn >= nconn {
+				t.conn = -1
+			}
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// tagServer assigns server frames to connections through the client's
+// ISN: NAT rewrites the client's port, not its sequence numbers.
+func tagServer(frames []frame, a labAddrs, isnConn map[uint32]int) ([]tagged, map[netip.AddrPort]int) {
+	byPeer := map[netip.AddrPort]int{}
+	for i := range frames {
+		f := &frames[i]
+		if f.TCP && f.Dst.Addr() == a.server && f.Flags&0x12 == 0x02 {
+			if c, ok := isnConn[f.Seq]; ok {
+				byPeer[f.Src] = c
+			}
+		}
+	}
+	out := make([]tagged, len(frames))
+	for i := range frames {
+		f := &frames[i]
+		t := tagged{f: f, conn: -1, match: -1}
+		if f.TCP {
+			if f.Dst.Addr() == a.server {
+				if c, ok := byPeer[f.Src]; ok {
+					t.conn, t.c2s = c, true
+				}
+			} else if f.Src.Addr() == a.server {
+				if c, ok := byPeer[f.Dst]; ok {
+					t.conn = c
+				}
+			}
+		}
+		out[i] = t
+	}
+	return out, byPeer
+}
+
+// matchCaptures pairs every transmission seen at both points, in order of
+// occurrence for identical keys.
+func matchCaptures(span, server []tagged) {
+	idx := map[pktKey][]int{}
+	for i := range server {
+		if server[i].conn >= 0 {
+			k := keyOf(&server[i])
+			idx[k] = append(idx[k], i)
+		}
+	}
+	for i := range span {
+		if span[i].conn < 0 {
+			continue
+		}
+		k := keyOf(&span[i])
+		if l := idx[k]; len(l) > 0 {
+			span[i].match, server[l[0]].match = l[0], i
+			idx[k] = l[1:]
+		}
+	}
+}
+
+// delayStats summarises one-way delays in nanoseconds as milliseconds.
+func delayStats(ns []int64) DelayStats {
+	if len(ns) == 0 {
+		return DelayStats{}
+	}
+	slices.Sort(ns)
+	ms := func(v int64) float64 { return float64(v/1000) / 1000 }
+	return DelayStats{Packets: len(ns), Min: ms(ns[0]), P50: ms(ns[len(ns)/2]), P99: ms(ns[len(ns)*99/100]), Max: ms(ns[len(ns)-1])}
+}
+
+// analysis is everything Run learns from the raw captures.
+type analysis struct {
+	span, server []tagged
+	peers        map[netip.AddrPort]int // server-side client endpoint -> conn
+	lost         []Drop                 // between the points, with reasons
+	unverified   []Drop                 // impairer drops not found missing downstream
+	extra        int                    // downstream transmissions with no upstream copy
+	spanDrops    []int                  // span frame indexes to remove
+	delays       map[string]DelayStats
+	medianDelay  float64
+}
+
+func analyze(s *Scenario, a labAddrs, spanF, serverF []frame, imp *impairerResult) *analysis {
+	an := &analysis{span: tagSpan(spanF, a, len(s.Conns))}
+	isn := map[uint32]int{}
+	for _, t := range an.span {
+		if t.conn >= 0 && t.c2s && t.f.Flags&0x12 == 0x02 {
+			isn[t.f.Seq] = t.conn
+		}
+	}
+	an.server, an.peers = tagServer(serverF, a, isn)
+	matchCaptures(an.span, an.server)
+
+	// Impairer decisions, by key, to explain each loss.
+	decided := map[pktKey][]int{}
+	for i, d := range imp.Drops {
+		k := pktKey{conn: d.Conn, c2s: d.Dir == "c2s", seq: d.Seq, ack: d.Ack, flags: d.Flags, len: d.Len, ipid: d.IPID, tsval: d.TSVal}
+		decided[k] = append(decided[k], i)
+	}
+	used := make([]bool, len(imp.Drops))
+	var d2s, s2d []int64
+	// Walk upstream files: span for c2s, server for s2c.
+	for i := range an.span {
+		t := &an.span[i]
+		if t.conn < 0 || !t.c2s {
+			continue
+		}
+		if t.match >= 0 {
+			d2s = append(d2s, an.server[t.match].f.TS-t.f.TS)
+			continue
+		}
+		an.lost = append(an.lost, an.lostDrop(t, s.C2S, decided, used, imp, t.f.Num, 0))
+	}
+	for i := range an.server {
+		t := &an.server[i]
+		if t.conn < 0 || t.c2s {
+			continue
+		}
+		if t.match >= 0 {
+			s2d = append(s2d, an.span[t.match].f.TS-t.f.TS)
+			continue
+		}
+		an.lost = append(an.lost, an.lostDrop(t, s.S2C, decided, used, imp, 0, t.f.Num))
+	}
+	for i, u := range used {
+		if !u {
+			an.unverified = append(an.unverified, imp.Drops[i])
+		}
+	}
+	for _, t := range an.span {
+		if t.conn >= 0 && !t.c2s && t.match < 0 {
+			an.extra++
+		}
+	}
+	for _, t := range an.server {
+		if t.conn >= 0 && t.c2s && t.match < 0 {
+			an.extra++
+		}
+	}
+	slices.SortStableFunc(an.lost, func(x, y Drop) int { return cmpInt64(x.Time, y.Time) })
+	an.delays = map[string]DelayStats{"c2s": delayStats(d2s), "s2c": delayStats(s2d)}
+	all := append(append([]int64(nil), d2s...), s2d...)
+	if len(all) > 0 {
+		slices.Sort(all)
+		an.medianDelay = float64(all[len(all)/2]/1000) / 1000
+	}
+	an.pickSpanDrops(s)
+	for i := range an.lost {
+		if f := an.lost[i].SpanFrame; f > 0 {
+			an.lost[i].SpanFrame = an.finalSpanFrame(f - 1)
+		}
+	}
+	return an
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// lostDrop describes upstream transmission t that never reached the other
+// point, explained by the impairer's record when it has one.
+func (an *analysis) lostDrop(t *tagged, imp Impairment, decided map[pktKey][]int, used []bool, ir *impairerResult, spanFrame, serverFrame int) Drop {
+	d := Drop{Conn: t.conn, Dir: "s2c", Where: "between", Time: t.f.TS,
+		Src: t.f.Src.String(), Dst: t.f.Dst.String(), IPID: t.f.IPID, Seq: t.f.Seq, Ack: t.f.Ack,
+		Len: t.f.PayLen, Flags: t.f.Flags, FlagNames: flagNames(t.f.Flags), TSVal: t.f.TSVal,
+		SpanFrame: spanFrame, ServerFrame: serverFrame}
+	if t.c2s {
+		d.Dir = "c2s"
+	}
+	k := keyOf(t)
+	switch l := decided[k]; {
+	case len(l) > 0:
+		decided[k] = l[1:]
+		used[l[0]] = true
+		d.Reason = ir.Drops[l[0]].Reason
+		d.Time = ir.Drops[l[0]].Time
+	case imp.RateKbit > 0:
+		d.Reason = "tbf"
+	default:
+		d.Reason = "unexplained"
+	}
+	return d
+}
+
+// pickSpanDrops chooses, with a generator seeded from the scenario, the
+// data segments removed from span.pcap: only segments that reached both
+// points, so their data was delivered and acknowledged.
+func (an *analysis) pickSpanDrops(s *Scenario) {
+	if s.SpanDropPct <= 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(uint64(s.Seed), 99))
+	for i, t := range an.span {
+		if t.conn < 0 || t.match < 0 || t.f.PayLen == 0 || t.f.Flags&0x07 != 0 {
+			continue
+		}
+		if rng.Float64()*100 < s.SpanDropPct {
+			an.spanDrops = append(an.spanDrops, i)
+		}
+	}
+}
+
+// finalSpanFrame maps a raw span frame index to its number in the final
+// span.pcap (after removing the span-capture drops), 0 if removed.
+func (an *analysis) finalSpanFrame(idx int) int {
+	n, found := slices.BinarySearch(an.spanDrops, idx)
+	if found {
+		return 0
+	}
+	return idx + 1 - n
+}
+
+// flowReason derives a connection's expected blame from its spec and its
+// measured losses.
+func flowReason(c *Conn, lostC2S, lostS2C int, s *Scenario) (string, string) {
+	switch {
+	case c.Blame != "" && lostC2S+lostS2C == 0 && c.Blame == BlameNetwork && s.C2S.DelayMs+s.S2C.DelayMs > 0:
+		return c.Blame, fmt.Sprintf("the path between the points adds %d ms c2s and %d ms s2c", s.C2S.DelayMs, s.S2C.DelayMs)
+	case c.Blame != "":
+		return c.Blame, "set by the scenario"
+	case lostC2S+lostS2C > 0:
+		return BlameNetwork, fmt.Sprintf("%d packet(s) lost between the points (c2s %d, s2c %d)", lostC2S+lostS2C, lostC2S, lostS2C)
+	case c.ServerStallMs > 0:
+		return BlameServer, fmt.Sprintf("server stops reading for %d ms (zero window)", c.ServerStallMs)
+	case c.ServerThinkMs > 0:
+		return BlameServer, fmt.Sprintf("server waits %d ms before each response", c.ServerThinkMs)
+	case c.ClientStallMs > 0:
+		return BlameClient, fmt.Sprintf("client stops reading for %d ms (zero window)", c.ClientStallMs)
+	case c.ClientRST:
+		return BlameClient, "client aborts the connection with RST"
+	}
+	return BlameNone, "no loss between the points and no endpoint stall"
+}

@@ -1,0 +1,206 @@
+package netlab
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// NFQUEUE queue numbers: one per direction, so the kernel's per-queue
+// counters (/proc/net/netfilter/nfnetlink_queue) are per direction too.
+const (
+	queueC2S = 0
+	queueS2C = 1
+)
+
+// impairerResult is what the impairer role reports.
+type impairerResult struct {
+	Drops   []Drop                 `json:"drops"`
+	Stats   map[string]ImpairerDir `json:"stats"`
+	NFQueue []string               `json:"nfnetlink_queue"`
+	Errors  []string               `json:"errors,omitempty"`
+}
+
+// dirImpairer decides the fate of one direction's packets. Only its
+// receive goroutine touches the decision state.
+type dirImpairer struct {
+	dir     string
+	imp     Impairment
+	rng     *rand.Rand
+	q       *nfQueue
+	dataN   int          // data segments seen so far
+	synDone map[int]bool // conns whose first SYN was already decided
+	drops   []Drop
+	stats   ImpairerDir
+	delayed chan delayedVerdict
+}
+
+type delayedVerdict struct {
+	id  uint32
+	due time.Time
+}
+
+// impairerRole binds both queues, decides drop/accept for every packet
+// with seeded generators, delays accepted packets by DelayMs, and on
+// SIGTERM verdicts whatever is pending, then writes every drop it made.
+func impairerRole(cfg *roleConfig) error {
+	s := &cfg.Scenario
+	clients := map[netip.Addr]bool{}
+	for _, a := range cfg.ClientAddrs {
+		if ip, err := netip.ParseAddr(a); err == nil {
+			clients[ip] = true
+		}
+	}
+	var dirs []*dirImpairer
+	for i, d := range []struct {
+		name string
+		num  uint16
+		imp  Impairment
+	}{{"c2s", queueC2S, s.C2S}, {"s2c", queueS2C, s.S2C}} {
+		q, err := openNFQueue(d.num, 128, 16384)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		dirs = append(dirs, &dirImpairer{
+			dir: d.name, imp: d.imp, q: q, synDone: map[int]bool{},
+			rng:     rand.New(rand.NewPCG(uint64(s.Seed), uint64(i+1))),
+			delayed: make(chan delayedVerdict, 1<<16),
+		})
+	}
+	var stopping atomic.Bool
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() { <-sig; stopping.Store(true) }()
+
+	fmt.Println("ready")
+	var wg sync.WaitGroup
+	errs := make([]error, len(dirs))
+	for i, d := range dirs {
+		var vw sync.WaitGroup
+		vw.Add(1)
+		go func() { // delayed verdicts leave in arrival order
+			defer vw.Done()
+			for v := range d.delayed {
+				if !stopping.Load() {
+					time.Sleep(time.Until(v.due))
+				}
+				_ = d.q.Verdict(v.id, true)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Stop only once signalled and the queue has been idle for a
+			// receive timeout: the caller removed the iptables rule first.
+			errs[i] = d.q.Receive(stopping.Load, d.handle)
+			close(d.delayed)
+			vw.Wait()
+		}()
+	}
+	wg.Wait()
+
+	res := impairerResult{Stats: map[string]ImpairerDir{}}
+	// The kernel's queue counters, read while the queues are still bound.
+	if b, err := os.ReadFile("/proc/net/netfilter/nfnetlink_queue"); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			res.NFQueue = append(res.NFQueue, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	for i, d := range dirs {
+		res.Drops = append(res.Drops, d.drops...)
+		res.Stats[d.dir] = d.stats
+		if errs[i] != nil {
+			res.Errors = append(res.Errors, errs[i].Error())
+		}
+	}
+	slices.SortStableFunc(res.Drops, func(a, b Drop) int { return int(a.Time - b.Time) })
+	return writeJSON(cfg.Out, res)
+}
+
+// handle decides one packet.
+func (d *dirImpairer) handle(p nfqPacket) {
+	now := time.Now()
+	var f frame
+	parseIPTCP(&f, p.Payload)
+	d.stats.Packets++
+	d.stats.Bytes += int64(f.OrigLen)
+	reason := ""
+	if f.TCP {
+		conn := -1
+		port := f.Src.Port()
+		if d.dir == "s2c" {
+			port = f.Dst.Port()
+		}
+		if port >= clientPort && int(port) < clientPort+1000 {
+			conn = int(port) - clientPort
+		}
+		isSYN := f.Flags&0x12 == 0x02
+		if isSYN && conn >= 0 && !d.synDone[conn] {
+			d.synDone[conn] = true
+			if slices.Contains(d.imp.DropSYNOfConns, conn) {
+				reason = "syn"
+			}
+		}
+		if f.PayLen > 0 {
+			d.dataN++
+			// Draw for every data segment so the sequence of decisions
+			// depends only on the seed and the packet order.
+			x := d.rng.Float64() * 100
+			switch {
+			case slices.Contains(d.imp.DropNth, d.dataN):
+				reason = "nth"
+			case x < d.imp.DropPct:
+				reason = "loss"
+			}
+		}
+		if reason != "" {
+			d.drops = append(d.drops, Drop{
+				Conn: conn, Dir: d.dir, Where: "between", Reason: reason, Time: now.UnixNano(),
+				Src: f.Src.String(), Dst: f.Dst.String(), IPID: f.IPID, Seq: f.Seq, Ack: f.Ack,
+				Len: f.PayLen, Flags: f.Flags, FlagNames: flagNames(f.Flags), TSVal: f.TSVal,
+			})
+			d.stats.Dropped++
+			_ = d.q.Verdict(p.ID, false)
+			return
+		}
+	}
+	if d.imp.DelayMs > 0 {
+		d.delayed <- delayedVerdict{id: p.ID, due: now.Add(time.Duration(d.imp.DelayMs) * time.Millisecond)}
+		return
+	}
+	_ = d.q.Verdict(p.ID, true)
+}
+
+// parseIPTCP parses a packet that starts at its IP header (as NFQUEUE
+// hands it over) by giving parseEthernetTCP a fake Ethernet header.
+func parseIPTCP(f *frame, ip []byte) {
+	if len(ip) == 0 {
+		return
+	}
+	buf := make([]byte, 14+len(ip))
+	et := uint16(0x0800)
+	if ip[0]>>4 == 6 {
+		et = 0x86dd
+	}
+	binary.BigEndian.PutUint16(buf[12:], et)
+	copy(buf[14:], ip)
+	f.Data = buf
+	parseEthernetTCP(f)
+	switch {
+	case et == 0x0800 && len(ip) >= 4:
+		f.OrigLen = int(binary.BigEndian.Uint16(ip[2:]))
+	case len(ip) >= 6:
+		f.OrigLen = 40 + int(binary.BigEndian.Uint16(ip[4:]))
+	}
+	f.Data = nil
+}

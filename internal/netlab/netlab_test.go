@@ -1,0 +1,227 @@
+package netlab
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needLab skips t when the lab cannot run here (not root, tools missing).
+func needLab(t *testing.T) {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skipf("netlab unavailable: %v", err)
+	}
+}
+
+func runScenario(t *testing.T, dir string, s Scenario) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := Run(ctx, dir, s)
+	if err != nil {
+		if res != nil {
+			for _, c := range res.Truth.Checks {
+				t.Logf("check %v %s: %s", c.OK, c.Name, c.Detail)
+			}
+		}
+		t.Fatalf("Run(%s): %v", s.Name, err)
+	}
+	return res
+}
+
+// TestScenarios runs every named scenario and checks that its ground truth
+// agrees with the capture files on disk and with what the scenario asked
+// for. Run already refuses a truth whose own checks fail; the assertions
+// here recompute the main ones from the written files.
+func TestScenarios(t *testing.T) {
+	needLab(t)
+	for _, s := range Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			res := runScenario(t, dir, s)
+			tr, err := ReadTruth(res.TruthPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			span, _, _, err := readFrames(res.SpanPcap)
+			if err != nil {
+				t.Fatalf("span.pcap: %v", err)
+			}
+			server, _, _, err := readFrames(res.ServerPcap)
+			if err != nil {
+				t.Fatalf("server.pcap: %v", err)
+			}
+			rawSpan, _, _, _ := readFrames(filepath.Join(dir, "raw-span.pcap"))
+			rawServer, _, _, _ := readFrames(filepath.Join(dir, "raw-server.pcap"))
+			if len(span) == 0 || len(server) == 0 {
+				t.Fatalf("empty capture: span %d, server %d packets", len(span), len(server))
+			}
+			if tr.ExpectedBlame != s.ExpectedBlame || len(tr.Flows) != len(s.Conns) || len(tr.PerFlowBlame) != len(s.Conns) {
+				t.Errorf("truth blame %q with %d flows, %d per-flow verdicts; scenario %q with %d conns",
+					tr.ExpectedBlame, len(tr.Flows), len(tr.PerFlowBlame), s.ExpectedBlame, len(s.Conns))
+			}
+
+			// Loss between the points equals the impairer's own drops
+			// (plus the bottleneck's, which tc counts).
+			var imp [2]int
+			for _, d := range tr.ImpairerDrops {
+				if d.Dir == "c2s" {
+					imp[0]++
+				} else {
+					imp[1]++
+				}
+			}
+			if tr.NetLostC2S != imp[0]+tbfLost(tr, "c2s") || tr.NetLostS2C != imp[1]+tbfLost(tr, "s2c") {
+				t.Errorf("lost between c2s %d s2c %d; impairer c2s %d s2c %d, tbf c2s %d s2c %d",
+					tr.NetLostC2S, tr.NetLostS2C, imp[0], imp[1], tbfLost(tr, "c2s"), tbfLost(tr, "s2c"))
+			}
+			var rawImp impairerResult
+			if err := readJSON(filepath.Join(dir, "impairer.json"), &rawImp); err != nil {
+				t.Fatal(err)
+			}
+			if len(rawImp.Drops) != len(tr.ImpairerDrops) {
+				t.Errorf("impairer log has %d drops, truth %d", len(rawImp.Drops), len(tr.ImpairerDrops))
+			}
+			// Every c2s drop was seen at the span point (its frame there
+			// is the same segment), every s2c drop at the server.
+			for _, d := range tr.Drops {
+				var f *frame
+				switch {
+				case d.Where == "between" && d.Dir == "c2s" && d.SpanFrame > 0 && d.SpanFrame <= len(span):
+					f = &span[d.SpanFrame-1]
+				case d.ServerFrame > 0 && d.ServerFrame <= len(server):
+					f = &server[d.ServerFrame-1]
+				}
+				if f == nil || f.Seq != d.Seq || f.PayLen != d.Len || f.IPID != d.IPID || f.Flags != d.Flags {
+					t.Errorf("drop %+v: frame in the file does not match", d)
+				}
+			}
+
+			// Span-capture drops are gone from span.pcap and only from it.
+			if len(rawSpan)-len(span) != tr.CaptureDrops || len(rawServer) != len(server) {
+				t.Errorf("span %d->%d frames with %d capture drops; server %d->%d",
+					len(rawSpan), len(span), tr.CaptureDrops, len(rawServer), len(server))
+			}
+			// The server clock shift is applied as recorded.
+			for _, i := range []int{0, len(server) - 1} {
+				want := shiftTime(rawServer[i].TS, tr.Clock.T0Ns, time.Duration(tr.Clock.OffsetNs), tr.Clock.DriftPPM)
+				if server[i].TS != want {
+					t.Errorf("server frame %d at %d, want %d", i+1, server[i].TS, want)
+				}
+			}
+			if tr.Clock.OffsetNs != int64(s.ClockOffset) || tr.ClockOffsetS != s.ClockOffset.Seconds() {
+				t.Errorf("clock offset %d ns (%g s), scenario %v", tr.Clock.OffsetNs, tr.ClockOffsetS, s.ClockOffset)
+			}
+			if s.NAT {
+				if len(tr.NAT) != len(s.Conns) {
+					t.Fatalf("%d NAT mappings for %d conns", len(tr.NAT), len(s.Conns))
+				}
+				for _, m := range tr.NAT {
+					if m.SpanClient == m.ServerClient || m.SpanServer == m.ServerServer {
+						t.Errorf("NAT mapping leaves a tuple unchanged: %+v", m)
+					}
+					if !seesEndpoint(span, m.SpanClient) || seesEndpoint(server, m.SpanClient) || !seesEndpoint(server, m.ServerClient) {
+						t.Errorf("mapping %+v does not match the files", m)
+					}
+				}
+			}
+			if s.IPv6 && !span[len(span)/2].V6 && !server[len(server)/2].V6 {
+				t.Errorf("IPv6 scenario without IPv6 packets")
+			}
+			for _, d := range []struct {
+				dir string
+				imp Impairment
+			}{{"c2s", s.C2S}, {"s2c", s.S2C}} {
+				if m := tr.MeasuredDelay[d.dir]; m.Packets == 0 || m.Min < float64(d.imp.DelayMs) {
+					t.Errorf("%s one-way delay %+v, configured %d ms", d.dir, m, d.imp.DelayMs)
+				}
+			}
+		})
+	}
+}
+
+// tbfLost counts the drops truth attributes to a TBF bottleneck.
+func tbfLost(tr *Truth, dir string) int {
+	n := 0
+	for _, d := range tr.Drops {
+		if d.Reason == "tbf" && d.Dir == dir {
+			n++
+		}
+	}
+	return n
+}
+
+func seesEndpoint(fs []frame, ep string) bool {
+	for i := range fs {
+		if fs[i].TCP && (fs[i].Src.String() == ep || fs[i].Dst.String() == ep) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRunCleansUp checks that no namespace of this process survives a run
+// that fails, before building (an invalid scenario) or part way.
+func TestRunCleansUp(t *testing.T) {
+	needLab(t)
+	s := Scenario{Name: "bad-mode", Conns: []Conn{{Mode: "teleport"}}}
+	if _, err := Run(context.Background(), t.TempDir(), s); err == nil {
+		t.Fatal("Run accepted an unknown mode")
+	}
+	// A run cancelled while its client is still stalled must fail and
+	// still remove its namespaces and stop its processes.
+	s = Scenario{Name: "cancelled", ExpectedBlame: BlameClient,
+		Conns: []Conn{{Mode: "bulk", Bytes: 1 << 20, ClientStallMs: 5000}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if _, err := Run(ctx, t.TempDir(), s); err == nil {
+		t.Fatal("Run succeeded although its context expired")
+	}
+	if left := ownNamespaces(t); len(left) > 0 {
+		t.Fatalf("namespaces left behind: %v", left)
+	}
+}
+
+func ownNamespaces(t *testing.T) []string {
+	out, err := output(context.Background(), "ip", "netns", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if m := staleNS.FindStringSubmatch(f[0]); m != nil && m[1] == strconv.Itoa(os.Getpid()) {
+			own = append(own, f[0])
+		}
+	}
+	return own
+}
+
+func TestScenarioList(t *testing.T) {
+	want := []string{"clean", "loss-c2s", "loss-s2c", "syn-loss", "congestion", "server-think", "server-recv-stall",
+		"client-recv-stall", "client-reset", "nat", "ipv6", "clock-offset-3s-20ppm", "snaplen-96", "span-capture-drops", "delay"}
+	var got []string
+	for _, s := range Scenarios() {
+		got = append(got, s.Name)
+		if err := validate(&s); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+		switch s.ExpectedBlame {
+		case BlameNetwork, BlameServer, BlameClient, BlameNone:
+		default:
+			t.Errorf("%s: expected blame %q", s.Name, s.ExpectedBlame)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("scenarios %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,174 @@
+package netlab
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/netblame/netblame/capfile"
+	"github.com/netblame/netblame/decode"
+)
+
+// frame is one captured packet held in memory with the few TCP fields the
+// ground-truth bookkeeping needs. The lab's captures are small (a few MB),
+// so keeping them whole is simpler than streaming.
+type frame struct {
+	Num     int // 1-based frame number in its file
+	TS      int64
+	Data    []byte
+	OrigLen int
+
+	TCP      bool
+	V6       bool
+	Src, Dst netip.AddrPort
+	IPID     uint32
+	Seq, Ack uint32
+	Flags    uint16
+	Win      uint16
+	PayLen   int // TCP payload length from the IP length fields (snaplen-proof)
+	TSVal    uint32
+}
+
+// readFrames reads every packet of a capture file.
+func readFrames(path string) ([]frame, decode.LinkType, int, error) {
+	r, err := capfile.Open(path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer r.Close()
+	var out []frame
+	var p capfile.Packet
+	for {
+		err := r.Next(&p)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return out, r.LinkType(), r.Snaplen(), fmt.Errorf("%s: %w", path, err)
+		}
+		f := frame{Num: int(p.Frame), TS: p.Timestamp, Data: append([]byte(nil), p.Data...), OrigLen: p.OrigLen}
+		if p.Link == decode.LinkEthernet {
+			parseEthernetTCP(&f)
+		}
+		out = append(out, f)
+	}
+	return out, r.LinkType(), r.Snaplen(), nil
+}
+
+// writeFrames writes frames to a pcap file (nanosecond timestamps), with
+// ts giving each frame's timestamp.
+func writeFrames(path string, link decode.LinkType, snaplen int, frames []frame, ts func(*frame) int64) error {
+	w, err := capfile.Create(path, link, snaplen)
+	if err != nil {
+		return err
+	}
+	for i := range frames {
+		if err := w.WritePacket(ts(&frames[i]), frames[i].Data, frames[i].OrigLen); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// parseEthernetTCP fills the TCP fields of f when it holds Ethernet/IP/TCP
+// with complete headers. Payload may be cut by the snaplen: its length
+// comes from the IP header, not from the captured bytes.
+func parseEthernetTCP(f *frame) {
+	b := f.Data
+	if len(b) < 14 {
+		return
+	}
+	et := binary.BigEndian.Uint16(b[12:])
+	b = b[14:]
+	var ipPayload int // bytes after the IP header(s), from the length fields
+	var proto uint8
+	switch et {
+	case 0x0800:
+		if len(b) < 20 || b[0]>>4 != 4 {
+			return
+		}
+		ihl := int(b[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(b[2:]))
+		if ihl < 20 || len(b) < ihl || total < ihl {
+			return
+		}
+		if binary.BigEndian.Uint16(b[6:])&0x1fff != 0 {
+			return // later fragment
+		}
+		f.IPID = uint32(binary.BigEndian.Uint16(b[4:]))
+		proto = b[9]
+		src, _ := netip.AddrFromSlice(b[12:16])
+		dst, _ := netip.AddrFromSlice(b[16:20])
+		f.Src, f.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
+		ipPayload = total - ihl
+		b = b[ihl:]
+	case 0x86dd:
+		if len(b) < 40 || b[0]>>4 != 6 {
+			return
+		}
+		proto = b[6] // the lab sends no extension headers
+		src, _ := netip.AddrFromSlice(b[8:24])
+		dst, _ := netip.AddrFromSlice(b[24:40])
+		f.Src, f.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
+		f.V6 = true
+		ipPayload = int(binary.BigEndian.Uint16(b[4:]))
+		b = b[40:]
+	default:
+		return
+	}
+	if proto != 6 || len(b) < 20 {
+		return
+	}
+	hl := int(b[12]>>4) * 4
+	if hl < 20 || len(b) < hl || ipPayload < hl {
+		return
+	}
+	f.TCP = true
+	f.Src = netip.AddrPortFrom(f.Src.Addr(), binary.BigEndian.Uint16(b))
+	f.Dst = netip.AddrPortFrom(f.Dst.Addr(), binary.BigEndian.Uint16(b[2:]))
+	f.Seq = binary.BigEndian.Uint32(b[4:])
+	f.Ack = binary.BigEndian.Uint32(b[8:])
+	f.Flags = uint16(b[13]) | uint16(b[12]&1)<<8
+	f.Win = binary.BigEndian.Uint16(b[14:])
+	f.PayLen = ipPayload - hl
+	f.TSVal = tcpTSVal(b[20:hl])
+}
+
+// tcpTSVal returns the TSval of a TCP timestamp option, or 0.
+func tcpTSVal(opts []byte) uint32 {
+	for len(opts) > 0 {
+		switch opts[0] {
+		case 0:
+			return 0
+		case 1:
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || int(opts[1]) < 2 || int(opts[1]) > len(opts) {
+			return 0
+		}
+		if opts[0] == 8 && opts[1] == 10 {
+			return binary.BigEndian.Uint32(opts[2:])
+		}
+		opts = opts[opts[1]:]
+	}
+	return 0
+}
+
+// flagNames spells TCP flags the way the shared truth files do ("S", "SA", "PA", "FA", "R").
+func flagNames(fl uint16) string {
+	var sb strings.Builder
+	for _, x := range []struct {
+		bit uint16
+		c   byte
+	}{{0x02, 'S'}, {0x01, 'F'}, {0x04, 'R'}, {0x08, 'P'}, {0x10, 'A'}, {0x20, 'U'}} {
+		if fl&x.bit != 0 {
+			sb.WriteByte(x.c)
+		}
+	}
+	return sb.String()
+}

@@ -1,0 +1,304 @@
+package netlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Result is one finished run: the two capture files and the ground truth.
+type Result struct {
+	Dir        string
+	SpanPcap   string // capture on the router's client-facing interface (after span-capture drops)
+	ServerPcap string // capture on the server's interface (clock-shifted if asked)
+	TruthPath  string
+	Truth      Truth
+}
+
+// Run builds the lab, runs scenario s, and writes span.pcap, server.pcap
+// and truth.json into dir (created if needed; raw captures and the role
+// programs' reports are left beside them). The namespaces are always torn
+// down before Run returns. A run whose truth fails its own checks still
+// returns the Result, with an error naming the failed checks.
+func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	if err := validate(&s); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("netlab: locating the test binary: %w", err)
+	}
+	l := newLab()
+	var procs []*proc
+	defer func() {
+		for _, p := range procs {
+			p.kill()
+		}
+		l.destroy()
+	}()
+	if err := l.build(ctx, &s); err != nil {
+		return nil, fmt.Errorf("netlab: building the topology: %w", err)
+	}
+	plan := v4
+	if s.IPv6 {
+		plan = v6
+	}
+	if err := l.routerRules(ctx, &s, plan); err != nil {
+		return nil, fmt.Errorf("netlab: router rules: %w", err)
+	}
+
+	// Captures first, confirmed listening, so they see every packet.
+	// --immediate-mode: without it packets still in an unretired
+	// TPACKET_V3 block are lost when tcpdump is interrupted.
+	snap := s.Snaplen
+	if snap <= 0 {
+		snap = 262144
+	}
+	rawSpan, rawServer := filepath.Join(dir, "raw-span.pcap"), filepath.Join(dir, "raw-server.pcap")
+	tcpdump := func(ns, dev, file string) (*proc, error) {
+		p, err := startInNS(ctx, "tcpdump "+dev, ns, nil, "listening on",
+			"tcpdump", "-Z", "root", "-i", dev, "-U", "--immediate-mode", "-n", "-s", strconv.Itoa(snap), "-B", "8192",
+			"--time-stamp-precision=nano", "-w", file)
+		if p != nil {
+			procs = append(procs, p)
+		}
+		return p, err
+	}
+	spanCap, err := tcpdump(l.router, ifRouterClient, rawSpan)
+	if err != nil {
+		return nil, err
+	}
+	serverCap, err := tcpdump(l.server, ifServer, rawServer)
+	if err != nil {
+		return nil, err
+	}
+
+	target := netip.AddrPortFrom(netip.MustParseAddr(plan.server), serverPort)
+	if s.NAT {
+		target = netip.AddrPortFrom(netip.MustParseAddr(plan.routerC), natPort)
+	}
+	cfgs := map[string]roleConfig{
+		"impairer": {Scenario: s, Out: filepath.Join(dir, "impairer.json"), ClientAddrs: []string{v4.client, v6.client}},
+		"server":   {Scenario: s, Out: filepath.Join(dir, "server.json"), Listen: net.JoinHostPort("", strconv.Itoa(serverPort))},
+		"client":   {Scenario: s, Out: filepath.Join(dir, "client.json"), Target: target.String(), LocalAddr: plan.client},
+	}
+	role := func(name, ns string) (*proc, error) {
+		cfgPath := filepath.Join(dir, name+"-config.json")
+		if err := writeJSON(cfgPath, cfgs[name]); err != nil {
+			return nil, err
+		}
+		p, err := startInNS(ctx, name, ns, []string{envRole + "=" + name, envConfig + "=" + cfgPath}, "ready", exe)
+		if p != nil {
+			procs = append(procs, p)
+		}
+		return p, err
+	}
+	impairer, err := role("impairer", l.router)
+	if err != nil {
+		return nil, err
+	}
+	server, err := role("server", l.server)
+	if err != nil {
+		return nil, err
+	}
+	client, err := role("client", l.client)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	select {
+	case <-client.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(60 * time.Second):
+		return nil, fmt.Errorf("netlab: client still running after 60 s: %s", client.output())
+	}
+	if client.err != nil {
+		return nil, fmt.Errorf("netlab: client failed (%v): %s", client.err, client.output())
+	}
+	if !server.wait(5 * time.Second) {
+		warnings = append(warnings, "server did not finish on its own; stopped")
+		server.stop(syscall.SIGTERM, 2*time.Second)
+	}
+	// Let the last ACKs cross the delaying router, then take the impairer
+	// out of the path before stopping it, so no packet meets an unbound queue.
+	time.Sleep(time.Duration(2*max(s.C2S.DelayMs, s.S2C.DelayMs)+200) * time.Millisecond)
+	l.unhookImpairer(ctx, &s)
+	impairer.stop(syscall.SIGTERM, 5*time.Second)
+	tbf := l.tbfDrops(ctx)
+	spanCap.stop(syscall.SIGINT, 5*time.Second)
+	serverCap.stop(syscall.SIGINT, 5*time.Second)
+	if impairer.err != nil {
+		return nil, fmt.Errorf("netlab: impairer failed (%v): %s", impairer.err, impairer.output())
+	}
+
+	var ir impairerResult
+	if err := readJSON(cfgs["impairer"].Out, &ir); err != nil {
+		return nil, fmt.Errorf("netlab: impairer report: %w", err)
+	}
+	var cres, sres []EndResult
+	if err := readJSON(cfgs["client"].Out, &cres); err != nil {
+		return nil, fmt.Errorf("netlab: client report: %w", err)
+	}
+	if err := readJSON(cfgs["server"].Out, &sres); err != nil {
+		warnings = append(warnings, "server report: "+err.Error())
+	}
+	spanF, link, _, err := readFrames(rawSpan)
+	if err != nil {
+		return nil, err
+	}
+	serverF, slink, _, err := readFrames(rawServer)
+	if err != nil {
+		return nil, err
+	}
+	if len(spanF) == 0 || len(serverF) == 0 {
+		return nil, fmt.Errorf("netlab: empty capture (span %d packets, server %d)", len(spanF), len(serverF))
+	}
+
+	addrs := labAddrs{client: netip.MustParseAddr(plan.client), server: netip.MustParseAddr(plan.server)}
+	an := analyze(&s, addrs, spanF, serverF, &ir)
+
+	res := &Result{Dir: dir, SpanPcap: filepath.Join(dir, "span.pcap"), ServerPcap: filepath.Join(dir, "server.pcap"),
+		TruthPath: filepath.Join(dir, "truth.json")}
+	// span.pcap: the raw capture minus the span-capture drops.
+	kept := make([]frame, 0, len(spanF))
+	for i := range spanF {
+		if an.finalSpanFrame(i) > 0 {
+			kept = append(kept, spanF[i])
+		}
+	}
+	if err := writeFrames(res.SpanPcap, link, s.Snaplen, kept, func(f *frame) int64 { return f.TS }); err != nil {
+		return nil, err
+	}
+	// server.pcap: the raw capture on a shifted, drifting clock.
+	t0 := serverF[0].TS
+	shift := func(f *frame) int64 { return shiftTime(f.TS, t0, s.ClockOffset, s.DriftPPM) }
+	if err := writeFrames(res.ServerPcap, slink, s.Snaplen, serverF, shift); err != nil {
+		return nil, err
+	}
+
+	t := buildTruth(&s, l, plan, target, an, &ir, cres, sres)
+	t.TBFDrops = tbf
+	t.Clock.T0Ns = t0
+	t.Captures = map[string]CaptureInfo{
+		"span": {File: "span.pcap", Namespace: "router", Interface: ifRouterClient, Packets: len(kept), Snaplen: s.Snaplen,
+			KernelDrops: kernelDrops(spanCap.output()),
+			Where:       "router's client-facing interface, upstream of every impairment c2s and downstream s2c (a SPAN near the client)"},
+		"server": {File: "server.pcap", Namespace: "server", Interface: ifServer, Packets: len(serverF), Snaplen: s.Snaplen,
+			KernelDrops: kernelDrops(serverCap.output()), Where: "server's own interface"},
+	}
+	t.Warnings = append(t.Warnings, warnings...)
+	t.Checks = checks(&s, &t, an, spanF, serverF, &ir)
+	t.WallSeconds = time.Since(start).Seconds()
+	res.Truth = t
+	if err := t.WriteFile(res.TruthPath); err != nil {
+		return nil, err
+	}
+	if failed := t.FailedChecks(); len(failed) > 0 {
+		return res, fmt.Errorf("netlab: scenario %s: truth checks failed: %s", s.Name, strings.Join(failed, "; "))
+	}
+	return res, nil
+}
+
+// shiftTime applies the server clock model: t' = t + offset + drift_ppm*1e-6*(t - t0).
+func shiftTime(t, t0 int64, offset time.Duration, ppm float64) int64 {
+	return t + int64(offset) + int64(ppm*1e-6*float64(t-t0))
+}
+
+func validate(s *Scenario) error {
+	switch {
+	case s.Name == "":
+		return errors.New("netlab: scenario needs a name")
+	case len(s.Conns) == 0:
+		return errors.New("netlab: scenario has no connections")
+	case len(s.Conns) > 1000:
+		return errors.New("netlab: at most 1000 connections")
+	case s.NAT && s.IPv6:
+		return errors.New("netlab: NAT is IPv4 only")
+	case s.Snaplen != 0 && s.Snaplen < 96:
+		return errors.New("netlab: snaplen below 96 would cut TCP headers")
+	}
+	for i, c := range s.Conns {
+		switch c.Mode {
+		case "bulk", "upload", "rr":
+		default:
+			return fmt.Errorf("netlab: conn %d: unknown mode %q", i, c.Mode)
+		}
+	}
+	return nil
+}
+
+var droppedByKernel = regexp.MustCompile(`(\d+) packets? dropped by kernel`)
+
+// kernelDrops parses tcpdump's closing statistics.
+func kernelDrops(out string) int {
+	if m := droppedByKernel.FindStringSubmatch(out); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return -1 // unknown
+}
+
+// routerRules installs the impairer's NFQUEUE hooks and the NAT rules, in
+// chains of their own.
+func (l *lab) routerRules(ctx context.Context, s *Scenario, plan addrPlan) error {
+	ipt := []string{"iptables"}
+	if s.IPv6 {
+		ipt = append(ipt, "ip6tables")
+	}
+	for _, t := range ipt {
+		rules := [][]string{
+			{"-N", "nlimpair"},
+			{"-A", "nlimpair", "-i", ifRouterClient, "-o", ifRouterServer, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueC2S)},
+			{"-A", "nlimpair", "-i", ifRouterServer, "-o", ifRouterClient, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueS2C)},
+			{"-A", "FORWARD", "-j", "nlimpair"},
+		}
+		for _, r := range rules {
+			if err := nsRun(ctx, l.router, append([]string{t, "-w"}, r...)...); err != nil {
+				return err
+			}
+		}
+	}
+	if !s.NAT {
+		return nil
+	}
+	rules := [][]string{
+		{"-t", "nat", "-N", "nldnat"},
+		{"-t", "nat", "-A", "nldnat", "-i", ifRouterClient, "-p", "tcp", "-d", plan.routerC, "--dport", strconv.Itoa(natPort),
+			"-j", "DNAT", "--to-destination", net.JoinHostPort(plan.server, strconv.Itoa(serverPort))},
+		{"-t", "nat", "-A", "PREROUTING", "-j", "nldnat"},
+		{"-t", "nat", "-N", "nlsnat"},
+		{"-t", "nat", "-A", "nlsnat", "-o", ifRouterServer, "-p", "tcp", "-j", "SNAT", "--to-source", plan.routerS + ":20000-29999"},
+		{"-t", "nat", "-A", "POSTROUTING", "-j", "nlsnat"},
+	}
+	for _, r := range rules {
+		if err := nsRun(ctx, l.router, append([]string{"iptables", "-w"}, r...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unhookImpairer removes the FORWARD jump to the impairer's chain.
+func (l *lab) unhookImpairer(ctx context.Context, s *Scenario) {
+	_ = nsRun(ctx, l.router, "iptables", "-w", "-D", "FORWARD", "-j", "nlimpair")
+	if s.IPv6 {
+		_ = nsRun(ctx, l.router, "ip6tables", "-w", "-D", "FORWARD", "-j", "nlimpair")
+	}
+}

@@ -1,0 +1,184 @@
+package netlab
+
+import "time"
+
+// Blame values, as in truth.json and in correlate's verdicts.
+const (
+	BlameNetwork = "network"
+	BlameServer  = "server"
+	BlameClient  = "client"
+	BlameNone    = "none"
+)
+
+// Impairment is what the router does to one direction of traffic between
+// the two capture points.
+type Impairment struct {
+	// DropPct drops this percentage of the direction's data segments
+	// (TCP with payload) at random, from a generator seeded by
+	// Scenario.Seed; every drop is recorded. Handshakes and pure ACKs are
+	// never dropped at random, so runs stay short.
+	DropPct float64 `json:"drop_pct,omitempty"`
+	// DropNth drops exactly these data segments of this direction
+	// (1-based ordinals over all connections, in the order the router
+	// sees them).
+	DropNth []int `json:"drop_nth,omitempty"`
+	// DropSYNOfConns drops the first SYN of these connection indices
+	// (c2s only: a SYN travels client to server).
+	DropSYNOfConns []int `json:"drop_syn_of_conns,omitempty"`
+	// DelayMs holds every packet of this direction for this long in the
+	// router (the kernel has no netem; the NFQUEUE impairer delays).
+	DelayMs int `json:"delay_ms,omitempty"`
+	// RateKbit puts a TBF bottleneck on the router's egress in this
+	// direction; 0 means none. Its tail drops are network loss too and
+	// are recovered from the two captures.
+	RateKbit int `json:"rate_kbit,omitempty"`
+	// QueueMs is the TBF latency bound (queue length in time); default 20.
+	QueueMs int `json:"queue_ms,omitempty"`
+}
+
+// Conn is one TCP connection from client to server.
+type Conn struct {
+	// Mode: "bulk" (client downloads Bytes), "upload" (client sends
+	// Bytes, server answers a 2-byte "ok"), "rr" (Rounds of ReqBytes
+	// request then Bytes response).
+	Mode     string `json:"mode"`
+	Bytes    int    `json:"bytes,omitempty"`
+	ReqBytes int    `json:"req_bytes,omitempty"`
+	Rounds   int    `json:"rounds,omitempty"`
+	// StartMs delays the connect after the client starts.
+	StartMs int `json:"start_ms,omitempty"`
+	// ServerThinkMs: the server waits this long before each response
+	// (rr) or before sending (bulk).
+	ServerThinkMs int `json:"server_think_ms,omitempty"`
+	// ServerStallMs: the server stops reading for this long after
+	// StallAfter bytes (upload); with a small server SO_RCVBUF its
+	// window falls to zero.
+	ServerStallMs int `json:"server_stall_ms,omitempty"`
+	// ClientStallMs: the client stops reading for this long after
+	// StallAfter bytes (bulk), with a small SO_RCVBUF.
+	ClientStallMs int `json:"client_stall_ms,omitempty"`
+	// StallAfter is where a stall starts; default a quarter of Bytes.
+	StallAfter int `json:"stall_after,omitempty"`
+	// ClientRST: the client aborts with RST (SO_LINGER 0) after reading
+	// half of a bulk download.
+	ClientRST bool `json:"client_rst,omitempty"`
+	// Blame overrides the per-flow expected blame derived from the spec.
+	Blame string `json:"blame,omitempty"`
+}
+
+// Scenario is one run of the lab: topology options, impairments, traffic
+// and post-processing of the captures.
+type Scenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// ExpectedBlame is the overall verdict a correct correlator gives.
+	ExpectedBlame string `json:"expected_blame"`
+	Seed          int64  `json:"seed"`
+	IPv6          bool   `json:"ipv6,omitempty"`
+	// NAT: the client connects to the router's client-side address on
+	// port 80; the router DNATs to the server and SNATs the source to its
+	// server-side address and a port in 20000-29999, so both addresses
+	// and ports differ between the capture points. IPv4 only.
+	NAT bool `json:"nat,omitempty"`
+
+	C2S Impairment `json:"c2s"`
+	S2C Impairment `json:"s2c"`
+
+	Conns []Conn `json:"conns"`
+
+	// ServerRcvBuf / ClientRcvBuf set SO_RCVBUF (bytes) on the server's
+	// listener / the client's sockets; 0 = kernel default, except that a
+	// stall implies 16 KiB so the window really closes.
+	ServerRcvBuf int `json:"server_rcvbuf,omitempty"`
+	ClientRcvBuf int `json:"client_rcvbuf,omitempty"`
+
+	// ClockOffset and DriftPPM shift server.pcap's timestamps after the
+	// capture: t' = t + offset + drift_ppm*1e-6*(t - t0), t0 its first packet.
+	ClockOffset time.Duration `json:"clock_offset_ns,omitempty"`
+	DriftPPM    float64       `json:"drift_ppm,omitempty"`
+	// Snaplen of both captures; 0 = full packets.
+	Snaplen int `json:"snaplen,omitempty"`
+	// SpanDropPct removes this percentage of the data segments that
+	// reached both points from span.pcap after capture (a SPAN port that
+	// drops under load). Recorded with Where "span-capture".
+	SpanDropPct float64 `json:"span_drop_pct,omitempty"`
+}
+
+// Scenarios returns the named scenarios the lab's tests run, each a few
+// seconds long, in a stable order.
+func Scenarios() []Scenario {
+	d := Impairment{DelayMs: 5}
+	bulk := func(n int) Conn { return Conn{Mode: "bulk", Bytes: n} }
+	rr := func(req, resp, rounds, start int) Conn {
+		return Conn{Mode: "rr", ReqBytes: req, Bytes: resp, Rounds: rounds, StartMs: start}
+	}
+	with := func(i Impairment, f func(*Impairment)) Impairment { f(&i); return i }
+	return []Scenario{
+		{Name: "clean", ExpectedBlame: BlameNone, Seed: 1, C2S: d, S2C: d,
+			Description: "a download and request/response rounds, no impairment",
+			Conns:       []Conn{bulk(256 << 10), rr(200, 4096, 3, 50)}},
+		{Name: "loss-c2s", ExpectedBlame: BlameNetwork, Seed: 2, S2C: d,
+			C2S:         with(d, func(i *Impairment) { i.DropPct = 3 }),
+			Description: "uploads with 3% random loss client to server between the points",
+			Conns:       []Conn{{Mode: "upload", Bytes: 512 << 10}, {Mode: "upload", Bytes: 512 << 10, StartMs: 20}}},
+		{Name: "loss-s2c", ExpectedBlame: BlameNetwork, Seed: 3, C2S: d,
+			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			Description: "downloads with 2% random loss server to client between the points",
+			Conns:       []Conn{bulk(512 << 10), {Mode: "bulk", Bytes: 512 << 10, StartMs: 20}}},
+		{Name: "syn-loss", ExpectedBlame: BlameNetwork, Seed: 4, S2C: d,
+			C2S:         with(d, func(i *Impairment) { i.DropSYNOfConns = []int{0} }),
+			Description: "the first SYN of conn 0 is dropped: its handshake waits ~1 s for the SYN retransmission",
+			Conns:       []Conn{rr(200, 2048, 2, 0), rr(200, 2048, 2, 50)}},
+		{Name: "congestion", ExpectedBlame: BlameNetwork, Seed: 5, C2S: d,
+			S2C:         with(d, func(i *Impairment) { i.RateKbit = 8000; i.QueueMs = 10 }),
+			Description: "two parallel downloads through an 8 Mbit/s TBF bottleneck with a short queue: tail drops",
+			Conns:       []Conn{bulk(768 << 10), {Mode: "bulk", Bytes: 768 << 10}}},
+		{Name: "server-think", ExpectedBlame: BlameServer, Seed: 6, C2S: d, S2C: d,
+			Description: "request/response rounds; the server waits 300 ms before each response",
+			Conns: []Conn{{Mode: "rr", ReqBytes: 300, Bytes: 8192, Rounds: 3, ServerThinkMs: 300},
+				{Mode: "rr", ReqBytes: 300, Bytes: 8192, Rounds: 3, ServerThinkMs: 300, StartMs: 100}}},
+		{Name: "server-recv-stall", ExpectedBlame: BlameServer, Seed: 7, C2S: d, S2C: d,
+			Description: "an upload; the server (SO_RCVBUF 16 KiB) stops reading for 1 s after 64 KiB: zero window",
+			Conns:       []Conn{{Mode: "upload", Bytes: 256 << 10, ServerStallMs: 1000, StallAfter: 64 << 10}}},
+		{Name: "client-recv-stall", ExpectedBlame: BlameClient, Seed: 8, C2S: d, S2C: d,
+			Description: "a download; the client (SO_RCVBUF 16 KiB) stops reading for 1 s after 64 KiB: zero window",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 256 << 10, ClientStallMs: 1000, StallAfter: 64 << 10}}},
+		{Name: "client-reset", ExpectedBlame: BlameClient, Seed: 9, C2S: d, S2C: d,
+			Description: "the client aborts a download half way with RST (SO_LINGER 0)",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 1 << 20, ClientRST: true}}},
+		{Name: "nat", ExpectedBlame: BlameNetwork, Seed: 10, NAT: true, C2S: d,
+			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			Description: "SNAT+DNAT in the router (addresses and ports differ between the points) and 2% loss server to client",
+			Conns:       []Conn{bulk(256 << 10), rr(200, 4096, 3, 30)}},
+		{Name: "ipv6", ExpectedBlame: BlameNetwork, Seed: 11, IPv6: true, C2S: d,
+			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			Description: "IPv6 (ULA) downloads with 2% loss server to client",
+			Conns:       []Conn{bulk(256 << 10), bulk(256 << 10)}},
+		{Name: "clock-offset-3s-20ppm", ExpectedBlame: BlameNone, Seed: 12, C2S: d, S2C: d,
+			ClockOffset: 3 * time.Second, DriftPPM: 20,
+			Description: "clean traffic; server.pcap's clock runs 3 s ahead and drifts +20 ppm",
+			Conns:       []Conn{bulk(256 << 10), rr(200, 4096, 3, 50)}},
+		{Name: "snaplen-96", ExpectedBlame: BlameNetwork, Seed: 13, Snaplen: 96, C2S: d,
+			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			Description: "both captures cut at 96 bytes; 2% loss server to client",
+			Conns:       []Conn{bulk(256 << 10)}},
+		{Name: "span-capture-drops", ExpectedBlame: BlameNone, Seed: 14, C2S: d, S2C: d, SpanDropPct: 2,
+			Description: "no network loss, but the span capture misses 2% of the data segments (a capture drop, not the network)",
+			Conns:       []Conn{bulk(256 << 10), {Mode: "upload", Bytes: 128 << 10, StartMs: 20}}},
+		{Name: "delay", ExpectedBlame: BlameNetwork, Seed: 15,
+			C2S:         Impairment{DelayMs: 60},
+			S2C:         Impairment{DelayMs: 60},
+			Description: "the path between the points adds 60 ms each way; request/response rounds, server answers at once",
+			Conns:       []Conn{{Mode: "rr", ReqBytes: 200, Bytes: 2048, Rounds: 4, Blame: BlameNetwork}}},
+	}
+}
+
+// ScenarioByName returns the named scenario from Scenarios.
+func ScenarioByName(name string) (Scenario, bool) {
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
