@@ -8,6 +8,9 @@ package decode
 // is then LayerLink.
 func (p *Packet) Decode(data []byte, link LinkType) error {
 	*p = Packet{Link: link}
+	if link == LinkEthernet { // the common case, one call less
+		return p.ethernet(data)
+	}
 	return p.link(data, link)
 }
 

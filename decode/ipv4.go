@@ -99,6 +99,10 @@ func (p *Packet) ipv4(data []byte, off int) error {
 		}
 	}
 	p.Flags |= f
+	if proto == ProtoTCP { // the common case, one call less
+		p.TransOffset = off + ihl
+		return p.tcp(data, off+ihl, end)
+	}
 	if proto == protoAH || proto == protoESP {
 		return p.extHeaders(data, off+ihl, end, proto, false)
 	}

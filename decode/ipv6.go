@@ -73,6 +73,10 @@ func (p *Packet) ipv6(data []byte, off int) error {
 		p.Flags |= Truncated
 	}
 	switch nh {
+	case ProtoTCP: // the common case, one call less
+		p.Proto = nh
+		p.TransOffset = toff
+		return p.tcp(data, toff, end)
 	case protoHopByHop, protoRouting, protoFragment, protoESP, protoAH, protoDstOpts, protoNoNext:
 		return p.extHeaders(data, toff, end, nh, true)
 	}

@@ -83,10 +83,15 @@ func (p *Packet) ethernet(data []byte) error {
 		return ErrShortLink
 	}
 	et := binary.BigEndian.Uint16(data[ethType:])
-	if et == etherTypeIPv4 { // the common case, without the VLAN loop
+	switch et { // the common cases, without the VLAN loop
+	case etherTypeIPv4:
 		p.Layer = LayerLink
 		p.EtherType = et
 		return p.ipv4(data, ethHeaderLen)
+	case etherTypeIPv6:
+		p.Layer = LayerLink
+		p.EtherType = et
+		return p.ipv6(data, ethHeaderLen)
 	}
 	return p.etherType(data, ethHeaderLen, et)
 }

@@ -37,6 +37,15 @@ const (
 	// NOP, NOP, timestamps. Recognised as one 32-bit compare.
 	tcpAlignedTS    = tcpOptNOP<<24 | tcpOptNOP<<16 | tcpOptTS<<8 | tcpOptTSLen
 	tcpAlignedTSLen = 12
+	// NOP, NOP, SACK kind (the length byte masked off), then >= 1 block.
+	tcpAlignedSACK    = tcpOptNOP<<24 | tcpOptNOP<<16 | tcpOptSACK<<8
+	tcpAlignedSACKMin = 4 + tcpOptSACKBlock
+	// Linux SYN: MSS kind+len, (value), SACK-perm kind+len, TS kind+len,
+	// (values), NOP, WS kind+len, (shift).
+	tcpLinuxSYNLen  = 20
+	tcpLinuxSYN     = tcpOptMSS<<56 | tcpOptMSSLen<<48 | tcpOptSACKPerm<<24 | tcpOptSACKPermLen<<16 | tcpOptTS<<8 | tcpOptTSLen
+	tcpLinuxSYNMask = 0xffff0000ffffffff
+	tcpLinuxSYNWS   = tcpOptNOP<<24 | tcpOptWScale<<16 | tcpOptWScaleLen<<8
 )
 
 // tcp decodes the TCP header at off; end is the end of the IP datagram.
@@ -67,7 +76,15 @@ func (p *Packet) tcp(data []byte, off, end int) error {
 	p.TCPHeaderLen = uint8(hlen)
 	if hlen > tcpMinLen {
 		if hlen <= len(b) {
-			p.tcpOptions(b[tcpMinLen:hlen], false)
+			o := b[tcpMinLen:hlen]
+			if len(o) == tcpAlignedTSLen && binary.BigEndian.Uint32(o) == tcpAlignedTS {
+				// Most segments of established connections: no call.
+				p.TSVal = binary.BigEndian.Uint32(o[4:])
+				p.TSEcr = binary.BigEndian.Uint32(o[8:])
+				p.Flags |= HasTimestamps
+			} else {
+				p.tcpOptions(o, false)
+			}
 		} else {
 			p.Flags |= TCPHeaderTruncated
 			p.tcpOptions(b[tcpMinLen:], true)
@@ -80,20 +97,38 @@ func (p *Packet) tcp(data []byte, off, end int) error {
 // tcpOptions decodes an option list. cut says the capture ended inside
 // the list, so an option running past its end is missing, not malformed.
 func (p *Packet) tcpOptions(o []byte, cut bool) {
-	if len(o) == tcpAlignedTSLen && binary.BigEndian.Uint32(o) == tcpAlignedTS {
+	// Layouts most stacks send, recognised with a few compares before the
+	// general loop: NOP, NOP, timestamps (RFC 7323 appendix A), often
+	// followed by NOP, NOP, SACK; and Linux's SYN and SYN-ACK: MSS,
+	// SACK-permitted, timestamps, NOP, window scale.
+	if len(o) >= tcpAlignedTSLen && binary.BigEndian.Uint32(o) == tcpAlignedTS {
 		p.TSVal = binary.BigEndian.Uint32(o[4:])
 		p.TSEcr = binary.BigEndian.Uint32(o[8:])
 		p.Flags |= HasTimestamps
+		o = o[tcpAlignedTSLen:]
+		if len(o) >= tcpAlignedSACKMin && binary.BigEndian.Uint32(o)&^0xff == tcpAlignedSACK &&
+			int(o[3]) == len(o)-2 {
+			p.sackOption(o[4:])
+			return
+		}
+	} else if len(o) == tcpLinuxSYNLen &&
+		binary.BigEndian.Uint64(o)&tcpLinuxSYNMask == tcpLinuxSYN &&
+		binary.BigEndian.Uint32(o[16:])&^0xff == tcpLinuxSYNWS {
+		p.MSS = binary.BigEndian.Uint16(o[2:])
+		p.TSVal = binary.BigEndian.Uint32(o[8:])
+		p.TSEcr = binary.BigEndian.Uint32(o[12:])
+		p.WScale = o[19]
+		p.Flags |= HasMSS | HasSACKPerm | HasTimestamps | HasWScale
 		return
 	}
 	for len(o) > 0 {
 		kind := o[0]
-		if kind == tcpOptEOL {
-			return
-		}
 		if kind == tcpOptNOP {
 			o = o[1:]
 			continue
+		}
+		if kind == tcpOptEOL {
+			return
 		}
 		if len(o) < tcpOptHeader {
 			p.optionOverrun(cut)
@@ -108,21 +143,20 @@ func (p *Packet) tcpOptions(o []byte, cut bool) {
 			p.optionOverrun(cut)
 			return
 		}
-		v := o[tcpOptHeader:l]
 		switch kind {
 		case tcpOptMSS:
 			if l != tcpOptMSSLen {
 				p.Flags |= BadTCPOptions
 				break
 			}
-			p.MSS = binary.BigEndian.Uint16(v)
+			p.MSS = binary.BigEndian.Uint16(o[2:4])
 			p.Flags |= HasMSS
 		case tcpOptWScale:
 			if l != tcpOptWScaleLen {
 				p.Flags |= BadTCPOptions
 				break
 			}
-			p.WScale = v[0]
+			p.WScale = o[2]
 			p.Flags |= HasWScale
 		case tcpOptSACKPerm:
 			if l != tcpOptSACKPermLen {
@@ -131,30 +165,33 @@ func (p *Packet) tcpOptions(o []byte, cut bool) {
 			}
 			p.Flags |= HasSACKPerm
 		case tcpOptSACK:
-			n := len(v) / tcpOptSACKBlock
-			if len(v)%tcpOptSACKBlock != 0 || n == 0 || n > MaxSACKBlocks {
-				p.Flags |= BadTCPOptions
-				break
-			}
-			for i := range n {
-				p.SACK[i] = SACKBlock{
-					Left:  binary.BigEndian.Uint32(v[i*tcpOptSACKBlock:]),
-					Right: binary.BigEndian.Uint32(v[i*tcpOptSACKBlock+4:]),
-				}
-			}
-			p.SACKCount = uint8(n)
-			p.Flags |= HasSACK
+			p.sackOption(o[tcpOptHeader:l])
 		case tcpOptTS:
 			if l != tcpOptTSLen {
 				p.Flags |= BadTCPOptions
 				break
 			}
-			p.TSVal = binary.BigEndian.Uint32(v)
-			p.TSEcr = binary.BigEndian.Uint32(v[4:])
+			p.TSVal = binary.BigEndian.Uint32(o[2:6])
+			p.TSEcr = binary.BigEndian.Uint32(o[6:10])
 			p.Flags |= HasTimestamps
 		}
 		o = o[l:]
 	}
+}
+
+// sackOption decodes the blocks of a SACK option, v being its value.
+func (p *Packet) sackOption(v []byte) {
+	n := len(v) / tcpOptSACKBlock
+	if len(v)%tcpOptSACKBlock != 0 || n == 0 || n > MaxSACKBlocks {
+		p.Flags |= BadTCPOptions
+		return
+	}
+	for i := range n {
+		b := v[i*tcpOptSACKBlock : i*tcpOptSACKBlock+tcpOptSACKBlock]
+		p.SACK[i] = SACKBlock{Left: binary.BigEndian.Uint32(b), Right: binary.BigEndian.Uint32(b[4:])}
+	}
+	p.SACKCount = uint8(n)
+	p.Flags |= HasSACK
 }
 
 // optionOverrun handles an option whose length runs past the list.
