@@ -170,7 +170,14 @@ func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
 		}
 	}
 	divChecks := false
+	live := reachable(raw)
 	for pc, ri := range raw {
+		if !live[pc] {
+			continue // the verifier rejects unreachable code; classic allows it
+		}
+		if pc == len(raw)-1 && ri.Op&0x07 != 0x06 && ri.Op&0x07 != 0x05 {
+			return nil, fmt.Errorf("filter: classic program runs past its last instruction")
+		}
 		ins, usesDiv, err := translateOne(raw, pc, ri)
 		if err != nil {
 			return nil, fmt.Errorf("filter: classic instruction %d (%#x): %w", pc, ri.Op, err)
@@ -192,6 +199,34 @@ func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
 	out = append(out, rej...)
 	out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit_ret"), asm.Return())
 	return out, nil
+}
+
+// reachable marks the instructions some path from the first one reaches.
+// Jumps only go forward in classic BPF, so one pass in order suffices.
+func reachable(raw []bpf.RawInstruction) []bool {
+	live := make([]bool, len(raw))
+	live[0] = true
+	mark := func(pc int) {
+		if pc < len(raw) {
+			live[pc] = true
+		}
+	}
+	for pc, ri := range raw {
+		if !live[pc] {
+			continue
+		}
+		switch {
+		case ri.Op&0x07 == 0x06: // RET
+		case ri.Op&0x07 == 0x05 && ri.Op&0xf0 == 0x00: // JA
+			mark(pc + 1 + int(ri.K))
+		case ri.Op&0x07 == 0x05:
+			mark(pc + 1 + int(ri.Jt))
+			mark(pc + 1 + int(ri.Jf))
+		default:
+			mark(pc + 1)
+		}
+	}
+	return live
 }
 
 // bumpCounter adds 1 to this CPU's counter slot, then continues at next.

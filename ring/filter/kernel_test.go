@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/netblame/netblame/decode"
+	"golang.org/x/net/bpf"
 )
 
 // needRoot skips a test that loads programs into the kernel.
@@ -15,6 +16,10 @@ func needRoot(t testing.TB) {
 		t.Skip("needs root (CAP_BPF, CAP_NET_ADMIN) to load eBPF programs")
 	}
 }
+
+// maxTestRun is the largest frame BPF_PROG_TEST_RUN takes for an skb
+// program: a page less headroom and the shared-info tail.
+const maxTestRun = 3000
 
 // testRun runs a socket filter on one frame with BPF_PROG_TEST_RUN. The
 // kernel strips a 14-byte Ethernet header before a socket filter sees the
@@ -60,5 +65,68 @@ func TestEBPFLoadsAndCounts(t *testing.T) {
 	want := Counters{Seen: 3, Accepted: 1, Rejected: 2, Aborted: 1}
 	if c != want {
 		t.Errorf("counters = %+v, want %+v", c, want)
+	}
+}
+
+// TestKernelTestRunDifferential loads the live-mode program of every table
+// expression as eBPF and runs it with BPF_PROG_TEST_RUN. A test-run skb
+// carries no VLAN metadata, so live "vlan" falls back to the tag in the
+// frame and must agree with tcpdump's offline program frame by frame.
+func TestKernelTestRunDifferential(t *testing.T) {
+	needRoot(t)
+	empty := needTcpdump(t, 1)
+	// Every crafted frame and a quarter of the shared ones keep this to a
+	// few seconds; the VM test covers every shared frame.
+	frames := append([][]byte{}, craftedSet()...)
+	for i, fr := range sharedFrames(t, decode.LinkEthernet) {
+		if i%4 == 0 {
+			frames = append(frames, fr)
+		}
+	}
+	for _, expr := range diffExprs {
+		ref, err := tcpdumpProgram(empty, expr)
+		if err != nil {
+			t.Errorf("%q: %v", expr, err)
+			continue
+		}
+		refVM, err := bpf.NewVM(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine, err := Compile(expr, decode.LinkEthernet, 262144)
+		if err != nil {
+			t.Errorf("%q: %v", expr, err)
+			continue
+		}
+		e, err := NewEBPF(mine)
+		if err != nil {
+			t.Errorf("%q: %v", expr, err)
+			continue
+		}
+		bad, accepted := 0, uint64(0)
+		for i, fr := range frames {
+			if len(fr) < 14 || len(fr) > maxTestRun {
+				continue // BPF_PROG_TEST_RUN takes an Ethernet header to a page
+			}
+			want := run(t, refVM, fr) > 0
+			got := testRun(t, e.Program(), fr, 1) > 0
+			if got {
+				accepted++
+			}
+			if want != got {
+				bad++
+				if bad <= 3 {
+					t.Errorf("%q: frame %d (% x): tcpdump accepts=%v, eBPF accepts=%v", expr, i, fr[:min(len(fr), 64)], want, got)
+				}
+			}
+		}
+		c, err := e.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Accepted != accepted || c.Seen != c.Accepted+c.Rejected {
+			t.Errorf("%q: counters %+v, but %d frames were accepted", expr, c, accepted)
+		}
+		e.Close()
 	}
 }
