@@ -1,0 +1,664 @@
+package correlate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Bounds on how far the analysis looks back or ahead in one flow for the
+// other copies of a segment; they keep its cost linear in packets.
+const (
+	maxBackScan = 1 << 14
+	maxFwdScan  = 1 << 16
+	// maxSamples bounds the transit samples kept per flow and direction
+	// for the median; a larger flow is sampled evenly.
+	maxSamples = 1 << 13
+)
+
+// ackPt is a point where a receiver's cumulative ACK advanced, as seen at
+// one capture point.
+type ackPt struct {
+	t   int64 // in that capture's clock
+	a   int64 // ACK relative to the direction's base
+	rec int32 // the record carrying it
+}
+
+// firstAck returns the first point whose ACK reaches e, or -1.
+func firstAck(pts []ackPt, e int64) int {
+	i := sort.Search(len(pts), func(i int) bool { return pts[i].a >= e })
+	if i == len(pts) {
+		return -1
+	}
+	return i
+}
+
+// view is one capture's side of a matched flow.
+type view struct {
+	c     *Capture
+	recs  []int32 // the flow's records, in frame order
+	match []int32 // this capture's record -> other capture's record
+	isA   bool    // the client-side capture
+	// delta: this capture's seq minus the client side's, by direction.
+	delta [2]uint32
+}
+
+// analyzer holds the inputs and reusable scratch space of the per-flow
+// analysis.
+type analyzer struct {
+	a, b    *Capture
+	ma, mb  []int32
+	clk     *Clock
+	maxEv   int
+	acks    [2][]ackPt
+	samples [2][]int64
+	think   []int64
+	client  []int64
+}
+
+// toA converts a timestamp of view v's clock to the client side's.
+func (z *analyzer) toA(v *view, t int64) int64 {
+	if v.isA {
+		return t
+	}
+	return z.clk.toClient(t)
+}
+
+// toView converts a timestamp of view from's clock to view to's.
+func (z *analyzer) toView(from, to *view, t int64) int64 {
+	if from.isA == to.isA {
+		return t
+	}
+	if from.isA {
+		return z.clk.toServer(t)
+	}
+	return z.clk.toClient(t)
+}
+
+// other returns the record of the other capture matching record i of v.
+func (z *analyzer) other(v *view, i int32) (int32, *rec) {
+	j := v.match[i]
+	if j < 0 {
+		return -1, nil
+	}
+	if v.isA {
+		return j, z.b.recs.at(j)
+	}
+	return j, z.a.recs.at(j)
+}
+
+// frames returns the (client side, server side) frame numbers of record i
+// of view v and of its match.
+func (z *analyzer) frames(v *view, i int32) (span, server uint32) {
+	r := v.c.recs.at(i)
+	_, o := z.other(v, i)
+	var of uint32
+	if o != nil {
+		of = o.frame
+	}
+	if v.isA {
+		return r.frame, of
+	}
+	return of, r.frame
+}
+
+// flowState accumulates one flow's findings.
+type flowState struct {
+	fr       *FlowReport
+	evCount  map[string]int
+	recovery float64 // ns of loss recovery, union of intervals
+	recEnd   int64
+	harmful  int // lost segments that carried data, SYN or FIN
+	synLost  int
+	congest  float64 // ns of queueing between the points
+	// slowThink sums the think times long enough to blame the server.
+	slowThink float64
+}
+
+func (z *analyzer) evidence(st *flowState, kind string, v *view, i int32, detail string) {
+	const perKind = 5
+	if st.evCount[kind] >= perKind || len(st.fr.Evidence) >= z.maxEv {
+		st.evCount[kind]++
+		return
+	}
+	st.evCount[kind]++
+	sf, bf := z.frames(v, i)
+	st.fr.Evidence = append(st.fr.Evidence, Evidence{
+		Kind: kind, SpanFrame: sf, ServerFrame: bf,
+		Time: fmtTime(z.toA(v, v.c.recs.at(i).ts)), Detail: detail,
+	})
+}
+
+// analyzePair fills fr with everything found in one matched connection.
+func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
+	va := &view{c: z.a, recs: z.a.flowRecs(p.a), match: z.ma, isA: true}
+	vb := &view{c: z.b, recs: z.b.flowRecs(p.b), match: z.mb, delta: p.delta}
+	st := &flowState{fr: fr, evCount: map[string]int{}}
+	fa := &z.a.flows[p.a]
+
+	fr.Packets = SideCount{len(va.recs), len(vb.recs)}
+	fr.MatchedPackets = int(fa.matched[0] + fa.matched[1])
+	fr.ZeroWindowBy = map[string]float64{"client": 0, "server": 0}
+	fr.ZeroWindows = map[string]int{"client": 0, "server": 0}
+	fr.WindowShrinks = map[string]int{"client": 0, "server": 0}
+	fr.LostPct = map[string]float64{"c2s": 0, "s2c": 0}
+
+	// Sequence numbers are made relative to the first one the client side
+	// saw in each direction.
+	var base [2]uint32
+	var haveBase [2]bool
+	for _, i := range va.recs {
+		r := z.a.recs.at(i)
+		d := r.dir()
+		if !haveBase[d] {
+			base[d], haveBase[d] = r.seq, true
+		}
+	}
+	for _, i := range vb.recs {
+		r := z.b.recs.at(i)
+		d := r.dir()
+		if !haveBase[d] {
+			base[d], haveBase[d] = r.seq-p.delta[d], true
+		}
+	}
+	rel := func(v *view, d int, x uint32) int64 { return int64(int32(x - v.delta[d] - base[d])) }
+
+	z.transit(va, st)
+	for d := range 2 {
+		up, down := va, vb
+		if d == s2c {
+			up, down = vb, va
+		}
+		z.lossAndRetrans(d, up, down, rel, st)
+	}
+	z.windows(va, vb, p, rel, st)
+	z.exchanges(va, vb, rel, st)
+	z.handshake(va, vb, st)
+	if rb := fa.rstBy; rb >= 0 {
+		fr.ResetBy = [2]string{"client", "server"}[rb]
+		for _, i := range va.recs {
+			if r := z.a.recs.at(i); r.flags&flagRST != 0 {
+				z.evidence(st, "reset_by_"+fr.ResetBy, va, i, "")
+				break
+			}
+		}
+	}
+	return st
+}
+
+// transit computes the one-way delay between the points of every matched
+// packet, in the client side's clock.
+func (z *analyzer) transit(va *view, st *flowState) {
+	var n [2]int
+	fa := &z.a.flows[z.a.recs.at(va.recs[0]).flow]
+	var stride [2]int
+	for d := range 2 {
+		stride[d] = int(fa.matched[d])/maxSamples + 1
+		z.samples[d] = z.samples[d][:0]
+	}
+	var lo, hi [2]int64
+	for d := range 2 {
+		lo[d], hi[d] = math.MaxInt64, math.MinInt64
+	}
+	for _, i := range va.recs {
+		j := z.ma[i]
+		if j < 0 {
+			continue
+		}
+		r := z.a.recs.at(i)
+		d := r.dir()
+		tb := z.clk.toClient(z.b.recs.at(j).ts)
+		v := tb - r.ts
+		if d == s2c {
+			v = -v
+		}
+		lo[d], hi[d] = min(lo[d], v), max(hi[d], v)
+		if n[d]%stride[d] == 0 {
+			z.samples[d] = append(z.samples[d], v)
+		}
+		n[d]++
+	}
+	stat := func(d int) Stat {
+		if n[d] == 0 {
+			return Stat{}
+		}
+		slices.Sort(z.samples[d])
+		return Stat{Min: ms(lo[d]), Median: ms(z.samples[d][len(z.samples[d])/2]), Max: ms(hi[d]), N: n[d]}
+	}
+	st.fr.TransitMS = Transit{C2S: stat(c2s), S2C: stat(s2c)}
+	// Queueing between the points: the median delay well above the
+	// least (doubled at least, and by queueFloor or more).
+	for d := range 2 {
+		if n[d] == 0 {
+			continue
+		}
+		med := z.samples[d][len(z.samples[d])/2]
+		if q := med - lo[d]; q >= queueFloor && q >= lo[d] {
+			st.congest += float64(q)
+		}
+	}
+}
+
+// buildAcks collects where the receiver of direction d (which sends in
+// direction 1-d) advanced its cumulative ACK, as seen in v.
+func buildAcks(dst []ackPt, v *view, d int, rel func(*view, int, uint32) int64) []ackPt {
+	dst = dst[:0]
+	hi := int64(math.MinInt64)
+	for _, i := range v.recs {
+		r := v.c.recs.at(i)
+		if r.dir() != 1-d || r.flags&flagACK == 0 {
+			continue
+		}
+		if a := rel(v, d, r.ack); a > hi {
+			hi = a
+			dst = append(dst, ackPt{t: r.ts, a: a, rec: i})
+		}
+	}
+	return dst
+}
+
+// lossAndRetrans classifies direction d's packets that passed the upstream
+// point up but not the downstream point down (lost between the points, or
+// dropped by down's capture), those down saw that up did not (dropped by
+// up's capture), and up's retransmissions.
+func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, uint32) int64, st *flowState) {
+	fr := st.fr
+	z.acks[0] = buildAcks(z.acks[0], up, d, rel)
+	z.acks[1] = buildAcks(z.acks[1], down, d, rel)
+	ackUp, ackDown := z.acks[0], z.acks[1]
+	minT := z.clk.MinTransit[d]
+	tol := int64(1e6) + int64(min(z.clk.Uncertainty, 1e12))
+
+	segOf := func(v *view, r *rec) (int64, int64) {
+		s := rel(v, d, r.seq)
+		return s, s + int64(r.seqLen())
+	}
+	// downTime is when record i of up reached down: measured when matched,
+	// else estimated from the clock and the least transit.
+	downTime := func(i int32) int64 {
+		if _, o := z.other(up, i); o != nil {
+			return o.ts
+		}
+		return z.toView(up, down, up.c.recs.at(i).ts) + minT
+	}
+
+	var sent int
+	high := int64(math.MinInt64)
+	started := false
+	for k, i := range up.recs {
+		r := up.c.recs.at(i)
+		if r.dir() != d {
+			continue
+		}
+		sent++
+		s, e := segOf(up, r)
+		matched := up.match[i] >= 0
+		if e > s && started && s < high {
+			fr.Retransmissions++
+			z.classifyRetrans(d, up, down, k, s, ackUp, ackDown, downTime, segOf, st)
+		}
+		if !matched {
+			z.missing(d, up, down, k, s, e, ackDown, downTime, segOf, tol, st)
+		}
+		if !started || e > high {
+			high = e
+		}
+		started = true
+	}
+	// Packets the downstream point saw that the upstream one did not: the
+	// upstream capture missed them.
+	for _, i := range down.recs {
+		r := down.c.recs.at(i)
+		if r.dir() != d || down.match[i] >= 0 {
+			continue
+		}
+		fr.CaptureDrops++
+		if up.isA {
+			fr.CaptureDropAt.ClientSide++
+		} else {
+			fr.CaptureDropAt.ServerSide++
+		}
+		z.evidence(st, "capture_drop", down, i, fmt.Sprintf("%s seen only at the %s capture point: the %s capture missed it", dirName(d), pointName(down), pointName(up)))
+	}
+	if sent > 0 {
+		fr.LostPct[dirKey(d)] = 100 * float64(dirCount(&fr.LostBetween, d)) / float64(sent)
+	}
+}
+
+// missing decides about record up.recs[k], seen upstream and not
+// downstream. It was lost between the points unless the receiver proved it
+// arrived: a cumulative ACK covering it, sent after it could have arrived
+// and before any later copy of its start arrived.
+func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []ackPt, downTime func(int32) int64,
+	segOf func(*view, *rec) (int64, int64), tol int64, st *flowState) {
+	fr := st.fr
+	i := up.recs[k]
+	r := up.c.recs.at(i)
+	arrive := z.toView(up, down, r.ts) + z.clk.MinTransit[d]
+
+	// The next copy of the segment's start, and the first such copy that
+	// reached the downstream point.
+	nextAt, nextDownAt := int64(-1), int64(-1)
+	var nextIdx int32 = -1
+	if e > s {
+		for n, kk := 0, k+1; kk < len(up.recs) && n < maxFwdScan; kk++ {
+			j := up.recs[kk]
+			q := up.c.recs.at(j)
+			if q.dir() != d {
+				continue
+			}
+			n++
+			qs, qe := segOf(up, q)
+			if qe > qs && qs <= s && s < qe {
+				if nextAt < 0 {
+					nextAt, nextIdx = q.ts, j
+				}
+				if up.match[j] >= 0 {
+					nextDownAt = downTime(j)
+					break
+				}
+			}
+		}
+	}
+	lost := true
+	if e > s {
+		if ai := firstAck(ackDown, e); ai >= 0 {
+			ta := ackDown[ai].t
+			if ta >= arrive-tol && (nextDownAt < 0 || ta < nextDownAt) {
+				lost = false
+				fr.CaptureDrops++
+				if down.isA {
+					fr.CaptureDropAt.ClientSide++
+				} else {
+					fr.CaptureDropAt.ServerSide++
+				}
+				z.evidence(st, "capture_drop", up, i, fmt.Sprintf("%s not in the %s capture, yet acknowledged there without retransmission (ACK in frame %d): the %s capture missed it",
+					dirName(d), pointName(down), down.c.recs.at(ackDown[ai].rec).frame, pointName(down)))
+			}
+		}
+	}
+	if !lost {
+		return
+	}
+	if d == c2s {
+		fr.LostBetween.C2S++
+	} else {
+		fr.LostBetween.S2C++
+	}
+	detail := dirName(d) + " passed the " + pointName(up) + " point and never reached the " + pointName(down) + " point"
+	if e > s {
+		st.harmful++
+		if r.flags&flagSYN != 0 {
+			st.synLost++
+		}
+		if nextAt >= 0 {
+			wait := z.toA(up, nextAt) - z.toA(up, r.ts)
+			nf := up.c.recs.at(nextIdx).frame
+			detail += fmt.Sprintf("; retransmitted %.1f ms later (%s frame %d)", ms(wait), pointName(up), nf)
+			// Union of recovery intervals, in the client side's clock.
+			t0, t1 := z.toA(up, r.ts), z.toA(up, nextAt)
+			if t0 < st.recEnd {
+				t0 = st.recEnd
+			}
+			if t1 > t0 {
+				st.recovery += float64(t1 - t0)
+				st.recEnd = t1
+			}
+		}
+	}
+	kind := "lost_" + dirKey(d)
+	if r.flags&flagSYN != 0 {
+		kind = "lost_syn"
+		if d == s2c {
+			kind = "lost_synack"
+		}
+	}
+	z.evidence(st, kind, up, i, detail)
+}
+
+// classifyRetrans says why up.recs[k], a retransmission of [s, ...), was
+// sent, from what happened to the previous copy of s.
+func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp, ackDown []ackPt,
+	downTime func(int32) int64, segOf func(*view, *rec) (int64, int64), st *flowState) {
+	fr := st.fr
+	i := up.recs[k]
+	r := up.c.recs.at(i)
+	prev := int32(-1)
+	var pe int64
+	for n, kk := 0, k-1; kk >= 0 && n < maxBackScan; kk-- {
+		j := up.recs[kk]
+		q := up.c.recs.at(j)
+		if q.dir() != d {
+			continue
+		}
+		n++
+		qs, qe := segOf(up, q)
+		if qe > qs && qs <= s && s < qe {
+			prev, pe = j, qe
+			break
+		}
+	}
+	rk := &fr.RetransmissionKinds
+	switch {
+	case prev < 0:
+		rk.Unknown++
+	case up.match[prev] < 0:
+		rk.AfterLossBetween++
+	default:
+		if ai := firstAck(ackUp, pe); ai >= 0 && ackUp[ai].t <= r.ts {
+			rk.Spurious++
+			z.evidence(st, "spurious_retransmission", up, i, "the data was already acknowledged at the sender's capture point")
+			return
+		}
+		if ai := firstAck(ackDown, pe); ai >= 0 && ackDown[ai].t < downTime(i) {
+			if down.match[ackDown[ai].rec] < 0 {
+				rk.AfterAckLoss++
+				z.evidence(st, "retransmission_after_ack_loss", up, i, "the receiver's ACK was lost between the points")
+			} else {
+				rk.Premature++
+				z.evidence(st, "premature_retransmission", up, i, "the receiver had acknowledged the earlier copy; its ACK was still on the way")
+			}
+			return
+		}
+		rk.LossBeyond++
+		z.evidence(st, "loss_beyond_far_point", up, i, fmt.Sprintf("the earlier copy passed both points but the receiver beyond the %s point did not acknowledge it", pointName(down)))
+	}
+}
+
+// windows finds zero windows and shrinking windows, each at the capture
+// point next to the endpoint that advertised them.
+func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) int64, st *flowState) {
+	fa := &z.a.flows[p.a]
+	fb := &z.b.flows[p.b]
+	for d := range 2 {
+		v, f := va, fa // the client's windows, at the client side
+		who := "client"
+		if d == s2c {
+			v, f = vb, fb
+			who = "server"
+		}
+		scale, known := 0, false
+		if f.hasSYN[c2s] && f.hasSYN[s2c] {
+			known = true
+			if f.wscale[c2s] >= 0 && f.wscale[s2c] >= 0 {
+				scale = int(f.wscale[d])
+			}
+		}
+		var zero bool
+		var zstart, total, last int64
+		prevEdge := int64(math.MinInt64)
+		for _, i := range v.recs {
+			r := v.c.recs.at(i)
+			if r.dir() != d {
+				continue
+			}
+			last = r.ts
+			if r.flags&(flagSYN|flagFIN|flagRST) != 0 {
+				continue
+			}
+			if r.win == 0 {
+				if !zero {
+					zero, zstart = true, r.ts
+					st.fr.ZeroWindows[who]++
+					z.evidence(st, "zero_window_"+who, v, i, "the "+who+" advertised a zero window: its application is not reading")
+				}
+			} else if zero {
+				zero = false
+				total += r.ts - zstart
+			}
+			if known && r.flags&flagACK != 0 {
+				edge := rel(v, 1-d, r.ack) + int64(r.win)<<scale
+				if edge < prevEdge {
+					st.fr.WindowShrinks[who]++
+				}
+				prevEdge = max(prevEdge, edge)
+			}
+		}
+		if zero {
+			total += last - zstart
+		}
+		st.fr.ZeroWindowBy[who] = float64(total) / 1e9
+		st.fr.ZeroWindowS += float64(total) / 1e9
+	}
+}
+
+// exchanges measures server think time (the request's last new byte at
+// the server to the response's first new byte leaving it) and client time
+// (the response's last byte at the client side to the next request).
+func (z *analyzer) exchanges(va, vb *view, rel func(*view, int, uint32) int64, st *flowState) {
+	z.think, z.client = z.think[:0], z.client[:0]
+	var maxThink int64 = -1
+	var maxReq, maxResp int32
+	turns := func(v *view, fn func(reqLast int64, reqIdx, respIdx int32, t int64)) {
+		var high [2]int64
+		var seen [2]bool
+		var lastT [2]int64
+		var lastIdx [2]int32
+		pending := -1 // direction whose data awaits an answer
+		for _, i := range v.recs {
+			r := v.c.recs.at(i)
+			d := r.dir()
+			if r.plen == 0 {
+				continue
+			}
+			s := rel(v, d, r.seq)
+			e := s + int64(r.plen)
+			if seen[d] && e <= high[d] {
+				continue // retransmitted data is not a new turn
+			}
+			seen[d], high[d] = true, e
+			if pending == 1-d {
+				fn(lastT[1-d], lastIdx[1-d], i, r.ts)
+			}
+			pending = d
+			lastT[d], lastIdx[d] = r.ts, i
+		}
+	}
+	turns(vb, func(reqLast int64, reqIdx, respIdx int32, t int64) {
+		if vb.c.recs.at(reqIdx).dir() != c2s {
+			return
+		}
+		th := t - reqLast
+		z.think = append(z.think, th)
+		rtt := int64((st.fr.TransitMS.C2S.Median + st.fr.TransitMS.S2C.Median) * 1e6)
+		if th >= perceptible && th >= rtt {
+			st.slowThink += float64(th)
+		}
+		if th > maxThink {
+			maxThink, maxReq, maxResp = th, reqIdx, respIdx
+		}
+	})
+	turns(va, func(respLast int64, respIdx, reqIdx int32, t int64) {
+		if va.c.recs.at(respIdx).dir() != s2c {
+			return
+		}
+		z.client = append(z.client, t-respLast)
+	})
+	fr := st.fr
+	fr.Exchanges = len(z.think)
+	if len(z.think) > 0 {
+		slices.Sort(z.think)
+		fr.ThinkMS = ms(z.think[len(z.think)/2])
+		fr.ThinkMaxMS = ms(z.think[len(z.think)-1])
+		if maxThink >= perceptible {
+			rf := vb.c.recs.at(maxReq).frame
+			z.evidence(st, "server_think", vb, maxResp, fmt.Sprintf("server took %.1f ms from the request's last byte (server frame %d) to this response", ms(maxThink), rf))
+		}
+	}
+	if len(z.client) > 0 {
+		slices.Sort(z.client)
+		fr.ClientMS = ms(z.client[len(z.client)/2])
+	}
+}
+
+// handshake splits the three-way handshake's time by where it was spent.
+func (z *analyzer) handshake(va, vb *view, st *flowState) {
+	var synA, synAckA, ackA, synB, synAckB int64 = -1, -1, -1, -1, -1
+	var synAckBIdx int32
+	nSYN := 0
+	for _, i := range va.recs {
+		r := z.a.recs.at(i)
+		switch {
+		case r.flags&flagSYN != 0 && r.flags&flagACK == 0:
+			nSYN++
+			if synA < 0 {
+				synA = r.ts
+			}
+		case r.flags&flagSYN != 0 && r.dir() == s2c:
+			if synAckA < 0 {
+				synAckA = r.ts
+			}
+		case synAckA >= 0 && ackA < 0 && r.dir() == c2s && r.flags&flagACK != 0:
+			ackA = r.ts
+		}
+	}
+	for _, i := range vb.recs {
+		r := z.b.recs.at(i)
+		if r.flags&flagSYN == 0 {
+			continue
+		}
+		if r.flags&flagACK == 0 {
+			if synAckB < 0 {
+				synB = r.ts // the last SYN before the SYN-ACK
+			}
+		} else if synAckB < 0 {
+			synAckB, synAckBIdx = r.ts, i
+		}
+	}
+	if synA < 0 || synAckA < 0 || ackA < 0 || synB < 0 || synAckB < 0 {
+		return
+	}
+	h := &Handshake{
+		TotalMS:    ms(ackA - synA),
+		C2SMS:      ms(z.clk.toClient(synB) - synA),
+		ServerMS:   ms(synAckB - synB),
+		S2CMS:      ms(synAckA - z.clk.toClient(synAckB)),
+		ClientMS:   ms(ackA - synAckA),
+		SYNRetrans: max(nSYN-1, 0),
+	}
+	st.fr.Handshake = h
+	if synAckB-synB >= perceptible {
+		z.evidence(st, "slow_synack", vb, synAckBIdx, fmt.Sprintf("the server took %.1f ms to answer the SYN", h.ServerMS))
+	}
+}
+
+func ms(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
+
+func dirKey(d int) string { return [2]string{"c2s", "s2c"}[d] }
+
+func dirName(d int) string { return [2]string{"client-to-server packet", "server-to-client packet"}[d] }
+
+func pointName(v *view) string {
+	if v.isA {
+		return "client-side"
+	}
+	return "server-side"
+}
+
+func dirCount(c *DirCount, d int) int {
+	if d == c2s {
+		return c.C2S
+	}
+	return c.S2C
+}

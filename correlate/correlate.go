@@ -1,0 +1,160 @@
+package correlate
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Files reads both captures and correlates them. clientSide was taken
+// near the client (a SPAN port, say), serverSide at or near the server.
+// A capture damaged part-way is used up to the damage, with a warning.
+func Files(clientSide, serverSide string, opt Options) (*Report, error) {
+	a, err := ReadFile(clientSide)
+	if a == nil {
+		return nil, err
+	}
+	b, err := ReadFile(serverSide)
+	if b == nil {
+		return nil, err
+	}
+	return Correlate(a, b, opt), nil
+}
+
+// Correlate matches the connections and packets of a (client side) and b
+// (server side), estimates how their clocks differ, classifies every loss,
+// retransmission, window problem and delay by where it happened and gives
+// the verdict. It uses a and b up: neither may be added to afterwards.
+func Correlate(a, b *Capture, opt Options) *Report {
+	a.finish()
+	b.finish()
+	if opt.MaxEvidence <= 0 {
+		opt.MaxEvidence = 12
+	}
+	rep := &Report{
+		ClientSide: summary(a),
+		ServerSide: summary(b),
+		Flows:      []FlowReport{},
+	}
+	for _, c := range [2]*Capture{a, b} {
+		if c.Err != nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%v (using the %d packets before it)", c.Err, c.Packets))
+		}
+	}
+
+	pairs := matchFlows(a, b)
+	ma := make([]int32, a.recs.len())
+	mb := make([]int32, b.recs.len())
+	matchPackets(a, b, pairs, ma, mb)
+
+	var clk Clock
+	if opt.OffsetKnown {
+		clk = givenClock(a, int64(opt.Offset))
+	} else {
+		clk = estimateClock(a, b, ma)
+	}
+	if opt.OffsetKnown || clk.Source == "estimated" && clk.Uncertainty > 1e15 {
+		clk.MinTransit = minTransit(a, b, ma, &clk)
+	}
+	rep.Clock = clk
+	rep.ClockOffsetS = clk.Offset / 1e9
+	rep.ClockDriftPPM = clk.Drift * 1e6
+	rep.ClockDriftUncertaintyPPM = clk.DriftUncertainty * 1e6
+	rep.ClockUncertaintyMS = clk.Uncertainty / 1e6
+	if clk.Uncertainty > 1e15 {
+		rep.ClockUncertaintyMS = -1
+	}
+	rep.ClockSource = clk.Source
+
+	z := &analyzer{a: a, b: b, ma: ma, mb: mb, clk: &clk, maxEv: opt.MaxEvidence}
+	var states []*flowState
+	for i := range pairs {
+		p := &pairs[i]
+		fa, fb := &a.flows[p.a], &b.flows[p.b]
+		if !opt.Filter.keep(fa) && !opt.Filter.keep(fb) {
+			continue
+		}
+		fr := FlowReport{
+			Client:    fa.client.String(),
+			Server:    fa.server.String(),
+			MatchedBy: p.how.String(),
+			Evidence:  []Evidence{},
+		}
+		if p.nat {
+			fr.ServerSideView = &Endpoints{Client: fb.client.String(), Server: fb.server.String()}
+		}
+		st := z.analyzePair(p, &fr)
+		judgeFlow(st)
+		rep.Flows = append(rep.Flows, fr)
+		states = append(states, st)
+	}
+	for i := range states {
+		states[i].fr = &rep.Flows[i]
+	}
+	for _, side := range []struct {
+		c    *Capture
+		list *[]string
+	}{{a, &rep.OnlyClientSide}, {b, &rep.OnlyServerSide}} {
+		for i := range side.c.flows {
+			f := &side.c.flows[i]
+			if f.partner < 0 && opt.Filter.keep(f) {
+				*side.list = append(*side.list, f.client.String()+" -> "+f.server.String())
+			}
+		}
+	}
+	judgeOverall(rep, a, b, len(pairs))
+	return rep
+}
+
+// minTransit is the least one-way delay each way under a clock that was
+// not estimated from both directions.
+func minTransit(a, b *Capture, ma []int32, clk *Clock) [2]int64 {
+	m := [2]int64{-1, -1}
+	for i, j := range ma {
+		if j < 0 {
+			continue
+		}
+		ra := a.recs.at(int32(i))
+		v := clk.toClient(b.recs.at(j).ts) - ra.ts
+		d := ra.dir()
+		if d == s2c {
+			v = -v
+		}
+		if m[d] < 0 || v < m[d] {
+			m[d] = v
+		}
+	}
+	return [2]int64{max(m[0], 0), max(m[1], 0)}
+}
+
+func summary(c *Capture) CaptureSummary {
+	return CaptureSummary{File: c.Name, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: len(c.flows), Truncated: c.Truncated}
+}
+
+// keep reports whether flow f passes the filter.
+func (flt *Filter) keep(f *flow) bool {
+	if flt.Host.IsValid() && f.client.Addr() != flt.Host.Unmap() && f.server.Addr() != flt.Host.Unmap() {
+		return false
+	}
+	if flt.Port != 0 && f.client.Port() != flt.Port && f.server.Port() != flt.Port {
+		return false
+	}
+	if e := flt.Flow[0]; e.IsValid() {
+		if !sameEnd(f, e) {
+			return false
+		}
+		if e2 := flt.Flow[1]; e2.IsValid() && !sameEnd(f, e2) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameEnd(f *flow, e netip.AddrPort) bool {
+	e = netip.AddrPortFrom(e.Addr().Unmap(), e.Port())
+	return f.client == e || f.server == e
+}
+
+func fmtTime(ns int64) string {
+	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000000000Z")
+}

@@ -1,0 +1,224 @@
+package correlate
+
+import "slices"
+
+// How a flow of the client-side capture was matched to one of the server
+// side.
+type matchHow uint8
+
+const (
+	matchTuple   matchHow = iota + 1 // same addresses and ports
+	matchISN                         // same initial sequence numbers (NAT between the points)
+	matchData                        // same first data segment: seq, ack, length (NAT, no handshake seen)
+	matchPayload                     // same first payload bytes and lengths, nearest in time (seq rewritten too)
+)
+
+func (h matchHow) String() string {
+	switch h {
+	case matchTuple:
+		return "tuple"
+	case matchISN:
+		return "isn"
+	case matchData:
+		return "first-data"
+	case matchPayload:
+		return "payload"
+	}
+	return "none"
+}
+
+// pair is one connection seen in both captures.
+type pair struct {
+	a, b int32 // flow index in the client-side (a) and server-side (b) capture
+	how  matchHow
+	// delta is what to add to a client-side sequence number of each
+	// direction to get the server side's (non-zero only when a middlebox
+	// rewrites sequence numbers).
+	delta [2]uint32
+	nat   bool // addresses or ports differ between the points
+}
+
+type dataKey struct {
+	seq, ack uint32
+	plen     uint16
+	dir      uint8
+}
+
+type payloadKey struct {
+	h0, h1 uint64
+	l0, l1 uint16
+}
+
+// matchFlows pairs the flows of a (client side) with those of b (server
+// side): same tuple first, then through NAT by ISNs, then by the first data
+// segment, then by payload and time. Each flow is paired at most once; the
+// order of a's flows makes it deterministic.
+func matchFlows(a, b *Capture) []pair {
+	firstSame := make(map[flowKey]int32, len(b.flows))
+	byISN := make(map[uint32]int32)
+	byData := make(map[dataKey]int32)
+	byPayload := make(map[payloadKey][]int32)
+	for i := range b.flows {
+		f := &b.flows[i]
+		k := keyOf(f)
+		if _, ok := firstSame[k]; !ok {
+			firstSame[k] = int32(i)
+		}
+		if f.hasSYN[c2s] {
+			if _, ok := byISN[f.isn[c2s]]; !ok {
+				byISN[f.isn[c2s]] = int32(i)
+			}
+		}
+		for d := range 2 {
+			if s := f.data[d]; s.ok {
+				dk := dataKey{s.seq, s.ack, s.plen, uint8(d)}
+				if _, ok := byData[dk]; !ok {
+					byData[dk] = int32(i)
+				}
+			}
+		}
+		if f.data[c2s].ok || f.data[s2c].ok {
+			pk := payloadKeyOf(f)
+			byPayload[pk] = append(byPayload[pk], int32(i))
+		}
+	}
+
+	var pairs []pair
+	var startDelta []int64 // server start minus client-side start, of matched flows
+	link := func(ai, bi int32, how matchHow) {
+		fa, fb := &a.flows[ai], &b.flows[bi]
+		if fb.client != fa.client && fb.client == fa.server {
+			// Both saw the flow mid-stream and guessed its direction
+			// differently: the client side's view wins.
+			b.flip(bi)
+		}
+		p := pair{a: ai, b: bi, how: how}
+		p.nat = fa.client != fb.client || fa.server != fb.server
+		if how == matchPayload {
+			for d := range 2 {
+				if fa.data[d].ok && fb.data[d].ok {
+					p.delta[d] = fb.data[d].seq - fa.data[d].seq
+				}
+			}
+		}
+		fa.partner, fb.partner = bi, ai
+		pairs = append(pairs, p)
+		startDelta = append(startDelta, fb.first-fa.first)
+	}
+
+	// Pass 1: same tuple, then ISN, then first data; pass 2, once the
+	// offset between the clocks is roughly known from those, by payload.
+	for ai := range a.flows {
+		fa := &a.flows[ai]
+		// Same addresses and ports: the instance whose ISNs agree, or the
+		// first unmatched one whose ISNs do not contradict.
+		bi, ok := firstSame[keyOf(fa)]
+		for ; ok && bi >= 0; bi = b.flows[bi].nextSame {
+			fb := &b.flows[bi]
+			if fb.partner < 0 && isnCompatible(fa, fb) {
+				link(int32(ai), bi, matchTuple)
+				break
+			}
+		}
+		if fa.partner >= 0 {
+			continue
+		}
+		if fa.hasSYN[c2s] {
+			if bi, ok := byISN[fa.isn[c2s]]; ok && b.flows[bi].partner < 0 && isnCompatible(fa, &b.flows[bi]) {
+				link(int32(ai), bi, matchISN)
+				continue
+			}
+		}
+		for d := range 2 {
+			s := fa.data[d]
+			if !s.ok || fa.partner >= 0 {
+				continue
+			}
+			// The direction guess may differ when neither saw the SYN.
+			for _, dd := range [2]int{d, 1 - d} {
+				if bi, ok := byData[dataKey{s.seq, s.ack, s.plen, uint8(dd)}]; ok && b.flows[bi].partner < 0 {
+					link(int32(ai), bi, matchData)
+					break
+				}
+			}
+		}
+	}
+
+	shift := median(startDelta)
+	for ai := range a.flows {
+		fa := &a.flows[ai]
+		if fa.partner >= 0 || !(fa.data[c2s].ok || fa.data[s2c].ok) {
+			continue
+		}
+		best, bestDist := int32(-1), int64(0)
+		for _, bi := range byPayload[payloadKeyOf(fa)] {
+			fb := &b.flows[bi]
+			if fb.partner >= 0 {
+				continue
+			}
+			dist := fb.first - fa.first - shift
+			if dist < 0 {
+				dist = -dist
+			}
+			if best < 0 || dist < bestDist {
+				best, bestDist = bi, dist
+			}
+		}
+		if best >= 0 {
+			link(int32(ai), best, matchPayload)
+		}
+	}
+	return pairs
+}
+
+// isnCompatible reports whether two flows' handshakes do not contradict
+// each other: each ISN seen in both captures is the same.
+func isnCompatible(fa, fb *flow) bool {
+	for d := range 2 {
+		if fa.hasSYN[d] && fb.hasSYN[d] && fa.isn[d] != fb.isn[d] {
+			return false
+		}
+	}
+	return true
+}
+
+func keyOf(f *flow) flowKey {
+	ca, sa := f.client.Addr().As16(), f.server.Addr().As16()
+	cp, sp := f.client.Port(), f.server.Port()
+	if lessEndpoint(ca, cp, sa, sp) {
+		return flowKey{a: ca, b: sa, pa: cp, pb: sp}
+	}
+	return flowKey{a: sa, b: ca, pa: sp, pb: cp}
+}
+
+func payloadKeyOf(f *flow) payloadKey {
+	return payloadKey{f.data[c2s].hash, f.data[s2c].hash, f.data[c2s].plen, f.data[s2c].plen}
+}
+
+// flip reverses the direction of flow fi: client and server swap, and so
+// do the per-direction fields and every record's direction bit.
+func (c *Capture) flip(fi int32) {
+	f := &c.flows[fi]
+	f.client, f.server = f.server, f.client
+	f.isn[0], f.isn[1] = f.isn[1], f.isn[0]
+	f.hasSYN[0], f.hasSYN[1] = f.hasSYN[1], f.hasSYN[0]
+	f.wscale[0], f.wscale[1] = f.wscale[1], f.wscale[0]
+	f.data[0], f.data[1] = f.data[1], f.data[0]
+	f.pkts[0], f.pkts[1] = f.pkts[1], f.pkts[0]
+	f.fin[0], f.fin[1] = f.fin[1], f.fin[0]
+	if f.rstBy >= 0 {
+		f.rstBy = 1 - f.rstBy
+	}
+	for _, i := range c.flowRecs(fi) {
+		c.recs.at(i).bits ^= recDir
+	}
+}
+
+// median returns the median of xs (0 for none); it sorts xs.
+func median(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}

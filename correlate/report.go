@@ -1,0 +1,198 @@
+package correlate
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Verdict is who is to blame.
+type Verdict string
+
+// Verdicts.
+const (
+	Network      Verdict = "network"      // loss or queueing between or beyond the points
+	Server       Verdict = "server"       // the server was slow to answer or stopped reading
+	Client       Verdict = "client"       // the client stopped reading or aborted
+	None         Verdict = "none"         // nothing wrong enough to blame
+	Inconclusive Verdict = "inconclusive" // the captures cannot tell
+)
+
+// Report is the result of correlating two captures.
+type Report struct {
+	Verdict Verdict `json:"verdict"`
+	Reason  string  `json:"reason"`
+	// ClockOffsetS is the server capture's clock minus the client side's,
+	// in seconds, at the client side's first packet.
+	ClockOffsetS float64 `json:"clock_offset_s"`
+	// ClockDriftPPM is how fast the server clock gains, in parts per million.
+	ClockDriftPPM float64 `json:"clock_drift_ppm"`
+	// ClockDriftUncertaintyPPM is the drift's standard error; a drift
+	// below twice it is reported as 0.
+	ClockDriftUncertaintyPPM float64 `json:"clock_drift_uncertainty_ppm"`
+	// ClockUncertaintyMS bounds the offset's error (-1 when unbounded).
+	ClockUncertaintyMS float64 `json:"clock_uncertainty_ms"`
+	ClockSource        string  `json:"clock_source"`
+
+	ClientSide CaptureSummary `json:"client_side"`
+	ServerSide CaptureSummary `json:"server_side"`
+
+	Flows []FlowReport `json:"flows"`
+	// OnlyClientSide and OnlyServerSide list the connections seen at one
+	// point only, as "client -> server" in that capture's addresses.
+	OnlyClientSide []string `json:"only_client_side,omitempty"`
+	OnlyServerSide []string `json:"only_server_side,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
+
+	// Clock is the full clock estimate behind the Clock* fields.
+	Clock Clock `json:"-"`
+}
+
+// CaptureSummary describes one input.
+type CaptureSummary struct {
+	File       string `json:"file"`
+	Packets    uint64 `json:"packets"`
+	TCPPackets uint64 `json:"tcp_packets"`
+	Flows      int    `json:"flows"`
+	Truncated  uint64 `json:"truncated,omitempty"`
+}
+
+// Endpoints is a connection's client and server as one capture saw them.
+type Endpoints struct {
+	Client string `json:"client"`
+	Server string `json:"server"`
+}
+
+// DirCount counts something per direction.
+type DirCount struct {
+	C2S int `json:"c2s"`
+	S2C int `json:"s2c"`
+}
+
+// Total returns both directions' sum.
+func (d DirCount) Total() int { return d.C2S + d.S2C }
+
+// SideCount counts something per capture point.
+type SideCount struct {
+	ClientSide int `json:"client_side"`
+	ServerSide int `json:"server_side"`
+}
+
+// Stat is a median and maximum in milliseconds.
+type Stat struct {
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+	N      int     `json:"n"`
+}
+
+// Transit is the one-way delay between the points, per direction.
+type Transit struct {
+	C2S Stat `json:"c2s"`
+	S2C Stat `json:"s2c"`
+}
+
+// Handshake splits the three-way handshake's time (ms) by where it went.
+type Handshake struct {
+	TotalMS    float64 `json:"total_ms"`
+	C2SMS      float64 `json:"network_c2s_ms"` // first SYN at the client side to the SYN the server answered
+	ServerMS   float64 `json:"server_ms"`      // SYN to SYN-ACK at the server
+	S2CMS      float64 `json:"network_s2c_ms"` // SYN-ACK from server to client side
+	ClientMS   float64 `json:"client_ms"`      // SYN-ACK to the client's ACK at the client side
+	SYNRetrans int     `json:"syn_retransmissions"`
+}
+
+// Retrans classifies the retransmissions seen at each sender's capture
+// point (the client side for the client's, the server side for the
+// server's).
+type Retrans struct {
+	AfterLossBetween int `json:"after_loss_between"` // the earlier copy was lost between the points
+	LossBeyond       int `json:"loss_beyond_far_point"`
+	Spurious         int `json:"spurious"`          // retransmitted data already acknowledged at the sender's point
+	Premature        int `json:"premature_rto"`     // acknowledged at the receiver's point before the copy arrived: timer too short
+	AfterAckLoss     int `json:"after_ack_loss"`    // the receiver's ACK was lost between the points
+	Unknown          int `json:"unknown,omitempty"` // earlier copy not in the capture
+}
+
+// FlowReport is the correlation of one connection.
+type FlowReport struct {
+	// Client and Server are as seen in the client-side capture.
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// ServerSideView is the pair as the server-side capture saw it, when
+	// NAT changed addresses or ports.
+	ServerSideView *Endpoints `json:"server_side,omitempty"`
+	MatchedBy      string     `json:"matched_by"`
+	Verdict        Verdict    `json:"verdict"`
+	Reason         string     `json:"reason"`
+
+	Packets        SideCount `json:"packets"`
+	MatchedPackets int       `json:"matched_packets"`
+	LostBetween    DirCount  `json:"lost_between"`
+	// LostPct is lost-between packets as a percentage of those that
+	// passed the upstream point, per direction.
+	LostPct       map[string]float64 `json:"lost_between_pct"`
+	CaptureDrops  int                `json:"capture_drops"`
+	CaptureDropAt SideCount          `json:"capture_drops_at"`
+
+	Retransmissions     int     `json:"retransmissions"`
+	RetransmissionKinds Retrans `json:"retransmission_kinds"`
+
+	ZeroWindowS   float64            `json:"zero_window_s"`
+	ZeroWindowBy  map[string]float64 `json:"zero_window_s_by"`
+	ZeroWindows   map[string]int     `json:"zero_windows"`
+	WindowShrinks map[string]int     `json:"window_shrinks"`
+	ResetBy       string             `json:"reset_by,omitempty"`
+
+	TransitMS Transit `json:"transit_ms"`
+	// ThinkMS is the median server think time (request's last byte at the
+	// server to the response's first byte leaving it); ThinkMaxMS the
+	// largest; Exchanges how many request/response turns were seen.
+	ThinkMS    float64    `json:"think_ms"`
+	ThinkMaxMS float64    `json:"think_max_ms"`
+	Exchanges  int        `json:"exchanges"`
+	ClientMS   float64    `json:"client_ms"` // median: response at the client side to the next request
+	Handshake  *Handshake `json:"handshake,omitempty"`
+
+	Evidence []Evidence `json:"evidence"`
+
+	// Blame is how much time each party cost, the basis of the verdict.
+	Blame Blame `json:"blame_s"`
+}
+
+// Blame is time attributed to each party, in seconds.
+type Blame struct {
+	Network float64 `json:"network"`
+	Server  float64 `json:"server"`
+	Client  float64 `json:"client"`
+}
+
+// Evidence is one packet that supports a finding, by frame number in each
+// capture (0, left out of JSON, when the packet is not in that capture).
+type Evidence struct {
+	Kind        string `json:"kind"`
+	SpanFrame   uint32 `json:"span_frame,omitempty"`
+	ServerFrame uint32 `json:"server_frame,omitempty"`
+	Time        string `json:"time"` // in the client side's clock
+	Detail      string `json:"detail,omitempty"`
+}
+
+// Filter narrows which connections are reported (all are still used to
+// estimate the clock). Zero fields match anything.
+type Filter struct {
+	Host netip.Addr // either endpoint, in either capture
+	Port uint16     // either endpoint's port, in either capture
+	// Flow: both endpoints, in either order, in either capture; an
+	// invalid second endpoint means only the first must match.
+	Flow [2]netip.AddrPort
+}
+
+// Options tune Correlate.
+type Options struct {
+	// Offset is a known clock offset (server minus client side), used
+	// instead of estimating one when OffsetKnown is set.
+	Offset      time.Duration
+	OffsetKnown bool
+	Filter      Filter
+	// MaxEvidence bounds the evidence listed per flow (default 12).
+	MaxEvidence int
+}
