@@ -147,6 +147,9 @@ func (p *parser) parseUnary() (node, error) {
 		if err == nil {
 			return n, nil
 		}
+		if t.kind != tNum && !isPunct(t, "(") {
+			return nil, err // "len", "tcp[", "-": only a relation starts so
+		}
 		p.i, p.st = save, saveSt
 		var n2 node
 		var err2 error
