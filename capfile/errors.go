@@ -15,7 +15,11 @@ type FormatError struct {
 	Msg string
 
 	what string // "pcap: record", "pcapng: block", ...; set by the reader
+	err  error  // underlying decompression error, if any
 }
+
+// Unwrap returns the decompressor's error behind a corrupt-stream error.
+func (e *FormatError) Unwrap() error { return e.err }
 
 func (e *FormatError) Error() string {
 	what := e.what
@@ -34,6 +38,7 @@ const (
 	whatPcapHeader  = "pcap: file header"
 	whatPcapRecord  = "pcap: record"
 	whatPcapngBlock = "pcapng: block"
+	whatStream      = "capfile: decompressed stream"
 )
 
 func formatErr(what string, off int64, frame uint64, format string, args ...any) *FormatError {

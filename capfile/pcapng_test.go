@@ -248,3 +248,18 @@ func TestPcapngErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { checkErrCase(t, tc) })
 	}
 }
+
+// TestCorruptLengthSmallMemory: a block claiming many megabytes in a tiny
+// file is reported without allocating a buffer of the claimed size.
+func TestCorruptLengthSmallMemory(t *testing.T) {
+	f := newNg(binary.LittleEndian).idb(1, 0)
+	f.raw(blockEPB, 60<<20, make([]byte, 100), 0)
+	r := mustReader(t, f.bytes())
+	_, err := readAll(r)
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("truncated block")) {
+		t.Fatalf("got %v, want a truncated-block error", err)
+	}
+	if c := cap(r.in.buf); c > defaultBufSize {
+		t.Errorf("buffer grew to %d bytes for a %d-byte file", c, len(f.bytes()))
+	}
+}

@@ -89,6 +89,9 @@ func NewReader(src io.Reader) (*Reader, error) {
 	magic, err := r.in.peek(4)
 	if err != nil {
 		r.Close()
+		if fe := r.corrupt(err); fe != nil {
+			return nil, fe
+		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, formatErr(whatFile, 0, 0, "file is shorter than a capture-file header (%d bytes)", len(magic))
 		}
@@ -106,9 +109,24 @@ func NewReader(src io.Reader) (*Reader, error) {
 	}
 	if err != nil {
 		r.Close()
+		if fe := r.corrupt(err); fe != nil {
+			return nil, fe
+		}
 		return nil, err
 	}
 	return r, nil
+}
+
+// corrupt turns an error of the gzip or zstd decoder into a FormatError;
+// it returns nil for plain input and for errors that are not the
+// decompressor's.
+func (r *Reader) corrupt(err error) error {
+	var fe *FormatError
+	if r.comp == CompressNone || err == io.EOF || err == io.ErrUnexpectedEOF || errors.As(err, &fe) {
+		return nil
+	}
+	return &FormatError{Offset: r.in.offset(), Frame: r.frame, what: whatStream,
+		Msg: fmt.Sprintf("corrupt %v data: %v", r.comp, err), err: err}
 }
 
 // Next reads the next packet into p. p.Data is a view into the reader's
@@ -126,6 +144,9 @@ func (r *Reader) Next(p *Packet) error {
 		err = r.nextPcapng(p)
 	}
 	if err != nil {
+		if fe := r.corrupt(err); fe != nil {
+			err = fe
+		}
 		r.err = err
 	}
 	return err

@@ -24,6 +24,8 @@ type stream struct {
 	r, w int   // unread bytes are buf[r:w]
 	base int64 // stream offset of buf[0]
 	err  error // sticky error from src
+
+	empty int // consecutive reads that returned nothing
 }
 
 func newStream(src io.Reader, size int) *stream {
@@ -44,49 +46,35 @@ func (s *stream) peek(n int) ([]byte, error) {
 	return s.fill(n)
 }
 
-// fill reads until n bytes are buffered or the source ends.
+// fill reads until n bytes are buffered or the source ends. The buffer
+// grows only when it is full and still short of n, so a corrupt length
+// claim in a short file costs no more memory than the file has.
 func (s *stream) fill(n int) ([]byte, error) {
-	if n > len(s.buf) {
-		size := 2 * len(s.buf)
-		if size < n {
-			size = n
-		}
-		if size > MaxRecordSize {
-			size = MaxRecordSize
-		}
-		nb := make([]byte, size)
-		s.w = copy(nb, s.buf[s.r:s.w])
-		s.base += int64(s.r)
-		s.r = 0
-		s.buf = nb
-	} else if s.r > 0 && len(s.buf)-s.r < n {
+	if s.r > 0 && len(s.buf)-s.r < n {
 		// Not enough room after r: move the unread tail to the front.
 		s.w = copy(s.buf, s.buf[s.r:s.w])
 		s.base += int64(s.r)
 		s.r = 0
 	}
 	for s.w-s.r < n && s.err == nil {
+		if s.w == len(s.buf) {
+			s.grow(n)
+		}
 		m, err := s.src.Read(s.buf[s.w:])
 		if m < 0 || m > len(s.buf)-s.w {
-			err = errors.New("capfile: source returned an invalid count")
-			m = 0
+			m, err = 0, errors.New("capfile: source returned an invalid count")
 		}
 		s.w += m
-		if err != nil {
+		switch {
+		case err != nil:
 			s.err = err
-		} else if m == 0 {
-			// A well-behaved source blocks rather than returning 0, nil;
-			// keep trying like bufio does, but not forever.
-			for i := 0; i < 100 && m == 0 && err == nil; i++ {
-				m, err = s.src.Read(s.buf[s.w:])
+		case m == 0:
+			s.empty++
+			if s.empty >= 100 {
+				s.err = io.ErrNoProgress
 			}
-			s.w += m
-			if m == 0 && err == nil {
-				err = io.ErrNoProgress
-			}
-			if err != nil {
-				s.err = err
-			}
+		default:
+			s.empty = 0
 		}
 	}
 	if s.w-s.r >= n {
@@ -99,6 +87,20 @@ func (s *stream) fill(n int) ([]byte, error) {
 		return s.buf[s.r:s.w], io.ErrUnexpectedEOF
 	}
 	return s.buf[s.r:s.w], s.err
+}
+
+// grow doubles the buffer (at most to n, at most MaxRecordSize), keeping
+// the unread bytes, which start at 0 when it is called.
+func (s *stream) grow(n int) {
+	size := min(2*len(s.buf), n, MaxRecordSize)
+	if size <= len(s.buf) {
+		size = len(s.buf) + 1 // not reached: callers keep n <= MaxRecordSize
+	}
+	nb := make([]byte, size)
+	s.w = copy(nb, s.buf[s.r:s.w])
+	s.base += int64(s.r)
+	s.r = 0
+	s.buf = nb
 }
 
 // discard consumes n bytes that peek has returned.

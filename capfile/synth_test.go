@@ -26,7 +26,7 @@ func synthFrame(buf []byte, i int) (data []byte, origLen int) {
 		size = 590
 	}
 	b := buf[:size]
-	// Ethernet II, IPv4, TCP headers; the rest a pattern.
+	// Ethernet II, IPv4, TCP headers.
 	copy(b[0:], []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00})
 	b[14] = 0x45
 	binary.BigEndian.PutUint16(b[16:], uint16(size-14))
@@ -34,8 +34,14 @@ func synthFrame(buf []byte, i int) (data []byte, origLen int) {
 	binary.BigEndian.PutUint32(b[26:], 0x0a000001+x%7)
 	binary.BigEndian.PutUint32(b[30:], 0x0a000101)
 	binary.BigEndian.PutUint32(b[38:], uint32(i)*1448)
+	// Payload: pseudo-random, like the TLS that most traffic carries
+	// (and so not a toy for the compressors).
+	rnd := uint64(i)*0x9e3779b97f4a7c15 | 1
 	for j := 54; j < size; j++ {
-		b[j] = byte(j + i)
+		rnd ^= rnd << 13
+		rnd ^= rnd >> 7
+		rnd ^= rnd << 17
+		b[j] = byte(rnd)
 	}
 	return b, size
 }

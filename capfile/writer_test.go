@@ -203,3 +203,31 @@ func TestWriterPcapMicroNegative(t *testing.T) {
 		t.Fatalf("%+v", pkts)
 	}
 }
+
+// TestCorruptCompressed: damage inside a gzip or zstd stream ends reading
+// with a *FormatError that wraps the decompressor's error, after the
+// packets decoded before the damage.
+func TestCorruptCompressed(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"c.pcap.zst", "c.pcap.gz"} {
+		path := filepath.Join(dir, name)
+		writeSynth(t, path, 20000, 128)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(b) / 2; i < len(b)/2+64; i++ {
+			b[i] ^= 0x5a
+		}
+		r := mustReader(t, b)
+		pkts, err := readAll(r)
+		var fe *FormatError
+		if !errors.As(err, &fe) {
+			t.Fatalf("%s: ended with %v (%T), want *FormatError", name, err, err)
+		}
+		if len(pkts) == 0 || len(pkts) >= 20000 {
+			t.Errorf("%s: %d packets before the error", name, len(pkts))
+		}
+		t.Logf("%s: %d packets, then %v", name, len(pkts), err)
+	}
+}
