@@ -353,3 +353,30 @@ func TestCaptureAnalyze(t *testing.T) {
 		t.Errorf("%d flow lines at the end, want the 3 connections:\n%s", n, out)
 	}
 }
+
+// TestCaptureWithoutPrivileges: run without any capability, capture fails
+// with exit status 2 and a message naming CAP_NET_RAW and CAP_BPF.
+func TestCaptureWithoutPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to an unprivileged user")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	bin := captureBinary(t)
+	os.Chmod(filepath.Dir(bin), 0o755)
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+		bin, "capture", "-i", "lo", "-c", "1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitRuntime {
+		t.Fatalf("unprivileged capture: %v, want exit status %d\n%s", err, exitRuntime, stderr.String())
+	}
+	msg := stderr.String()
+	if !strings.Contains(msg, "CAP_NET_RAW") || !strings.Contains(msg, "CAP_BPF") || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+		t.Errorf("error should be one line naming CAP_NET_RAW and CAP_BPF, got:\n%s", msg)
+	}
+}
