@@ -63,6 +63,7 @@ func (p *Packet) ipv6(data []byte, off int) error {
 	p.Src = netip.AddrFrom16([16]byte(b[ipv6Src:]))
 	p.Dst = netip.AddrFrom16([16]byte(b[ipv6Dst:]))
 	nh := b[ipv6NextHeader]
+	p.Proto = nh // until the extension headers say otherwise
 	toff := off + ipv6HeaderLen
 	end := toff + int(binary.BigEndian.Uint16(b[ipv6PayloadLen:]))
 	if end == toff && nh != protoNoNext {
@@ -74,7 +75,6 @@ func (p *Packet) ipv6(data []byte, off int) error {
 	}
 	switch nh {
 	case ProtoTCP: // the common case, one call less
-		p.Proto = nh
 		p.TransOffset = toff
 		return p.tcp(data, toff, end)
 	case protoHopByHop, protoRouting, protoFragment, protoESP, protoAH, protoDstOpts, protoNoNext:

@@ -138,7 +138,7 @@ type Packet struct {
 	IPID        uint32 // IPv4 identification, or IPv6 fragment identification
 	FlowLabel   uint32 // IPv6 only
 	FragOffset  uint16 // in bytes
-	Proto       uint8  // transport protocol after any extension headers
+	Proto       uint8  // transport protocol after any extension headers (on an error inside them, the IP header's)
 	NetOffset   int    // offset of the IP header
 	IPLen       int    // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
 	TransOffset int    // offset of the transport header

@@ -182,6 +182,8 @@ func (p *Packet) tcpOptions(o []byte, cut bool) {
 // sackOption decodes the blocks of a SACK option, v being its value.
 func (p *Packet) sackOption(v []byte) {
 	n := len(v) / tcpOptSACKBlock
+	// 40 bytes of option space hold at most 4 blocks; the bound on n
+	// only keeps the loop within p.SACK.
 	if len(v)%tcpOptSACKBlock != 0 || n == 0 || n > MaxSACKBlocks {
 		p.Flags |= BadTCPOptions
 		return
