@@ -35,6 +35,12 @@ type Config struct {
 	// defaults).
 	Timeouts          Timeouts
 	EmergencyTimeouts Timeouts
+	// IgnoreVLAN leaves the VLAN ID out of the flow key, as Wireshark's
+	// conversations do. Set it for tshark-identical results, and for SPAN
+	// captures where only one direction carries a tag (otherwise each
+	// direction becomes its own flow); leave it unset when address spaces
+	// overlap across VLANs.
+	IgnoreVLAN bool
 	// Seed for the hash; 0 picks a random one (tests set it to replay).
 	Seed uint64
 	// OnEvent, when set, is called for every event of every packet, in

@@ -16,7 +16,8 @@
 // # Flows and direction
 //
 // A flow key is direction-independent: the two (address, port) endpoints in
-// canonical order, the IP protocol and the outermost VLAN ID. The client of a
+// canonical order, the IP protocol and the outermost VLAN ID (unless
+// Config.IgnoreVLAN, which tshark-compatible counting needs). The client of a
 // flow is the sender of its first SYN without ACK; if the first packet seen
 // is a SYN-ACK, its receiver; otherwise the sender of the first packet,
 // except that when that packet comes from a port below 1024 and goes to a

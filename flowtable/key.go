@@ -20,7 +20,7 @@ const keyIs4 = 1
 // makeKey builds the canonical key of p and reports whether p's source is
 // endpoint B (the packet goes from B to A). ok is false when p has no
 // TCP or UDP header to key on.
-func makeKey(p *decode.Packet) (k flowKey, srcIsB bool, ok bool) {
+func makeKey(p *decode.Packet, ignoreVLAN bool) (k flowKey, srcIsB bool, ok bool) {
 	if p.Layer != decode.LayerTransport || (p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP) {
 		return k, false, false
 	}
@@ -33,7 +33,7 @@ func makeKey(p *decode.Packet) (k flowKey, srcIsB bool, ok bool) {
 		sh, sl, sp, dh, dl, dp = dh, dl, dp, sh, sl, sp
 	}
 	var vlan uint64
-	if p.VLANCount > 0 {
+	if p.VLANCount > 0 && !ignoreVLAN {
 		vlan = uint64(p.VLANs[0] & 0xfff)
 	}
 	var is4 uint64

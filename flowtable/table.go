@@ -17,6 +17,7 @@ type Table struct {
 	shardShift uint // hash >> shardShift picks the shard
 	seed       uint64
 	perShard   int
+	ignoreVLAN bool
 
 	timeouts          [numClasses]int64
 	emergencyTimeouts [numClasses]int64
@@ -50,6 +51,7 @@ func New(cfg Config) (*Table, error) {
 		shardShift:        uint(64 - bits.TrailingZeros(uint(nshards))),
 		seed:              cfg.Seed,
 		perShard:          perShard,
+		ignoreVLAN:        cfg.IgnoreVLAN,
 		timeouts:          cfg.Timeouts.withDefaults(DefaultTimeouts),
 		emergencyTimeouts: cfg.EmergencyTimeouts.withDefaults(DefaultEmergencyTimeouts),
 		onEvent:           cfg.OnEvent,
@@ -81,7 +83,7 @@ func (t *Table) Capacity() int { return t.perShard * len(t.shards) }
 // same shard), or -1 when p is not TCP or UDP. Owner-mode callers use it to
 // route packets to the goroutine owning that shard.
 func (t *Table) ShardOf(p *decode.Packet) int {
-	k, _, ok := makeKey(p)
+	k, _, ok := makeKey(p, t.ignoreVLAN)
 	if !ok {
 		return -1
 	}
@@ -92,7 +94,7 @@ func (t *Table) ShardOf(p *decode.Packet) int {
 // frame its 1-based frame number. It locks the packet's shard. It does not
 // allocate.
 func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
-	k, srcIsB, ok := makeKey(p)
+	k, srcIsB, ok := makeKey(p, t.ignoreVLAN)
 	if !ok {
 		t.untracked.Add(1)
 		*out = PacketResult{}
@@ -139,7 +141,7 @@ func (t *Table) Owner(shards ...int) (*Owner, error) {
 // TableStats.Misrouted.
 func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
 	t := o.t
-	k, srcIsB, ok := makeKey(p)
+	k, srcIsB, ok := makeKey(p, t.ignoreVLAN)
 	if !ok {
 		t.untracked.Add(1)
 		*out = PacketResult{}

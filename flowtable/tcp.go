@@ -111,22 +111,23 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 			ev = ev.Add(DuplicateAck)
 		}
 	}
+	prevAck := f.lastAck
 	if ack != f.lastAck {
 		f.dupAcks = 0
 	}
 
-	// ACKed unseen segment: the ACK passes what the other side was seen to
-	// send.
+	// ACKed unseen segment: the ACK passes the highest contiguous data
+	// seen from the other side; the boundary then moves up to what was
+	// seen, so one gap is reported once. A repeated ACK (the same as this
+	// direction's previous one) is not reported again: Wireshark 4.0.17
+	// behaves so on the shared captures (ipv6-http-atomic-frag frame 7),
+	// although the code of its later versions uses a dup-ACK counter trick
+	// instead, which disagrees with 4.0.17 elsewhere.
 	if r.maxSeqToBeAcked != 0 && seqGT(ack, r.maxSeqToBeAcked) && flags&thAck != 0 {
-		if r.maxSeqToBeAcked > r.nextSeq { // a plain comparison, as in Wireshark
-			r.maxSeqToBeAcked = r.nextSeq
+		if ack != prevAck {
 			ev = ev.Add(AckLostSegment)
-		} else {
-			if r.dupAcks == 0 {
-				ev = ev.Add(AckLostSegment)
-			}
-			r.dupAcks = -1
 		}
+		r.maxSeqToBeAcked = r.nextSeq
 	}
 
 	// Retransmission, fast retransmission, spurious, out-of-order: only
