@@ -62,12 +62,12 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, 
 		}
 		return nil, 0, fmt.Errorf("ring: AF_PACKET socket: %w", err)
 	}
-	r = &Ring{id: id, fd: fd, stop: st, snaplen: int(cfg.Snaplen), keepTag: cfg.KeepVLANStripped,
+	ring := &Ring{id: id, fd: fd, stop: st, snaplen: int(cfg.Snaplen), keepTag: cfg.KeepVLANStripped,
 		blkSize: cfg.BlockSize, nBlocks: cfg.NumBlocks, drain: cfg.BlockTimeout + 50*1e6}
+	r = ring
 	defer func() {
 		if err != nil {
-			r.close()
-			r = nil
+			ring.close()
 		}
 	}()
 	r.pollMS = -1
