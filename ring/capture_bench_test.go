@@ -179,4 +179,3 @@ func countPackets(t *testing.T, path string) uint64 {
 		n++
 	}
 }
-
