@@ -108,18 +108,27 @@ func (g *gen) cond(n node, t, f int) {
 // unconditional jump, which has a 32-bit reach.
 func (g *gen) layout() ([]bpf.Instruction, error) {
 	g.dropJumpsToNext()
+	n := 0
+	for _, p := range g.pins {
+		if p.kind != pLabel {
+			n++
+		}
+	}
+	if n > maxInsns {
+		return nil, fmt.Errorf("program has %d instructions, the kernel accepts at most %d", n, maxInsns)
+	}
+	// Each round routes every currently too-long jump through a trampoline;
+	// trampolines lengthen other jumps, so repeat until none is too long.
 	for {
 		pos, lpos := g.positions()
+		var out []pin
 		grown := false
-		for i := 0; i < len(g.pins); i++ {
-			p := &g.pins[i]
+		for i, p := range g.pins {
 			if p.kind != pCond {
+				out = append(out, p)
 				continue
 			}
 			far := func(l int) bool { return lpos[l]-pos[i]-1 > 255 }
-			if !far(p.jt) && !far(p.jf) {
-				continue
-			}
 			var extra []pin
 			if far(p.jt) {
 				l := g.newLabel()
@@ -131,13 +140,15 @@ func (g *gen) layout() ([]bpf.Instruction, error) {
 				extra = append(extra, pin{kind: pLabel, jt: l}, pin{kind: pJa, jt: p.jf})
 				p.jf = l
 			}
-			rest := append(extra, g.pins[i+1:]...)
-			g.pins = append(g.pins[:i+1], rest...)
-			grown = true
-			break
+			grown = grown || len(extra) > 0
+			out = append(append(out, p), extra...)
 		}
+		g.pins = out
 		if !grown {
 			break
+		}
+		if len(g.pins) > 4*maxInsns {
+			return nil, fmt.Errorf("program is longer than the kernel accepts (%d instructions)", maxInsns)
 		}
 	}
 	pos, lpos := g.positions()
