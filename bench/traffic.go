@@ -86,6 +86,7 @@ func (t *Traffic) Next(buf []byte) (ts int64, frame []byte, origLen int) {
 	}
 	t.now += int64(200 + t.rng.IntN(2000))
 	seg := f.step(t.rng)
+	n := f.write(buf, &seg)
 	if f.phase == phaseDone {
 		if t.draining {
 			t.open--
@@ -93,7 +94,6 @@ func (t *Traffic) Next(buf []byte) (ts int64, frame []byte, origLen int) {
 			t.start(f)
 		}
 	}
-	n := f.write(buf, &seg)
 	capLen := n
 	if t.cfg.Snaplen > 0 && capLen > t.cfg.Snaplen {
 		capLen = t.cfg.Snaplen

@@ -11,6 +11,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/netblame/netblame/flowtable"
 )
 
 // writeTraffic writes n generated frames, and then those that close the
@@ -87,33 +89,96 @@ func TestTrafficDecodes(t *testing.T) {
 	}
 }
 
+// tsharkCount runs tshark once over path and returns, for each
+// tcp.analysis flag, the number of frames that carry it, and the number of
+// TCP streams.
+func tsharkCount(t *testing.T, path string, flags ...string) (counts map[string]uint64, streams int) {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed: apt-get install tshark")
+	}
+	args := []string{"-r", path, "-T", "fields", "-E", "occurrence=f", "-e", "tcp.stream", "-e", "_ws.malformed"}
+	for _, f := range flags {
+		args = append(args, "-e", "tcp.analysis."+f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	counts = map[string]uint64{}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		cols := strings.Split(line, "\t")
+		seen[cols[0]] = true
+		if cols[1] != "" {
+			counts["malformed"]++
+		}
+		for i, f := range flags {
+			if cols[2+i] != "" {
+				counts[f]++
+			}
+		}
+	}
+	return counts, len(seen)
+}
+
 // TestTrafficAnalysis has tshark analyse a generated capture: each loss the
 // generator makes must show as one lost segment and one fast
 // retransmission, and nothing else may look wrong.
 func TestTrafficAnalysis(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed: apt-get install tshark")
-	}
 	cfg := DefaultTraffic
 	cfg.Snaplen = 0
 	cfg.Concurrent = 64
-	path := writeTraffic(t, cfg, 30000)
-	count := func(filter string) int {
-		out, err := exec.Command("tshark", "-r", path, "-Y", filter, "-T", "fields", "-e", "frame.number").Output()
-		if err != nil {
-			t.Fatalf("tshark -Y %s: %v", filter, err)
-		}
-		return strings.Count(string(out), "\n")
-	}
-	lost := count("tcp.analysis.lost_segment")
-	fast := count("tcp.analysis.fast_retransmission")
-	if lost == 0 {
+	counts, _ := tsharkCount(t, writeTraffic(t, cfg, 10000),
+		"lost_segment", "fast_retransmission", "spurious_retransmission", "out_of_order", "ack_lost_segment")
+	if counts["lost_segment"] == 0 {
 		t.Fatal("tshark sees no lost segment: the generator made no loss")
 	}
-	if fast != lost {
-		t.Errorf("tshark: %d lost segments but %d fast retransmissions; want one repair per loss", lost, fast)
+	if counts["fast_retransmission"] != counts["lost_segment"] {
+		t.Errorf("tshark: %d lost segments but %d fast retransmissions; want one repair per loss",
+			counts["lost_segment"], counts["fast_retransmission"])
 	}
-	if n := count("_ws.malformed || tcp.analysis.spurious_retransmission || tcp.analysis.out_of_order || tcp.analysis.ack_lost_segment"); n != 0 {
-		t.Errorf("tshark flags %d frames as malformed, spurious, out of order or acking unseen data", n)
+	for _, bad := range []string{"malformed", "spurious_retransmission", "out_of_order", "ack_lost_segment"} {
+		if counts[bad] != 0 {
+			t.Errorf("tshark flags %d frames as %s", counts[bad], bad)
+		}
+	}
+}
+
+// TestPipelineAgreesWithTshark runs the benchmarked pipeline over generated
+// traffic and checks what it counted against tshark on the same file, so
+// the benchmark measures work that gives the right answer.
+func TestPipelineAgreesWithTshark(t *testing.T) {
+	cfg := DefaultTraffic
+	cfg.Concurrent = 64
+	path := filepath.Join(t.TempDir(), "traffic.pcap")
+	n, err := WriteTraffic(path, cfg, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := flowtable.New(flowtable.Config{Capacity: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Pipeline(path, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Packets != uint64(n) {
+		t.Fatalf("pipeline read %d packets, %d written", res.Packets, n)
+	}
+	events := []flowtable.Event{flowtable.LostSegment, flowtable.FastRetransmission, flowtable.DuplicateAck}
+	names := make([]string, len(events))
+	for i, ev := range events {
+		names[i] = ev.String()
+	}
+	counts, streams := tsharkCount(t, path, names...)
+	for _, ev := range events {
+		if got, want := res.Table.FilterCount(ev), counts[ev.String()]; got != want {
+			t.Errorf("%s: pipeline counted %d, tshark %d", ev, got, want)
+		}
+	}
+	if res.Table.TCPFlows != uint64(streams) {
+		t.Errorf("pipeline tracked %d TCP flows, tshark %d streams", res.Table.TCPFlows, streams)
 	}
 }

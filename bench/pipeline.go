@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/netblame/netblame/capfile"
+	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowtable"
+)
+
+// PipelineResult is what one pass of the analysis pipeline saw.
+type PipelineResult struct {
+	Packets uint64
+	Bytes   uint64 // captured bytes read
+	Table   flowtable.TableStats
+}
+
+// Pipeline is netblame's whole single-capture pipeline, the work of
+// `netblame analyze` before any output: read the file, decode every packet,
+// and feed the flow table with its TCP analysis. table is reused across
+// runs (flushed at the end), so a benchmark measures the packet path and
+// not the table's allocation.
+func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
+	var res PipelineResult
+	r, err := capfile.Open(path)
+	if err != nil {
+		return res, err
+	}
+	defer r.Close()
+	var (
+		pkt capfile.Packet
+		dec decode.Packet
+		out flowtable.PacketResult
+	)
+	for {
+		if err := r.Next(&pkt); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return res, err
+		}
+		res.Packets++
+		res.Bytes += uint64(len(pkt.Data))
+		// A packet that fails to decode past its link layer is still
+		// counted; the table skips what it cannot track.
+		_ = dec.Decode(pkt.Data, pkt.Link)
+		table.Update(&dec, pkt.Timestamp, pkt.Frame, &out)
+	}
+	table.Flush()
+	res.Table = table.Stats()
+	return res, nil
+}
+
+// WriteTraffic writes packets frames of generated traffic (then the ones
+// that close every open connection) to path, whose extension picks the
+// format as capfile.Create does. It returns the number of frames written.
+func WriteTraffic(path string, cfg TrafficConfig, packets int) (int, error) {
+	snap := cfg.Snaplen
+	if snap == 0 {
+		snap = 262144
+	}
+	w, err := capfile.Create(path, decode.LinkEthernet, snap)
+	if err != nil {
+		return 0, err
+	}
+	tr := NewTraffic(cfg)
+	buf := make([]byte, MaxFrame)
+	n := 0
+	for ; ; n++ {
+		if n == packets {
+			tr.Drain()
+		}
+		ts, frame, orig := tr.Next(buf)
+		if frame == nil {
+			break
+		}
+		if err := w.WritePacket(ts, frame, orig); err != nil {
+			w.Close()
+			return n, fmt.Errorf("bench: writing %s: %w", path, err)
+		}
+	}
+	return n, w.Close()
+}
+
+// fileSize returns the size of path, or 0.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
