@@ -112,6 +112,9 @@ type flowState struct {
 	harmful  int // lost segments that carried data, SYN or FIN
 	synLost  int
 	congest  float64 // ns of queueing between the points
+	// latency is the round trip between the points when it alone is
+	// perceptible (ns), 0 otherwise.
+	latency float64
 	// slowThink sums the think times long enough to blame the server.
 	slowThink float64
 }
@@ -227,6 +230,12 @@ func (z *analyzer) transit(va *view, st *flowState) {
 		return Stat{Min: ms(lo[d]), Median: ms(z.samples[d][len(z.samples[d])/2]), Max: ms(hi[d]), N: n[d]}
 	}
 	st.fr.TransitMS = Transit{C2S: stat(c2s), S2C: stat(s2c)}
+	if n[c2s] > 0 && n[s2c] > 0 {
+		rtt := z.samples[c2s][len(z.samples[c2s])/2] + z.samples[s2c][len(z.samples[s2c])/2]
+		if rtt >= perceptible {
+			st.latency = float64(rtt)
+		}
+	}
 	// Queueing between the points: the median delay well above the
 	// least (doubled at least, and by queueFloor or more).
 	for d := range 2 {

@@ -72,9 +72,12 @@
 //     between the points (its loss forced a retransmission, a delay the
 //     sender cannot avoid), or when the median transit in a direction is
 //     at least 20 ms and at least the minimum transit above the minimum
-//     (the path delay doubled by queueing; a few ms of jitter is normal).
-//     Charged the union of the loss recovery intervals (lost copy to the
-//     next copy at the sender's point) plus the queueing.
+//     (the path delay doubled by queueing; a few ms of jitter is normal),
+//     or when the median round trip between the points alone is 100 ms or
+//     more (latency every turn of the conversation pays). Charged the union
+//     of the loss recovery intervals (lost copy to the next copy at the
+//     sender's point), the queueing, and that round trip once per turn
+//     (handshake, each request and response).
 //   - server: charged think times of 100 ms or more that also exceed the
 //     round trip between the points, the time it advertised a zero window
 //     and a SYN-ACK slower than 100 ms; significant at 100 ms in all (when

@@ -27,7 +27,13 @@ func judgeFlow(st *flowState) {
 		return
 	}
 
-	net := st.recovery + st.congest
+	// Every turn of the conversation (the handshake, each request and
+	// response) pays the round trip between the points once.
+	turns := fr.Exchanges
+	if fr.Handshake != nil {
+		turns++
+	}
+	net := st.recovery + st.congest + st.latency*float64(max(turns, 1))
 	srv := st.slowThink + fr.ZeroWindowBy["server"]*1e9
 	cli := fr.ZeroWindowBy["client"] * 1e9
 	if h := fr.Handshake; h != nil && h.ServerMS*1e6 >= perceptible {
@@ -35,7 +41,7 @@ func judgeFlow(st *flowState) {
 	}
 	fr.Blame = Blame{Network: round3(net / 1e9), Server: round3(srv / 1e9), Client: round3(cli / 1e9)}
 
-	netSig := st.harmful > 0 || st.congest > 0
+	netSig := st.harmful > 0 || st.congest > 0 || st.latency > 0
 	srvSig := srv >= perceptible || fr.ResetBy == "server"
 	cliSig := cli >= perceptible || fr.ResetBy == "client"
 
@@ -83,7 +89,18 @@ func networkReason(st *flowState) string {
 		parts = append(parts, fmt.Sprintf("queueing between the points: transit median %.1f/%.1f ms against a minimum of %.1f/%.1f ms (c2s/s2c)",
 			fr.TransitMS.C2S.Median, fr.TransitMS.S2C.Median, fr.TransitMS.C2S.Min, fr.TransitMS.S2C.Min))
 	}
+	if st.latency > 0 {
+		parts = append(parts, fmt.Sprintf("the round trip between the points alone is %.0f ms (transit %.1f/%.1f ms c2s/s2c), paid on each of %d turn(s)",
+			st.latency/1e6, fr.TransitMS.C2S.Median, fr.TransitMS.S2C.Median, max(fr.Exchanges+btoi(fr.Handshake != nil), 1)))
+	}
 	return strings.Join(parts, "; ")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func endpointReason(st *flowState, who string, t float64) string {

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netblame/netblame/correlate"
+)
+
+// blameOptions holds the flags of `netblame blame`.
+type blameOptions struct {
+	format string
+	flow   string
+	host   string
+	port   uint16
+	offset string
+}
+
+var blameOpts = &blameOptions{}
+
+var blameCmd = &cobra.Command{
+	Use:   "blame [flags] CLIENT_SIDE SERVER_SIDE",
+	Short: "Correlate a client-side and a server-side capture: is it the network?",
+	Long: `Correlate two captures of the same traffic: CLIENT_SIDE taken near the
+client (a SPAN port on its switch, say), SERVER_SIDE at or near the server.
+Connections are matched (through NAT too), packets are matched, the clocks'
+offset and drift are estimated, and every loss, retransmission, zero window
+and delay is placed where it happened. The verdict is network, server,
+client, none or inconclusive, with its reason and the frame numbers in both
+files that prove it.
+
+Text output gives the verdict first, then one row per connection, then the
+evidence. --format json prints one object (verdict, reason, clock_offset_s,
+clock_drift_ppm, flows with lost_between, capture_drops, retransmissions,
+zero_window_s, transit_ms, think_ms and evidence); --format csv prints the
+connection table.`,
+	Args: func(cmd *cobra.Command, args []string) error {
+		if len(args) != 2 {
+			return inputErr(fmt.Errorf("blame: want CLIENT_SIDE and SERVER_SIDE capture files, got %d argument(s)", len(args)))
+		}
+		return nil
+	},
+	RunE: func(cmd *cobra.Command, args []string) error {
+		return blameOpts.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1])
+	},
+}
+
+func init() {
+	f := blameCmd.Flags()
+	f.StringVar(&blameOpts.format, "format", string(formatText), "output format: text, json (one object) or csv (the connection table)")
+	f.StringVar(&blameOpts.flow, "flow", "", "only this connection: ip:port-ip:port in either order ([v6]:port for IPv6), or one ip:port endpoint")
+	f.StringVar(&blameOpts.host, "host", "", "only connections to or from this address (in either capture)")
+	f.Uint16Var(&blameOpts.port, "port", 0, "only connections to or from this port (in either capture)")
+	f.StringVar(&blameOpts.offset, "offset", "", "known clock offset, server capture minus client side (e.g. 3s, -1.5ms, or seconds as a number); estimated when not given")
+	rootCmd.AddCommand(blameCmd)
+}
+
+// options turns the flags into correlate options.
+func (o *blameOptions) options() (correlate.Options, outputFormat, error) {
+	var opt correlate.Options
+	f, err := parseFormat(o.format)
+	if err != nil {
+		return opt, "", err
+	}
+	if o.host != "" {
+		a, err := netip.ParseAddr(o.host)
+		if err != nil {
+			return opt, "", inputErr(fmt.Errorf("--host %q: %w", o.host, err))
+		}
+		opt.Filter.Host = a
+	}
+	opt.Filter.Port = o.port
+	if o.flow != "" {
+		fl, err := parseFlowFilter(o.flow)
+		if err != nil {
+			return opt, "", inputErr(err)
+		}
+		opt.Filter.Flow = fl
+	}
+	if o.offset != "" {
+		d, err := parseOffset(o.offset)
+		if err != nil {
+			return opt, "", inputErr(err)
+		}
+		opt.Offset, opt.OffsetKnown = d, true
+	}
+	return opt, f, nil
+}
+
+// parseFlowFilter reads "ip:port-ip:port" or a single "ip:port".
+func parseFlowFilter(s string) ([2]netip.AddrPort, error) {
+	var fl [2]netip.AddrPort
+	first, second, two := strings.Cut(s, "-")
+	var err error
+	if fl[0], err = netip.ParseAddrPort(first); err != nil {
+		return fl, fmt.Errorf("--flow %q: %w", s, err)
+	}
+	if two {
+		if fl[1], err = netip.ParseAddrPort(second); err != nil {
+			return fl, fmt.Errorf("--flow %q: %w", s, err)
+		}
+	}
+	return fl, nil
+}
+
+// parseOffset reads a Go duration or a number of seconds.
+func parseOffset(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	sec, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("--offset %q: want a duration (3s, -1.5ms) or seconds", s)
+	}
+	return time.Duration(sec * 1e9), nil
+}
+
+func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide string) error {
+	opt, f, err := o.options()
+	if err != nil {
+		return err
+	}
+	rep, readErr, err := blameFiles(clientSide, serverSide, opt)
+	if err != nil {
+		return err
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(stderr, "netblame: warning:", w)
+	}
+	if err := writeBlame(stdout, f, rep); err != nil {
+		return err
+	}
+	// A damaged file was used up to the damage; say so in the exit status.
+	return readErr
+}
+
+// blameFiles reads and correlates two captures. A file that cannot be
+// opened is an error; one damaged part-way is used up to the damage and
+// reported as readErr.
+func blameFiles(clientSide, serverSide string, opt correlate.Options) (rep *correlate.Report, readErr, err error) {
+	a, errA := correlate.ReadFile(clientSide)
+	if a == nil {
+		return nil, nil, inputErr(fmt.Errorf("client side: %w", errA))
+	}
+	b, errB := correlate.ReadFile(serverSide)
+	if b == nil {
+		return nil, nil, inputErr(fmt.Errorf("server side: %w", errB))
+	}
+	if e := errors.Join(errA, errB); e != nil {
+		readErr = inputErr(e)
+	}
+	return correlate.Correlate(a, b, opt), readErr, nil
+}
+
+// writeBlame prints a report: the verdict, the connection table, the
+// evidence (text); the whole report (json); the table (csv).
+func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
+	switch f {
+	case formatJSON:
+		return writeJSONObject(w, rep)
+	case formatCSV:
+		return writeFlowTable(w, f, rep)
+	}
+	unc := "unbounded"
+	if rep.ClockUncertaintyMS >= 0 {
+		unc = fmt.Sprintf("±%.3f ms", rep.ClockUncertaintyMS)
+	}
+	fmt.Fprintf(w, "verdict: %s\nreason:  %s\n", rep.Verdict, rep.Reason)
+	fmt.Fprintf(w, "clock:   server side = client side %+.6f s (%s, %s), drift %.1f ppm (±%.1f)\n",
+		rep.ClockOffsetS, unc, rep.ClockSource, rep.ClockDriftPPM, rep.ClockDriftUncertaintyPPM)
+	for _, c := range []struct {
+		name string
+		s    correlate.CaptureSummary
+	}{{"client side", rep.ClientSide}, {"server side", rep.ServerSide}} {
+		fmt.Fprintf(w, "%s: %s: %d packets, %d TCP, %d connections", c.name, c.s.File, c.s.Packets, c.s.TCPPackets, c.s.Flows)
+		if c.s.Truncated > 0 {
+			fmt.Fprintf(w, ", %d cut by snaplen", c.s.Truncated)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(rep.Flows) > 0 {
+		fmt.Fprintln(w)
+		if err := writeFlowTable(w, f, rep); err != nil {
+			return err
+		}
+	}
+	type evRow struct {
+		flow string
+		ev   correlate.Evidence
+	}
+	var rows []evRow
+	for i := range rep.Flows {
+		fr := &rep.Flows[i]
+		for _, e := range fr.Evidence {
+			rows = append(rows, evRow{fr.Client + "-" + fr.Server, e})
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w, "\nevidence (frame numbers in each file; - = not in that file):")
+		frame := func(n uint32) any {
+			if n == 0 {
+				return nil
+			}
+			return n
+		}
+		tw := newTableWriter(w, f, []column[evRow]{
+			{"FLOW", "flow", func(r evRow) any { return r.flow }},
+			{"KIND", "kind", func(r evRow) any { return r.ev.Kind }},
+			{"SPAN_FRAME", "span_frame", func(r evRow) any { return frame(r.ev.SpanFrame) }},
+			{"SERVER_FRAME", "server_frame", func(r evRow) any { return frame(r.ev.ServerFrame) }},
+			{"TIME", "time", func(r evRow) any { return r.ev.Time }},
+			{"DETAIL", "detail", func(r evRow) any { return r.ev.Detail }},
+		})
+		for _, r := range rows {
+			if err := tw.Row(r); err != nil {
+				return err
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"client side", rep.OnlyClientSide}, {"server side", rep.OnlyServerSide}} {
+		if len(l.list) > 0 {
+			fmt.Fprintf(w, "\nonly in the %s capture (%d): %s\n", l.name, len(l.list), strings.Join(l.list, ", "))
+		}
+	}
+	return nil
+}
+
+// writeFlowTable prints one row per correlated connection.
+func writeFlowTable(w io.Writer, f outputFormat, rep *correlate.Report) error {
+	type row = *correlate.FlowReport
+	tw := newTableWriter(w, f, []column[row]{
+		{"CLIENT", "client", func(r row) any { return r.Client }},
+		{"SERVER", "server", func(r row) any { return r.Server }},
+		{"VERDICT", "verdict", func(r row) any { return string(r.Verdict) }},
+		{"LOST_C2S", "lost_c2s", func(r row) any { return r.LostBetween.C2S }},
+		{"LOST_S2C", "lost_s2c", func(r row) any { return r.LostBetween.S2C }},
+		{"CAP_DROPS", "capture_drops", func(r row) any { return r.CaptureDrops }},
+		{"RETRANS", "retransmissions", func(r row) any { return r.Retransmissions }},
+		{"ZERO_WIN_S", "zero_window_s", func(r row) any { return fmt.Sprintf("%.3f", r.ZeroWindowS) }},
+		{"TRANSIT_C2S_MS", "transit_c2s_ms", func(r row) any { return fmt.Sprintf("%.1f", r.TransitMS.C2S.Median) }},
+		{"TRANSIT_S2C_MS", "transit_s2c_ms", func(r row) any { return fmt.Sprintf("%.1f", r.TransitMS.S2C.Median) }},
+		{"THINK_MS", "think_ms", func(r row) any { return fmt.Sprintf("%.1f", r.ThinkMS) }},
+		{"REASON", "reason", func(r row) any { return r.Reason }},
+	})
+	for i := range rep.Flows {
+		if err := tw.Row(&rep.Flows[i]); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}

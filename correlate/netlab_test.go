@@ -1,0 +1,96 @@
+package correlate_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/netblame/netblame/correlate"
+	"github.com/netblame/netblame/internal/netlab"
+)
+
+// TestNetlab runs every scenario of the two-point lab (real Linux TCP
+// through impaired namespaces; root only) and checks correlate against the
+// lab's ground truth: the verdict overall and per connection, the exact
+// count of packets lost between the points and of capture drops per
+// connection, and the clock offset (1 ms when the clocks do not drift, 3 ms
+// when they do).
+func TestNetlab(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		t.Skipf("two-point lab unavailable: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("two-point lab scenarios take about a minute; skipped with -short")
+	}
+	for _, s := range netlab.Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			res, err := netlab.Run(ctx, t.TempDir(), s)
+			if res == nil {
+				t.Fatalf("lab run: %v", err)
+			}
+			if err != nil {
+				t.Skipf("the lab's ground truth failed its own checks, nothing to compare with: %v", err)
+			}
+			rep, err := correlate.Files(res.SpanPcap, res.ServerPcap, correlate.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTruth(t, rep, &res.Truth)
+			if t.Failed() {
+				b, _ := json.MarshalIndent(rep, "", "  ")
+				t.Logf("report:\n%s", b)
+				if dir := os.Getenv("NETBLAME_KEEP_LAB"); dir != "" {
+					os.CopyFS(dir+"/"+s.Name, os.DirFS(res.Dir))
+				}
+			}
+		})
+	}
+}
+
+func checkTruth(t *testing.T, rep *correlate.Report, tr *netlab.Truth) {
+	t.Helper()
+	if string(rep.Verdict) != tr.ExpectedBlame {
+		t.Errorf("verdict %s, want %s (reason: %s)", rep.Verdict, tr.ExpectedBlame, rep.Reason)
+	}
+	byClient := map[string]*correlate.FlowReport{}
+	for i := range rep.Flows {
+		byClient[rep.Flows[i].Client] = &rep.Flows[i]
+	}
+	for _, tf := range tr.Flows {
+		fr := byClient[tf.Client]
+		if fr == nil {
+			t.Errorf("connection %s -> %s not reported", tf.Client, tf.Server)
+			continue
+		}
+		if string(fr.Verdict) != tf.ExpectedBlame {
+			t.Errorf("%s: verdict %s, want %s (reason: %s)", tf.Client, fr.Verdict, tf.ExpectedBlame, fr.Reason)
+		}
+		if fr.LostBetween.C2S != tf.LostBetween.C2S || fr.LostBetween.S2C != tf.LostBetween.S2C {
+			t.Errorf("%s: lost between c2s %d s2c %d, want %d %d", tf.Client,
+				fr.LostBetween.C2S, fr.LostBetween.S2C, tf.LostBetween.C2S, tf.LostBetween.S2C)
+		}
+		if fr.CaptureDrops != tf.CaptureDrops {
+			t.Errorf("%s: %d capture drops, want %d", tf.Client, fr.CaptureDrops, tf.CaptureDrops)
+		}
+		if tf.ServerSeesClient != "" && tf.ServerSeesClient != tf.Client {
+			if fr.ServerSideView == nil || fr.ServerSideView.Client != tf.ServerSeesClient {
+				t.Errorf("%s: server side view %+v, want client %s", tf.Client, fr.ServerSideView, tf.ServerSeesClient)
+			}
+		}
+	}
+	if len(rep.Flows) != len(tr.Flows) {
+		t.Errorf("%d connections reported, truth has %d", len(rep.Flows), len(tr.Flows))
+	}
+	tol := 1e-3
+	if tr.DriftPPM != 0 {
+		tol = 3e-3
+	}
+	if d := math.Abs(rep.ClockOffsetS - tr.ClockOffsetS); d > tol {
+		t.Errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffsetS, tr.ClockOffsetS, d*1e3)
+	}
+}
