@@ -16,7 +16,8 @@
 //     qualifiers; "proto N", "ip proto N", "ip6 proto N", "proto \tcp";
 //     "ether host/src/dst MAC", "ether proto N"
 //   - vlan [ID]; len, greater N, less N
-//   - relations over arithmetic: proto[expr], proto[expr:size] for ether,
+//   - relations over arithmetic: proto[expr], proto[expr:size] for ether
+//     (the link header, on any link),
 //     ip, ip6, arp, rarp, tcp, udp, sctp, icmp, icmp6; + - * / % & | ^ << >>,
 //     unary minus; named constants (tcpflags, tcp-syn, icmptype, ...)
 //   - and/or/not, && || !, parentheses; a bare value reuses the previous

@@ -74,7 +74,6 @@ func TestLinkRestrictions(t *testing.T) {
 		{"vlan 3", decode.LinkRaw},
 		{"ether host 0:1:2:3:4:5", decode.LinkRaw},
 		{"arp", decode.LinkRaw},
-		{"ether[0] = 1", decode.LinkLinuxSLL},
 	} {
 		if _, err := Compile(tt.expr, tt.link, 0); err == nil {
 			t.Errorf("%q on link %d: compiled, want an error", tt.expr, tt.link)

@@ -319,9 +319,6 @@ func (p *parser) parseArithUnary() (arith, error) {
 
 // parseLoad parses "proto[expr]" or "proto[expr:size]" after proto.
 func (p *parser) parseLoad(proto token) (arith, error) {
-	if proto.text == "ether" && !p.link.ether {
-		return nil, p.errAt(proto.pos, "ether[] needs an Ethernet link")
-	}
 	if (proto.text == "arp" || proto.text == "rarp") && p.link.etherType < 0 {
 		return nil, p.errAt(proto.pos, "%s[] needs a link layer with an ethertype", proto.text)
 	}
