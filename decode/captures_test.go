@@ -17,9 +17,19 @@ import (
 // sharedPcaps returns ../shared/pcaps beside the repository root, or skips.
 func sharedPcaps(tb testing.TB) string {
 	tb.Helper()
+	p := sharedPcapsOrEmpty()
+	if p == "" {
+		tb.Skip("shared captures (../shared/pcaps beside the repository) not found")
+	}
+	return p
+}
+
+// sharedPcapsOrEmpty returns ../shared/pcaps beside the repository root,
+// or "" when it is absent.
+func sharedPcapsOrEmpty() string {
 	dir, err := os.Getwd()
 	if err != nil {
-		tb.Fatal(err)
+		return ""
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -27,15 +37,30 @@ func sharedPcaps(tb testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			tb.Skip("repository root (go.mod) not found")
+			return ""
 		}
 		dir = parent
 	}
 	p := filepath.Join(dir, "..", "shared", "pcaps")
 	if _, err := os.Stat(filepath.Join(p, "MANIFEST.tsv")); err != nil {
-		tb.Skipf("shared captures not found at %s: %v", p, err)
+		return ""
 	}
 	return p
+}
+
+// allFrames reads every packet of every shared capture (up to each
+// file's first error).
+func allFrames(tb testing.TB, dir string) []frame {
+	tb.Helper()
+	var all []frame
+	for _, name := range captureFiles(tb, dir) {
+		frames, _, _ := readCapture(filepath.Join(dir, name))
+		for i := range frames {
+			frames[i].File = name
+		}
+		all = append(all, frames...)
+	}
+	return all
 }
 
 // captureFiles lists every pcap/pcapng under dir, relative paths.
@@ -63,7 +88,8 @@ func captureFiles(tb testing.TB, dir string) []string {
 
 // frame is one packet read from a capture.
 type frame struct {
-	Number  int // 1-based, as Wireshark counts
+	File    string // relative to the shared pcaps directory (allFrames only)
+	Number  int    // 1-based, as Wireshark counts
 	Data    []byte
 	OrigLen int
 	Link    decode.LinkType
@@ -88,7 +114,7 @@ func readCapture(path string) (frames []frame, total int, err error) {
 			}
 			return frames, total, err
 		}
-		frames = append(frames, frame{int(p.Frame), bytes.Clone(p.Data), p.OrigLen, p.Link})
+		frames = append(frames, frame{Number: int(p.Frame), Data: bytes.Clone(p.Data), OrigLen: p.OrigLen, Link: p.Link})
 	}
 }
 
