@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -218,7 +219,7 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 
 // shiftTime applies the server clock model: t' = t + offset + drift_ppm*1e-6*(t - t0).
 func shiftTime(t, t0 int64, offset time.Duration, ppm float64) int64 {
-	return t + int64(offset) + int64(ppm*1e-6*float64(t-t0))
+	return t + int64(offset) + int64(math.Round(ppm*1e-6*float64(t-t0)))
 }
 
 func validate(s *Scenario) error {

@@ -1,0 +1,130 @@
+package netlab
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// sharedTwopoint is ../shared/twopoint beside the repository root.
+func sharedTwopoint(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "..", "shared", "twopoint")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared two-point captures absent (%v)", err)
+	}
+	return dir
+}
+
+// sharedTruth is the part of ../shared/twopoint/*/truth.json this test reads.
+type sharedTruth struct {
+	Connections int `json:"connections"`
+	Topology    struct {
+		Client, Server string
+	} `json:"topology"`
+	ImpairerDrops []struct {
+		Dir  string `json:"dir"`
+		IPID uint32 `json:"ip_id"`
+		Seq  uint32 `json:"seq"`
+		Len  int    `json:"len"`
+	} `json:"impairer_drops"`
+}
+
+// TestAnalyzeSharedTwopoint recovers the loss between the points from the
+// shared captures, which another generator made with its own impairer log,
+// and compares it packet by packet with that log: an independent check of
+// the matching this package's truth relies on.
+func TestAnalyzeSharedTwopoint(t *testing.T) {
+	root := sharedTwopoint(t)
+	names, _ := filepath.Glob(filepath.Join(root, "*", "truth.json"))
+	if len(names) == 0 {
+		t.Skip("no shared scenarios")
+	}
+	for _, tp := range names {
+		dir := filepath.Dir(tp)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			b, err := os.ReadFile(tp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st sharedTruth
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			span, _, _, err := readFrames(filepath.Join(dir, "span.pcap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			server, _, _, err := readFrames(filepath.Join(dir, "server.pcap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := Scenario{Name: "shared", Conns: make([]Conn, st.Connections)}
+			a := labAddrs{client: netip.MustParseAddr(st.Topology.Client), server: netip.MustParseAddr(st.Topology.Server)}
+			an := analyze(&s, a, span, server, &impairerResult{})
+			type id struct {
+				dir  string
+				ipid uint32
+				seq  uint32
+				len  int
+			}
+			var want, got []id
+			for _, d := range st.ImpairerDrops {
+				want = append(want, id{d.Dir, d.IPID, d.Seq, d.Len})
+			}
+			for _, d := range an.lost {
+				if d.Reason != "unexplained" { // no impairer log given: every loss is unexplained
+					t.Errorf("loss %+v explained without a log", d)
+				}
+				got = append(got, id{d.Dir, d.IPID, d.Seq, d.Len})
+			}
+			cmp := func(x, y id) int {
+				switch {
+				case x.dir != y.dir:
+					return map[bool]int{true: -1, false: 1}[x.dir < y.dir]
+				case x.seq != y.seq:
+					return map[bool]int{true: -1, false: 1}[x.seq < y.seq]
+				case x.ipid != y.ipid:
+					return map[bool]int{true: -1, false: 1}[x.ipid < y.ipid]
+				}
+				return x.len - y.len
+			}
+			slices.SortFunc(want, cmp)
+			slices.SortFunc(got, cmp)
+			if !slices.Equal(got, want) {
+				t.Errorf("lost between the points: got %d %v\nwant %d %v", len(got), got, len(want), want)
+			}
+			if an.extra != 0 {
+				t.Errorf("%d downstream packets without an upstream copy", an.extra)
+			}
+			for _, dir := range []string{"c2s", "s2c"} {
+				if an.delays[dir].Packets == 0 {
+					t.Errorf("no %s packet matched across the points", dir)
+				}
+			}
+		})
+	}
+}
+
+// TestShiftTime checks the server clock model against hand-computed values.
+func TestShiftTime(t *testing.T) {
+	const t0 = int64(1_000_000_000_000)
+	for _, c := range []struct {
+		t, want int64
+		off     int64
+		ppm     float64
+	}{
+		{t0, t0 + 3e9, 3e9, 20},                           // at t0 only the offset
+		{t0 + 10e9, t0 + 10e9 + 3e9 + 200_000, 3e9, 20},   // 10 s at 20 ppm: +200 µs
+		{t0 + 10e9, t0 + 10e9 - 5e6 - 100_000, -5e6, -10}, // negative offset and drift
+		{t0 + 1e9, t0 + 1e9, 0, 0},                        // identity
+	} {
+		if got := shiftTime(c.t, t0, time.Duration(c.off), c.ppm); got != c.want {
+			t.Errorf("shiftTime(t0+%d, off %d, %g ppm) = t0+%d, want t0+%d", c.t-t0, c.off, c.ppm, got-t0, c.want-t0)
+		}
+	}
+}
