@@ -256,8 +256,7 @@ func (run *captureRun) worker(r *ring.Ring) {
 		}
 		if err != nil {
 			if err != ring.ErrStopped {
-				run.workerErr.CompareAndSwap(nil, &err)
-				run.cap.Stop()
+				run.fail(err)
 			}
 			return
 		}
@@ -275,8 +274,7 @@ func (run *captureRun) worker(r *ring.Ring) {
 		if run.out != nil {
 			frame, err = run.out.write(p.Timestamp, p.Data, p.OrigLen)
 			if err != nil {
-				run.workerErr.CompareAndSwap(nil, &err)
-				run.cap.Stop()
+				run.fail(err)
 				return
 			}
 		} else {
@@ -288,6 +286,14 @@ func (run *captureRun) worker(r *ring.Ring) {
 			run.printLine(&dp, &p, frame)
 		}
 	}
+}
+
+// fail records a worker's error and stops the capture. (Kept out of the
+// loop: taking the address of the loop's err would move it to the heap,
+// one allocation per packet.)
+func (run *captureRun) fail(err error) {
+	run.workerErr.CompareAndSwap(nil, &err)
+	run.cap.Stop()
 }
 
 // supervise waits for the end (signal, duration, count, error) and prints
