@@ -80,8 +80,30 @@ func needTcpdump(t testing.TB, linkType uint32) string {
 	return path
 }
 
-// tcpdumpProgram compiles expr with tcpdump -ddd (decimal classic BPF).
+var tcpdumpCache sync.Map // "file\x00expr" -> tcpdumpResult
+
+type tcpdumpResult struct {
+	prog []bpf.Instruction
+	err  error
+}
+
+// tcpdumpProgram compiles expr with tcpdump -ddd (decimal classic BPF);
+// results are cached per empty file's link type, as several tests ask.
 func tcpdumpProgram(empty, expr string) ([]bpf.Instruction, error) {
+	hdr, err := os.ReadFile(empty)
+	if err != nil {
+		return nil, err
+	}
+	key := string(hdr[20:24]) + "\x00" + expr
+	if r, ok := tcpdumpCache.Load(key); ok {
+		return r.(tcpdumpResult).prog, r.(tcpdumpResult).err
+	}
+	prog, err := runTcpdump(empty, expr)
+	tcpdumpCache.Store(key, tcpdumpResult{prog, err})
+	return prog, err
+}
+
+func runTcpdump(empty, expr string) ([]bpf.Instruction, error) {
 	cmd := exec.Command("tcpdump", "-ddd", "-r", empty, "--", expr)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -9,13 +9,17 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// Counter slots in the per-CPU array map.
+// The counters live in the single entry of a per-CPU array map, as three
+// u64 fields at these byte offsets; one map lookup per packet serves all.
 const (
 	ctrSeen     = 0
-	ctrAccepted = 1
-	ctrRejected = 2 // rejected by a return of 0; aborted loads are not counted here
-	numCounters = 3
+	ctrAccepted = 8
+	ctrRejected = 16 // rejected by a return of 0; aborted loads are not counted here
+	ctrSize     = 24
 )
+
+// counterValue is the map value, per CPU.
+type counterValue struct{ Seen, Accepted, Rejected uint64 }
 
 // Counters are the packet counts of an eBPF filter, summed over CPUs.
 type Counters struct {
@@ -46,8 +50,8 @@ func NewEBPF(insns []bpf.Instruction) (*EBPF, error) {
 		Name:       "nb_filter_ctr",
 		Type:       ebpf.PerCPUArray,
 		KeySize:    4,
-		ValueSize:  8,
-		MaxEntries: numCounters,
+		ValueSize:  ctrSize,
+		MaxEntries: 1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("filter: creating counters map: %w", err)
@@ -78,22 +82,22 @@ func (e *EBPF) Program() *ebpf.Program { return e.prog }
 
 // Counters reads and sums the per-CPU counters.
 func (e *EBPF) Counters() (Counters, error) {
-	var sum [numCounters]uint64
-	for i := range sum {
-		var per []uint64
-		if err := e.counters.Lookup(uint32(i), &per); err != nil {
-			return Counters{}, fmt.Errorf("filter: reading counter %d: %w", i, err)
-		}
-		for _, v := range per {
-			sum[i] += v
-		}
+	var per []counterValue
+	if err := e.counters.Lookup(uint32(0), &per); err != nil {
+		return Counters{}, fmt.Errorf("filter: reading counters: %w", err)
 	}
-	c := Counters{Seen: sum[ctrSeen], Accepted: sum[ctrAccepted]}
+	var sum counterValue
+	for _, v := range per {
+		sum.Seen += v.Seen
+		sum.Accepted += v.Accepted
+		sum.Rejected += v.Rejected
+	}
+	c := Counters{Seen: sum.Seen, Accepted: sum.Accepted}
 	if c.Seen > c.Accepted {
 		c.Rejected = c.Seen - c.Accepted
 	}
-	if c.Rejected > sum[ctrRejected] {
-		c.Aborted = c.Rejected - sum[ctrRejected]
+	if c.Rejected > sum.Rejected {
+		c.Aborted = c.Rejected - sum.Rejected
 	}
 	return c, nil
 }
@@ -109,10 +113,11 @@ const (
 	regA    = asm.R0
 	regX    = asm.R7
 	regRet  = asm.R8 // the value being returned, across the counter update
-	regSave = asm.R9 // A, while "ldx 4*([k]&0xf)" borrows R0
+	regCtr  = asm.R9 // this CPU's counters (map value), or 0 without counters
 	regCtx  = asm.R6
 
-	keyOff = -72 // stack slot for the map key; M[i] is at -4*(i+1)
+	keyOff  = -72 // stack slot for the map key; M[i] is at -4*(i+1)
+	saveOff = -80 // A, while "ldx 4*([k]&0xf)" borrows R0
 )
 
 // __sk_buff field offsets (include/uapi/linux/bpf.h).
@@ -148,14 +153,26 @@ func label(i int) string { return fmt.Sprintf("c%d", i) }
 
 // translate turns a classic program into eBPF. A lives in R0, X in R7 and
 // the 16 scratch words on the stack. Every return goes through one exit
-// block that bumps the accepted or rejected counter.
+// block that bumps the accepted or rejected counter. mapFD < 0 leaves the
+// counters out (for measuring what they cost).
 func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
 	if len(raw) == 0 || len(raw) > maxInsns {
 		return nil, fmt.Errorf("filter: classic program has %d instructions, want 1 to %d", len(raw), maxInsns)
 	}
-	out := asm.Instructions{asm.Mov.Reg(regCtx, asm.R1)}
-	out = append(out, bumpCounter(mapFD, ctrSeen, "seen_done")...)
-	out = append(out, asm.Mov.Imm32(regA, 0).WithSymbol("seen_done"), asm.Mov.Imm32(regX, 0))
+	out := asm.Instructions{asm.Mov.Reg(regCtx, asm.R1), asm.Mov.Imm(regCtr, 0)}
+	if mapFD >= 0 {
+		out = append(out,
+			asm.StoreImm(asm.RFP, keyOff, 0, asm.Word),
+			asm.LoadMapPtr(asm.R1, mapFD),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, keyOff),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, "start"),
+			asm.Mov.Reg(regCtr, asm.R0),
+		)
+		out = append(out, bump(ctrSeen)...)
+	}
+	out = append(out, asm.Mov.Imm32(regA, 0).WithSymbol("start"), asm.Mov.Imm32(regX, 0))
 	// The verifier refuses reads of stack never written; classic programs
 	// may read scratch words they did not store (they read as 0).
 	var read [16]bool
@@ -191,10 +208,17 @@ func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
 		// would yield 0 and carry on.
 		out = append(out, asm.Mov.Imm32(regRet, 0).WithSymbol("divzero"), asm.Ja.Label("exit"))
 	}
-	out = append(out, asm.JEq.Imm(regRet, 0, "exit_rej").WithSymbol("exit"))
-	out = append(out, bumpCounter(mapFD, ctrAccepted, "exit_ret")...)
+	if mapFD < 0 {
+		out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit"), asm.Return())
+		return out, nil
+	}
+	// Exit: count the verdict (when the lookup found this CPU's counters).
+	out = append(out,
+		asm.JEq.Imm(regCtr, 0, "exit_ret").WithSymbol("exit"),
+		asm.JEq.Imm(regRet, 0, "exit_rej"))
+	out = append(out, bump(ctrAccepted)...)
 	out = append(out, asm.Ja.Label("exit_ret"))
-	rej := bumpCounter(mapFD, ctrRejected, "exit_ret")
+	rej := bump(ctrRejected)
 	rej[0] = rej[0].WithSymbol("exit_rej")
 	out = append(out, rej...)
 	out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit_ret"), asm.Return())
@@ -229,18 +253,12 @@ func reachable(raw []bpf.RawInstruction) []bool {
 	return live
 }
 
-// bumpCounter adds 1 to this CPU's counter slot, then continues at next.
-func bumpCounter(mapFD int, slot int32, next string) asm.Instructions {
+// bump adds 1 to the counter at off in this CPU's map value (regCtr).
+func bump(off int16) asm.Instructions {
 	return asm.Instructions{
-		asm.StoreImm(asm.RFP, keyOff, int64(slot), asm.Word),
-		asm.LoadMapPtr(asm.R1, mapFD),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, keyOff),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, next),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.LoadMem(asm.R1, regCtr, off, asm.DWord),
 		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+		asm.StoreMem(regCtr, off, asm.R1, asm.DWord),
 	}
 }
 
@@ -293,12 +311,12 @@ func translateOne(raw []bpf.RawInstruction, pc int, ri bpf.RawInstruction) (asm.
 				break
 			}
 			return asm.Instructions{
-				asm.Mov.Reg(regSave, regA),
+				asm.StoreMem(asm.RFP, saveOff, regA, asm.Word),
 				asm.LoadAbs(int32(k), asm.Byte),
 				asm.And.Imm32(asm.R0, 0xf),
 				asm.LSh.Imm32(asm.R0, 2),
 				asm.Mov.Reg32(regX, asm.R0),
-				asm.Mov.Reg(regA, regSave),
+				asm.LoadMem(regA, asm.RFP, saveOff, asm.Word),
 			}, false, nil
 		}
 	case 0x02, 0x03: // ST, STX

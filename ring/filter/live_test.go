@@ -19,7 +19,7 @@ import (
 // vethPair creates network namespace name with a veth pair bfA-bfB inside
 // (IPv6 off, so the kernel sends nothing of its own) and removes it at
 // the end of the test.
-func vethPair(t *testing.T, name string) {
+func vethPair(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("iproute2 (ip) is not installed")
@@ -40,7 +40,7 @@ func vethPair(t *testing.T, name string) {
 
 // inNetns runs fn on a thread switched into the named namespace. Sockets
 // made there stay in that namespace after the thread switches back.
-func inNetns(t *testing.T, name string, fn func()) {
+func inNetns(t testing.TB, name string, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -70,7 +70,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // packetSocket opens an AF_PACKET socket on ifindex; attach (when not
 // nil) installs a filter before bind, so no packet slips in unfiltered.
 // The caller closes it.
-func packetSocket(t *testing.T, ifindex int, attach func(fd int) error) int {
+func packetSocket(t testing.TB, ifindex int, attach func(fd int) error) int {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
