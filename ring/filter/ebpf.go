@@ -110,11 +110,11 @@ func (e *EBPF) Close() error {
 // Register and stack use of translated programs. The legacy packet loads
 // need the context in R6, write their result to R0 and clobber R1-R5.
 const (
-	regA    = asm.R0
-	regX    = asm.R7
-	regRet  = asm.R8 // the value being returned, across the counter update
-	regCtr  = asm.R9 // this CPU's counters (map value), or 0 without counters
-	regCtx  = asm.R6
+	regA   = asm.R0
+	regX   = asm.R7
+	regRet = asm.R8 // the value being returned, across the counter update
+	regCtr = asm.R9 // this CPU's counters (map value), or 0 without counters
+	regCtx = asm.R6
 
 	keyOff  = -72 // stack slot for the map key; M[i] is at -4*(i+1)
 	saveOff = -80 // A, while "ldx 4*([k]&0xf)" borrows R0
