@@ -34,7 +34,25 @@
 // mpls, pppoe, geneve/vxlan, protochain, 802.11, and the other link-layer
 // and ATM keywords. Link types: Ethernet, Linux SLL (v1) and raw IP.
 //
+// Live and offline. Compile is for a live AF_PACKET socket, where the
+// kernel has already moved the outer VLAN tag of a frame into skb
+// metadata: "vlan [ID]" reads it with the VLAN ancillary loads and falls
+// back to a tag still in the frame, and the offset of later primitives
+// moves only in that fallback (kept at run time in scratch word M[0]), as
+// libpcap does on Linux. Such programs use kernel extensions that
+// x/net/bpf's VM cannot run. CompileOffline is for frames that keep their
+// tags (capture files): each "vlan" tests the tag in the frame and moves
+// later offsets by 4, as "tcpdump -r" does. Without "vlan" both return the
+// same program. As with libpcap live, "len" and every other primitive see
+// a frame whose outer tag the kernel stripped as untagged.
+//
+// Accepting paths return the snap length, so the kernel truncates the
+// packet for the caller; rejecting paths return 0.
+//
 // NewEBPF turns a classic program into an eBPF socket filter (the legacy
-// packet loads behave like classic BPF's) that also counts packets seen,
-// accepted and rejected in a per-CPU map.
+// packet loads behave like classic BPF's, including ending the program
+// with 0 when a load runs past the packet) that also counts packets seen,
+// accepted and rejected in a per-CPU array map; attach it with
+// SO_ATTACH_BPF. It needs CAP_BPF (or CAP_SYS_ADMIN); a caller that
+// cannot load it can attach the classic program with SO_ATTACH_FILTER.
 package filter

@@ -142,3 +142,36 @@ func TestLongExpressionsUseFarJumps(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveEqualsOfflineWithoutVLAN: the two modes differ only in "vlan".
+func TestLiveEqualsOfflineWithoutVLAN(t *testing.T) {
+	for _, expr := range diffExprs {
+		live, err1 := Compile(expr, decode.LinkEthernet, 0)
+		off, err2 := CompileOffline(expr, decode.LinkEthernet, 0)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%q: %v / %v", expr, err1, err2)
+		}
+		hasExt := false
+		for _, in := range live {
+			if e, ok := in.(bpf.LoadExtension); ok && e.Num != bpf.ExtLen {
+				hasExt = true
+			}
+		}
+		if strings.Contains(expr, "vlan") {
+			if !hasExt {
+				t.Errorf("%q: live program does not read the VLAN metadata", expr)
+			}
+			continue
+		}
+		if hasExt || len(live) != len(off) {
+			t.Errorf("%q: live and offline programs differ without vlan", expr)
+			continue
+		}
+		for i := range live {
+			if live[i] != off[i] {
+				t.Errorf("%q: instruction %d: live %v, offline %v", expr, i, live[i], off[i])
+				break
+			}
+		}
+	}
+}
