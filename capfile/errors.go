@@ -8,8 +8,9 @@ type FormatError struct {
 	// Offset is the byte offset of the bad record, block or header in the
 	// (decompressed) capture stream.
 	Offset int64
-	// Frame is the number of the last good frame returned before the
-	// error, 0 when there was none.
+	// Frame is the number of frames read before the error (as Wireshark
+	// counts them, see Reader.Frames): the last good frame's number, 0
+	// when there was none.
 	Frame uint64
 	// Msg says what was wrong.
 	Msg string

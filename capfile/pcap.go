@@ -92,46 +92,54 @@ func (r *Reader) readPcapHeader() error {
 }
 
 func (r *Reader) nextPcap(p *Packet) error {
-	off := r.in.offset()
+	in := r.in
+	off := in.offset()
 	r.recOff = off
-	h, err := r.in.peek(r.recHdrLen)
-	if err != nil {
-		if err == io.EOF {
-			return io.EOF
+	hl := r.recHdrLen
+	// Fast path: the record is already buffered; fill only at the edge.
+	b := in.buf[in.r:in.w]
+	if len(b) < hl {
+		var err error
+		if b, err = in.fill(hl); err != nil {
+			if err == io.EOF {
+				return io.EOF
+			}
+			if err == io.ErrUnexpectedEOF {
+				return formatErr(whatPcapRecord, off, r.frame, "truncated record header: %d of %d bytes", len(b), hl)
+			}
+			return err
 		}
-		if err == io.ErrUnexpectedEOF {
-			return formatErr(whatPcapRecord, off, r.frame, "truncated record header: %d of %d bytes", len(h), r.recHdrLen)
-		}
-		return err
 	}
 	var sec, frac, caplen, origlen uint32
 	if r.be {
-		sec = binary.BigEndian.Uint32(h)
-		frac = binary.BigEndian.Uint32(h[4:])
-		caplen = binary.BigEndian.Uint32(h[8:])
-		origlen = binary.BigEndian.Uint32(h[12:])
+		sec = binary.BigEndian.Uint32(b)
+		frac = binary.BigEndian.Uint32(b[4:])
+		caplen = binary.BigEndian.Uint32(b[8:])
+		origlen = binary.BigEndian.Uint32(b[12:])
 	} else {
-		sec = binary.LittleEndian.Uint32(h)
-		frac = binary.LittleEndian.Uint32(h[4:])
-		caplen = binary.LittleEndian.Uint32(h[8:])
-		origlen = binary.LittleEndian.Uint32(h[12:])
+		sec = binary.LittleEndian.Uint32(b)
+		frac = binary.LittleEndian.Uint32(b[4:])
+		caplen = binary.LittleEndian.Uint32(b[8:])
+		origlen = binary.LittleEndian.Uint32(b[12:])
 	}
 	if caplen > r.maxCap {
 		return formatErr(whatPcapRecord, off, r.frame, "captured length %d exceeds the maximum %d", caplen, r.maxCap)
 	}
-	n := r.recHdrLen + int(caplen)
-	rec, err := r.in.peek(n)
-	if err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return formatErr(whatPcapRecord, off, r.frame, "truncated record: %d captured bytes announced, %d present", caplen, len(rec)-r.recHdrLen)
+	n := hl + int(caplen)
+	if len(b) < n {
+		var err error
+		if b, err = in.fill(n); err != nil {
+			if err == io.ErrUnexpectedEOF {
+				return formatErr(whatPcapRecord, off, r.frame, "truncated record: %d captured bytes announced, %d present", caplen, len(b)-hl)
+			}
+			return err
 		}
-		return err
 	}
-	r.in.discard(n)
+	in.r += n
 	r.frame++
 	p.Frame = r.frame
 	p.Timestamp = int64(sec)*1e9 + int64(frac)*r.tsMul
-	p.Data = rec[r.recHdrLen:n:n]
+	p.Data = b[hl:n:n]
 	p.OrigLen = int(origlen)
 	p.Link = r.ifaces[0].Link
 	p.Interface = 0

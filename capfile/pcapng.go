@@ -165,15 +165,20 @@ func (r *Reader) checkLen(off int64, blen, minLen uint32) error {
 }
 
 func (r *Reader) nextPcapng(p *Packet) error {
+	in := r.in
 	for {
-		off := r.in.offset()
+		off := in.offset()
 		r.recOff = off
-		h, err := r.in.peek(8)
-		if err != nil {
-			if err == io.EOF {
-				return io.EOF
+		// Fast path as in nextPcap: use what is buffered, fill at the edge.
+		h := in.buf[in.r:in.w]
+		if len(h) < 8 {
+			var err error
+			if h, err = in.fill(8); err != nil {
+				if err == io.EOF {
+					return io.EOF
+				}
+				return r.truncated(off, err, len(h), 8, "block header")
 			}
-			return r.truncated(off, err, len(h), 8, "block header")
 		}
 		btype := r.u32(h)
 		if btype == blockSHB {
@@ -194,17 +199,21 @@ func (r *Reader) nextPcapng(p *Packet) error {
 			}
 			continue
 		}
-		if err := r.checkLen(off, blen, blockMinLen); err != nil {
-			return err
+		if blen%4 != 0 || blen < blockMinLen || blen > MaxRecordSize {
+			return r.checkLen(off, blen, blockMinLen)
 		}
-		b, err := r.in.peek(int(blen))
-		if err != nil {
-			return r.truncated(off, err, len(b), int(blen), "block")
+		b := h
+		if len(b) < int(blen) {
+			var err error
+			if b, err = in.fill(int(blen)); err != nil {
+				return r.truncated(off, err, len(b), int(blen), "block")
+			}
 		}
 		if t := r.u32(b[blen-4:]); t != blen {
 			return r.blockErr(off, "trailing block length %d does not match %d", t, blen)
 		}
 		body := b[8 : blen-4]
+		var err error
 		switch btype {
 		case blockIDB:
 			err = r.readIDB(off, body)
@@ -218,7 +227,7 @@ func (r *Reader) nextPcapng(p *Packet) error {
 		if err != nil {
 			return err
 		}
-		r.in.discard(int(blen))
+		in.r += int(blen)
 		if btype != blockIDB {
 			r.frame++
 			p.Frame = r.frame

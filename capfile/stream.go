@@ -40,8 +40,8 @@ func (s *stream) offset() int64 { return s.base + int64(s.r) }
 // io.EOF when no byte is left and io.ErrUnexpectedEOF with the bytes that
 // are left otherwise. n must not exceed MaxRecordSize.
 func (s *stream) peek(n int) ([]byte, error) {
-	if s.w-s.r >= n {
-		return s.buf[s.r : s.r+n], nil
+	if b := s.buf[s.r:s.w]; len(b) >= n {
+		return b[:n], nil
 	}
 	return s.fill(n)
 }
