@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // The counters live in the single entry of a per-CPU array map, as three
@@ -54,7 +55,7 @@ func NewEBPF(insns []bpf.Instruction) (*EBPF, error) {
 		MaxEntries: 1,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("filter: creating counters map: %w", err)
+		return nil, fmt.Errorf("filter: creating counters map: %w", needCaps(err))
 	}
 	prog, err := translate(raw, m.FD())
 	if err != nil {
@@ -69,9 +70,22 @@ func NewEBPF(insns []bpf.Instruction) (*EBPF, error) {
 	})
 	if err != nil {
 		m.Close()
-		return nil, fmt.Errorf("filter: loading eBPF program: %w", err)
+		return nil, fmt.Errorf("filter: loading eBPF program: %w", needCaps(err))
 	}
 	return &EBPF{prog: p, counters: m}, nil
+}
+
+// needCaps names the missing capability when the kernel refuses for lack
+// of privilege.
+func needCaps(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return err // the program was refused, not the caller
+	}
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%w (loading eBPF needs CAP_BPF, or CAP_SYS_ADMIN on kernels before 5.8)", err)
+	}
+	return err
 }
 
 // FD is the program's file descriptor, for SO_ATTACH_BPF.
