@@ -141,6 +141,7 @@ type analysis struct {
 	unverified   []Drop                 // impairer drops not found missing downstream
 	extra        int                    // downstream transmissions with no upstream copy
 	spanDrops    []int                  // span frame indexes to remove
+	isn          map[[2]int]uint32      // {conn, 1 for c2s} -> the sender's initial sequence number
 	delays       map[string]DelayStats
 	medianDelay  float64
 }
@@ -154,6 +155,14 @@ func analyze(s *Scenario, a labAddrs, spanF, serverF []frame, imp *impairerResul
 		}
 	}
 	an.server, an.peers = tagServer(serverF, a, isn)
+	an.isn = map[[2]int]uint32{}
+	for _, ts := range [][]tagged{an.span, an.server} {
+		for _, t := range ts {
+			if t.conn >= 0 && t.f.Flags&0x02 != 0 {
+				an.isn[[2]int{t.conn, b2i(t.c2s)}] = t.f.Seq
+			}
+		}
+	}
 	matchCaptures(an.span, an.server)
 
 	// Impairer decisions, by key, to explain each loss.
@@ -238,6 +247,7 @@ func (an *analysis) lostDrop(t *tagged, imp Impairment, decided map[pktKey][]int
 	if t.c2s {
 		d.Dir = "c2s"
 	}
+	d.RelSeq = an.relSeq(t)
 	k := keyOf(t)
 	switch l := decided[k]; {
 	case len(l) > 0:
@@ -301,4 +311,20 @@ func flowReason(c *Conn, lostC2S, lostS2C int, s *Scenario) (string, string) {
 		return BlameClient, "client aborts the connection with RST"
 	}
 	return BlameNone, "no loss between the points and no endpoint stall"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// relSeq is t's sequence number relative to its sender's ISN (as
+// Wireshark shows it), or 0 when the handshake was not seen.
+func (an *analysis) relSeq(t *tagged) uint32 {
+	if isn, ok := an.isn[[2]int{t.conn, b2i(t.c2s)}]; ok {
+		return t.f.Seq - isn
+	}
+	return 0
 }

@@ -30,6 +30,7 @@ type sharedTruth struct {
 		Dir  string `json:"dir"`
 		IPID uint32 `json:"ip_id"`
 		Seq  uint32 `json:"seq"`
+		Rel  uint32 `json:"rel_seq"`
 		Len  int    `json:"len"`
 	} `json:"impairer_drops"`
 }
@@ -70,17 +71,18 @@ func TestAnalyzeSharedTwopoint(t *testing.T) {
 				dir  string
 				ipid uint32
 				seq  uint32
+				rel  uint32
 				len  int
 			}
 			var want, got []id
 			for _, d := range st.ImpairerDrops {
-				want = append(want, id{d.Dir, d.IPID, d.Seq, d.Len})
+				want = append(want, id{d.Dir, d.IPID, d.Seq, d.Rel, d.Len})
 			}
 			for _, d := range an.lost {
 				if d.Reason != "unexplained" { // no impairer log given: every loss is unexplained
 					t.Errorf("loss %+v explained without a log", d)
 				}
-				got = append(got, id{d.Dir, d.IPID, d.Seq, d.Len})
+				got = append(got, id{d.Dir, d.IPID, d.Seq, d.RelSeq, d.Len})
 			}
 			cmp := func(x, y id) int {
 				switch {

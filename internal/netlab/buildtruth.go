@@ -88,7 +88,7 @@ func buildTruth(s *Scenario, l *lab, plan addrPlan, target netip.AddrPort, an *a
 		d := Drop{Conn: tg.conn, Dir: "s2c", Where: "span-capture", Reason: "span-capture", Time: tg.f.TS,
 			Src: st.f.Src.String(), Dst: st.f.Dst.String(), IPID: tg.f.IPID, Seq: tg.f.Seq, Ack: tg.f.Ack,
 			Len: tg.f.PayLen, Flags: tg.f.Flags, FlagNames: flagNames(tg.f.Flags), TSVal: tg.f.TSVal,
-			ServerFrame: st.f.Num}
+			ServerFrame: st.f.Num, RelSeq: an.relSeq(&tg)}
 		if tg.c2s {
 			d.Dir = "c2s"
 		}

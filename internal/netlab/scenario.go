@@ -182,3 +182,28 @@ func ScenarioByName(name string) (Scenario, bool) {
 	}
 	return Scenario{}, false
 }
+
+// SampleScenarios are the small pairs shipped in the repository's
+// samples/twopoint (every file under 150 KB), for `netblame demo` and for
+// tests that run without root. DropNth keeps their loss deterministic.
+func SampleScenarios() []Scenario {
+	d := Impairment{DelayMs: 5}
+	return []Scenario{
+		{Name: "clean", ExpectedBlame: BlameNone, Seed: 101, C2S: d, S2C: d,
+			Description: "a 64 KB download and three request/response rounds; nothing goes wrong",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 64 << 10}, {Mode: "rr", ReqBytes: 200, Bytes: 4096, Rounds: 3, StartMs: 30}}},
+		{Name: "loss-s2c", ExpectedBlame: BlameNetwork, Seed: 102, C2S: d,
+			S2C:         Impairment{DelayMs: 5, DropNth: []int{10, 25, 40}},
+			Description: "an 80 KB download; the router drops the 10th, 25th and 40th data segment server to client",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 80 << 10}}},
+		{Name: "server-think", ExpectedBlame: BlameServer, Seed: 103, C2S: d, S2C: d,
+			Description: "request/response rounds; the server waits 250 ms before each 4 KB response",
+			Conns: []Conn{{Mode: "rr", ReqBytes: 300, Bytes: 4096, Rounds: 3, ServerThinkMs: 250},
+				{Mode: "rr", ReqBytes: 300, Bytes: 4096, Rounds: 3, ServerThinkMs: 250, StartMs: 100}}},
+		{Name: "nat-clock-offset", ExpectedBlame: BlameNetwork, Seed: 104, NAT: true, C2S: d,
+			S2C:         Impairment{DelayMs: 5, DropNth: []int{12, 30}},
+			ClockOffset: 3 * time.Second, DriftPPM: 20,
+			Description: "SNAT+DNAT between the points, server clock 3 s ahead drifting +20 ppm, two data segments dropped server to client",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 64 << 10}, {Mode: "rr", ReqBytes: 200, Bytes: 2048, Rounds: 2, StartMs: 30}}},
+	}
+}
