@@ -46,6 +46,8 @@ func TestSyntaxErrorPositions(t *testing.T) {
 		{"not", 3, "expression ends"},
 		{"1 + 2", 5, "comparison"},
 		{"mpls 3", 0, "\"mpls\" is not supported"},
+		{strings.Repeat("(", 101) + "tcp" + strings.Repeat(")", 101), 100, "nested more than 100 deep"},
+		{strings.Repeat("(", 101) + "1" + strings.Repeat(")", 101) + " = 1", 100, "nested more than 100 deep"},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.expr, decode.LinkEthernet, 0)

@@ -72,7 +72,12 @@ type parser struct {
 	st    linkState // offsets as of the current position
 	vlans int       // "vlan" primitives seen so far
 	last  *qual     // qualifiers of the last primitive that had a value
+	depth int       // parentheses open, bounded by maxDepth
 }
+
+// maxDepth bounds nesting, which keeps recursion (and the quadratic cost
+// of retrying a parenthesis as arithmetic, then as an expression) small.
+const maxDepth = 100
 
 func (p *parser) peek() token        { return p.toks[p.i] }
 func (p *parser) peekAt(n int) token { return p.toks[min(p.i+n, len(p.toks)-1)] }
@@ -167,7 +172,12 @@ func (p *parser) parseUnary() (node, error) {
 }
 
 func (p *parser) parseParen() (node, error) {
-	p.next() // "("
+	open := p.next() // "("
+	if p.depth >= maxDepth {
+		return nil, p.errAt(open.pos, "parentheses nested more than %d deep", maxDepth)
+	}
+	p.depth++
+	defer func() { p.depth-- }()
 	n, err := p.parseExpr()
 	if err != nil {
 		return nil, err
@@ -295,6 +305,11 @@ func (p *parser) parseArithUnary() (arith, error) {
 		}
 		return &negExpr{x}, nil
 	case isPunct(t, "("):
+		if p.depth >= maxDepth {
+			return nil, p.errAt(t.pos, "parentheses nested more than %d deep", maxDepth)
+		}
+		p.depth++
+		defer func() { p.depth-- }()
 		a, err := p.parseArith(0)
 		if err != nil {
 			return nil, err
