@@ -28,10 +28,7 @@ func Open(cfg Config) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := newStopper()
-	if err != nil {
-		return nil, fmt.Errorf("ring: eventfd: %w", err)
-	}
+	st := &stopper{}
 	c := &Capture{cfg: cfg, stop: st}
 	for i := 0; i < cfg.Workers; i++ {
 		r, link, err := openRing(&c.cfg, i, st)
@@ -41,6 +38,7 @@ func Open(cfg Config) (*Capture, error) {
 		}
 		c.link = link
 		c.rings = append(c.rings, r)
+		st.rings = append(st.rings, r)
 	}
 	if err := c.attachFilter(); err != nil {
 		c.Close()
@@ -152,10 +150,6 @@ func (c *Capture) Close() error {
 	for _, r := range c.rings {
 		r.Stats() // keep the final counters readable after Close
 		r.close()
-	}
-	if c.stop != nil && c.stop.fd >= 0 {
-		closeFD(c.stop.fd)
-		c.stop.fd = -1
 	}
 	return nil
 }

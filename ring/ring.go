@@ -2,8 +2,11 @@ package ring
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -22,17 +25,21 @@ var (
 // Ring is one worker's socket and memory-mapped TPACKET_V3 ring. Next must
 // be called from one goroutine at a time; Stats may be called from any.
 type Ring struct {
-	id      int
-	fd      int
-	mem     []byte
-	blkSize int
-	nBlocks int
-	snaplen int
-	ether   bool // frames start with an Ethernet header (VLAN tags can go back)
-	keepTag bool
-	pollMS  int
-	drain   time.Duration // how long to wait for the open block after a stop
-	stop    *stopper
+	id          int
+	fd          int
+	file        *os.File           // fd, registered with Go's netpoller
+	raw         syscall.RawConn    // file's, for waiting on readiness
+	readyFn     func(uintptr) bool // built once: a closure per wait would allocate
+	waitStopped bool               // the stop was already seen when the wait began
+	mem         []byte
+	blkSize     int
+	nBlocks     int
+	snaplen     int
+	ether       bool // frames start with an Ethernet header (VLAN tags can go back)
+	keepTag     bool
+	pollTimeout time.Duration // < 0: none
+	drain       time.Duration // how long to wait for the open block after a stop
+	stop        *stopper
 
 	cur   int    // index of the block being read or awaited
 	held  bool   // block cur belongs to user space
@@ -81,7 +88,7 @@ func (r *Ring) Next(p *Packet) error {
 				r.cur = 0
 			}
 		}
-		if atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0 {
+		if r.ready() {
 			base := r.cur * r.blkSize
 			r.held = true
 			r.left = r.u32(base + blkNumPktsOff)
@@ -146,59 +153,54 @@ func (r *Ring) read(p *Packet) {
 }
 
 // wait blocks until the kernel may have handed over a block, the poll
-// timeout passes, or the capture is stopped and drained.
+// timeout passes, or the capture is stopped and drained. It parks the
+// goroutine in Go's netpoller (epoll) instead of blocking a thread in
+// poll(2): far fewer context switches under load.
 func (r *Ring) wait() error {
-	if r.stop.stopped() {
-		if r.stopT.IsZero() {
-			r.stopT = time.Now()
-		}
+	stopped := r.stop.stopped()
+	if stopped && r.stopT.IsZero() {
+		r.stopT = time.Now()
+	}
+	var deadline time.Time
+	switch {
+	case stopped:
 		// After a stop, wait for the kernel to retire the block it is
 		// filling (at most BlockTimeout) so nothing captured is left behind.
-		left := r.drain - time.Since(r.stopT)
-		if left <= 0 {
+		deadline = r.stopT.Add(r.drain)
+		if !time.Now().Before(deadline) {
 			return ErrStopped
 		}
-		fds := [1]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}}
-		_, err := unix.Poll(fds[:], int(left/time.Millisecond)+1)
-		if err != nil && err != unix.EINTR {
-			return err
-		}
-		if atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER == 0 && time.Since(r.stopT) >= r.drain {
-			return ErrStopped
-		}
-		return nil
+	case r.pollTimeout >= 0:
+		deadline = time.Now().Add(r.pollTimeout)
 	}
-	fds := [2]unix.PollFd{
-		{Fd: int32(r.fd), Events: unix.POLLIN},
-		{Fd: int32(r.stop.fd), Events: unix.POLLIN},
-	}
-	n, err := unix.Poll(fds[:], r.pollMS)
-	switch {
-	case err == unix.EINTR:
-		return nil
-	case err != nil:
+	if err := r.file.SetReadDeadline(deadline); err != nil {
 		return err
-	case n == 0:
+	}
+	r.waitStopped = stopped
+	err := r.raw.Read(r.readyFn)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if stopped || r.stop.stopped() {
+			return nil // the next wait decides whether draining is over
+		}
 		return ErrTimeout
-	case fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0:
-		return errors.New("ring: poll error on the packet socket")
+	default:
+		return fmt.Errorf("ring: waiting for packets: %w", err)
 	}
-	return nil
 }
 
-// stopper wakes every worker's poll at once: an eventfd that becomes, and
-// stays, readable on Stop.
+// ready reports whether the block Next reads next belongs to user space.
+func (r *Ring) ready() bool {
+	return atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0
+}
+
+// stopper tells every worker of a Capture to stop: a flag, and a deadline
+// in the past on every ring's file to wake the goroutines waiting.
 type stopper struct {
-	fd   int
-	flag atomic.Bool
-}
-
-func newStopper() (*stopper, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	return &stopper{fd: fd}, nil
+	flag  atomic.Bool
+	rings []*Ring
 }
 
 func (s *stopper) stopped() bool { return s.flag.Load() }
@@ -207,8 +209,7 @@ func (s *stopper) signal() {
 	if s.flag.Swap(true) {
 		return
 	}
-	var one = [8]byte{1}
-	unix.Write(s.fd, one[:])
+	for _, r := range s.rings {
+		r.file.SetReadDeadline(time.Unix(1, 0)) // fails harmlessly once closed
+	}
 }
-
-func closeFD(fd int) { unix.Close(fd) }

@@ -3,6 +3,7 @@ package ring
 import (
 	"errors"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -55,7 +56,7 @@ func linkInfo(fd int, name string) (int, decode.LinkType, error) {
 // filter, ring, bind (starts receiving, but the filter rejects), fanout.
 // The caller attaches the real filter once every worker has joined.
 func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, err error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		if isPerm(err) {
 			return nil, 0, permissionError("opening an AF_PACKET socket", err)
@@ -70,10 +71,7 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, 
 			ring.close()
 		}
 	}()
-	r.pollMS = -1
-	if cfg.PollTimeout >= 0 {
-		r.pollMS = int(cfg.PollTimeout.Milliseconds())
-	}
+	r.pollTimeout = cfg.PollTimeout
 	index, link, err := linkInfo(fd, cfg.Interface)
 	if err != nil {
 		return nil, 0, err
@@ -119,6 +117,13 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, 
 			return nil, 0, fmt.Errorf("ring: promiscuous mode on %q: %w", cfg.Interface, err)
 		}
 	}
+	// The socket is non-blocking, so the os.File registers it with the
+	// runtime's netpoller; from here the File owns the descriptor.
+	r.file = os.NewFile(uintptr(fd), fmt.Sprintf("packet:%s:%d", cfg.Interface, id))
+	if r.raw, err = r.file.SyscallConn(); err != nil {
+		return nil, 0, fmt.Errorf("ring: %w", err)
+	}
+	r.readyFn = func(uintptr) bool { return r.ready() || (!r.waitStopped && r.stop.stopped()) }
 	return r, link, nil
 }
 
@@ -144,7 +149,10 @@ func (r *Ring) close() {
 		unix.Munmap(r.mem)
 		r.mem = nil
 	}
-	if r.fd >= 0 {
+	if r.file != nil {
+		r.file.Close() // the File stays: a late Stop may still set its deadline
+		r.fd = -1
+	} else if r.fd >= 0 {
 		unix.Close(r.fd)
 		r.fd = -1
 	}
