@@ -30,9 +30,7 @@ type proc struct {
 func startInNS(ctx context.Context, name, ns string, env []string, readyMark string, args ...string) (*proc, error) {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	// Own process group: a Ctrl-C to the test does not reach tcpdump
-	// before we stop it ourselves.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = labProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

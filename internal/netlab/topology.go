@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -121,6 +122,15 @@ func sweepStale() {
 		pid, _ := strconv.Atoi(m[1])
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 			continue // its owner is alive
+		}
+		// Programs of the dead run may still hold the namespace: end them
+		// (by pid; they are all ours), then delete it.
+		if pids, err := output(context.Background(), "ip", "netns", "pids", f[0]); err == nil {
+			for _, p := range strings.Fields(pids) {
+				if n, err := strconv.Atoi(p); err == nil && n > 1 {
+					_ = syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
 		}
 		_ = run(context.Background(), "ip", "netns", "del", f[0])
 	}
