@@ -48,8 +48,11 @@ type Ring struct {
 	end   int    // end of block cur in mem
 	stopT time.Time
 
-	delivered atomic.Uint64 // packets returned by Next
-	bytes     atomic.Uint64 // captured bytes returned by Next
+	// Packets and bytes returned by Next: counted plainly by the reading
+	// goroutine, published for Stats at every block boundary and whenever
+	// Next returns an error (so exact once a worker has stopped).
+	nPkts, nBytes     uint64
+	delivered, dBytes atomic.Uint64
 
 	statsMu sync.Mutex
 	kstats  KernelStats // accumulated: the kernel resets its counters on read
@@ -81,6 +84,7 @@ func (r *Ring) Next(p *Packet) error {
 			return nil
 		}
 		if r.held {
+			r.publish()
 			atomic.StoreUint32(r.blockStatus(r.cur), unix.TP_STATUS_KERNEL)
 			r.held = false
 			r.cur++
@@ -97,9 +101,16 @@ func (r *Ring) Next(p *Packet) error {
 			continue
 		}
 		if err := r.wait(); err != nil {
+			r.publish()
 			return err
 		}
 	}
+}
+
+// publish makes the packet counts visible to Stats.
+func (r *Ring) publish() {
+	r.delivered.Store(r.nPkts)
+	r.dBytes.Store(r.nBytes)
 }
 
 // read decodes the packet header at r.off into p and moves to the next one.
@@ -148,8 +159,8 @@ func (r *Ring) read(p *Packet) {
 		}
 	}
 	p.Data = r.mem[start:stop:stop]
-	r.delivered.Add(1)
-	r.bytes.Add(uint64(stop - start))
+	r.nPkts++
+	r.nBytes += uint64(stop - start)
 }
 
 // wait blocks until the kernel may have handed over a block, the poll

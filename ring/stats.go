@@ -51,7 +51,7 @@ func (r *Ring) Stats() (WorkerStats, error) {
 		// before copying out).
 		r.kstats.add(KernelStats{Packets: uint64(s.Packets), Drops: uint64(s.Drops), QueueFreezes: uint64(s.Freeze_q_cnt)})
 	}
-	return WorkerStats{Worker: r.id, Delivered: r.delivered.Load(), Bytes: r.bytes.Load(), Kernel: r.kstats}, nil
+	return WorkerStats{Worker: r.id, Delivered: r.delivered.Load(), Bytes: r.dBytes.Load(), Kernel: r.kstats}, nil
 }
 
 // Stats sums the workers' statistics.

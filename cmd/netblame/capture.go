@@ -230,8 +230,9 @@ type captureRun struct {
 
 	out       *rotatingWriter // nil without -w
 	taken     atomic.Uint64   // packets counted against -c
-	kept      atomic.Uint64   // packets written, analysed or printed
-	frames    atomic.Uint64   // frame numbers when nothing is written
+	keptMu    sync.Mutex
+	kept      uint64        // packets written, analysed or printed (summed as workers end)
+	frames    atomic.Uint64 // frame numbers when nothing is written
 	workerErr atomic.Pointer[error]
 
 	linesMu sync.Mutex
@@ -249,6 +250,12 @@ func (run *captureRun) worker(r *ring.Ring) {
 	}
 	var dp decode.Packet
 	limit := run.opts.count
+	var kept uint64 // plain per-worker count: no shared cache line per packet
+	defer func() {
+		run.keptMu.Lock()
+		run.kept += kept
+		run.keptMu.Unlock()
+	}()
 	for {
 		err := r.Next(&p)
 		if err == ring.ErrTimeout {
@@ -269,7 +276,7 @@ func (run *captureRun) worker(r *ring.Ring) {
 				continue // read on until the stop drains, keep nothing
 			}
 		}
-		run.kept.Add(1)
+		kept++
 		var frame uint64
 		if run.out != nil {
 			frame, err = run.out.write(p.Timestamp, p.Data, p.OrigLen)
@@ -350,7 +357,7 @@ func (run *captureRun) printStats(elapsed time.Duration, prog *filter.EBPF) {
 		written = run.out.frames
 	}
 	k := s.Total.Kernel
-	kept := run.kept.Load()
+	kept := run.kept
 	fmt.Fprintf(w, "netblame: %d packets captured in %v", kept, elapsed.Round(time.Millisecond))
 	if run.out != nil {
 		fmt.Fprintf(w, ", %d written to %d file(s)", written, len(run.out.files))
@@ -450,7 +457,12 @@ func (rw *rotatingWriter) open() error {
 // write appends one packet and returns its frame number in the whole capture.
 func (rw *rotatingWriter) write(ts int64, data []byte, origLen int) (uint64, error) {
 	rw.mu.Lock()
-	defer rw.mu.Unlock()
+	frame, err := rw.writeLocked(ts, data, origLen)
+	rw.mu.Unlock()
+	return frame, err
+}
+
+func (rw *rotatingWriter) writeLocked(ts int64, data []byte, origLen int) (uint64, error) {
 	if rw.rotate && rw.size > 0 &&
 		((rw.maxBytes > 0 && rw.size+int64(len(data))+16 > rw.maxBytes) || (rw.every > 0 && ts-rw.firstTS >= rw.every)) {
 		if err := rw.w.Close(); err != nil {

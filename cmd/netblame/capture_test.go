@@ -426,7 +426,7 @@ func TestCaptureWorkerAllocs(t *testing.T) {
 		if err := run.out.close(); err != nil {
 			t.Fatal(err)
 		}
-		if got := run.kept.Load(); got != n {
+		if got := run.kept; got != n {
 			t.Fatalf("worker kept %d packets, want %d", got, n)
 		}
 		if allocs := after.Mallocs - before.Mallocs; allocs > n/100 {
