@@ -6,23 +6,35 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowtable"
 )
 
 // analyzeOptions holds the flags of `netblame analyze`.
 type analyzeOptions struct {
-	files   []string
-	format  *string
-	summary bool
-	stats   bool
-	hosts   []string
-	ports   []string
+	files         []string
+	format        *string
+	summary       bool
+	stats         bool
+	events        bool
+	trace         string
+	handshakeOver time.Duration
+	first         bool
+	resetBy       string
+	sortBy        string
+	top           int
+	hosts         []string
+	ports         []string
+	maxFlows      int
+	splitVLANs    bool
 
 	fmt    outputFormat
 	filter packetFilter
@@ -35,9 +47,36 @@ var analyzeCmd = &cobra.Command{
 	Short: "Analyse capture files: packets, flows and TCP events",
 	Long: `Analyse pcap and pcapng files (plain, gzip or zstd; detected from content).
 
-Views (one at a time):
-  --summary   one line a packet, like tshark's default output
-  --stats     totals: packets (with --format json one object a file)
+Views (one at a time; the default is the conversation table):
+  (default)              one row a flow: endpoints (client first), start,
+                         duration, packets and bytes each way, handshake
+                         time, RTT min/median/max, retransmissions,
+                         out-of-order, duplicate ACKs, zero windows, window
+                         shrinks, who reset and who closed first
+  --summary              one line a packet, like tshark's default output
+  --stats                totals of each file: packets, flows, and one count
+                         a TCP event (Wireshark's tcp.analysis.<name>
+                         semantics: retransmission includes fast and
+                         spurious ones; netblame's own events by their names)
+  --events               one row a TCP event: frame, time, flow, direction,
+                         kind, details
+  --trace FLOW           one connection packet by packet (--> client to
+                         server, <-- server to client) with relative seq/ack;
+                         FLOW is ip:port-ip:port in either order ([v6]:port
+                         for IPv6) or the flow's index (IDX in the table)
+  --handshake-over D     flows whose SYN-ACK came more than D (e.g. 300ms)
+                         after the first SYN, in order of their SYN; with
+                         --first only the earliest
+  --reset-by SIDE        flows whose first RST came from SIDE (client or
+                         server), each with the number of the client's other
+                         TCP connections in progress at the instant of the
+                         reset (first packet at or before it, last at or
+                         after it)
+
+--sort FIELD orders table rows by a JSON field name (numbers largest first,
+except index and start_s; names and addresses A to Z; prefix + or - to force
+ascending or descending) and --top N keeps the first N. The fields of every
+view are described in docs/CLI.md.
 
 Several files are analysed one after the other, each on its own: frame
 numbers, relative times and flows start afresh in every file, as if netblame
@@ -70,16 +109,32 @@ func init() {
 	analyzeOpts.format = addFormatFlag(analyzeCmd)
 	f.BoolVar(&analyzeOpts.summary, "summary", false, "one line a packet, like tshark's default output")
 	f.BoolVar(&analyzeOpts.stats, "stats", false, "totals of each file")
+	f.BoolVar(&analyzeOpts.events, "events", false, "one row a TCP event")
+	f.StringVar(&analyzeOpts.trace, "trace", "", "one flow packet by packet: ip:port-ip:port (either order) or the flow index")
+	f.DurationVar(&analyzeOpts.handshakeOver, "handshake-over", 0, "flows whose SYN-ACK came more than this after the first SYN (e.g. 300ms)")
+	f.BoolVar(&analyzeOpts.first, "first", false, "with --handshake-over: only the earliest such flow")
+	f.StringVar(&analyzeOpts.resetBy, "reset-by", "", "flows reset by client or server, with the client's other connections in progress then")
+	f.StringVar(&analyzeOpts.sortBy, "sort", "", "sort table rows by this field (see docs/CLI.md); +FIELD ascending, -FIELD descending")
+	f.IntVar(&analyzeOpts.top, "top", 0, "print only the first N rows of a table (0: all)")
+	f.IntVar(&analyzeOpts.maxFlows, "max-flows", 1<<18, "flow table capacity (oldest idle flows are evicted beyond it)")
+	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "keep only packets to or from this address or prefix (repeatable)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "keep only packets to or from this TCP/UDP port (repeatable)")
 	rootCmd.AddCommand(analyzeCmd)
 }
 
-// view is what analyze prints for one file: it sees every packet read,
-// then is told the file ended (cleanly or not).
+// view is what analyze prints for one file: it sees every packet read
+// (that passes the filters), then is told the file ended (cleanly or not).
 type view interface {
 	packet(pk *packetCtx) error
 	finish(fc *fileCtx) error
+}
+
+// flowSink is a view that wants the record of every flow once it leaves the
+// flow table (idle, evicted, or at the end of the file). Records are handed
+// over unfiltered; the pointer is valid only during the call.
+type flowSink interface {
+	flow(r *flowtable.FlowRecord)
 }
 
 // fileCtx is the state of the file being analysed, shared with the view.
@@ -90,6 +145,9 @@ type fileCtx struct {
 	started bool // first is valid
 	packets uint64
 	readErr error // the error that ended the file early, nil at clean EOF
+
+	table   *flowtable.Table
+	pending []flowtable.EventRecord // events of the packet being analysed
 }
 
 // packetCtx is one packet as the views see it.
@@ -98,6 +156,10 @@ type packetCtx struct {
 	dec *decode.Packet
 	err error // decode error, nil when every header was well formed
 	rel int64 // ns since the file's first packet
+	// res is what the flow table made of the packet, events its events in
+	// the order the analysis raised them.
+	res    flowtable.PacketResult
+	events []flowtable.EventRecord
 }
 
 func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
@@ -108,14 +170,8 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
 	if err := o.filter.parse(o.hosts, o.ports); err != nil {
 		return err
 	}
-	nviews := 0
-	for _, b := range []bool{o.summary, o.stats} {
-		if b {
-			nviews++
-		}
-	}
-	if nviews > 1 {
-		return inputErr(errors.New("analyze: choose one of --summary, --stats"))
+	if err := o.checkViews(); err != nil {
+		return err
 	}
 	var errs []error
 	for _, name := range files {
@@ -134,13 +190,74 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
 	return errors.Join(errs...)
 }
 
+// checkViews rejects contradictory view flags.
+func (o *analyzeOptions) checkViews() error {
+	var views []string
+	for _, v := range []struct {
+		on   bool
+		name string
+	}{
+		{o.summary, "--summary"}, {o.stats, "--stats"}, {o.events, "--events"},
+		{o.trace != "", "--trace"}, {o.handshakeOver > 0, "--handshake-over"}, {o.resetBy != "", "--reset-by"},
+	} {
+		if v.on {
+			views = append(views, v.name)
+		}
+	}
+	if len(views) > 1 {
+		return inputErr(fmt.Errorf("analyze: %s cannot be combined", strings.Join(views, " and ")))
+	}
+	if o.handshakeOver < 0 {
+		return inputErr(errors.New("--handshake-over: want a positive duration such as 300ms"))
+	}
+	if o.first && o.handshakeOver == 0 {
+		return inputErr(errors.New("--first goes with --handshake-over"))
+	}
+	if o.resetBy != "" && o.resetBy != "client" && o.resetBy != "server" {
+		return inputErr(fmt.Errorf("--reset-by %q: want client or server", o.resetBy))
+	}
+	if o.top < 0 {
+		return inputErr(fmt.Errorf("--top %d: want 0 (all) or more", o.top))
+	}
+	if o.maxFlows <= 0 {
+		return inputErr(fmt.Errorf("--max-flows %d: want a positive number", o.maxFlows))
+	}
+	if o.trace != "" {
+		if _, err := parseFlowSpec(o.trace); err != nil {
+			return err
+		}
+	}
+	if o.sortBy != "" || o.top > 0 {
+		if o.summary || o.stats || o.trace != "" || o.events {
+			return inputErr(errors.New("--sort and --top apply to flow tables (the default view, --handshake-over, --reset-by)"))
+		}
+		if o.sortBy != "" {
+			if _, _, err := parseSort(o.sortBy, flowSortKeys()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // newView builds the view the flags ask for.
 func (o *analyzeOptions) newView(w io.Writer, fc *fileCtx) view {
 	switch {
+	case o.summary:
+		return newSummaryView(w, o, fc)
 	case o.stats:
 		return newStatsView(w, o, fc)
+	case o.events:
+		return newEventsView(w, o, fc)
+	case o.trace != "":
+		spec, _ := parseFlowSpec(o.trace)
+		return newTraceView(w, o, fc, spec)
+	case o.handshakeOver > 0:
+		return newFlowsView(w, o, fc, queryHandshake)
+	case o.resetBy != "":
+		return newFlowsView(w, o, fc, queryReset)
 	default:
-		return newSummaryView(w, o, fc)
+		return newFlowsView(w, o, fc, queryNone)
 	}
 }
 
@@ -163,6 +280,20 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	defer r.Close()
 
 	v := o.newView(stdout, fc)
+	cfg := flowtable.Config{
+		Capacity: o.maxFlows,
+		Seed:     1, // a fixed seed: the same file gives the same eviction choices
+		// Like Wireshark's tcp.stream, one connection seen on two VLANs
+		// (a SPAN of both sides of a router) is one flow.
+		IgnoreVLAN: !o.splitVLANs,
+		OnEvent:    func(e *flowtable.EventRecord) { fc.pending = append(fc.pending, *e) },
+	}
+	if fs, ok := v.(flowSink); ok {
+		cfg.OnExpire = fs.flow
+	}
+	if fc.table, err = flowtable.New(cfg); err != nil {
+		return inputErr(fmt.Errorf("--max-flows: %w", err))
+	}
 	var (
 		cp capfile.Packet
 		dp decode.Packet
@@ -183,6 +314,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		fc.packets++
 		pk.err = dp.Decode(cp.Data, cp.Link)
 		pk.rel = cp.Timestamp - fc.first
+		fc.pending = fc.pending[:0]
+		fc.table.Update(&dp, cp.Timestamp, cp.Frame, &pk.res)
+		pk.events = fc.pending
 		if !o.filter.match(&dp) {
 			continue
 		}
@@ -191,6 +325,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		}
 	}
 	prog.stop()
+	fc.table.Flush()
 	if err := v.finish(fc); err != nil {
 		return err
 	}
@@ -247,37 +382,39 @@ func (f *packetFilter) match(p *decode.Packet) bool {
 	return f.matchEndpoints(p.Src, p.Dst, p.SrcPort, p.DstPort, hasPorts(p))
 }
 
+// matchFlow applies the filter to a flow's two endpoints.
+func (f *packetFilter) matchFlow(r *flowtable.FlowRecord) bool {
+	if !f.active() {
+		return true
+	}
+	return f.matchEndpoints(r.Client.Addr(), r.Server.Addr(), r.Client.Port(), r.Server.Port(), r.Proto == decode.ProtoTCP || r.Proto == decode.ProtoUDP)
+}
+
 // matchEndpoints applies the filter to two endpoints (of a packet or flow).
 func (f *packetFilter) matchEndpoints(a, b netip.Addr, pa, pb uint16, ports bool) bool {
-	if len(f.hosts) > 0 {
-		ok := false
-		for _, h := range f.hosts {
-			if (a.IsValid() && h.Contains(a.Unmap())) || (b.IsValid() && h.Contains(b.Unmap())) ||
-				(a.IsValid() && h.Contains(a)) || (b.IsValid() && h.Contains(b)) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
+	if len(f.hosts) > 0 && !f.matchHost(a) && !f.matchHost(b) {
+		return false
 	}
 	if len(f.ports) > 0 {
-		if !ports {
-			return false
-		}
-		ok := false
-		for _, p := range f.ports {
-			if p == pa || p == pb {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if !ports || (!slices.Contains(f.ports, pa) && !slices.Contains(f.ports, pb)) {
 			return false
 		}
 	}
 	return true
+}
+
+func (f *packetFilter) matchHost(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	a = a.WithZone("")
+	for _, h := range f.hosts {
+		// An IPv4-mapped IPv6 address matches its IPv4 form too.
+		if h.Contains(a) || h.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasPorts reports whether the packet has TCP or UDP ports.

@@ -7,24 +7,53 @@ import (
 	"io"
 	"strconv"
 	"text/tabwriter"
+
+	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowtable"
 )
 
 // statsView prints --stats: the totals of one file.
 type statsView struct {
-	w       io.Writer
-	format  outputFormat
-	packets uint64
-	bytes   uint64
+	w        io.Writer
+	o        *analyzeOptions
+	packets  uint64
+	bytes    uint64
+	tcpFlows uint64
+	udpFlows uint64
+	// events counts packets per event kind; Wireshark's kinds with its
+	// display filter's semantics (retransmission includes fast and
+	// spurious).
+	events [flowtable.NumEvents]uint64
 }
 
 func newStatsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *statsView {
-	return &statsView{w: w, format: o.fmt}
+	return &statsView{w: w, o: o}
 }
 
 func (v *statsView) packet(pk *packetCtx) error {
 	v.packets++
 	v.bytes += uint64(pk.cap.OrigLen)
+	if ev := pk.res.Events; ev != 0 {
+		for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
+			if ev.MatchesFilter(e) {
+				v.events[e]++
+			}
+		}
+	}
 	return nil
+}
+
+// flow counts the flows that pass the filters.
+func (v *statsView) flow(r *flowtable.FlowRecord) {
+	if !v.o.filter.matchFlow(r) {
+		return
+	}
+	switch r.Proto {
+	case decode.ProtoTCP:
+		v.tcpFlows++
+	case decode.ProtoUDP:
+		v.udpFlows++
+	}
 }
 
 // statsField is one total; JSON nests fields with a group under that key.
@@ -35,15 +64,21 @@ type statsField struct {
 }
 
 func (v *statsView) fields() []statsField {
-	return []statsField{
+	f := []statsField{
 		{key: "packets", value: v.packets},
 		{key: "bytes", value: v.bytes},
+		{key: "tcp_flows", value: v.tcpFlows},
+		{key: "udp_flows", value: v.udpFlows},
 	}
+	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
+		f = append(f, statsField{group: "events", key: e.String(), value: v.events[e]})
+	}
+	return f
 }
 
 func (v *statsView) finish(fc *fileCtx) error {
 	fields := v.fields()
-	switch v.format {
+	switch v.o.fmt {
 	case formatJSON:
 		return writeStatsJSON(v.w, fc, fields)
 	case formatCSV:

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowtable"
 )
 
 // summaryRow is one packet of --summary in JSON and CSV.
@@ -297,12 +298,59 @@ func appendInfo(b []byte, pk *packetCtx) []byte {
 	return b
 }
 
-// appendTCPInfo appends "46656 → 80 [SYN, ACK] Seq=0 Ack=1 Win=8192 Len=0
-// MSS=1440 WS=256 SACK_PERM TSval=... TSecr=...". Options are listed in a
-// fixed order, not in the order they appear in the header as tshark does.
+// eventTags are the bracketed notes tshark puts before the Info of a TCP
+// packet, and netblame's own in the same style.
+var eventTags = [flowtable.NumEvents]string{
+	flowtable.Retransmission:         "TCP Retransmission",
+	flowtable.FastRetransmission:     "TCP Fast Retransmission",
+	flowtable.SpuriousRetransmission: "TCP Spurious Retransmission",
+	flowtable.OutOfOrder:             "TCP Out-Of-Order",
+	flowtable.LostSegment:            "TCP Previous segment not captured",
+	flowtable.AckLostSegment:         "TCP ACKed unseen segment",
+	flowtable.DuplicateAck:           "TCP Dup ACK",
+	flowtable.ZeroWindow:             "TCP ZeroWindow",
+	flowtable.ZeroWindowProbe:        "TCP ZeroWindowProbe",
+	flowtable.ZeroWindowProbeAck:     "TCP ZeroWindowProbeAck",
+	flowtable.WindowFull:             "TCP Window Full",
+	flowtable.WindowUpdate:           "TCP Window Update",
+	flowtable.KeepAlive:              "TCP Keep-Alive",
+	flowtable.KeepAliveAck:           "TCP Keep-Alive ACK",
+	flowtable.ReusedPorts:            "TCP Port numbers reused",
+	flowtable.WindowShrink:           "Window Shrink",
+	flowtable.SynRetransmission:      "SYN Retransmission",
+	// Reset has no tag: the flags say RST.
+}
+
+func appendEventTags(b []byte, s flowtable.EventSet) []byte {
+	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
+		if s.Has(e) && eventTags[e] != "" {
+			b = append(b, '[')
+			b = append(b, eventTags[e]...)
+			b = append(b, "] "...)
+		}
+	}
+	return b
+}
+
+// appendTCPInfo appends "[TCP Retransmission] 46656 → 80 [SYN, ACK] Seq=0
+// Ack=1 Win=8192 Len=0 MSS=1440 WS=256 SACK_PERM TSval=... TSecr=...".
+// Seq and Ack are relative and Win scaled once the flow table has analysed
+// the segment (raw otherwise, e.g. for fragments); options are listed in a
+// fixed order, not in header order as tshark does.
 func appendTCPInfo(b []byte, pk *packetCtx) []byte {
 	d := pk.dec
 	seq, ack, win := d.Seq, d.Ack, int64(d.Window)
+	var sackBase uint32 // SACK edges are shown relative, like Ack
+	if res := &pk.res; res.Tracked && res.Analyzed {
+		seq, ack = res.RelSeq, res.RelAck
+		if d.TCPFlags&decode.TCPAck != 0 {
+			sackBase = d.Ack - res.RelAck
+		}
+		if res.Window >= 0 {
+			win = res.Window
+		}
+		b = appendEventTags(b, res.Events)
+	}
 	b = strconv.AppendUint(b, uint64(d.SrcPort), 10)
 	b = append(b, " → "...)
 	b = strconv.AppendUint(b, uint64(d.DstPort), 10)
@@ -345,9 +393,9 @@ func appendTCPInfo(b []byte, pk *packetCtx) []byte {
 	}
 	for i := 0; i < int(d.SACKCount) && i < decode.MaxSACKBlocks; i++ {
 		b = append(b, " SLE="...)
-		b = strconv.AppendUint(b, uint64(d.SACK[i].Left), 10)
+		b = strconv.AppendUint(b, uint64(d.SACK[i].Left-sackBase), 10)
 		b = append(b, " SRE="...)
-		b = strconv.AppendUint(b, uint64(d.SACK[i].Right), 10)
+		b = strconv.AppendUint(b, uint64(d.SACK[i].Right-sackBase), 10)
 	}
 	return b
 }

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netblame/netblame/flowtable"
+)
+
+// flowQuery selects which flows the flow table view prints.
+type flowQuery uint8
+
+const (
+	queryNone      flowQuery = iota // every flow (the conversation table)
+	queryHandshake                  // --handshake-over
+	queryReset                      // --reset-by
+)
+
+// resetInfo is the first RST of a flow.
+type resetInfo struct {
+	frame uint64
+	ts    int64
+	dir   flowtable.Direction
+}
+
+// flowRow is one row of a flow table.
+type flowRow struct {
+	fc  *fileCtx
+	rec flowtable.FlowRecord
+	// Set for --reset-by rows.
+	reset      *resetInfo
+	inProgress int
+}
+
+// flowsView collects the records of the flows that leave the table and
+// prints them, filtered, selected and sorted, when the file ends.
+type flowsView struct {
+	w      io.Writer
+	o      *analyzeOptions
+	fc     *fileCtx
+	query  flowQuery
+	rows   []flowRow
+	all    []flowtable.FlowRecord // --reset-by: every TCP flow, for InProgress
+	resets map[uint64]resetInfo   // --reset-by: first RST by flow index
+}
+
+func newFlowsView(w io.Writer, o *analyzeOptions, fc *fileCtx, q flowQuery) *flowsView {
+	v := &flowsView{w: w, o: o, fc: fc, query: q}
+	if q == queryReset {
+		v.resets = make(map[uint64]resetInfo)
+	}
+	return v
+}
+
+// packet notes the first RST of each flow for --reset-by. It sees only
+// packets that pass the filters, but a flow passes them exactly when its
+// packets do (both are matched on the same two endpoints).
+func (v *flowsView) packet(pk *packetCtx) error {
+	if v.resets == nil {
+		return nil
+	}
+	for i := range pk.events {
+		e := &pk.events[i]
+		if e.Kind != flowtable.Reset {
+			continue
+		}
+		if _, seen := v.resets[pk.res.Index]; !seen {
+			v.resets[pk.res.Index] = resetInfo{frame: e.Frame, ts: e.TS, dir: e.Dir}
+		}
+	}
+	return nil
+}
+
+func (v *flowsView) flow(r *flowtable.FlowRecord) {
+	if v.query == queryReset && r.Proto == 6 {
+		// Other connections of a client count whatever the filters say.
+		v.all = append(v.all, *r)
+	}
+	if !v.o.filter.matchFlow(r) {
+		return
+	}
+	switch v.query {
+	case queryHandshake:
+		if r.SynTime == 0 || r.SynAckTime == 0 || r.SynToSynAck <= v.o.handshakeOver {
+			return
+		}
+	case queryReset:
+		if r.ResetBy == flowtable.SideNone {
+			return
+		}
+	}
+	v.rows = append(v.rows, flowRow{fc: v.fc, rec: *r})
+}
+
+func (v *flowsView) finish(fc *fileCtx) error {
+	rows := v.rows
+	switch v.query {
+	case queryHandshake:
+		slices.SortStableFunc(rows, func(a, b flowRow) int {
+			return cmp.Or(cmp.Compare(a.rec.SynTime, b.rec.SynTime), cmp.Compare(a.rec.Index, b.rec.Index))
+		})
+		if v.o.first && len(rows) > 1 {
+			rows = rows[:1]
+		}
+	case queryReset:
+		rows = v.resetRows(rows)
+	default:
+		slices.SortFunc(rows, func(a, b flowRow) int { return cmp.Compare(a.rec.Index, b.rec.Index) })
+	}
+	cols := flowColumns(v.o.fmt, fc.multi, v.query == queryReset)
+	if v.o.sortBy != "" {
+		key, desc, _ := parseSort(v.o.sortBy, flowSortKeys())
+		sortRows(rows, flowDataColumns(true), key, desc)
+	}
+	if v.o.top > 0 && len(rows) > v.o.top {
+		rows = rows[:v.o.top]
+	}
+	tw := newTableWriter(v.w, v.o.fmt, cols)
+	for i := range rows {
+		if err := tw.Row(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
+// resetRows keeps the flows whose first RST came from the side asked for,
+// in the order of their resets, and counts for each the client's other TCP
+// connections in progress at the reset.
+func (v *flowsView) resetRows(rows []flowRow) []flowRow {
+	want := flowtable.ClientToServer
+	if v.o.resetBy == "server" {
+		want = flowtable.ServerToClient
+	}
+	idx := flowtable.NewInProgress(v.all)
+	out := rows[:0]
+	for _, r := range rows {
+		ri, ok := v.resets[r.rec.Index]
+		if !ok || ri.dir != want {
+			continue
+		}
+		r.reset = &ri
+		// The reset flow itself is in progress at its own RST.
+		r.inProgress = idx.At(r.rec.Client.Addr(), ri.ts) - 1
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(a, b flowRow) int { return cmp.Compare(a.reset.frame, b.reset.frame) })
+	return out
+}
+
+// seconds formats a duration as a JSON number of seconds (exact, nine
+// decimals), or nil when zero means "not measured".
+func seconds(d time.Duration, zeroIsNone bool) any {
+	if d == 0 && zeroIsNone {
+		return nil
+	}
+	return json.Number(decimalSeconds(int64(d)))
+}
+
+// human formats a duration for text: rounded to the microsecond.
+func human(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	}
+	return d.String()
+}
+
+func humanOrNone(d time.Duration) any {
+	if d == 0 {
+		return nil
+	}
+	return human(d)
+}
+
+func protoLabel(p uint8) string {
+	switch p {
+	case 6:
+		return "TCP"
+	case 17:
+		return "UDP"
+	}
+	return strconv.Itoa(int(p))
+}
+
+func sideOrNone(s flowtable.Side) any {
+	if s == flowtable.SideNone {
+		return nil
+	}
+	return s.String()
+}
+
+func (r *flowRow) count(e flowtable.Event) uint32 { return r.rec.FilterCount(e) }
+
+// flowDataColumns are the columns of flow tables in JSON and CSV, and the
+// fields --sort accepts.
+func flowDataColumns(reset bool) []column[*flowRow] {
+	type c = column[*flowRow]
+	cols := []c{
+		{"INDEX", "index", func(r *flowRow) any { return r.rec.Index }},
+		{"PROTO", "proto", func(r *flowRow) any { return protoLabel(r.rec.Proto) }},
+		{"CLIENT", "client", func(r *flowRow) any { return r.rec.Client.String() }},
+		{"SERVER", "server", func(r *flowRow) any { return r.rec.Server.String() }},
+		{"VLAN", "vlan", func(r *flowRow) any { return r.rec.VLAN }},
+		{"STATE", "state", func(r *flowRow) any { return r.rec.State.String() }},
+		{"START_S", "start_s", func(r *flowRow) any { return seconds(time.Duration(r.rec.First-r.fc.first), false) }},
+		{"START_TS", "start_ts", func(r *flowRow) any { return decimalSeconds(r.rec.First) }},
+		{"FIRST_FRAME", "first_frame", func(r *flowRow) any { return r.rec.FirstFrame }},
+		{"LAST_FRAME", "last_frame", func(r *flowRow) any { return r.rec.LastFrame }},
+		{"DURATION_S", "duration_s", func(r *flowRow) any { return seconds(r.rec.Duration(), false) }},
+		{"PACKETS_C2S", "packets_c2s", func(r *flowRow) any { return r.rec.Packets[0] }},
+		{"PACKETS_S2C", "packets_s2c", func(r *flowRow) any { return r.rec.Packets[1] }},
+		{"BYTES_C2S", "bytes_c2s", func(r *flowRow) any { return r.rec.Bytes[0] }},
+		{"BYTES_S2C", "bytes_s2c", func(r *flowRow) any { return r.rec.Bytes[1] }},
+		{"PAYLOAD_C2S", "payload_c2s", func(r *flowRow) any { return r.rec.Payload[0] }},
+		{"PAYLOAD_S2C", "payload_s2c", func(r *flowRow) any { return r.rec.Payload[1] }},
+		{"HANDSHAKE_S", "handshake_s", func(r *flowRow) any { return seconds(r.rec.SynToSynAck, true) }},
+		{"SYNACK_TO_ACK_S", "synack_to_ack_s", func(r *flowRow) any { return seconds(r.rec.SynAckToAck, true) }},
+		{"IRTT_S", "irtt_s", func(r *flowRow) any { return seconds(r.rec.IRTT, true) }},
+		{"SYN_RETRANSMISSIONS", "syn_retransmissions", func(r *flowRow) any { return r.rec.SynRetransmissions }},
+		{"RTT_SAMPLES", "rtt_samples", func(r *flowRow) any { return r.rec.RTTSamples }},
+		{"RTT_MIN_S", "rtt_min_s", func(r *flowRow) any { return rttValue(r, r.rec.RTTMin) }},
+		{"RTT_MEDIAN_S", "rtt_median_s", func(r *flowRow) any { return rttValue(r, r.rec.RTTMedian) }},
+		{"RTT_MAX_S", "rtt_max_s", func(r *flowRow) any { return rttValue(r, r.rec.RTTMax) }},
+		{"RETRANSMISSIONS", "retransmissions", func(r *flowRow) any { return r.count(flowtable.Retransmission) }},
+		{"FAST_RETRANSMISSIONS", "fast_retransmissions", func(r *flowRow) any { return r.count(flowtable.FastRetransmission) }},
+		{"SPURIOUS_RETRANSMISSIONS", "spurious_retransmissions", func(r *flowRow) any { return r.count(flowtable.SpuriousRetransmission) }},
+		{"RETRANS_BYTES_C2S", "retrans_bytes_c2s", func(r *flowRow) any { return r.rec.RetransBytes[0] }},
+		{"RETRANS_BYTES_S2C", "retrans_bytes_s2c", func(r *flowRow) any { return r.rec.RetransBytes[1] }},
+		{"OUT_OF_ORDER", "out_of_order", func(r *flowRow) any { return r.count(flowtable.OutOfOrder) }},
+		{"LOST_SEGMENTS", "lost_segments", func(r *flowRow) any { return r.count(flowtable.LostSegment) }},
+		{"DUP_ACKS", "dup_acks", func(r *flowRow) any { return r.count(flowtable.DuplicateAck) }},
+		{"ZERO_WINDOWS", "zero_windows", func(r *flowRow) any { return r.count(flowtable.ZeroWindow) }},
+		{"WINDOW_FULL", "window_full", func(r *flowRow) any { return r.count(flowtable.WindowFull) }},
+		{"WINDOW_SHRINKS", "window_shrinks", func(r *flowRow) any { return r.count(flowtable.WindowShrink) }},
+		{"KEEP_ALIVES", "keep_alives", func(r *flowRow) any { return r.count(flowtable.KeepAlive) }},
+		{"RESET_BY", "reset_by", func(r *flowRow) any { return sideOrNone(r.rec.ResetBy) }},
+		{"FIN_FIRST_BY", "fin_first_by", func(r *flowRow) any { return sideOrNone(r.rec.FinFirstBy) }},
+		{"END", "end", func(r *flowRow) any { return r.rec.End.String() }},
+	}
+	if reset {
+		cols = append(cols, resetColumns(true)...)
+	}
+	return cols
+}
+
+// rttValue is nil when the flow gave no RTT sample.
+func rttValue(r *flowRow, d time.Duration) any {
+	if r.rec.RTTSamples == 0 {
+		return nil
+	}
+	return seconds(d, false)
+}
+
+// resetColumns are the extra columns of --reset-by (nil in rows of other
+// views, which --sort may still name).
+func resetColumns(data bool) []column[*flowRow] {
+	type c = column[*flowRow]
+	ifReset := func(f func(r *flowRow) any) func(r *flowRow) any {
+		return func(r *flowRow) any {
+			if r.reset == nil {
+				return nil
+			}
+			return f(r)
+		}
+	}
+	cols := []c{
+		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.reset.frame })},
+	}
+	if data {
+		cols = append(cols,
+			c{"RESET_S", "reset_s", ifReset(func(r *flowRow) any { return seconds(time.Duration(r.reset.ts-r.fc.first), false) })},
+			c{"RESET_TS", "reset_ts", ifReset(func(r *flowRow) any { return decimalSeconds(r.reset.ts) })},
+		)
+	} else {
+		cols = append(cols, c{"RESET AT", "", ifReset(func(r *flowRow) any { return decimalSecondsText(r.reset.ts - r.fc.first) })})
+	}
+	return append(cols, c{"OTHER_IN_PROGRESS", "other_in_progress", ifReset(func(r *flowRow) any { return r.inProgress })})
+}
+
+func decimalSecondsText(ns int64) string { return string(appendDecimalSeconds(nil, ns, 6)) }
+
+// flowTextColumns is the compact text table.
+func flowTextColumns(reset bool) []column[*flowRow] {
+	type c = column[*flowRow]
+	cols := []c{
+		{"IDX", "", func(r *flowRow) any { return r.rec.Index }},
+		{"PROTO", "", func(r *flowRow) any { return protoLabel(r.rec.Proto) }},
+		{"CLIENT", "", func(r *flowRow) any { return r.rec.Client.String() }},
+		{"SERVER", "", func(r *flowRow) any { return r.rec.Server.String() }},
+		{"START", "", func(r *flowRow) any { return decimalSecondsText(r.rec.First - r.fc.first) }},
+		{"DURATION", "", func(r *flowRow) any { return human(r.rec.Duration()) }},
+		{"PKTS C>S", "", func(r *flowRow) any { return r.rec.Packets[0] }},
+		{"PKTS S>C", "", func(r *flowRow) any { return r.rec.Packets[1] }},
+		{"BYTES C>S", "", func(r *flowRow) any { return r.rec.Bytes[0] }},
+		{"BYTES S>C", "", func(r *flowRow) any { return r.rec.Bytes[1] }},
+		{"HANDSHAKE", "", func(r *flowRow) any { return humanOrNone(r.rec.SynToSynAck) }},
+		{"RTT MIN/MED/MAX", "", func(r *flowRow) any {
+			if r.rec.RTTSamples == 0 {
+				return nil
+			}
+			return human(r.rec.RTTMin) + "/" + human(r.rec.RTTMedian) + "/" + human(r.rec.RTTMax)
+		}},
+		{"RETX", "", func(r *flowRow) any { return r.count(flowtable.Retransmission) }},
+		{"OOO", "", func(r *flowRow) any { return r.count(flowtable.OutOfOrder) }},
+		{"DUPACK", "", func(r *flowRow) any { return r.count(flowtable.DuplicateAck) }},
+		{"ZEROWIN", "", func(r *flowRow) any { return r.count(flowtable.ZeroWindow) }},
+		{"SHRINK", "", func(r *flowRow) any { return r.count(flowtable.WindowShrink) }},
+		{"RST BY", "", func(r *flowRow) any { return sideOrNone(r.rec.ResetBy) }},
+		{"FIN BY", "", func(r *flowRow) any { return sideOrNone(r.rec.FinFirstBy) }},
+		{"STATE", "", func(r *flowRow) any { return r.rec.State.String() }},
+	}
+	if reset {
+		cols = append(cols, resetColumns(false)...)
+	}
+	return cols
+}
+
+func flowColumns(f outputFormat, multi, reset bool) []column[*flowRow] {
+	var cols []column[*flowRow]
+	if f == formatText {
+		cols = flowTextColumns(reset)
+	} else {
+		cols = flowDataColumns(reset)
+	}
+	if multi && f != formatText {
+		cols = append([]column[*flowRow]{{"FILE", "file", func(r *flowRow) any { return r.fc.name }}}, cols...)
+	}
+	return cols
+}
+
+// flowSortKeys are the fields --sort accepts and whether each sorts in
+// ascending order by default.
+func flowSortKeys() map[string]bool {
+	asc := map[string]bool{"index": true, "proto": true, "client": true, "server": true, "state": true,
+		"start_s": true, "start_ts": true, "first_frame": true, "last_frame": true, "reset_by": true,
+		"fin_first_by": true, "end": true, "reset_frame": true, "reset_s": true, "reset_ts": true}
+	keys := map[string]bool{}
+	for _, c := range flowDataColumns(true) {
+		keys[c.Key] = asc[c.Key]
+	}
+	return keys
+}
+
+// parseSort reads --sort: FIELD, +FIELD or -FIELD.
+func parseSort(s string, keys map[string]bool) (key string, desc bool, err error) {
+	key = strings.TrimLeft(s, "+-")
+	asc, ok := keys[key]
+	if !ok {
+		names := make([]string, 0, len(keys))
+		for k := range keys {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		return "", false, inputErr(fmt.Errorf("--sort %q: unknown field; one of %s", s, strings.Join(names, ", ")))
+	}
+	desc = !asc
+	switch {
+	case strings.HasPrefix(s, "+"):
+		desc = false
+	case strings.HasPrefix(s, "-"):
+		desc = true
+	}
+	return key, desc, nil
+}
+
+// sortRows orders rows by the column whose JSON key is key. Rows without
+// a value (nil) come last either way; ties keep their order.
+func sortRows[R any](rows []R, cols []column[*R], key string, desc bool) {
+	var val func(*R) any
+	for _, c := range cols {
+		if c.Key == key {
+			val = c.Value
+		}
+	}
+	if val == nil {
+		return
+	}
+	slices.SortStableFunc(rows, func(a, b R) int {
+		va, vb := val(&a), val(&b)
+		switch {
+		case va == nil && vb == nil:
+			return 0
+		case va == nil:
+			return 1
+		case vb == nil:
+			return -1
+		}
+		c := compareValues(va, vb)
+		if desc {
+			c = -c
+		}
+		return c
+	})
+}
+
+// compareValues compares two column values: numerically when both are
+// numbers, else as text.
+func compareValues(a, b any) int {
+	fa, oka := number(a)
+	fb, okb := number(b)
+	if oka && okb {
+		return cmp.Compare(fa, fb)
+	}
+	return strings.Compare(plain(a, ""), plain(b, ""))
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case int:
+		return float64(x), true
+	case uint16:
+		return float64(x), true
+	case uint32:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowtable"
+)
+
+// flowSpec is the FLOW of --trace: two endpoints (either order) or the
+// index of a flow in the table.
+type flowSpec struct {
+	byIndex bool
+	index   uint64
+	a, b    netip.AddrPort
+}
+
+func parseFlowSpec(s string) (flowSpec, error) {
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return flowSpec{byIndex: true, index: n}, nil
+	}
+	l, r, ok := strings.Cut(s, "-")
+	if ok {
+		a, errA := netip.ParseAddrPort(l)
+		b, errB := netip.ParseAddrPort(r)
+		if errA == nil && errB == nil {
+			return flowSpec{a: unmapAP(a), b: unmapAP(b)}, nil
+		}
+	}
+	return flowSpec{}, inputErr(fmt.Errorf("--trace %q: want ip:port-ip:port ([v6]:port for IPv6) or a flow index", s))
+}
+
+func unmapAP(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap().WithZone(""), a.Port())
+}
+
+func (s flowSpec) String() string {
+	if s.byIndex {
+		return "index " + strconv.FormatUint(s.index, 10)
+	}
+	return s.a.String() + "-" + s.b.String()
+}
+
+// match reports whether a packet belongs to the flow asked for.
+func (s flowSpec) match(pk *packetCtx) bool {
+	if !pk.res.Tracked {
+		return false
+	}
+	if s.byIndex {
+		return pk.res.Index == s.index
+	}
+	src := netip.AddrPortFrom(pk.dec.Src.Unmap(), pk.dec.SrcPort)
+	dst := netip.AddrPortFrom(pk.dec.Dst.Unmap(), pk.dec.DstPort)
+	return (src == s.a && dst == s.b) || (src == s.b && dst == s.a)
+}
+
+// traceRow is one packet of --trace.
+type traceRow struct {
+	fc     *fileCtx
+	frame  uint64
+	ts     int64
+	rel    int64 // since the flow's first packet
+	flow   uint64
+	dir    flowtable.Direction
+	tcp    bool
+	flags  uint16
+	seq    uint32
+	ack    uint32
+	hasAck bool
+	length uint32
+	win    int64 // scaled, or raw when the scale is unknown
+	scaled bool
+	winRaw uint16
+	events flowtable.EventSet
+}
+
+// traceView prints the packets of one flow (or of every flow with the
+// endpoints given, when a port pair was reused), as they are read.
+type traceView struct {
+	fc    *fileCtx
+	spec  flowSpec
+	tw    *tableWriter[*traceRow]
+	first map[uint64]int64 // first packet time of each traced flow
+	n     int
+}
+
+func newTraceView(w io.Writer, o *analyzeOptions, fc *fileCtx, spec flowSpec) *traceView {
+	return &traceView{fc: fc, spec: spec, tw: newTableWriter(w, o.fmt, traceColumns(o.fmt, fc.multi)), first: map[uint64]int64{}}
+}
+
+func (v *traceView) packet(pk *packetCtx) error {
+	if !v.spec.match(pk) {
+		return nil
+	}
+	res, d := &pk.res, pk.dec
+	first, ok := v.first[res.Index]
+	if !ok {
+		first = pk.cap.Timestamp
+		v.first[res.Index] = first
+	}
+	r := traceRow{
+		fc: v.fc, frame: pk.cap.Frame, ts: pk.cap.Timestamp, rel: pk.cap.Timestamp - first,
+		flow: res.Index, dir: res.Dir, length: res.Len, events: res.Events,
+	}
+	if d.IsTCP() {
+		r.tcp = true
+		r.flags = d.TCPFlags
+		r.seq, r.ack, r.hasAck = res.RelSeq, res.RelAck, d.TCPFlags&decode.TCPAck != 0
+		r.winRaw = d.Window
+		r.win, r.scaled = res.Window, res.Window >= 0
+		if !r.scaled {
+			r.win = int64(d.Window)
+		}
+	}
+	v.n++
+	return v.tw.Row(&r)
+}
+
+func (v *traceView) finish(fc *fileCtx) error {
+	if err := v.tw.Flush(); err != nil {
+		return err
+	}
+	if v.n == 0 && fc.readErr == nil {
+		return inputErr(fmt.Errorf("%s: no packet of flow %s", fc.name, v.spec))
+	}
+	return nil
+}
+
+func flagsString(f uint16) string { return string(appendTCPFlags(nil, f)) }
+
+func eventList(s flowtable.EventSet) any {
+	if s == 0 {
+		return nil
+	}
+	return s.String()
+}
+
+func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
+	type c = column[*traceRow]
+	tcpOnly := func(fn func(r *traceRow) any) func(r *traceRow) any {
+		return func(r *traceRow) any {
+			if !r.tcp {
+				return nil
+			}
+			return fn(r)
+		}
+	}
+	ack := tcpOnly(func(r *traceRow) any {
+		if !r.hasAck {
+			return nil
+		}
+		return r.ack
+	})
+	if f == formatText {
+		return []c{
+			{"FLOW", "", func(r *traceRow) any { return r.flow }},
+			{"DIR", "", func(r *traceRow) any { return arrow(r.dir) }},
+			{"FRAME", "", func(r *traceRow) any { return r.frame }},
+			{"TIME", "", func(r *traceRow) any { return decimalSecondsText(r.rel) }},
+			{"FLAGS", "", tcpOnly(func(r *traceRow) any { return flagsString(r.flags) })},
+			{"SEQ", "", tcpOnly(func(r *traceRow) any { return r.seq })},
+			{"ACK", "", ack},
+			{"LEN", "", func(r *traceRow) any { return r.length }},
+			{"WIN", "", tcpOnly(func(r *traceRow) any {
+				if !r.scaled {
+					return strconv.FormatInt(r.win, 10) + "?" // scale unknown: raw value
+				}
+				return r.win
+			})},
+			{"EVENTS", "", func(r *traceRow) any { return eventList(r.events) }},
+		}
+	}
+	var cols []c
+	if multi {
+		cols = append(cols, c{"FILE", "file", func(r *traceRow) any { return r.fc.name }})
+	}
+	return append(cols,
+		c{"FLOW", "flow", func(r *traceRow) any { return r.flow }},
+		c{"DIR", "dir", func(r *traceRow) any { return r.dir.String() }},
+		c{"FRAME", "frame", func(r *traceRow) any { return r.frame }},
+		c{"TIME", "time", func(r *traceRow) any { return seconds(time.Duration(r.rel), false) }},
+		c{"TS", "ts", func(r *traceRow) any { return decimalSeconds(r.ts) }},
+		c{"FLAGS", "flags", tcpOnly(func(r *traceRow) any { return flagsString(r.flags) })},
+		c{"SEQ", "seq", tcpOnly(func(r *traceRow) any { return r.seq })},
+		c{"ACK", "ack", ack},
+		c{"LEN", "len", func(r *traceRow) any { return r.length }},
+		c{"WIN", "win", tcpOnly(func(r *traceRow) any { return r.win })},
+		c{"WIN_RAW", "win_raw", tcpOnly(func(r *traceRow) any { return r.winRaw })},
+		c{"WIN_SCALED", "win_scaled", tcpOnly(func(r *traceRow) any { return r.scaled })},
+		c{"EVENTS", "events", func(r *traceRow) any { return eventList(r.events) }},
+	)
+}
