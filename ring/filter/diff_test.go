@@ -98,13 +98,15 @@ func tcpdumpProgram(empty, expr string) ([]bpf.Instruction, error) {
 	if r, ok := tcpdumpCache.Load(key); ok {
 		return r.(tcpdumpResult).prog, r.(tcpdumpResult).err
 	}
-	prog, err := runTcpdump(empty, expr)
+	prog, err := runTcpdump("tcpdump", "-ddd", "-r", empty, "--", expr)
 	tcpdumpCache.Store(key, tcpdumpResult{prog, err})
 	return prog, err
 }
 
-func runTcpdump(empty, expr string) ([]bpf.Instruction, error) {
-	cmd := exec.Command("tcpdump", "-ddd", "-r", empty, "--", expr)
+// runTcpdump runs a command that prints a classic program in tcpdump's
+// -ddd format and parses it.
+func runTcpdump(args ...string) ([]bpf.Instruction, error) {
+	cmd := exec.Command(args[0], args[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -110,11 +110,13 @@ func asKernelDelivers(fr []byte) []byte {
 
 // TestLiveSocketDifferential attaches each table expression's live-mode
 // program to AF_PACKET sockets on a veth, once as classic BPF
-// (SO_ATTACH_FILTER) and once as eBPF (SO_ATTACH_BPF), sends the frames
-// through the pair, and checks that exactly the frames libpcap's live
-// semantics accept arrive, cut to the snap length; and that the eBPF
-// counters agree. Tagged frames arrive with the tag stripped, so "vlan"
-// here exercises the ancillary VLAN loads.
+// (SO_ATTACH_FILTER) and once as eBPF (SO_ATTACH_BPF), next to a socket
+// carrying tcpdump's own live program for that interface ("tcpdump -ddd
+// -i"), sends the frames through the pair, and checks that our sockets
+// receive exactly what tcpdump's does, cut to the snap length, that this
+// is also what a model of libpcap's live semantics predicts, and that the
+// eBPF counters agree. Tagged frames arrive with the tag stripped, so
+// "vlan" here exercises the ancillary VLAN loads.
 func TestLiveSocketDifferential(t *testing.T) {
 	needRoot(t)
 	empty := needTcpdump(t, 1)
@@ -128,7 +130,7 @@ func TestLiveSocketDifferential(t *testing.T) {
 		}
 	}
 	for i, fr := range sharedFrames(t, decode.LinkEthernet) {
-		if i%32 == 0 && len(fr) <= 1514 {
+		if i%64 == 0 && len(fr) <= 1514 {
 			frames = append(frames, fr)
 		}
 	}
@@ -179,22 +181,24 @@ func TestLiveSocketDifferential(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", expr, err)
 		}
-		var classicFD, ebpfFD int
+		liveRef, err := runTcpdump("ip", "netns", "exec", ns, "tcpdump", "-s", fmt.Sprint(snap), "-ddd", "-i", "bfB", "--", expr)
+		if err != nil {
+			t.Fatalf("%q: tcpdump's live program: %v", expr, err)
+		}
+		liveRaw, err := bpf.Assemble(liveRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var classicFD, ebpfFD, tcpdumpFD int
 		inNetns(t, ns, func() {
-			classicFD = packetSocket(t, ifB, func(fd int) error {
-				filter := make([]unix.SockFilter, len(raw))
-				for i, r := range raw {
-					filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-				}
-				return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
-					&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]})
-			})
+			classicFD = packetSocket(t, ifB, attachRaw(raw))
+			tcpdumpFD = packetSocket(t, ifB, attachRaw(liveRaw))
 			ebpfFD = packetSocket(t, ifB, func(fd int) error {
 				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, e.FD())
 			})
 		})
 		drain(all, buf, nil)
-		var want, gotClassic, gotEBPF [][]byte
+		var want, gotClassic, gotEBPF, gotTcpdump [][]byte
 		for start := 0; start < len(frames); start += 64 {
 			chunk := frames[start:min(start+64, len(frames))]
 			for _, fr := range chunk {
@@ -226,11 +230,15 @@ func TestLiveSocketDifferential(t *testing.T) {
 			}
 			gotClassic = drain(classicFD, buf, gotClassic)
 			gotEBPF = drain(ebpfFD, buf, gotEBPF)
+			gotTcpdump = drain(tcpdumpFD, buf, gotTcpdump)
 		}
 		for name, got := range map[string][][]byte{"classic": gotClassic, "eBPF": gotEBPF} {
-			if err := sameFrames(want, got); err != nil {
-				t.Errorf("%q: %s program on the socket: %v", expr, name, err)
+			if err := sameFrames(gotTcpdump, got); err != nil {
+				t.Errorf("%q: our %s program vs tcpdump's live program: %v", expr, name, err)
 			}
+		}
+		if err := sameFrames(want, gotTcpdump); err != nil {
+			t.Errorf("%q: the model of libpcap's live semantics vs tcpdump's live program: %v", expr, err)
 		}
 		c, err := e.Counters()
 		if err != nil {
@@ -240,8 +248,21 @@ func TestLiveSocketDifferential(t *testing.T) {
 			t.Errorf("%q: eBPF counters %+v; sent %d frames, socket got %d", expr, c, len(frames), len(gotEBPF))
 		}
 		unix.Close(classicFD)
+		unix.Close(tcpdumpFD)
 		unix.Close(ebpfFD)
 		e.Close()
+	}
+}
+
+// attachRaw installs a classic program with SO_ATTACH_FILTER.
+func attachRaw(raw []bpf.RawInstruction) func(fd int) error {
+	return func(fd int) error {
+		filter := make([]unix.SockFilter, len(raw))
+		for i, r := range raw {
+			filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+		}
+		return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+			&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]})
 	}
 }
 
