@@ -45,6 +45,11 @@ func makeKey(p *decode.Packet, ignoreVLAN bool) (k flowKey, srcIsB bool, ok bool
 	return k, srcIsB, true
 }
 
+// equal compares word by word (the compiler would call memequal for ==).
+func (k *flowKey) equal(o *flowKey) bool {
+	return k.w[0] == o.w[0] && k.w[1] == o.w[1] && k.w[2] == o.w[2] && k.w[3] == o.w[3] && k.w[4] == o.w[4]
+}
+
 func (k *flowKey) portA() uint16 { return uint16(k.w[4] >> 48) }
 func (k *flowKey) portB() uint16 { return uint16(k.w[4] >> 32) }
 func (k *flowKey) vlan() uint16  { return uint16(k.w[4] >> 16 & 0xfff) }

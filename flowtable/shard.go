@@ -88,7 +88,7 @@ func (s *shard) lookup(k *flowKey, h uint64) (slot uint32, pos uint64, found boo
 		}
 		if uint32(e>>32) == tag {
 			sl := uint32(e) - 1
-			if s.hot[sl].key == *k {
+			if s.hot[sl].key.equal(k) {
 				return sl, pos, true
 			}
 		}

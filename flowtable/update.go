@@ -1,6 +1,10 @@
 package flowtable
 
-import "github.com/netblame/netblame/decode"
+import (
+	"math/bits"
+
+	"github.com/netblame/netblame/decode"
+)
 
 // update is the per-packet work, with the shard locked (or owned).
 // It reports whether it advanced the table's clock (then the caller
@@ -140,10 +144,8 @@ func stateClass(st State) uint8 {
 // emit counts the events of one packet and hands each to OnEvent.
 func (s *shard) emit(t *Table, sl uint32, ev EventSet, rec *EventRecord) {
 	c := &s.cold[sl]
-	for e := Event(0); e < NumEvents; e++ {
-		if !ev.Has(e) {
-			continue
-		}
+	for rest := uint32(ev); rest != 0; rest &= rest - 1 {
+		e := Event(bits.TrailingZeros32(rest))
 		c.events[e]++
 		s.st.events[e]++
 		if t.onEvent != nil {
