@@ -1,0 +1,116 @@
+package decode_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/netblame/netblame/decode"
+)
+
+// fuzzLinks are the link types FuzzDecode picks from (by index, so the
+// fuzzer spends its time inside decoders rather than on unknown types);
+// the last index is an unknown type.
+var fuzzLinks = []decode.LinkType{
+	decode.LinkEthernet, decode.LinkLinuxSLL, decode.LinkLinuxSLL2, decode.LinkRaw,
+	decode.LinkIPv4, decode.LinkIPv6, decode.LinkNull, decode.LinkLoop,
+	decode.LinkRawDLT12, decode.LinkRawDLT14, 127,
+}
+
+func linkIndex(l decode.LinkType) uint8 {
+	for i, x := range fuzzLinks {
+		if x == l {
+			return uint8(i)
+		}
+	}
+	return uint8(len(fuzzLinks) - 1)
+}
+
+// seedFrames adds every packet of the shared captures (when present) and
+// a few hand-built ones through add.
+func seedFrames(f *testing.F, add func(link decode.LinkType, data []byte)) {
+	nop := []byte{1}
+	tcpWith := func(o []byte) []byte { h := baseTCP(); h.Opts = o; return h.bytes(pl4) }
+	padN := []byte{1, 4, 0, 0, 0, 0}
+	for _, d := range [][]byte{
+		ether(0x0800, baseIP4(6).bytes(tcpWith(pad4(optMSS(1460), optSACKPerm(), optTS(1, 0), nop, optWS(7))))),
+		ether(0x0800, baseIP4(6).bytes(tcpWith(cat(nop, nop, optTS(1, 2), nop, nop, optSACK(1, 2, 3, 4)))), tag{0x88a8, 1}, tag{0x8100, 2}),
+		ether(0x86dd, baseIP6(0).bytes(ext6(43, padN, ext6(44, padN, frag6(51, 0, true, 9, ah(6, 12, tcpWith(nil))))))),
+		ether(0x86dd, ip6{Next: 0, PayloadLen: noLen}.bytes(ext6(17, []byte{0xc2, 4, 0, 1, 0, 0}, udpH{}.bytes(pl4)))),
+		ether(0x8847, cat(be32(0x1ff), baseIP4(1).bytes([]byte{8, 0, 0, 0, 1, 2, 3, 4}))),
+		ether(0x0800, ip4{Proto: 51, Opts: []byte{1, 1, 1, 0}}.bytes(ah(6, 4, tcpWith(nil)))),
+	} {
+		add(decode.LinkEthernet, d)
+	}
+	add(decode.LinkLinuxSLL, sll(4, 1, 0x8100, cat(be16(9), be16(0x86dd), v6TCP)))
+	add(decode.LinkLinuxSLL2, sll2(0, 1, 0x0800, v4TCP))
+	add(decode.LinkNull, nullHdr(2, binary.BigEndian, v4TCP))
+	add(decode.LinkLoop, nullHdr(24, binary.BigEndian, v6TCP))
+	add(decode.LinkRaw, v6TCP)
+	if dir := sharedPcapsOrEmpty(); dir != "" {
+		for _, fr := range allFrames(f, dir) {
+			add(fr.Link, fr.Data)
+		}
+	}
+}
+
+// checkDecode decodes data twice, into a dirty and a zero Packet, and
+// asserts the invariants and that both agree (Decode resets everything).
+func checkDecode(t *testing.T, decodeInto func(*decode.Packet) error, data []byte) {
+	var clean decode.Packet
+	dirty := dirtyPacket()
+	err1 := decodeInto(&clean)
+	err2 := decodeInto(&dirty)
+	if err1 != err2 {
+		t.Fatalf("errors differ between runs: %v, %v", err1, err2)
+	}
+	if clean != dirty {
+		t.Fatalf("decoding into a used Packet differs:\n%s", packetDiff(&dirty, &clean))
+	}
+	checkInvariants(t, &clean, data, err1)
+}
+
+// FuzzDecode decodes arbitrary bytes as each supported link type.
+func FuzzDecode(f *testing.F) {
+	seedFrames(f, func(link decode.LinkType, data []byte) { f.Add(linkIndex(link), data) })
+	f.Fuzz(func(t *testing.T, li uint8, data []byte) {
+		link := fuzzLinks[int(li)%len(fuzzLinks)]
+		checkDecode(t, func(p *decode.Packet) error { return p.Decode(data, link) }, data)
+	})
+}
+
+// FuzzDecodeNetwork decodes arbitrary bytes from the network layer, as a
+// live capture does for a SOCK_DGRAM socket, and as Ethernet with a
+// kernel-stripped VLAN tag.
+func FuzzDecodeNetwork(f *testing.F) {
+	seedFrames(f, func(link decode.LinkType, data []byte) {
+		if link == decode.LinkEthernet && len(data) > 14 {
+			f.Add(binary.BigEndian.Uint16(data[12:]), uint16(0x2064), data[14:])
+		}
+	})
+	f.Fuzz(func(t *testing.T, etherType, tci uint16, data []byte) {
+		checkDecode(t, func(p *decode.Packet) error { return p.DecodeNetwork(data, etherType) }, data)
+		frame := ether(etherType, data)
+		checkDecode(t, func(p *decode.Packet) error { return p.DecodeWithVLAN(frame, decode.LinkEthernet, tci) }, frame)
+	})
+}
+
+// FuzzDecodeTCP wraps arbitrary bytes as the TCP segment of an IPv4 and an
+// IPv6 datagram with consistent lengths, so that the fuzzer works on the
+// TCP header and option parser; claimed is an IP length to test against
+// the capture (0: consistent).
+func FuzzDecodeTCP(f *testing.F) {
+	seedFrames(f, func(link decode.LinkType, data []byte) {
+		var p decode.Packet
+		if p.Decode(data, link) == nil && p.IsTCP() {
+			f.Add(uint16(0), data[p.TransOffset:])
+		}
+	})
+	f.Fuzz(func(t *testing.T, claimed uint16, seg []byte) {
+		h4 := ip4{Proto: 6, TotalLen: int(claimed)}
+		d4 := h4.bytes(seg)
+		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d4, decode.LinkIPv4) }, d4)
+		h6 := ip6{Next: 6, PayloadLen: int(claimed)}
+		d6 := h6.bytes(seg)
+		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d6, decode.LinkIPv6) }, d6)
+	})
+}
