@@ -298,4 +298,3 @@ func addr(ip []byte) netip.Addr {
 	a, _ := netip.AddrFromSlice(ip)
 	return a
 }
-
