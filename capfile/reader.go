@@ -64,7 +64,11 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewReader(f)
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	r, err := newReader(f, size)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -78,6 +82,16 @@ func Open(path string) (*Reader, error) {
 // for pcapng the first section header) before returning. Close releases
 // the decompressor but does not close src.
 func NewReader(src io.Reader) (*Reader, error) {
+	size := int64(-1)
+	if l, ok := src.(interface{ Len() int }); ok { // bytes.Reader and kin
+		size = int64(l.Len())
+	}
+	return newReader(src, size)
+}
+
+// newReader is NewReader with the input size when known (else -1), so
+// that a small plain file gets a buffer no larger than itself.
+func newReader(src io.Reader, size int64) (*Reader, error) {
 	r := &Reader{}
 	src, comp, err := r.decompress(src)
 	if err != nil {
@@ -85,7 +99,11 @@ func NewReader(src io.Reader) (*Reader, error) {
 		return nil, err
 	}
 	r.comp = comp
-	r.in = newStream(src, defaultBufSize)
+	bufSize := defaultBufSize
+	if comp == CompressNone && size >= 0 && size < defaultBufSize {
+		bufSize = max(int(size), 64)
+	}
+	r.in = newStream(src, bufSize)
 	magic, err := r.in.peek(4)
 	if err != nil {
 		r.Close()
