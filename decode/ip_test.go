@@ -153,6 +153,8 @@ func TestDecodeIPv6(t *testing.T) {
 			link: eth, want: with(tcpAt(62, 70000), func(p *decode.Packet) {
 				p.Flags, p.PayloadLen = decode.Jumbo|decode.Truncated, 70000-8-20
 			})},
+		{name: "absurd jumbo length is ignored", data: frame(ip6{Next: 0, TC: 0xb8, Flow: 0xabcde, Hop: 57, PayloadLen: noLen}, ext6(6, jumboHBH(0x80000000), tcpSeg)),
+			link: eth, want: with(tcpAt(62, 32), func(p *decode.Packet) { p.Flags = decode.LengthFromCapture })},
 		{name: "payload length 0 without jumbo (GSO)", data: frame(ip6{Next: 6, TC: 0xb8, Flow: 0xabcde, Hop: 57, PayloadLen: noLen}, tcpSeg),
 			link: eth, want: with(tcpAt(54, 24), func(p *decode.Packet) { p.Flags = decode.LengthFromCapture })},
 		{name: "UDP", data: frame(baseIP6(17), udpH{Sport: 5353, Dport: 53, Csum: 0x7777}.bytes(pl4)), link: eth,

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 )
 
@@ -102,8 +103,12 @@ func (p *Packet) ipv6NoLength(data []byte, off int, nh uint8) int {
 				}
 				l := int(opts[i+1])
 				if t == optJumbo && l == optJumboLen && i+optHeaderBytes+optJumboLen <= len(opts) {
+					n := binary.BigEndian.Uint32(opts[i+optHeaderBytes:])
+					if n > math.MaxInt32 { // nonsense, and would wrap a 32-bit int
+						break
+					}
 					p.Flags |= Jumbo
-					return off + int(binary.BigEndian.Uint32(opts[i+optHeaderBytes:]))
+					return off + int(n)
 				}
 				i += optHeaderBytes + l
 			}
