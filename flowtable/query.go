@@ -2,6 +2,7 @@ package flowtable
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -38,8 +39,8 @@ func NewInProgress(recs []FlowRecord) *InProgress {
 		s.last = append(s.last, recs[i].Last)
 	}
 	for _, s := range x.byClient {
-		sort.Slice(s.first, func(i, j int) bool { return s.first[i] < s.first[j] })
-		sort.Slice(s.last, func(i, j int) bool { return s.last[i] < s.last[j] })
+		slices.Sort(s.first)
+		slices.Sort(s.last)
 	}
 	return x
 }

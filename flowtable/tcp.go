@@ -111,23 +111,28 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 			ev = ev.Add(DuplicateAck)
 		}
 	}
-	prevAck := f.lastAck
 	if ack != f.lastAck {
 		f.dupAcks = 0
 	}
 
 	// ACKed unseen segment: the ACK passes the highest contiguous data
-	// seen from the other side; the boundary then moves up to what was
-	// seen, so one gap is reported once. A repeated ACK (the same as this
-	// direction's previous one) is not reported again: Wireshark 4.0.17
-	// behaves so on the shared captures (ipv6-http-atomic-frag frame 7),
-	// although the code of its later versions uses a dup-ACK counter trick
-	// instead, which disagrees with 4.0.17 elsewhere.
+	// seen from the other side. When the other side has sent data beyond
+	// a hole (maxSeqToBeAcked < nextSeq) the boundary jumps to nextSeq, so
+	// the hole is reported once. When the ACK passes everything seen, it
+	// is reported once until the other side's ACK number changes: its
+	// dup-ACK counter is parked at -1. This is Wireshark's rule with the
+	// comparison that reproduces 4.0.17 on every shared capture and on the
+	// generated one (its later code compares the other way round).
 	if r.maxSeqToBeAcked != 0 && seqGT(ack, r.maxSeqToBeAcked) && flags&thAck != 0 {
-		if ack != prevAck {
+		if seqLT(r.maxSeqToBeAcked, r.nextSeq) {
+			r.maxSeqToBeAcked = r.nextSeq
 			ev = ev.Add(AckLostSegment)
+		} else {
+			if r.dupAcks == 0 {
+				ev = ev.Add(AckLostSegment)
+			}
+			r.dupAcks = -1
 		}
-		r.maxSeqToBeAcked = r.nextSeq
 	}
 
 	// Retransmission, fast retransmission, spurious, out-of-order: only

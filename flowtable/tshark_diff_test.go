@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,54 +232,8 @@ func TestTsharkCounts(t *testing.T) {
 
 // perFrame runs tshark on one file and logs the frames whose events differ.
 func perFrame(t *testing.T, tshark, path string, a fileAnalysis) {
-	args := []string{"-r", path, "-n", "-T", "fields", "-E", "separator=/t", "-e", "frame.number"}
-	for _, e := range diffEvents {
-		args = append(args, "-e", "tcp.analysis."+e.String())
-	}
-	out, err := exec.Command(tshark, args...).Output()
-	if err != nil && len(out) == 0 {
-		t.Logf("tshark %s: %v", path, err)
-		return
-	}
-	theirs := map[uint64]EventSet{}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) < 1+len(diffEvents) {
-			continue
-		}
-		n, _ := strconv.ParseUint(f[0], 10, 64)
-		var s EventSet
-		for i, e := range diffEvents {
-			if f[i+1] != "" {
-				s = s.Add(e)
-			}
-		}
-		if s != 0 {
-			theirs[n] = s
-		}
-	}
-	mask := EventSet(0)
-	for _, e := range diffEvents {
-		mask = mask.Add(e)
-	}
-	var frames []uint64
-	seen := map[uint64]bool{}
-	for n := range theirs {
-		frames, seen[n] = append(frames, n), true
-	}
-	for n := range a.frames {
-		if !seen[n] {
-			frames = append(frames, n)
-		}
-	}
-	sort.Slice(frames, func(i, j int) bool { return frames[i] < frames[j] })
-	for _, n := range frames {
-		ours := a.frames[n] & mask
-		if ours.MatchesFilter(Retransmission) {
-			ours = ours.Add(Retransmission) // tshark's field matches all three
-		}
-		if ours != theirs[n] {
-			t.Logf("  %s frame %d: tshark %s, flowtable %s", filepath.Base(path), n, theirs[n], ours)
-		}
+	diffs, _ := compareFrames(t, tshark, path, a)
+	for _, d := range diffs {
+		t.Log("  " + d)
 	}
 }
