@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,8 +31,10 @@ var captureBench = flag.Bool("capturebench", false, "run the live capture benchm
 //
 //	go test ./ring -run TestCaptureBenchmark -capturebench -v
 //
-// Extra variants (comma-separated in NB_BENCH_VARIANTS, e.g.
-// "netblame:--blocks=8") show what smaller rings do.
+// The variants run in NB_BENCH_REPEAT (default 3) interleaved rounds and
+// the medians are reported. Extra variants (comma-separated in
+// NB_BENCH_VARIANTS, e.g. "netblame:--blocks=8,tcpdump:-B 8192") show what
+// other ring sizes do; NB_BENCH_MB changes the size of each upload.
 func TestCaptureBenchmark(t *testing.T) {
 	if !*captureBench {
 		t.Skip("capture benchmark: run with -capturebench")
@@ -61,13 +64,41 @@ func TestCaptureBenchmark(t *testing.T) {
 			variants = append(variants, benchVariant{name: v, tool: tool, extra: strings.Fields(strings.ReplaceAll(args, "=", " "))})
 		}
 	}
+	repeat := 3
+	if s := os.Getenv("NB_BENCH_REPEAT"); s != "" {
+		repeat, _ = strconv.Atoi(s)
+	}
 	p := newPair(t)
-	t.Logf("load: 4 TCP uploads of %d MB over a veth pair, MTU 1500, offloads off; capture at snaplen 128 on the receiving end", mb)
-	t.Logf("%-28s %10s %10s %8s %10s %10s %12s", "capture", "on wire", "in file", "drops", "drop %", "pkt/s", "CPU ns/pkt")
-	for _, v := range variants {
-		r := runBenchVariant(t, p, v, bin, tcpdump, mb)
-		t.Logf("%-28s %10d %10d %8d %9.2f%% %10.0f %12.0f", v.name, r.onWire, r.inFile, r.drops,
-			100*float64(r.drops)/float64(max(r.onWire, 1)), r.pps, r.cpuPerPkt)
+	t.Logf("load: 4 TCP uploads of %d MB over a veth pair, MTU 1500, offloads off; capture at snaplen 128 on the receiving end; %d interleaved rounds", mb, repeat)
+	results := make([][]benchResult, len(variants))
+	for round := 0; round < repeat; round++ {
+		for i, v := range variants {
+			results[i] = append(results[i], runBenchVariant(t, p, v, bin, tcpdump, mb))
+		}
+	}
+	t.Logf("%-28s %10s %10s %8s %8s %10s %12s  (median of %d; drops of every round)", "capture", "on wire", "in file", "drops", "drop %", "pkt/s", "CPU ns/pkt", repeat)
+	for i, v := range variants {
+		rs := results[i]
+		med := func(f func(benchResult) float64) float64 {
+			xs := make([]float64, len(rs))
+			for j, r := range rs {
+				xs[j] = f(r)
+			}
+			sort.Float64s(xs)
+			return xs[len(xs)/2]
+		}
+		var drops []string
+		for _, r := range rs {
+			drops = append(drops, strconv.FormatUint(r.drops, 10))
+		}
+		t.Logf("%-28s %10.0f %10.0f %8.0f %7.2f%% %10.0f %12.0f  drops: %s", v.name,
+			med(func(r benchResult) float64 { return float64(r.onWire) }),
+			med(func(r benchResult) float64 { return float64(r.inFile) }),
+			med(func(r benchResult) float64 { return float64(r.drops) }),
+			med(func(r benchResult) float64 { return 100 * float64(r.drops) / float64(max(r.onWire, 1)) }),
+			med(func(r benchResult) float64 { return r.pps }),
+			med(func(r benchResult) float64 { return r.cpuPerPkt }),
+			strings.Join(drops, " "))
 	}
 }
 
@@ -154,7 +185,7 @@ func runBenchVariant(t *testing.T, p *ringtest.Pair, v benchVariant, bin, tcpdum
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	r.pps = float64(r.onWire) / elapsed.Seconds()
 	r.cpuPerPkt = float64(cpu.Nanoseconds()) / float64(max(r.inFile, 1))
-	t.Logf("%s: load %v, user %v sys %v, stderr: %s", v.name, elapsed.Round(time.Millisecond),
+	t.Logf("%s: %d on wire, %d in file, %d drops, load %v, user %v sys %v, stderr: %s", v.name, r.onWire, r.inFile, r.drops, elapsed.Round(time.Millisecond),
 		time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), strings.ReplaceAll(all, "\n", " | "))
 	return r
 }
