@@ -8,8 +8,8 @@ package decode
 // is then LayerLink.
 func (p *Packet) Decode(data []byte, link LinkType) error {
 	*p = Packet{Link: link}
-	if link == LinkEthernet { // the common case, one call less
-		return p.ethernet(data)
+	if link == LinkEthernet && p.fastEthernet(data) {
+		return nil
 	}
 	return p.link(data, link)
 }
@@ -21,6 +21,9 @@ func (p *Packet) Decode(data []byte, link LinkType) error {
 func (p *Packet) DecodeWithVLAN(data []byte, link LinkType, tci uint16) error {
 	*p = Packet{Link: link}
 	p.addVLAN(tci)
+	if link == LinkEthernet && p.fastEthernet(data) {
+		return nil
+	}
 	return p.link(data, link)
 }
 

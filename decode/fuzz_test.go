@@ -75,6 +75,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, li uint8, data []byte) {
 		link := fuzzLinks[int(li)%len(fuzzLinks)]
 		checkDecode(t, func(p *decode.Packet) error { return p.Decode(data, link) }, data)
+		checkFastPath(t, data, link)
 	})
 }
 
@@ -107,10 +108,34 @@ func FuzzDecodeTCP(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, claimed uint16, seg []byte) {
 		h4 := ip4{Proto: 6, TotalLen: int(claimed)}
-		d4 := h4.bytes(seg)
-		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d4, decode.LinkIPv4) }, d4)
+		d4 := ether(0x0800, h4.bytes(seg))
+		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d4, decode.LinkEthernet) }, d4)
+		checkFastPath(t, d4, decode.LinkEthernet)
 		h6 := ip6{Next: 6, PayloadLen: int(claimed)}
-		d6 := h6.bytes(seg)
-		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d6, decode.LinkIPv6) }, d6)
+		d6 := ether(0x86dd, h6.bytes(seg))
+		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d6, decode.LinkEthernet) }, d6)
+		checkFastPath(t, d6, decode.LinkEthernet)
 	})
+}
+
+// checkFastPath asserts that Decode, which takes a fast path for common
+// Ethernet frames, agrees with the general decoder.
+func checkFastPath(t *testing.T, data []byte, link decode.LinkType) {
+	var fast, general decode.Packet
+	errF := fast.Decode(data, link)
+	errG := general.DecodeGeneral(data, link)
+	if errF != errG {
+		t.Fatalf("fast path error %v, general %v", errF, errG)
+	}
+	if fast != general {
+		t.Fatalf("fast path and general decoder differ (fast != general):\n%s", packetDiff(&fast, &general))
+	}
+}
+
+// TestFastPathAgrees runs checkFastPath over the benchmark mix, whose
+// frames all take the fast path.
+func TestFastPathAgrees(t *testing.T) {
+	for _, data := range benchMix() {
+		checkFastPath(t, data, decode.LinkEthernet)
+	}
 }
