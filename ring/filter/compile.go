@@ -38,6 +38,11 @@ func CompileOffline(expr string, link decode.LinkType, snaplen uint32) ([]bpf.In
 }
 
 func compile(expr string, link decode.LinkType, snaplen uint32, live bool) ([]bpf.Instruction, error) {
+	return compileWith(expr, link, snaplen, live, true)
+}
+
+// compileWith can skip the optimiser, so tests can check both outputs.
+func compileWith(expr string, link decode.LinkType, snaplen uint32, live, optimize bool) ([]bpf.Instruction, error) {
 	li, ok := linkInfoFor(link)
 	if !ok {
 		return nil, fmt.Errorf("filter: link type %d is not supported (Ethernet, Linux SLL and raw IP are)", link)
@@ -75,6 +80,9 @@ func compile(expr string, link decode.LinkType, snaplen uint32, live bool) ([]bp
 	g.ins(bpf.RetConstant{Val: 0})
 	if g.err != nil {
 		return nil, &SyntaxError{Expr: expr, Pos: 0, Msg: g.err.Error()}
+	}
+	if optimize {
+		g.optimize()
 	}
 	prog, err := g.layout()
 	if err != nil {

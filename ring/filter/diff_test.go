@@ -233,6 +233,10 @@ func TestDifferentialTcpdump(t *testing.T) {
 			t.Errorf("%q: %v", expr, err)
 			continue
 		}
+		plain, err := compileWith(expr, decode.LinkEthernet, 262144, false, false)
+		if err != nil {
+			t.Fatalf("%q: unoptimised: %v", expr, err)
+		}
 		refVM, err := bpf.NewVM(ref)
 		if err != nil {
 			t.Fatalf("%q: tcpdump program in VM: %v", expr, err)
@@ -241,13 +245,17 @@ func TestDifferentialTcpdump(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: our program in VM: %v", expr, err)
 		}
+		plainVM, err := bpf.NewVM(plain)
+		if err != nil {
+			t.Fatalf("%q: our unoptimised program in VM: %v", expr, err)
+		}
 		bad := 0
 		for i, fr := range frames {
-			want, got := run(t, refVM, fr), run(t, myVM, fr)
-			if want != got {
+			want, got, gotPlain := run(t, refVM, fr), run(t, myVM, fr), run(t, plainVM, fr)
+			if want != got || want != gotPlain {
 				bad++
 				if bad <= 3 {
-					t.Errorf("%q: frame %d (% x): tcpdump keeps %d bytes, we keep %d", expr, i, fr[:min(len(fr), 64)], want, got)
+					t.Errorf("%q: frame %d (% x): tcpdump keeps %d bytes, we keep %d (unoptimised %d)", expr, i, fr[:min(len(fr), 64)], want, got, gotPlain)
 				}
 			}
 		}

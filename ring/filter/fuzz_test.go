@@ -13,8 +13,9 @@ import (
 // FuzzCompile: the compiler never panics; an error is a SyntaxError with a
 // position inside the expression (or a plain error for an oversized
 // program); a program it returns assembles, is no longer than the kernel
-// allows, ends every path in a return, runs in the VM (offline mode) and
-// translates to eBPF whose jumps all resolve.
+// allows, ends every path in a return, translates to eBPF whose jumps all
+// resolve, and (offline mode, in the VM) decides every crafted frame as
+// the unoptimised program does.
 func FuzzCompile(f *testing.F) {
 	for _, e := range diffExprs {
 		f.Add(e)
@@ -41,13 +42,24 @@ func FuzzCompile(f *testing.F) {
 				}
 				checkProgram(t, expr, prog)
 				if !live {
+					// The optimiser must not change a single decision.
+					plain, err := compileWith(expr, link, 0, live, false)
+					if err != nil {
+						t.Fatalf("%q: compiles optimised but not plain: %v", expr, err)
+					}
 					vm, err := bpf.NewVM(prog)
 					if err != nil {
 						t.Fatalf("%q: VM refuses the program: %v", expr, err)
 					}
-					for _, fr := range frames[:8] {
-						if _, err := vm.Run(fr); err != nil {
-							t.Fatalf("%q: VM: %v", expr, err)
+					plainVM, err := bpf.NewVM(plain)
+					if err != nil {
+						t.Fatalf("%q: VM refuses the unoptimised program: %v", expr, err)
+					}
+					for _, fr := range frames {
+						a, err1 := vm.Run(fr)
+						b, err2 := plainVM.Run(fr)
+						if err1 != nil || err2 != nil || a != b {
+							t.Fatalf("%q on % x: optimised %d (%v), unoptimised %d (%v)", expr, fr, a, err1, b, err2)
 						}
 					}
 				}
