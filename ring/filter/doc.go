@@ -2,8 +2,10 @@
 // and translates classic programs to eBPF socket filters with counters.
 //
 // It exists so that live capture can filter in the kernel without cgo or
-// libpcap. The compiler is hand-written: a tokenizer, a recursive-descent
-// parser to an AST, and code generation with labelled jumps. Its output
+// libpcap. The compiler is hand-written: a tokenizer (lexer.go), a
+// recursive-descent parser to an AST (parse.go, ast.go), code generation
+// with labelled jumps (gen.go, prims.go, arith.go) and a small optimiser
+// that threads jumps past tests earlier tests settled (opt.go). Its output
 // follows libpcap's semantics closely enough that, for every expression in
 // the supported subset, it accepts and rejects the same packets as
 // tcpdump's own program (the package tests check this differentially).
