@@ -1,12 +1,14 @@
 package netlab
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -42,7 +44,12 @@ type dirImpairer struct {
 	drops   []Drop
 	stats   ImpairerDir
 	delayed chan delayedVerdict
+	log     *bufio.Writer // every decision, one line each
 }
+
+// decisionHeader heads the per-direction decision logs
+// (impairer-c2s.tsv, impairer-s2c.tsv beside the role's report).
+const decisionHeader = "time_ns\tverdict\tconn\tsrc\tdst\tip_id\tseq\tack\tlen\tflags\ttsval\n"
 
 type delayedVerdict struct {
 	id  uint32
@@ -71,10 +78,18 @@ func impairerRole(cfg *roleConfig) error {
 			return err
 		}
 		defer q.Close()
+		lf, err := os.Create(filepath.Join(filepath.Dir(cfg.Out), "impairer-"+d.name+".tsv"))
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		log := bufio.NewWriterSize(lf, 256<<10)
+		log.WriteString(decisionHeader)
 		dirs = append(dirs, &dirImpairer{
 			dir: d.name, imp: d.imp, q: q, synDone: map[int]bool{},
 			rng:     rand.New(rand.NewPCG(uint64(s.Seed), uint64(i+1))),
 			delayed: make(chan delayedVerdict, 1<<16),
+			log:     log,
 		})
 	}
 	var stopping atomic.Bool
@@ -117,6 +132,9 @@ func impairerRole(cfg *roleConfig) error {
 		}
 	}
 	for i, d := range dirs {
+		if err := d.log.Flush(); err != nil {
+			res.Errors = append(res.Errors, "decision log: "+err.Error())
+		}
 		res.Drops = append(res.Drops, d.drops...)
 		res.Stats[d.dir] = d.stats
 		if errs[i] != nil {
@@ -163,6 +181,12 @@ func (d *dirImpairer) handle(p nfqPacket) {
 				reason = "loss"
 			}
 		}
+		verdict := "accept"
+		if reason != "" {
+			verdict = "drop:" + reason
+		}
+		fmt.Fprintf(d.log, "%d\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\n", now.UnixNano(), verdict, conn,
+			f.Src, f.Dst, f.IPID, f.Seq, f.Ack, f.PayLen, flagNames(f.Flags), f.TSVal)
 		if reason != "" {
 			d.drops = append(d.drops, Drop{
 				Conn: conn, Dir: d.dir, Where: "between", Reason: reason, Time: now.UnixNano(),

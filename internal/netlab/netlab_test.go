@@ -41,8 +41,15 @@ func runScenario(t *testing.T, dir string, s Scenario) *Result {
 // here recompute the main ones from the written files.
 func TestScenarios(t *testing.T) {
 	needLab(t)
+	// Three at a time: most of a run is waiting (process start-up,
+	// sleeps, delays), and the suite must stay near a minute on a busy
+	// two-core machine.
+	sem := make(chan struct{}, 3)
 	for _, s := range Scenarios() {
 		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			dir := t.TempDir()
 			res := runScenario(t, dir, s)
 			tr, err := ReadTruth(res.TruthPath)
@@ -87,6 +94,30 @@ func TestScenarios(t *testing.T) {
 			}
 			if len(rawImp.Drops) != len(tr.ImpairerDrops) {
 				t.Errorf("impairer log has %d drops, truth %d", len(rawImp.Drops), len(tr.ImpairerDrops))
+			}
+			// The decision logs hold one line per packet the impairer saw,
+			// and their drops are the truth's.
+			runDir := dir
+			for _, d := range []string{"c2s", "s2c"} {
+				b, err := os.ReadFile(filepath.Join(runDir, "impairer-"+d+".tsv"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(strings.TrimSpace(string(b)), "\n")[1:]
+				drops := 0
+				for _, l := range lines {
+					if strings.Contains(l, "\tdrop:") {
+						drops++
+					}
+				}
+				want := imp[0]
+				if d == "s2c" {
+					want = imp[1]
+				}
+				if len(lines) != tr.ImpairerStats[d].Packets || drops != want {
+					t.Errorf("%s decision log: %d lines, %d drops; stats %d packets, truth %d drops",
+						d, len(lines), drops, tr.ImpairerStats[d].Packets, want)
+				}
 			}
 			// Every c2s drop was seen at the span point (its frame there
 			// is the same segment), every s2c drop at the server.

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -60,9 +61,6 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 	if s.IPv6 {
 		plan = v6
 	}
-	if err := l.routerRules(ctx, &s, plan); err != nil {
-		return nil, fmt.Errorf("netlab: router rules: %w", err)
-	}
 
 	// Captures first, confirmed listening, so they see every packet.
 	// --immediate-mode: without it packets still in an unretired
@@ -72,21 +70,26 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 		snap = 262144
 	}
 	rawSpan, rawServer := filepath.Join(dir, "raw-span.pcap"), filepath.Join(dir, "raw-server.pcap")
+	var mu sync.Mutex // procs is appended to from two goroutines
+	track := func(p *proc) {
+		if p != nil {
+			mu.Lock()
+			procs = append(procs, p)
+			mu.Unlock()
+		}
+	}
 	tcpdump := func(ns, dev, file string) (*proc, error) {
 		p, err := startInNS(ctx, "tcpdump "+dev, ns, nil, "listening on",
 			"tcpdump", "-Z", "root", "-i", dev, "-U", "--immediate-mode", "-n", "-s", strconv.Itoa(snap), "-B", "8192",
 			"--time-stamp-precision=nano", "-w", file)
-		if p != nil {
-			procs = append(procs, p)
-		}
+		track(p)
 		return p, err
 	}
-	spanCap, err := tcpdump(l.router, ifRouterClient, rawSpan)
-	if err != nil {
-		return nil, err
-	}
-	serverCap, err := tcpdump(l.server, ifServer, rawServer)
-	if err != nil {
+	var spanCap, serverCap *proc
+	if err := both(
+		func() (err error) { spanCap, err = tcpdump(l.router, ifRouterClient, rawSpan); return err },
+		func() (err error) { serverCap, err = tcpdump(l.server, ifServer, rawServer); return err },
+	); err != nil {
 		return nil, err
 	}
 
@@ -105,17 +108,14 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 			return nil, err
 		}
 		p, err := startInNS(ctx, name, ns, []string{envRole + "=" + name, envConfig + "=" + cfgPath}, "ready", exe)
-		if p != nil {
-			procs = append(procs, p)
-		}
+		track(p)
 		return p, err
 	}
-	impairer, err := role("impairer", l.router)
-	if err != nil {
-		return nil, err
-	}
-	server, err := role("server", l.server)
-	if err != nil {
+	var impairer, server *proc
+	if err := both(
+		func() (err error) { impairer, err = role("impairer", l.router); return err },
+		func() (err error) { server, err = role("server", l.server); return err },
+	); err != nil {
 		return nil, err
 	}
 	client, err := role("client", l.client)
@@ -138,11 +138,11 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 		server.stop(syscall.SIGTERM, 2*time.Second)
 	}
 	// Let the last ACKs cross the delaying router, then take the impairer
-	// out of the path before stopping it, so no packet meets an unbound queue.
+	// out of the path before stopping it, so no packet meets an unbound
+	// queue; read the bottleneck's counters in the same visit.
 	time.Sleep(time.Duration(2*max(s.C2S.DelayMs, s.S2C.DelayMs)+200) * time.Millisecond)
-	l.unhookImpairer(ctx, &s)
+	tbf := l.unhookImpairer(ctx, &s)
 	impairer.stop(syscall.SIGTERM, 5*time.Second)
-	tbf := l.tbfDrops(ctx)
 	spanCap.stop(syscall.SIGINT, 5*time.Second)
 	serverCap.stop(syscall.SIGINT, 5*time.Second)
 	if impairer.err != nil {
@@ -256,50 +256,54 @@ func kernelDrops(out string) int {
 	return -1 // unknown
 }
 
-// routerRules installs the impairer's NFQUEUE hooks and the NAT rules, in
+// routerRules adds the impairer's NFQUEUE hooks and the NAT rules, in
 // chains of their own.
-func (l *lab) routerRules(ctx context.Context, s *Scenario, plan addrPlan) error {
+func routerRules(sc *script, s *Scenario, plan addrPlan) {
 	ipt := []string{"iptables"}
 	if s.IPv6 {
 		ipt = append(ipt, "ip6tables")
 	}
 	for _, t := range ipt {
-		rules := [][]string{
-			{"-N", "nlimpair"},
-			{"-A", "nlimpair", "-i", ifRouterClient, "-o", ifRouterServer, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueC2S)},
-			{"-A", "nlimpair", "-i", ifRouterServer, "-o", ifRouterClient, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueS2C)},
-			{"-A", "FORWARD", "-j", "nlimpair"},
-		}
-		for _, r := range rules {
-			if err := nsRun(ctx, l.router, append([]string{t, "-w"}, r...)...); err != nil {
-				return err
-			}
-		}
+		sc.add(t, "-w", "-N", "nlimpair")
+		sc.add(t, "-w", "-A", "nlimpair", "-i", ifRouterClient, "-o", ifRouterServer, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueC2S))
+		sc.add(t, "-w", "-A", "nlimpair", "-i", ifRouterServer, "-o", ifRouterClient, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueS2C))
+		sc.add(t, "-w", "-A", "FORWARD", "-j", "nlimpair")
 	}
 	if !s.NAT {
-		return nil
+		return
 	}
-	rules := [][]string{
-		{"-t", "nat", "-N", "nldnat"},
-		{"-t", "nat", "-A", "nldnat", "-i", ifRouterClient, "-p", "tcp", "-d", plan.routerC, "--dport", strconv.Itoa(natPort),
-			"-j", "DNAT", "--to-destination", net.JoinHostPort(plan.server, strconv.Itoa(serverPort))},
-		{"-t", "nat", "-A", "PREROUTING", "-j", "nldnat"},
-		{"-t", "nat", "-N", "nlsnat"},
-		{"-t", "nat", "-A", "nlsnat", "-o", ifRouterServer, "-p", "tcp", "-j", "SNAT", "--to-source", plan.routerS + ":20000-29999"},
-		{"-t", "nat", "-A", "POSTROUTING", "-j", "nlsnat"},
-	}
-	for _, r := range rules {
-		if err := nsRun(ctx, l.router, append([]string{"iptables", "-w"}, r...)...); err != nil {
-			return err
-		}
-	}
-	return nil
+	sc.add("iptables", "-w", "-t", "nat", "-N", "nldnat")
+	sc.add("iptables", "-w", "-t", "nat", "-A", "nldnat", "-i", ifRouterClient, "-p", "tcp", "-d", plan.routerC, "--dport", strconv.Itoa(natPort),
+		"-j", "DNAT", "--to-destination", net.JoinHostPort(plan.server, strconv.Itoa(serverPort)))
+	sc.add("iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-j", "nldnat")
+	sc.add("iptables", "-w", "-t", "nat", "-N", "nlsnat")
+	sc.add("iptables", "-w", "-t", "nat", "-A", "nlsnat", "-o", ifRouterServer, "-p", "tcp", "-j", "SNAT", "--to-source", plan.routerS+":20000-29999")
+	sc.add("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-j", "nlsnat")
 }
 
-// unhookImpairer removes the FORWARD jump to the impairer's chain.
-func (l *lab) unhookImpairer(ctx context.Context, s *Scenario) {
-	_ = nsRun(ctx, l.router, "iptables", "-w", "-D", "FORWARD", "-j", "nlimpair")
+// unhookImpairer removes the FORWARD jump to the impairer's chain and
+// returns the TBF qdiscs' drop counters (-1 if unreadable).
+func (l *lab) unhookImpairer(ctx context.Context, s *Scenario) int {
+	sh := "iptables -w -D FORWARD -j nlimpair\n"
 	if s.IPv6 {
-		_ = nsRun(ctx, l.router, "ip6tables", "-w", "-D", "FORWARD", "-j", "nlimpair")
+		sh += "ip6tables -w -D FORWARD -j nlimpair\n"
 	}
+	sh += "tc -s qdisc show dev " + ifRouterClient + "\ntc -s qdisc show dev " + ifRouterServer + "\n"
+	out, err := output(ctx, "ip", "netns", "exec", l.router, "sh", "-ec", sh)
+	if err != nil {
+		return -1
+	}
+	return tbfDropped(out)
+}
+
+// both runs f and g concurrently (starting two programs and waiting for
+// them to be ready) and returns the first error.
+func both(f, g func() error) error {
+	ch := make(chan error, 1)
+	go func() { ch <- g() }()
+	err := f()
+	if err2 := <-ch; err == nil {
+		err = err2
+	}
+	return err
 }

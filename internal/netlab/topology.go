@@ -162,113 +162,120 @@ func nsRun(ctx context.Context, ns string, args ...string) error {
 	return run(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
 }
 
-// build creates the namespaces, links, addresses, routes and offload
-// settings. On error the caller still calls destroy.
-func (l *lab) build(ctx context.Context, s *Scenario) error {
-	for _, ns := range l.namespaces() {
-		if err := run(ctx, "ip", "netns", "add", ns); err != nil {
-			return err
+// script is a list of commands run by one shell inside one namespace:
+// one `ip netns exec` (which remounts /sys, the slow part) per namespace
+// instead of one per command.
+type script [][]string
+
+func (sc *script) add(args ...string) { *sc = append(*sc, args) }
+
+// run executes the script in ns, stopping at the first failing command.
+func (sc script) run(ctx context.Context, ns string) error {
+	var b strings.Builder
+	for _, c := range sc {
+		for i, a := range c {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
 		}
+		b.WriteByte('\n')
+	}
+	return nsRun(ctx, ns, "sh", "-ec", b.String())
+}
+
+// build creates the namespaces, links, addresses, routes, offload
+// settings, bottlenecks and the router's firewall rules. On error the
+// caller still calls destroy.
+func (l *lab) build(ctx context.Context, s *Scenario) error {
+	// Namespaces and both veth pairs in one ip batch.
+	batch := strings.Join([]string{
+		"netns add " + l.client, "netns add " + l.router, "netns add " + l.server,
+		fmt.Sprintf("link add %s netns %s type veth peer name %s netns %s", ifClient, l.client, ifRouterClient, l.router),
+		fmt.Sprintf("link add %s netns %s type veth peer name %s netns %s", ifServer, l.server, ifRouterServer, l.router),
+	}, "\n")
+	cmd := exec.CommandContext(ctx, "ip", "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ip -batch: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+
+	plan := v4
+	if s.IPv6 {
+		plan = v6
+	}
+	scripts := map[string]*script{l.client: {}, l.router: {}, l.server: {}}
+	for _, ns := range l.namespaces() {
+		sc := scripts[ns]
 		// Without IPv6 the captures carry no ICMPv6 chatter.
 		v6off := "1"
 		if s.IPv6 {
 			v6off = "0"
 		}
-		sysctls := []string{"net.ipv6.conf.all.disable_ipv6=" + v6off, "net.ipv6.conf.default.disable_ipv6=" + v6off}
+		sc.add("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6="+v6off, "net.ipv6.conf.default.disable_ipv6="+v6off)
 		if s.IPv6 {
 			// No duplicate address detection, not even for link-local
 			// addresses: while those are tentative the router cannot send
 			// neighbour solicitations and the first SYNs wait ~1 s.
-			sysctls = append(sysctls, "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+			sc.add("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 		}
-		for _, k := range sysctls {
-			if err := nsRun(ctx, ns, "sysctl", "-q", "-w", k); err != nil {
-				return err
-			}
-		}
-		if err := run(ctx, "ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return err
-		}
+		sc.add("ip", "link", "set", "lo", "up")
 	}
-	steps := [][]string{
-		{"ip", "link", "add", ifClient, "netns", l.client, "type", "veth", "peer", "name", ifRouterClient, "netns", l.router},
-		{"ip", "link", "add", ifServer, "netns", l.server, "type", "veth", "peer", "name", ifRouterServer, "netns", l.router},
+	type end struct {
+		ns, dev, v4, v6 string
 	}
-	for _, st := range steps {
-		if err := run(ctx, st[0], st[1:]...); err != nil {
-			return err
-		}
+	ends := []end{
+		{l.client, ifClient, v4.client, v6.client}, {l.router, ifRouterClient, v4.routerC, v6.routerC},
+		{l.router, ifRouterServer, v4.routerS, v6.routerS}, {l.server, ifServer, v4.server, v6.server},
 	}
-	type end struct{ ns, dev string }
-	ends := []end{{l.client, ifClient}, {l.router, ifRouterClient}, {l.router, ifRouterServer}, {l.server, ifServer}}
 	for _, e := range ends {
+		sc := scripts[e.ns]
+		// The veths exist already, so the namespace defaults above do
+		// not reach them: set them per interface too.
+		if s.IPv6 {
+			sc.add("sysctl", "-q", "-w", "net.ipv6.conf."+e.dev+".accept_dad=0")
+		} else {
+			sc.add("sysctl", "-q", "-w", "net.ipv6.conf."+e.dev+".disable_ipv6=1")
+		}
 		// Offloads off: the captures then show packets as they are on a
 		// wire (no 64 KB super-segments) with real checksums.
-		if err := nsRun(ctx, e.ns, "ethtool", "-K", e.dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off"); err != nil {
-			return err
+		sc.add("ethtool", "-K", e.dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off")
+		sc.add("ip", "addr", "add", fmt.Sprintf("%s/%d", e.v4, v4.bits), "dev", e.dev)
+		if s.IPv6 {
+			sc.add("ip", "addr", "add", fmt.Sprintf("%s/%d", e.v6, v6.bits), "dev", e.dev, "nodad")
 		}
+		sc.add("ip", "link", "set", e.dev, "up")
 	}
-	addr := func(ns, dev, a string, bits int, v6 bool) error {
-		args := []string{"-n", ns, "addr", "add", fmt.Sprintf("%s/%d", a, bits), "dev", dev}
-		if v6 {
-			args = append(args, "nodad") // usable at once, no 1-2 s DAD wait
-		}
-		return run(ctx, "ip", args...)
-	}
-	plans := []struct {
-		p  addrPlan
-		v6 bool
-	}{{v4, false}}
+	r := scripts[l.router]
+	r.add("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 	if s.IPv6 {
-		plans = append(plans, struct {
-			p  addrPlan
-			v6 bool
-		}{v6, true})
+		r.add("sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1")
 	}
-	for _, pl := range plans {
-		p := pl.p
-		for _, st := range []struct{ ns, dev, a string }{
-			{l.client, ifClient, p.client}, {l.router, ifRouterClient, p.routerC},
-			{l.router, ifRouterServer, p.routerS}, {l.server, ifServer, p.server},
-		} {
-			if err := addr(st.ns, st.dev, st.a, p.bits, pl.v6); err != nil {
-				return err
-			}
+	l.bottlenecks(r, s)
+	routerRules(r, s, plan)
+	for _, side := range []struct {
+		ns string
+		gw func(addrPlan) string
+	}{{l.client, func(p addrPlan) string { return p.routerC }}, {l.server, func(p addrPlan) string { return p.routerS }}} {
+		sc := scripts[side.ns]
+		sc.add("ip", "-4", "route", "add", "default", "via", side.gw(v4))
+		if s.IPv6 {
+			sc.add("ip", "-6", "route", "add", "default", "via", side.gw(v6))
 		}
 	}
-	for _, e := range ends {
-		if err := run(ctx, "ip", "-n", e.ns, "link", "set", e.dev, "up"); err != nil {
+	// The router first: its ends must be up before the others route via it.
+	for _, ns := range []string{l.router, l.client, l.server} {
+		if err := scripts[ns].run(ctx, ns); err != nil {
 			return err
 		}
 	}
-	for _, pl := range plans {
-		fam := "-4"
-		if pl.v6 {
-			fam = "-6"
-		}
-		if err := run(ctx, "ip", fam, "-n", l.client, "route", "add", "default", "via", pl.p.routerC); err != nil {
-			return err
-		}
-		if err := run(ctx, "ip", fam, "-n", l.server, "route", "add", "default", "via", pl.p.routerS); err != nil {
-			return err
-		}
-	}
-	fw := []string{"net.ipv4.ip_forward=1"}
-	if s.IPv6 {
-		fw = append(fw, "net.ipv6.conf.all.forwarding=1")
-	}
-	for _, k := range fw {
-		if err := nsRun(ctx, l.router, "sysctl", "-q", "-w", k); err != nil {
-			return err
-		}
-	}
-	return l.bottlenecks(ctx, s)
+	return nil
 }
 
-// bottlenecks installs the TBF qdiscs: c2s on the server-facing egress,
-// s2c on the client-facing egress (before the span capture, which sees
-// what leaves the qdisc).
-func (l *lab) bottlenecks(ctx context.Context, s *Scenario) error {
+// bottlenecks adds the TBF qdiscs: c2s on the server-facing egress, s2c on
+// the client-facing egress (before the span capture, which sees what
+// leaves the qdisc).
+func (l *lab) bottlenecks(sc *script, s *Scenario) {
 	for _, b := range []struct {
 		imp Impairment
 		dev string
@@ -283,28 +290,21 @@ func (l *lab) bottlenecks(ctx context.Context, s *Scenario) error {
 		// Burst: a few MTU-sized packets, at least rate/HZ-ish so TBF can
 		// reach its rate with coarse timers.
 		burst := max(b.imp.RateKbit*1000/8/250, 4*1514)
-		if err := run(ctx, "ip", "netns", "exec", l.router, "tc", "qdisc", "add", "dev", b.dev, "root", "tbf",
-			"rate", fmt.Sprintf("%dkbit", b.imp.RateKbit), "burst", strconv.Itoa(burst), "latency", fmt.Sprintf("%dms", q)); err != nil {
-			return err
-		}
+		sc.add("tc", "qdisc", "add", "dev", b.dev, "root", "tbf",
+			"rate", fmt.Sprintf("%dkbit", b.imp.RateKbit), "burst", strconv.Itoa(burst), "latency", fmt.Sprintf("%dms", q))
 	}
-	return nil
 }
 
-// tbfDrops reads the drop counters of the router's qdiscs.
-func (l *lab) tbfDrops(ctx context.Context) int {
+// tbfDropped sums the drop counters of the tbf qdiscs in `tc -s qdisc`
+// output ("qdisc tbf ... Sent N bytes M pkt (dropped D, overlimits ...)").
+func tbfDropped(out string) int {
 	total := 0
-	for _, dev := range []string{ifRouterClient, ifRouterServer} {
-		out, err := output(ctx, "ip", "netns", "exec", l.router, "tc", "-s", "qdisc", "show", "dev", dev)
-		if err != nil {
+	for _, blk := range strings.Split(out, "qdisc ")[1:] {
+		if !strings.HasPrefix(blk, "tbf") {
 			continue
 		}
-		if !strings.Contains(out, "tbf") {
-			continue
-		}
-		// "Sent 123 bytes 4 pkt (dropped 5, overlimits 6 requeues 0)"
-		if i := strings.Index(out, "dropped "); i >= 0 {
-			rest := out[i+len("dropped "):]
+		if i := strings.Index(blk, "dropped "); i >= 0 {
+			rest := blk[i+len("dropped "):]
 			if j := strings.IndexAny(rest, ", )"); j > 0 {
 				n, _ := strconv.Atoi(rest[:j])
 				total += n
