@@ -144,10 +144,10 @@ type Packet struct {
 
 	// Link layer.
 	Link      LinkType
-	EtherType uint16           // of the network layer, after any VLAN tags; 0 when the link has none
+	EtherType uint16           // of the network layer, after VLAN tags and MPLS labels; 0 when the link has none
 	PktType   uint8            // SLL/SLL2 packet type: 0 to us, 1 broadcast, 2 multicast, 3 other host, 4 outgoing
 	VLANCount uint8            // tags seen; IDs beyond MaxVLANs are not kept
-	VLANs     [MaxVLANs]uint16 // VLAN IDs (12 bits), outermost first
+	VLANs     [MaxVLANs]uint16 // VLAN IDs (12 bits), outermost first (a DecodeWithVLAN tag is outermost)
 	MPLSCount uint8            // MPLS labels skipped before the IP header
 
 	// Network layer.
@@ -161,7 +161,7 @@ type Packet struct {
 	Proto       uint8  // transport protocol after any extension headers (on an error inside them, the IP header's)
 	NetOffset   int    // offset of the IP header
 	IPLen       int    // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
-	TransOffset int    // offset of the transport header
+	TransOffset int    // offset of the transport header (of the fragment data or ESP for those)
 
 	// Transport layer.
 	SrcPort, DstPort uint16
@@ -183,9 +183,11 @@ type Packet struct {
 	SACKCount uint8
 	SACK      [MaxSACKBlocks]SACKBlock
 
-	// Payload: PayloadOffset indexes the data given to Decode. PayloadLen is
-	// the length the IP header implies (what was sent); CapPayloadLen is
-	// what the capture holds, <= PayloadLen when Truncated.
+	// Payload, after the deepest header decoded (for ICMP, after type,
+	// code and checksum). PayloadLen is the length the IP header implies
+	// (what was sent); CapPayloadLen is what the capture holds, less when
+	// Truncated. data[PayloadOffset:PayloadOffset+CapPayloadLen] is always
+	// a valid slice: PayloadOffset is clamped to len(data).
 	PayloadOffset int
 	PayloadLen    int
 	CapPayloadLen int
