@@ -1,0 +1,34 @@
+package flowtable
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestTsharkPerFrameShared compares events frame by frame with tshark on
+// every shared capture (the count test can hide errors that cancel out).
+// It runs tshark once per file (minutes on a loaded machine), so it runs
+// only when FLOWTABLE_TSHARK_ALL is set.
+func TestTsharkPerFrameShared(t *testing.T) {
+	if os.Getenv("FLOWTABLE_TSHARK_ALL") == "" {
+		t.Skip("set FLOWTABLE_TSHARK_ALL=1 to compare every shared capture with tshark frame by frame")
+	}
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed")
+	}
+	dir := sharedPcaps(t)
+	frames := 0
+	for _, row := range readCounts(t, dir) {
+		path := filepath.Join(dir, row.file)
+		a := analyzeCapture(t, path)
+		diffs, theirs := compareFrames(t, tshark, path, a)
+		for _, d := range diffs {
+			t.Error(d)
+		}
+		frames += len(theirs)
+	}
+	t.Logf("%d frames with tshark events compared", frames)
+}
