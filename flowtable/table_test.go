@@ -172,3 +172,42 @@ func TestIdleShardIsSwept(t *testing.T) {
 		t.Errorf("expired only at %v of packet time (timeout 1s)", time.Duration(now))
 	}
 }
+
+// A SYN flood filling a shard with half-open flows switches it to the
+// emergency timeouts: half-open flows then expire after EmergencyTimeouts.
+// HalfOpen instead of waiting for eviction, and the mode ends when the
+// shard empties.
+func TestEmergencyMode(t *testing.T) {
+	var ended []EndReason
+	tab, _ := New(Config{Shards: 1, Capacity: 100,
+		Timeouts:          Timeouts{HalfOpen: time.Minute},
+		EmergencyTimeouts: Timeouts{HalfOpen: time.Second},
+		OnExpire:          func(r *FlowRecord) { ended = append(ended, r.End) }})
+	var out PacketResult
+	syn := func(port uint16, now time.Duration) {
+		p := tcpPacket(netip.AddrPortFrom(netip.MustParseAddr("10.9.9.9"), port), netip.MustParseAddrPort("10.0.0.2:80"), seg{seq: 1, flags: thSyn})
+		tab.Update(&p, int64(now), 1, &out)
+	}
+	for i := 0; i < 100; i++ {
+		syn(uint16(1000+i), time.Duration(i)*time.Millisecond)
+	}
+	if st := tab.Stats(); st.Emergency != 0 || st.Live != 100 {
+		t.Fatalf("before overflow: %+v", st)
+	}
+	syn(2000, 200*time.Millisecond) // full: emergency, then one eviction
+	if st := tab.Stats(); st.Emergency != 1 || st.EmergencyEntries != 1 || st.Evicted != 1 {
+		t.Fatalf("at overflow: %+v", st)
+	}
+	// 2 s later (< the normal 60 s) the half-open flows expire.
+	syn(2001, 2200*time.Millisecond)
+	for i := 0; i < 20; i++ { // expiry is incremental: a few flows per packet
+		syn(uint16(3000+i), 2300*time.Millisecond)
+	}
+	st := tab.Stats()
+	if st.Expired < 90 {
+		t.Errorf("only %d flows expired in emergency mode: %+v", st.Expired, st)
+	}
+	if st.Emergency != 0 {
+		t.Errorf("still in emergency with %d live flows", st.Live)
+	}
+}
