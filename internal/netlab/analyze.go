@@ -291,16 +291,17 @@ func (an *analysis) finalSpanFrame(idx int) int {
 	return idx + 1 - n
 }
 
-// flowReason derives a connection's expected blame from its spec and its
-// measured losses.
+// flowReason derives a connection's expected blame and its reason from
+// its spec and its measured losses.
 func flowReason(c *Conn, lostC2S, lostS2C int, s *Scenario) (string, string) {
+	lost := lostC2S + lostS2C
 	switch {
-	case c.Blame != "" && lostC2S+lostS2C == 0 && c.Blame == BlameNetwork && s.C2S.DelayMs+s.S2C.DelayMs > 0:
+	case c.Blame == BlameNetwork && lost == 0:
 		return c.Blame, fmt.Sprintf("the path between the points adds %d ms c2s and %d ms s2c", s.C2S.DelayMs, s.S2C.DelayMs)
 	case c.Blame != "":
 		return c.Blame, "set by the scenario"
-	case lostC2S+lostS2C > 0:
-		return BlameNetwork, fmt.Sprintf("%d packet(s) lost between the points (c2s %d, s2c %d)", lostC2S+lostS2C, lostC2S, lostS2C)
+	case lost > 0:
+		return BlameNetwork, fmt.Sprintf("%d packet(s) lost between the points (c2s %d, s2c %d)", lost, lostC2S, lostS2C)
 	case c.ServerStallMs > 0:
 		return BlameServer, fmt.Sprintf("server stops reading for %d ms (zero window)", c.ServerStallMs)
 	case c.ServerThinkMs > 0:

@@ -130,3 +130,27 @@ func TestShiftTime(t *testing.T) {
 		}
 	}
 }
+
+func TestFlowReason(t *testing.T) {
+	s := &Scenario{C2S: Impairment{DelayMs: 60}, S2C: Impairment{DelayMs: 60}}
+	for _, c := range []struct {
+		conn     Conn
+		c2s, s2c int
+		want     string
+	}{
+		{Conn{}, 0, 0, BlameNone},
+		{Conn{}, 0, 2, BlameNetwork},
+		{Conn{ServerThinkMs: 100}, 0, 0, BlameServer},
+		{Conn{ServerThinkMs: 100}, 1, 0, BlameNetwork}, // loss between the points outranks the endpoint
+		{Conn{ServerStallMs: 100}, 0, 0, BlameServer},
+		{Conn{ClientStallMs: 100}, 0, 0, BlameClient},
+		{Conn{ClientRST: true}, 0, 0, BlameClient},
+		{Conn{Blame: BlameNetwork}, 0, 0, BlameNetwork},
+		{Conn{Blame: BlameServer}, 3, 0, BlameServer},
+	} {
+		got, reason := flowReason(&c.conn, c.c2s, c.s2c, s)
+		if got != c.want || reason == "" {
+			t.Errorf("flowReason(%+v, %d, %d) = %q (%q), want %q", c.conn, c.c2s, c.s2c, got, reason, c.want)
+		}
+	}
+}
