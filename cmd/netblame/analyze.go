@@ -281,7 +281,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 
 	v := o.newView(stdout, fc)
 	cfg := flowtable.Config{
-		Capacity: o.maxFlows,
+		Capacity: tableCapacity(o.maxFlows, f, r.Compression()),
 		Seed:     1, // a fixed seed: the same file gives the same eviction choices
 		// Like Wireshark's tcp.stream, one connection seen on two VLANs
 		// (a SPAN of both sides of a router) is one flow.
@@ -330,6 +330,28 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		return err
 	}
 	return inputErr(fc.readErr)
+}
+
+// tableCapacity sizes the flow table for a file: a file cannot hold more
+// flows than packets, so small files get a small table (allocating and
+// zeroing the full --max-flows table, 700 bytes a flow, would dominate
+// their run time). Every packet record takes at least 40 bytes of a plain
+// file; compressed files are assumed to shrink at most 16 times.
+func tableCapacity(maxFlows int, f *os.File, comp capfile.Compression) int {
+	const minFlows = 4096
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return maxFlows
+	}
+	size := st.Size()
+	if comp != capfile.CompressNone {
+		size *= 16
+	}
+	n := int64(minFlows)
+	for n < size/40 && n < int64(maxFlows) {
+		n *= 2
+	}
+	return int(min(n, int64(maxFlows)))
 }
 
 // packetFilter is --host and --port: a packet matches when one of its

@@ -65,11 +65,13 @@ func portValue(ok bool, p uint16) any {
 // written as it goes (no column alignment over the whole file, so memory
 // stays flat), in JSON and CSV one row a packet.
 type summaryView struct {
-	fc  *fileCtx
-	bw  *bufio.Writer
-	tw  *tableWriter[*summaryRow]
-	row summaryRow
-	buf []byte
+	fc   *fileCtx
+	bw   *bufio.Writer
+	tw   *tableWriter[*summaryRow]
+	row  summaryRow
+	buf  []byte // the Info column
+	line []byte // the text line
+	num  []byte // scratch for a padded field
 }
 
 func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
@@ -110,21 +112,28 @@ func (v *summaryView) packet(pk *packetCtx) error {
 // "    3   0.127610 10.0.0.1 → 10.0.0.2 TCP 68 46656 → 80 [ACK] Seq=1 ...".
 func (v *summaryView) writeText(pk *packetCtx) error {
 	d := pk.dec
-	b := make([]byte, 0, 160)
-	b = appendPadLeft(b, strconv.AppendUint(nil, pk.cap.Frame, 10), 5)
+	b := v.line[:0]
+	v.num = strconv.AppendUint(v.num[:0], pk.cap.Frame, 10)
+	b = appendPadLeft(b, v.num, 5)
 	b = append(b, ' ')
-	b = appendPadLeft(b, appendDecimalSeconds(nil, pk.rel, 6), 11)
+	v.num = appendDecimalSeconds(v.num[:0], pk.rel, 6)
+	b = appendPadLeft(b, v.num, 11)
 	b = append(b, ' ')
-	var src, dst []byte
+	v.num = v.num[:0]
 	if d.Src.IsValid() {
-		src, dst = d.Src.AppendTo(nil), d.Dst.AppendTo(nil)
+		v.num = d.Src.AppendTo(v.num)
 	} else {
-		src, dst = []byte("-"), []byte("-")
+		v.num = append(v.num, '-')
 	}
-	b = appendPadLeft(b, src, 15)
+	b = appendPadLeft(b, v.num, 15)
 	b = append(b, " → "...)
-	b = append(b, dst...)
-	for i := len(dst); i < 15; i++ {
+	n := len(b)
+	if d.Dst.IsValid() {
+		b = d.Dst.AppendTo(b)
+	} else {
+		b = append(b, '-')
+	}
+	for i := len(b) - n; i < 15; i++ {
 		b = append(b, ' ')
 	}
 	b = append(b, ' ')
@@ -134,6 +143,7 @@ func (v *summaryView) writeText(pk *packetCtx) error {
 	b = append(b, ' ')
 	b = append(b, v.buf...)
 	b = append(b, '\n')
+	v.line = b
 	_, err := v.bw.Write(b)
 	return err
 }
