@@ -282,7 +282,7 @@ func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) 
 	}
 	c := &s.cold[sl]
 	gen := c.gen
-	*c = flowCold{gen: gen, index: t.nextIndex.Add(1) - 1, first: now, firstFrame: frame}
+	*c = flowCold{gen: gen, index: t.nextIndex.Add(1) - 1, first: now, firstFrame: int64(frame)}
 	hot.class = classEstablished
 	s.live++
 	s.st.created++

@@ -49,8 +49,11 @@ type flowHot struct {
 const (
 	fLive = 1 << iota // the slot holds a flow
 	fTCP
-	fSawSyn    // a pure SYN was seen (the client is settled)
-	fHandshake // the handshake-completing ACK was seen
+	fSawSyn     // a pure SYN was seen (the client is settled)
+	fHandshake  // the handshake-completing ACK was seen
+	fSynAckSeen // a SYN-ACK was seen (cold.synAckTime is set)
+	fMruSyn     // a pure SYN was seen (cold.mruSyn is set)
+	fIRTT       // cold.firstRTT is set
 )
 
 // link is a flow's place in its shard's LRU list of its timeout class.
@@ -66,13 +69,9 @@ type unacked struct {
 	t       int64
 }
 
+// ringSize is how many unacked data segments per direction are kept for
+// RTT samples (the oldest first; newer ones wait when it is full).
 const ringSize = 4
-
-// unackedRing keeps the newest ringSize unacked segments of a direction.
-type unackedRing struct {
-	e       [ringSize]unacked
-	head, n uint8
-}
 
 // tsProbe remembers a TSval sent with data until the other side echoes it.
 type tsProbe struct {
@@ -82,31 +81,42 @@ type tsProbe struct {
 }
 
 // winTrack follows a direction's advertised window for window_shrink.
+// Windows are scaled (or raw when the scale is unknown): at most 65535<<14,
+// which fits 32 bits.
 type winTrack struct {
-	have   bool
 	ack    uint32 // last ACK
 	edge   uint32 // ack + window
-	win    int64  // last window (scaled, or raw when the scale is unknown)
-	maxWin int64  // recent maximum, reset at each shrink
+	win    uint32 // last window
+	maxWin uint32 // recent maximum, reset at each shrink
+	have   bool
 }
 
-// flowCold holds the statistics of a flow, by canonical side.
+// flowCold holds the rest of a flow's state, by canonical side, ordered by
+// how often it is touched: the first two cache lines by every packet, then
+// what data and timestamp packets use, then what only the handshake, the
+// events and the final record need.
 type flowCold struct {
-	index                 uint64
-	gen                   uint32
-	synRetrans            uint32
-	first                 int64
-	firstFrame, lastFrame uint64
-	packets, bytes        [2]uint64
-	payload, retrans      [2]uint64
-	mss                   [2]uint16
-	resetBy, finFirst     uint8 // bit per canonical side (1<<side)
-	synTime, synAckTime   int64
-	ackTime               int64
-	mruSyn, firstRTT      int64 // Wireshark's ts_mru_syn and ts_first_rtt
-	events                [NumEvents]uint32
-	rtt                   rttStats
-	ring                  [2]unackedRing
-	ts                    [2]tsProbe
-	win                   [2]winTrack
+	// Every packet.
+	index                   uint64
+	lastFrame               uint64
+	packets, bytes, payload [2]uint64
+	gen                     uint32
+	synRetrans              uint32
+	win                     [2]winTrack
+	ringHead, ringN         [2]uint8
+	resetBy, finFirst       uint8 // bit per canonical side (1<<side)
+	mss                     [2]uint16
+
+	// Data segments and timestamps.
+	ring    [2][ringSize]unacked
+	ts      [2]tsProbe
+	retrans [2]uint64
+
+	// Rarely.
+	first, firstFrame   int64
+	synTime, synAckTime int64
+	ackTime             int64
+	mruSyn, firstRTT    int64 // Wireshark's ts_mru_syn and ts_first_rtt
+	events              [NumEvents]uint32
+	rtt                 rttStats
 }

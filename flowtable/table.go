@@ -286,7 +286,7 @@ func (s *shard) record(sl uint32, why EndReason, r *FlowRecord) {
 		State:      h.state,
 		First:      c.first,
 		Last:       s.links[sl].last,
-		FirstFrame: c.firstFrame,
+		FirstFrame: uint64(c.firstFrame),
 		LastFrame:  c.lastFrame,
 		SynTime:    c.synTime, SynAckTime: c.synAckTime, AckTime: c.ackTime,
 		IRTT:               time.Duration(c.firstRTT),

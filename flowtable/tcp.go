@@ -147,7 +147,7 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 			notAdvanced = false // new data after a 1-byte probe
 		}
 		ooo := oooDefault
-		if c.firstRTT != 0 {
+		if hot.fflags&fIRTT != 0 {
 			ooo = c.firstRTT
 		}
 		switch {
@@ -164,8 +164,8 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 	retransDelay := int64(0)
 	if ev.MatchesFilter(Retransmission) {
 		retransDelay = now - f.nextSeqTime
-		if rg := &c.ring[side]; rg.n > 0 {
-			retransDelay = now - rg.e[rg.head].t
+		if c.ringN[side] > 0 {
+			retransDelay = now - c.ring[side][c.ringHead[side]].t
 		}
 	}
 
@@ -208,12 +208,17 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 		}
 		if flags&thAck == 0 {
 			c.mruSyn = now
+			hot.fflags |= fMruSyn
 		}
 		f.dflags |= dFirstAck
 	}
 	if flags&(thSyn|thAck) == thAck {
-		if c.mruSyn != 0 && c.firstRTT == 0 {
-			c.firstRTT = now - c.mruSyn
+		// Wireshark's iRTT: the first pure ACK after a SYN (a zero
+		// difference leaves it unset, as there).
+		if hot.fflags&(fMruSyn|fIRTT) == fMruSyn && c.mruSyn != 0 {
+			if c.firstRTT = now - c.mruSyn; c.firstRTT != 0 {
+				hot.fflags |= fIRTT
+			}
 		}
 		f.dflags &^= dFirstAck
 	}
@@ -264,16 +269,16 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 		rec.Delay = time.Duration(now - c.synTime)
 	}
 	if flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
-		w := win
-		if w < 0 {
-			w = int64(window)
+		w := uint32(window)
+		if win >= 0 {
+			w = uint32(win)
 		}
 		wt := &c.win[side]
-		edge := ack + uint32(w)
+		edge := ack + w
 		if wt.have && seqLE(wt.ack, ack) {
-			if seqLT(edge, wt.edge) || w*2 < wt.maxWin {
+			if seqLT(edge, wt.edge) || uint64(w)*2 < uint64(wt.maxWin) {
 				ev = ev.Add(WindowShrink)
-				rec.OldWindow, rec.NewWindow = wt.win, w
+				rec.OldWindow, rec.NewWindow = int64(wt.win), int64(w)
 				rec.OldRightEdge, rec.NewRightEdge = wt.edge-r.baseSeq, edge-r.baseSeq
 				wt.maxWin = w
 			}
@@ -304,12 +309,13 @@ func (s *shard) handshake(hot *flowHot, c *flowCold, side int, dir Direction, fl
 	case flags&(thSyn|thAck) == thSyn|thAck:
 		if c.synAckTime == 0 {
 			c.synAckTime = now
+			hot.fflags |= fSynAckSeen
 		}
 		if hot.state <= StateSynSent {
 			hot.state = StateSynReceived
 		}
 	case flags&thAck != 0:
-		if dir == ClientToServer && c.synAckTime != 0 && c.ackTime == 0 {
+		if hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen && dir == ClientToServer {
 			c.ackTime = now
 			hot.fflags |= fHandshake
 		}
@@ -334,11 +340,10 @@ func (s *shard) handshake(hot *flowHot, c *flowCold, side int, dir Direction, fl
 // sent with data to its echo.
 func (s *shard) rttSample(c *flowCold, side int, p *decode.Packet, now int64, seq, seglen, oldNext uint32, ev EventSet) {
 	flags := p.TCPFlags
-	if flags&thAck != 0 {
-		rg := &c.ring[1-side]
+	if o := 1 - side; flags&thAck != 0 && c.ringN[o] > 0 {
 		sample := int64(-1)
-		for rg.n > 0 {
-			e := &rg.e[rg.head]
+		for c.ringN[o] > 0 {
+			e := &c.ring[o][c.ringHead[o]]
 			if !seqLE(e.end, p.Ack) {
 				break
 			}
@@ -346,8 +351,8 @@ func (s *shard) rttSample(c *flowCold, side int, p *decode.Packet, now int64, se
 			if !e.retrans {
 				sample = now - e.t
 			}
-			rg.head = (rg.head + 1) % ringSize
-			rg.n--
+			c.ringHead[o] = (c.ringHead[o] + 1) % ringSize
+			c.ringN[o]--
 		}
 		if sample >= 0 {
 			c.rtt.add(sample)
@@ -355,18 +360,17 @@ func (s *shard) rttSample(c *flowCold, side int, p *decode.Packet, now int64, se
 	}
 	retrans := ev.MatchesFilter(Retransmission) || ev.Has(OutOfOrder)
 	if seglen > 0 {
-		rg := &c.ring[side]
 		end := seq + seglen
+		n, head := c.ringN[side], c.ringHead[side]
 		if retrans {
-			for i := uint8(0); i < rg.n; i++ {
-				e := &rg.e[(rg.head+i)%ringSize]
-				if seqGT(e.end, seq) {
+			for i := uint8(0); i < n; i++ {
+				if e := &c.ring[side][(head+i)%ringSize]; seqGT(e.end, seq) {
 					e.retrans = true
 				}
 			}
-		} else if (oldNext == 0 || seqGT(end, oldNext)) && rg.n < ringSize {
-			rg.e[(rg.head+rg.n)%ringSize] = unacked{end: end, t: now}
-			rg.n++
+		} else if (oldNext == 0 || seqGT(end, oldNext)) && n < ringSize {
+			c.ring[side][(head+n)%ringSize] = unacked{end: end, t: now}
+			c.ringN[side]++
 		}
 	}
 	if p.Has(decode.HasTimestamps) {
