@@ -78,8 +78,9 @@ func Open(path string) (*Reader, error) {
 }
 
 // NewReader reads a capture from src, detecting the format and any gzip
-// or zstd compression from the first bytes. It reads the file header (and
-// for pcapng the first section header) before returning. Close releases
+// or zstd compression from the first bytes. It reads the file header (for
+// pcapng the first section header and the interface descriptions right
+// after it) before returning. Close releases
 // the decompressor but does not close src.
 func NewReader(src io.Reader) (*Reader, error) {
 	size := int64(-1)
