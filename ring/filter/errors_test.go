@@ -46,6 +46,8 @@ func TestSyntaxErrorPositions(t *testing.T) {
 		{"not", 3, "expression ends"},
 		{"1 + 2", 5, "comparison"},
 		{"mpls 3", 0, "\"mpls\" is not supported"},
+		{"ip[-1] > 0", 3, "out of range"},
+		{"ether[0xfffff000] > 0", 6, "out of range"},
 		{strings.Repeat("(", 101) + "tcp" + strings.Repeat(")", 101), 100, "nested more than 100 deep"},
 		{strings.Repeat("(", 101) + "1" + strings.Repeat(")", 101) + " = 1", 100, "nested more than 100 deep"},
 	}

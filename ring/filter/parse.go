@@ -75,6 +75,10 @@ type parser struct {
 	depth int       // parentheses open, bounded by maxDepth
 }
 
+// maxOffset bounds constant offsets in proto[offset], so that adding a
+// header offset never reaches the kernel's special negative range.
+const maxOffset = 0x7fff0000
+
 // maxDepth bounds nesting, which keeps recursion (and the quadratic cost
 // of retrying a parenthesis as arithmetic, then as an expression) small.
 const maxDepth = 100
@@ -353,6 +357,11 @@ func (p *parser) parseLoad(proto token) (arith, error) {
 	}
 	if c := p.next(); !isPunct(c, "]") {
 		return nil, p.errAt(c.pos, "expected ']'")
+	}
+	// The kernel reads offsets from 2^31 up as special (negative) ones:
+	// ancillary data, or relative to the network or link header.
+	if k, ok := idx.(*numExpr); ok && k.v >= maxOffset {
+		return nil, p.errAt(proto.pos+len(proto.text)+1, "offset %d is out of range (at most %d)", k.v, maxOffset-1)
 	}
 	return &loadExpr{proto: proto.text, idx: idx, size: size, st: p.st}, nil
 }
