@@ -1,6 +1,7 @@
 package capfile
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 
@@ -46,7 +47,9 @@ func (r *Reader) decompress(src io.Reader) (io.Reader, Compression, error) {
 		r.closers = append(r.closers, zstdCloser{d})
 		return d, CompressZstd, nil
 	case bytes.HasPrefix(head[:n], gzipMagic):
-		z, err := gzip.NewReader(pr)
+		// The inflater reads byte by byte; without a buffer of ours it
+		// would add its own 4 KiB one, costing a system call per 4 KiB.
+		z, err := gzip.NewReader(bufio.NewReaderSize(pr, 64<<10))
 		if err != nil {
 			return nil, CompressGzip, formatErr(whatFile, 0, 0, "bad gzip header: %v", err)
 		}
