@@ -126,7 +126,13 @@ func (s *shard) idxRemove(h uint64, slot uint32) {
 	s.idx[i] = 0
 }
 
-// LRU lists, one per timeout class, oldest first.
+// LRU lists, one per timeout class, ordered by the time each flow was
+// placed at the tail. To spare the list surgery (three cache misses) on
+// every packet, a flow is moved to the tail only when it was placed more
+// than 1/16 of its class timeout ago; in between only its last-seen time
+// is updated. The order is therefore approximate within that granularity,
+// and a head that was seen since it was placed is re-queued when expiry or
+// eviction looks at it.
 
 func (s *shard) lruUnlink(sl uint32) {
 	l := &s.links[sl]
@@ -146,7 +152,7 @@ func (s *shard) lruUnlink(sl uint32) {
 
 func (s *shard) lruPush(t *Table, sl uint32, c uint8, now int64) {
 	l := &s.links[sl]
-	l.last = now
+	l.last, l.placed = now, now
 	l.next = nilSlot
 	l.prev = s.tail[c]
 	if s.tail[c] != nilSlot {
@@ -162,20 +168,37 @@ func (s *shard) lruPush(t *Table, sl uint32, c uint8, now int64) {
 	s.count[c]++
 }
 
-// touch records activity at now and moves the flow to the tail of class c.
+// touch records activity at now in class c.
 func (s *shard) touch(t *Table, sl uint32, c uint8, now int64) {
-	if s.hot[sl].class == c && s.tail[c] == sl {
-		if now > s.links[sl].last {
-			s.links[sl].last = now
-		}
-		return
+	l := &s.links[sl]
+	if now < l.last {
+		now = l.last // out-of-order timestamps never make a flow older
 	}
-	last := s.links[sl].last
-	if now < last {
-		now = last // out-of-order timestamps never make a flow older
+	if s.hot[sl].class == c {
+		l.last = now
+		if s.tail[c] == sl || now-l.placed < t.lruGrain[c] {
+			return
+		}
 	}
 	s.lruUnlink(sl)
 	s.lruPush(t, sl, c, now)
+}
+
+// requeueHeads moves to the tail the heads of class c that were seen since
+// they were placed (at most a few per call).
+func (s *shard) requeueHeads(t *Table, c uint8) {
+	for n := 0; n < 8; n++ {
+		h := s.head[c]
+		if h == nilSlot || h == s.tail[c] {
+			return
+		}
+		l := &s.links[h]
+		if l.last == l.placed {
+			return
+		}
+		s.lruUnlink(h)
+		s.lruPush(t, h, c, l.last)
+	}
 }
 
 func (s *shard) timeout(t *Table, c uint8) int64 {
@@ -205,6 +228,7 @@ func (s *shard) expire(t *Table, max int) {
 func (s *shard) earliest(t *Table) (uint32, int64) {
 	best, bestD := nilSlot, int64(1<<63-1)
 	for c := uint8(0); c < numClasses; c++ {
+		s.requeueHeads(t, c)
 		if h := s.head[c]; h != nilSlot {
 			if d := s.links[h].last + s.timeout(t, c); d < bestD {
 				best, bestD = h, d

@@ -60,6 +60,7 @@ const (
 type link struct {
 	prev, next uint32
 	last       int64 // packet time of the flow's last packet
+	placed     int64 // when it was put at the tail of its list
 }
 
 // unacked is one data segment awaiting its ACK, for RTT samples.

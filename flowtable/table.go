@@ -20,6 +20,7 @@ type Table struct {
 	ignoreVLAN bool
 
 	timeouts          [numClasses]int64
+	lruGrain          [numClasses]int64 // see shard.touch
 	emergencyTimeouts [numClasses]int64
 	onEvent           func(*EventRecord)
 	onExpire          func(*FlowRecord)
@@ -65,6 +66,9 @@ func New(cfg Config) (*Table, error) {
 			binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
 		}
 		t.seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	for c := range t.lruGrain {
+		t.lruGrain[c] = min(t.timeouts[c], t.emergencyTimeouts[c]) / 16
 	}
 	for i := range t.shards {
 		t.shards[i] = newShard(uint32(i), perShard)

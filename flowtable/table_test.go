@@ -211,3 +211,27 @@ func TestEmergencyMode(t *testing.T) {
 		t.Errorf("still in emergency with %d live flows", st.Live)
 	}
 }
+
+// A flow seen again within the LRU grain keeps its place in the list but
+// not its old deadline: expiry re-queues it and ends the truly idle one.
+func TestLazyLRUExpiry(t *testing.T) {
+	var ended []uint16
+	tab, _ := New(Config{Shards: 1, Capacity: 16, Timeouts: Timeouts{Established: 16 * time.Second},
+		OnExpire: func(r *FlowRecord) { ended = append(ended, r.Client.Port()) }})
+	var out PacketResult
+	pkt := func(port uint16, at time.Duration) {
+		p := tcpPacket(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), netip.MustParseAddrPort("10.0.0.2:80"), seg{seq: 1, ack: 1, flags: thAck, win: 1})
+		tab.Update(&p, int64(at), 1, &out)
+	}
+	pkt(1001, 0)
+	pkt(1002, 100*ms)
+	pkt(1001, 500*ms) // within the 1 s grain: not moved
+	pkt(1003, 16200*ms)
+	if len(ended) != 1 || ended[0] != 1002 {
+		t.Fatalf("at 16.2 s ended %v, want [1002]", ended)
+	}
+	pkt(1003, 16600*ms)
+	if len(ended) != 2 || ended[1] != 1001 {
+		t.Fatalf("at 16.6 s ended %v, want [1002 1001]", ended)
+	}
+}
