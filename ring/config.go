@@ -3,6 +3,7 @@ package ring
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -153,7 +154,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.Workers = 1
 	}
 	if c.FanoutID == 0 {
-		c.FanoutID = uint16(os.Getpid())
+		// Fanout groups are per network namespace: make the id unlikely to
+		// collide with another process and distinct between Captures.
+		c.FanoutID = uint16(os.Getpid()*7 + int(fanoutSeq.Add(1)))
+		if c.FanoutID == 0 {
+			c.FanoutID = 1
+		}
 	}
 	page := os.Getpagesize()
 	switch {
@@ -173,6 +179,8 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+var fanoutSeq atomic.Int32
 
 // RingBytes is the ring memory of one worker.
 func (c Config) RingBytes() int { return c.BlockSize * c.NumBlocks }

@@ -427,3 +427,52 @@ func TestNextAllocs(t *testing.T) {
 		t.Errorf("Next allocates %.2f times per packet", allocs)
 	}
 }
+
+// TestStopWhileBehind: a worker that never runs out of blocks (it reads
+// slower than packets arrive) still stops soon after Stop instead of
+// reading the whole backlog.
+func TestStopWhileBehind(t *testing.T) {
+	p := newPair(t)
+	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 64})
+	stopFlood := make(chan struct{})
+	flood := make(chan int, 1)
+	go func() {
+		n, _ := ringtest.UDPFlood(p.NSA, p.AddrB, 5001, 64, stopFlood)
+		flood <- n
+	}()
+	defer func() { close(stopFlood); <-flood }()
+	r := c.Workers()[0]
+	var stopAt time.Time
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		stopAt = time.Now()
+		c.Stop()
+	}()
+	var pk Packet
+	var n int
+	for {
+		err := r.Next(&pk)
+		if errors.Is(err, ErrTimeout) {
+			continue
+		}
+		if errors.Is(err, ErrStopped) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n%10 == 0 {
+			time.Sleep(time.Millisecond) // far slower than the flood
+		}
+	}
+	lag := time.Since(stopAt)
+	st, _ := r.Stats()
+	backlog := st.Kernel.Packets - st.Kernel.Drops - st.Delivered
+	t.Logf("read %d packets, stopped %v after Stop with %d packets still in the ring", n, lag, backlog)
+	if backlog < 1000 {
+		t.Fatalf("only %d packets left unread: the worker was not behind, the test proves nothing", backlog)
+	}
+	if lag > time.Second {
+		t.Errorf("worker stopped %v after Stop", lag)
+	}
+}

@@ -92,6 +92,10 @@ func (r *Ring) Next(p *Packet) error {
 				r.cur = 0
 			}
 		}
+		if r.stop.stopped() && r.drained() {
+			r.publish()
+			return ErrStopped
+		}
 		if r.ready() {
 			base := r.cur * r.blkSize
 			r.held = true
@@ -105,6 +109,16 @@ func (r *Ring) Next(p *Packet) error {
 			return err
 		}
 	}
+}
+
+// drained reports, once the capture is stopped, whether the time allowed
+// for reading what the kernel still hands over has passed. Checked at block
+// boundaries too, so that a worker that never runs out of blocks stops.
+func (r *Ring) drained() bool {
+	if r.stopT.IsZero() {
+		r.stopT = time.Now()
+	}
+	return time.Since(r.stopT) >= r.drain
 }
 
 // publish makes the packet counts visible to Stats.

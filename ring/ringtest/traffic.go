@@ -135,3 +135,26 @@ func UDPBurst(nsFrom, nsTo string, to netip.Addr, port, count, size int, pace ti
 type readerOf struct{ c *net.UDPConn }
 
 func (r readerOf) Read(b []byte) (int, error) { return r.c.Read(b) }
+
+// UDPFlood sends datagrams of size bytes from nsFrom to to:port as fast as
+// it can until stop is closed, and returns how many it sent.
+func UDPFlood(nsFrom string, to netip.Addr, port, size int, stop <-chan struct{}) (int, error) {
+	var c *net.UDPConn
+	if err := InNS(nsFrom, func() (err error) {
+		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(to, uint16(port))))
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	buf := make([]byte, max(size, 8))
+	for n := 1; ; n++ {
+		select {
+		case <-stop:
+			return n - 1, nil
+		default:
+		}
+		binary.BigEndian.PutUint64(buf, uint64(n))
+		c.Write(buf) // ICMP errors from the other end may fail a write; keep going
+	}
+}
