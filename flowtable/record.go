@@ -118,6 +118,7 @@ type FlowRecord struct {
 	Bytes        [2]uint64 // IP bytes (IP header and payload)
 	Payload      [2]uint64 // transport payload bytes
 	RetransBytes [2]uint64 // payload bytes of Wireshark retransmissions
+	SACKPackets  [2]uint32 // packets carrying SACK blocks (the receiver saw loss or reordering)
 	MSS          [2]uint16 // from the SYN and SYN-ACK, 0 if not seen
 	WindowScale  [2]int8   // shift; -1 unknown (handshake not seen), -2 not used
 

@@ -119,5 +119,6 @@ type flowCold struct {
 	ackTime             int64
 	mruSyn, firstRTT    int64 // Wireshark's ts_mru_syn and ts_first_rtt
 	events              [NumEvents]uint32
+	sackPkts            [2]uint32
 	rtt                 rttStats
 }

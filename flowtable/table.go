@@ -314,6 +314,7 @@ func (s *shard) record(sl uint32, why EndReason, r *FlowRecord) {
 		r.Payload[d] = c.payload[side]
 		r.RetransBytes[d] = c.retrans[side]
 		r.MSS[d] = c.mss[side]
+		r.SACKPackets[d] = c.sackPkts[side]
 		r.WindowScale[d] = h.dir[side].winScale
 		if c.resetBy&(1<<side) != 0 {
 			r.ResetBy |= sideOf(Direction(d))

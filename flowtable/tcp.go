@@ -258,6 +258,9 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 	if ev.MatchesFilter(Retransmission) {
 		c.retrans[side] += uint64(seglen)
 	}
+	if p.Has(decode.HasSACK) {
+		c.sackPkts[side]++
+	}
 	s.rttSample(c, side, p, now, seq, seglen, oldNext, ev)
 
 	rec := EventRecord{

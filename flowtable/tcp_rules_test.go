@@ -28,6 +28,9 @@ func TestRuleDataAndDupAcksFastRetransmission(t *testing.T) {
 	// The same segment again, already acknowledged: spurious.
 	only(t, "spurious", c.at(100*ms).s2c(seg{seq: 5101, ack: 1001, flags: thAck, win: 1000, len: 100}), SpuriousRetransmission)
 	r := c.flow()
+	if r.SACKPackets != [2]uint32{2, 0} {
+		t.Errorf("SACK packets %v", r.SACKPackets)
+	}
 	if r.FilterCount(Retransmission) != 2 || r.Events[DuplicateAck] != 2 || r.RetransBytes[ServerToClient] != 200 {
 		t.Errorf("counts: retrans %d dup %d bytes %v", r.FilterCount(Retransmission), r.Events[DuplicateAck], r.RetransBytes)
 	}
