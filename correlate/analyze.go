@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -55,6 +54,7 @@ type analyzer struct {
 	samples [2][]int64
 	think   []int64
 	client  []int64
+	st      flowState // the flow being analysed
 }
 
 // toA converts a timestamp of view v's clock to the client side's.
@@ -106,7 +106,7 @@ func (z *analyzer) frames(v *view, i int32) (span, server uint32) {
 // flowState accumulates one flow's findings.
 type flowState struct {
 	fr       *FlowReport
-	evCount  map[string]int
+	evCount  [numEvKinds]int
 	recovery float64 // ns of loss recovery, union of intervals
 	recEnd   int64
 	harmful  int // lost segments that carried data, SYN or FIN
@@ -119,33 +119,105 @@ type flowState struct {
 	slowThink float64
 }
 
-func (z *analyzer) evidence(st *flowState, kind string, v *view, i int32, detail string) {
-	const perKind = 5
-	if st.evCount[kind] >= perKind || len(st.fr.Evidence) >= z.maxEv {
-		st.evCount[kind]++
-		return
+// evidence lists record i of v as evidence of kind k, unless the flow has
+// enough of that kind already; it returns the new item (for the caller to
+// add a related frame or delay) or nil.
+func (z *analyzer) evidence(st *flowState, k evKind, v *view, i int32, detail string) *Evidence {
+	perKind := max(5, z.maxEv/4)
+	st.evCount[k]++
+	if st.evCount[k] > perKind || len(st.fr.Evidence) >= z.maxEv {
+		return nil
 	}
-	st.evCount[kind]++
 	sf, bf := z.frames(v, i)
 	st.fr.Evidence = append(st.fr.Evidence, Evidence{
-		Kind: kind, SpanFrame: sf, ServerFrame: bf,
-		Time: fmtTime(z.toA(v, v.c.recs.at(i).ts)), Detail: detail,
+		Kind: evNames[k], SpanFrame: sf, ServerFrame: bf,
+		Time: Timestamp(z.toA(v, v.c.recs.at(i).ts)), Detail: detail,
 	})
+	return &st.fr.Evidence[len(st.fr.Evidence)-1]
 }
 
+// ref sets e's related frame to record i of v.
+func (e *Evidence) ref(v *view, i int32) {
+	if e == nil {
+		return
+	}
+	e.RefFrame = v.c.recs.at(i).frame
+	e.RefIn = sideName[v.isA]
+}
+
+// delay sets e's delay.
+func (e *Evidence) delay(ns int64) {
+	if e != nil {
+		e.DelayMS = ms(ns)
+	}
+}
+
+var sideName = map[bool]string{true: "client_side", false: "server_side"}
+
+// evKind is a kind of evidence.
+type evKind uint8
+
+const (
+	evLostC2S evKind = iota
+	evLostS2C
+	evLostSYN
+	evLostSYNACK
+	evCaptureDrop
+	evSpurious
+	evAfterAckLoss
+	evPremature
+	evLossBeyond
+	evZeroWindowClient
+	evZeroWindowServer
+	evServerThink
+	evSlowSYNACK
+	evResetByClient
+	evResetByServer
+	numEvKinds
+)
+
+var evNames = [numEvKinds]string{
+	"lost_c2s", "lost_s2c", "lost_syn", "lost_synack", "capture_drop",
+	"spurious_retransmission", "retransmission_after_ack_loss", "premature_retransmission", "loss_beyond_far_point",
+	"zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
+}
+
+// Evidence details, by direction (c2s, s2c): fixed strings, so listing
+// evidence allocates nothing but the list.
+var (
+	lostDetail = [2]string{
+		"passed the client-side point and never reached the server-side point; ref: the retransmission at the client side",
+		"passed the server-side point and never reached the client-side point; ref: the retransmission at the server side",
+	}
+	onlyDownDetail = [2]string{
+		"seen at the server-side point only: the client-side capture missed it",
+		"seen at the client-side point only: the server-side capture missed it",
+	}
+	ackedDetail = [2]string{
+		"missing from the server-side capture, yet acknowledged there without retransmission (ref: the ACK): that capture missed it",
+		"missing from the client-side capture, yet acknowledged there without retransmission (ref: the ACK): that capture missed it",
+	}
+	zeroDetail = [2]string{
+		"the client advertised a zero window: its application is not reading",
+		"the server advertised a zero window: its application is not reading",
+	}
+	beyondDetail = [2]string{
+		"the earlier copy passed both points, but the server beyond the server-side point did not acknowledge it",
+		"the earlier copy passed both points, but the client beyond the client-side point did not acknowledge it",
+	}
+)
+
 // analyzePair fills fr with everything found in one matched connection.
+// The state it returns is valid until the next call.
 func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 	va := &view{c: z.a, recs: z.a.flowRecs(p.a), match: z.ma, isA: true}
 	vb := &view{c: z.b, recs: z.b.flowRecs(p.b), match: z.mb, delta: p.delta}
-	st := &flowState{fr: fr, evCount: map[string]int{}}
-	fa := &z.a.flows[p.a]
+	z.st = flowState{fr: fr}
+	st := &z.st
+	fa := z.a.flows.at(int32(p.a))
 
 	fr.Packets = SideCount{len(va.recs), len(vb.recs)}
 	fr.MatchedPackets = int(fa.matched[0] + fa.matched[1])
-	fr.ZeroWindowBy = map[string]float64{"client": 0, "server": 0}
-	fr.ZeroWindows = map[string]int{"client": 0, "server": 0}
-	fr.WindowShrinks = map[string]int{"client": 0, "server": 0}
-	fr.LostPct = map[string]float64{"c2s": 0, "s2c": 0}
 
 	// Sequence numbers are made relative to the first one the client side
 	// saw in each direction.
@@ -182,7 +254,7 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 		fr.ResetBy = [2]string{"client", "server"}[rb]
 		for _, i := range va.recs {
 			if r := z.a.recs.at(i); r.flags&flagRST != 0 {
-				z.evidence(st, "reset_by_"+fr.ResetBy, va, i, "")
+				z.evidence(st, evResetByClient+evKind(rb), va, i, "the connection was aborted with a reset")
 				break
 			}
 		}
@@ -194,7 +266,7 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 // packet, in the client side's clock.
 func (z *analyzer) transit(va *view, st *flowState) {
 	var n [2]int
-	fa := &z.a.flows[z.a.recs.at(va.recs[0]).flow]
+	fa := z.a.flows.at(int32(z.a.recs.at(va.recs[0]).flow))
 	var stride [2]int
 	for d := range 2 {
 		stride[d] = int(fa.matched[d])/maxSamples + 1
@@ -303,12 +375,16 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 		sent++
 		s, e := segOf(up, r)
 		matched := up.match[i] >= 0
+		prev := int32(-1)
 		if e > s && started && s < high {
 			fr.Retransmissions++
-			z.classifyRetrans(d, up, down, k, s, ackUp, ackDown, downTime, segOf, st)
+			prev = z.classifyRetrans(d, up, down, k, s, ackUp, ackDown, downTime, segOf, st)
 		}
 		if !matched {
-			z.missing(d, up, down, k, s, e, ackDown, downTime, segOf, tol, st)
+			// A copy whose data an earlier copy already delivered cannot
+			// be proven delivered itself.
+			provable := prev < 0 || up.match[prev] < 0
+			z.missing(d, up, down, k, s, e, ackDown, downTime, segOf, tol, provable, st)
 		}
 		if !started || e > high {
 			high = e
@@ -328,10 +404,15 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 		} else {
 			fr.CaptureDropAt.ServerSide++
 		}
-		z.evidence(st, "capture_drop", down, i, fmt.Sprintf("%s seen only at the %s capture point: the %s capture missed it", dirName(d), pointName(down), pointName(up)))
+		z.evidence(st, evCaptureDrop, down, i, onlyDownDetail[d])
 	}
 	if sent > 0 {
-		fr.LostPct[dirKey(d)] = 100 * float64(dirCount(&fr.LostBetween, d)) / float64(sent)
+		pct := 100 * float64(dirCount(&fr.LostBetween, d)) / float64(sent)
+		if d == c2s {
+			fr.LostPct.C2S = pct
+		} else {
+			fr.LostPct.S2C = pct
+		}
 	}
 }
 
@@ -340,7 +421,7 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 // arrived: a cumulative ACK covering it, sent after it could have arrived
 // and before any later copy of its start arrived.
 func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []ackPt, downTime func(int32) int64,
-	segOf func(*view, *rec) (int64, int64), tol int64, st *flowState) {
+	segOf func(*view, *rec) (int64, int64), tol int64, provable bool, st *flowState) {
 	fr := st.fr
 	i := up.recs[k]
 	r := up.c.recs.at(i)
@@ -371,7 +452,7 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 		}
 	}
 	lost := true
-	if e > s {
+	if e > s && provable {
 		if ai := firstAck(ackDown, e); ai >= 0 {
 			ta := ackDown[ai].t
 			if ta >= arrive-tol && (nextDownAt < 0 || ta < nextDownAt) {
@@ -382,8 +463,7 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 				} else {
 					fr.CaptureDropAt.ServerSide++
 				}
-				z.evidence(st, "capture_drop", up, i, fmt.Sprintf("%s not in the %s capture, yet acknowledged there without retransmission (ACK in frame %d): the %s capture missed it",
-					dirName(d), pointName(down), down.c.recs.at(ackDown[ai].rec).frame, pointName(down)))
+				z.evidence(st, evCaptureDrop, up, i, ackedDetail[d]).ref(down, ackDown[ai].rec)
 			}
 		}
 	}
@@ -395,7 +475,11 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 	} else {
 		fr.LostBetween.S2C++
 	}
-	detail := dirName(d) + " passed the " + pointName(up) + " point and never reached the " + pointName(down) + " point"
+	kind := evLostC2S + evKind(d)
+	if r.flags&flagSYN != 0 {
+		kind = evLostSYN + evKind(d)
+	}
+	ev := z.evidence(st, kind, up, i, lostDetail[d])
 	if e > s {
 		st.harmful++
 		if r.flags&flagSYN != 0 {
@@ -403,8 +487,8 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 		}
 		if nextAt >= 0 {
 			wait := z.toA(up, nextAt) - z.toA(up, r.ts)
-			nf := up.c.recs.at(nextIdx).frame
-			detail += fmt.Sprintf("; retransmitted %.1f ms later (%s frame %d)", ms(wait), pointName(up), nf)
+			ev.ref(up, nextIdx)
+			ev.delay(wait)
 			// Union of recovery intervals, in the client side's clock.
 			t0, t1 := z.toA(up, r.ts), z.toA(up, nextAt)
 			if t0 < st.recEnd {
@@ -416,20 +500,13 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 			}
 		}
 	}
-	kind := "lost_" + dirKey(d)
-	if r.flags&flagSYN != 0 {
-		kind = "lost_syn"
-		if d == s2c {
-			kind = "lost_synack"
-		}
-	}
-	z.evidence(st, kind, up, i, detail)
 }
 
 // classifyRetrans says why up.recs[k], a retransmission of [s, ...), was
-// sent, from what happened to the previous copy of s.
+// sent, from what happened to the previous copy of s, and returns that
+// copy (-1 when not found).
 func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp, ackDown []ackPt,
-	downTime func(int32) int64, segOf func(*view, *rec) (int64, int64), st *flowState) {
+	downTime func(int32) int64, segOf func(*view, *rec) (int64, int64), st *flowState) int32 {
 	fr := st.fr
 	i := up.recs[k]
 	r := up.c.recs.at(i)
@@ -457,35 +534,41 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 	default:
 		if ai := firstAck(ackUp, pe); ai >= 0 && ackUp[ai].t <= r.ts {
 			rk.Spurious++
-			z.evidence(st, "spurious_retransmission", up, i, "the data was already acknowledged at the sender's capture point")
-			return
+			z.evidence(st, evSpurious, up, i, "the data was already acknowledged at the sender's capture point").ref(up, ackUp[ai].rec)
+			return prev
 		}
 		if ai := firstAck(ackDown, pe); ai >= 0 && ackDown[ai].t < downTime(i) {
 			if down.match[ackDown[ai].rec] < 0 {
 				rk.AfterAckLoss++
-				z.evidence(st, "retransmission_after_ack_loss", up, i, "the receiver's ACK was lost between the points")
+				z.evidence(st, evAfterAckLoss, up, i, "the receiver's ACK (ref) was lost between the points").ref(down, ackDown[ai].rec)
 			} else {
 				rk.Premature++
-				z.evidence(st, "premature_retransmission", up, i, "the receiver had acknowledged the earlier copy; its ACK was still on the way")
+				z.evidence(st, evPremature, up, i, "the receiver had acknowledged the earlier copy (ref); its ACK was still on the way: the sender's timer was too short").ref(down, ackDown[ai].rec)
 			}
-			return
+			return prev
+		}
+		if downTime(prev) >= z.toView(up, down, r.ts) {
+			rk.Premature++
+			z.evidence(st, evPremature, up, i, "the earlier copy (ref) was still on its way between the points, delayed, not lost").ref(up, prev)
+			return prev
 		}
 		rk.LossBeyond++
-		z.evidence(st, "loss_beyond_far_point", up, i, fmt.Sprintf("the earlier copy passed both points but the receiver beyond the %s point did not acknowledge it", pointName(down)))
+		z.evidence(st, evLossBeyond, up, i, beyondDetail[d]).ref(up, prev)
 	}
+	return prev
 }
 
 // windows finds zero windows and shrinking windows, each at the capture
 // point next to the endpoint that advertised them.
 func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) int64, st *flowState) {
-	fa := &z.a.flows[p.a]
-	fb := &z.b.flows[p.b]
+	fa := z.a.flows.at(int32(p.a))
+	fb := z.b.flows.at(int32(p.b))
 	for d := range 2 {
 		v, f := va, fa // the client's windows, at the client side
-		who := "client"
+		zw, zc, ws := &st.fr.ZeroWindowBy.Client, &st.fr.ZeroWindows.Client, &st.fr.WindowShrinks.Client
 		if d == s2c {
+			zw, zc, ws = &st.fr.ZeroWindowBy.Server, &st.fr.ZeroWindows.Server, &st.fr.WindowShrinks.Server
 			v, f = vb, fb
-			who = "server"
 		}
 		scale, known := 0, false
 		if f.hasSYN[c2s] && f.hasSYN[s2c] {
@@ -509,8 +592,8 @@ func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) i
 			if r.win == 0 {
 				if !zero {
 					zero, zstart = true, r.ts
-					st.fr.ZeroWindows[who]++
-					z.evidence(st, "zero_window_"+who, v, i, "the "+who+" advertised a zero window: its application is not reading")
+					*zc++
+					z.evidence(st, evZeroWindowClient+evKind(d), v, i, zeroDetail[d])
 				}
 			} else if zero {
 				zero = false
@@ -519,7 +602,7 @@ func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) i
 			if known && r.flags&flagACK != 0 {
 				edge := rel(v, 1-d, r.ack) + int64(r.win)<<scale
 				if edge < prevEdge {
-					st.fr.WindowShrinks[who]++
+					*ws++
 				}
 				prevEdge = max(prevEdge, edge)
 			}
@@ -527,7 +610,7 @@ func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) i
 		if zero {
 			total += last - zstart
 		}
-		st.fr.ZeroWindowBy[who] = float64(total) / 1e9
+		*zw = float64(total) / 1e9
 		st.fr.ZeroWindowS += float64(total) / 1e9
 	}
 }
@@ -591,8 +674,9 @@ func (z *analyzer) exchanges(va, vb *view, rel func(*view, int, uint32) int64, s
 		fr.ThinkMS = ms(z.think[len(z.think)/2])
 		fr.ThinkMaxMS = ms(z.think[len(z.think)-1])
 		if maxThink >= perceptible {
-			rf := vb.c.recs.at(maxReq).frame
-			z.evidence(st, "server_think", vb, maxResp, fmt.Sprintf("server took %.1f ms from the request's last byte (server frame %d) to this response", ms(maxThink), rf))
+			ev := z.evidence(st, evServerThink, vb, maxResp, "the server's slowest answer: from the request's last byte (ref) to this response")
+			ev.ref(vb, maxReq)
+			ev.delay(maxThink)
 		}
 	}
 	if len(z.client) > 0 {
@@ -648,22 +732,13 @@ func (z *analyzer) handshake(va, vb *view, st *flowState) {
 	}
 	st.fr.Handshake = h
 	if synAckB-synB >= perceptible {
-		z.evidence(st, "slow_synack", vb, synAckBIdx, fmt.Sprintf("the server took %.1f ms to answer the SYN", h.ServerMS))
+		z.evidence(st, evSlowSYNACK, vb, synAckBIdx, "the server was slow to answer the SYN").delay(synAckB - synB)
 	}
 }
 
 func ms(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
 
 func dirKey(d int) string { return [2]string{"c2s", "s2c"}[d] }
-
-func dirName(d int) string { return [2]string{"client-to-server packet", "server-to-client packet"}[d] }
-
-func pointName(v *view) string {
-	if v.isA {
-		return "client-side"
-	}
-	return "server-side"
-}
 
 func dirCount(c *DirCount, d int) int {
 	if d == c2s {

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -28,19 +29,13 @@ type Capture struct {
 	Err error
 
 	recs  recStore
-	flows []flow
-	index map[flowKey]int32 // latest instance of each address/port pair
-	lastK flowKey           // one-entry cache in front of index
-	lastF int32
-	order []int32 // record indices grouped by flow, in frame order within a flow
-	done  bool
-}
-
-// flowKey is a direction-independent TCP connection key: the two endpoints
-// in a fixed order.
-type flowKey struct {
-	a, b   [16]byte
-	pa, pb uint16
+	flows flowStore
+	// index finds the latest flow of each address/port pair: an
+	// open-addressing table of flow index+1, at most half full.
+	index   []int32
+	indexed int
+	order   []int32 // record indices grouped by flow, in frame order within a flow
+	done    bool
 }
 
 // flow summarises one TCP connection (one instance of an address/port
@@ -59,16 +54,17 @@ type flow struct {
 	partner        int32     // matched flow in the other capture, -1 when none
 	matched        [2]uint32 // client-side flows: records matched, by direction
 	weak           [2]bool   // client-side flows: matched without IP ID and timestamp
-	nextSame       int32     // next instance with the same key, -1 when none
+	nextSame       int32     // next instance with the same addresses and ports, -1 when none
+	firstSame      int32     // first instance with the same addresses and ports
 }
 
 // dataSig identifies the first data segment of one direction of a flow,
 // which flow matching uses when addresses and ports differ.
 type dataSig struct {
 	ok       bool
-	seq, ack uint32
 	plen     uint16
-	hash     uint64 // of the first captured payload bytes
+	seq, ack uint32
+	hash     uint32 // of the first captured payload bytes
 }
 
 // payloadHashLen bounds how many payload bytes the flow signature hashes.
@@ -78,7 +74,7 @@ var payloadSeed = maphash.MakeSeed()
 
 // NewCapture returns an empty capture named name.
 func NewCapture(name string) *Capture {
-	return &Capture{Name: name, index: make(map[flowKey]int32), lastF: -1}
+	return &Capture{Name: name}
 }
 
 // ReadFile reads a pcap or pcapng file (plain, gzip or zstd). A file that
@@ -138,39 +134,28 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	}
 	c.TCPPackets++
 	src := netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort)
+	dst := netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
 	syn := p.TCPFlags&decode.TCPSyn != 0
 	ack := p.TCPFlags&decode.TCPAck != 0
 
-	var k flowKey
-	sa, da := p.Src.As16(), p.Dst.As16()
-	srcFirst := lessEndpoint(sa, p.SrcPort, da, p.DstPort)
-	if srcFirst {
-		k = flowKey{a: sa, b: da, pa: p.SrcPort, pb: p.DstPort}
-	} else {
-		k = flowKey{a: da, b: sa, pa: p.DstPort, pb: p.SrcPort}
-	}
-	fi := int32(-1)
-	if c.lastF >= 0 && k == c.lastK {
-		fi = c.lastF
-	} else if i, ok := c.index[k]; ok {
-		fi = i
-	}
+	slot, fi := c.lookup(src, dst)
 	if fi >= 0 && syn && !ack {
-		// A SYN with a new ISN from either side starts a new connection
-		// on the same addresses and ports; a repeated SYN does not.
-		f := &c.flows[fi]
+		// A SYN with a new ISN starts a new connection on the same
+		// addresses and ports; a repeated SYN does not.
+		f := c.flows.at(fi)
 		if f.client == src && f.hasSYN[c2s] && f.isn[c2s] != p.Seq ||
 			f.client != src || f.rstBy >= 0 || f.fin[c2s] && f.fin[s2c] {
 			prev := fi
-			fi = c.newFlow(k, p, src)
-			c.flows[prev].nextSame = fi
+			fi = c.newFlow(p, src, dst, prev)
+			c.flows.at(prev).nextSame = fi
+			c.index[slot] = fi + 1
 		}
 	}
 	if fi < 0 {
-		fi = c.newFlow(k, p, src)
+		fi = c.newFlow(p, src, dst, -1)
+		c.insert(slot, fi)
 	}
-	c.lastK, c.lastF = k, fi
-	f := &c.flows[fi]
+	f := c.flows.at(fi)
 
 	dir := c2s
 	if src != f.client {
@@ -183,14 +168,13 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	r.seq, r.ack = p.Seq, p.Ack
 	r.plen = uint16(min(p.PayloadLen, 0xffff))
 	if p.IPVersion == 4 {
-		r.ipid = uint16(p.IPID)
+		r.ident = uint16(p.IPID)
 	}
 	r.win = p.Window
-	r.csum = p.Checksum
 	r.flags = uint8(p.TCPFlags)
 	r.bits = uint8(dir)
 	if p.Has(decode.HasTimestamps) {
-		r.tsval = p.TSVal
+		r.ident ^= uint16(p.TSVal) ^ uint16(p.TSVal>>16)*0x9e37
 		r.bits |= recTS
 	}
 	if p.Has(decode.Truncated) {
@@ -218,14 +202,84 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	if p.PayloadLen > 0 && !f.data[dir].ok {
 		d := &f.data[dir]
 		d.ok, d.seq, d.ack, d.plen = true, p.Seq, p.Ack, r.plen
-		d.hash = maphash.Bytes(payloadSeed, payload[:min(len(payload), payloadHashLen)])
+		d.hash = uint32(maphash.Bytes(payloadSeed, payload[:min(len(payload), payloadHashLen)]))
 	}
 	return true
 }
 
-// newFlow starts a flow for key k whose first packet is p, sent by src.
-func (c *Capture) newFlow(k flowKey, p *decode.Packet, src netip.AddrPort) int32 {
-	dst := netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
+// hashConn hashes a connection's endpoints independently of direction.
+func hashConn(x, y netip.AddrPort) uint64 {
+	hx, hy := hashEnd(x), hashEnd(y)
+	if hx > hy {
+		hx, hy = hy, hx
+	}
+	h := hx*0x9e3779b97f4a7c15 ^ hy
+	h ^= h >> 31
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>29
+}
+
+func hashEnd(e netip.AddrPort) uint64 {
+	a := e.Addr()
+	var lo, hi uint64
+	if a.Is4() {
+		b := a.As4()
+		lo = uint64(binary.BigEndian.Uint32(b[:]))
+	} else {
+		b := a.As16()
+		hi, lo = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+	}
+	h := (lo ^ hi*0xff51afd7ed558ccd ^ uint64(e.Port())<<40) * 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
+}
+
+// lookup finds the latest flow between x and y. It returns the index
+// table slot that holds it, or the empty slot where it belongs, and the
+// flow index (-1 when none).
+func (c *Capture) lookup(x, y netip.AddrPort) (slot int, fi int32) {
+	if len(c.index) == 0 {
+		c.index = make([]int32, 1024)
+	}
+	mask := len(c.index) - 1
+	for s := int(hashConn(x, y)) & mask; ; s = (s + 1) & mask {
+		v := c.index[s]
+		if v == 0 {
+			return s, -1
+		}
+		f := c.flows.at(v - 1)
+		if f.client == x && f.server == y || f.client == y && f.server == x {
+			return s, v - 1
+		}
+	}
+}
+
+// insert puts flow fi into empty slot s of the index, growing it to keep
+// it at most half full.
+func (c *Capture) insert(s int, fi int32) {
+	c.index[s] = fi + 1
+	c.indexed++
+	if 2*c.indexed <= len(c.index) {
+		return
+	}
+	old := c.index
+	c.index = make([]int32, 2*len(old))
+	mask := len(c.index) - 1
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		f := c.flows.at(v - 1)
+		s := int(hashConn(f.client, f.server)) & mask
+		for c.index[s] != 0 {
+			s = (s + 1) & mask
+		}
+		c.index[s] = v
+	}
+}
+
+// newFlow starts a flow whose first packet is p, from src to dst. prev is
+// the earlier connection on the same addresses and ports, or -1.
+func (c *Capture) newFlow(p *decode.Packet, src, dst netip.AddrPort, prev int32) int32 {
 	syn := p.TCPFlags&decode.TCPSyn != 0
 	ack := p.TCPFlags&decode.TCPAck != 0
 	var srcIsClient bool
@@ -245,20 +299,12 @@ func (c *Capture) newFlow(k flowKey, p *decode.Packet, src netip.AddrPort) int32
 	} else {
 		f.client, f.server = dst, src
 	}
-	c.flows = append(c.flows, f)
-	i := int32(len(c.flows) - 1)
-	c.index[k] = i
-	return i
-}
-
-// lessEndpoint orders two endpoints for the direction-independent key.
-func lessEndpoint(a [16]byte, pa uint16, b [16]byte, pb uint16) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
+	i := int32(c.flows.len())
+	f.firstSame = i
+	if prev >= 0 {
+		f.firstSame = c.flows.at(prev).firstSame
 	}
-	return pa < pb
+	return c.flows.add(f)
 }
 
 // finish groups the records by flow (a counting sort, linear in packets).
@@ -268,14 +314,14 @@ func (c *Capture) finish() {
 	}
 	c.done = true
 	var pos uint32
-	for i := range c.flows {
-		c.flows[i].start = pos
-		pos += c.flows[i].pkts[0] + c.flows[i].pkts[1]
+	for i := range c.flows.len() {
+		c.flows.at(int32(i)).start = pos
+		pos += c.flows.at(int32(i)).pkts[0] + c.flows.at(int32(i)).pkts[1]
 	}
 	c.order = make([]int32, c.recs.len())
-	fill := make([]uint32, len(c.flows))
+	fill := make([]uint32, c.flows.len())
 	for i := range fill {
-		fill[i] = c.flows[i].start
+		fill[i] = c.flows.at(int32(i)).start
 	}
 	n := int32(c.recs.len())
 	for i := int32(0); i < n; i++ {
@@ -283,14 +329,14 @@ func (c *Capture) finish() {
 		c.order[fill[f]] = i
 		fill[f]++
 	}
-	for i := range c.flows {
-		c.flows[i].count = fill[i] - c.flows[i].start
+	for i := range c.flows.len() {
+		c.flows.at(int32(i)).count = fill[i] - c.flows.at(int32(i)).start
 	}
 }
 
 // flowRecs returns the indices of flow fi's records, in frame order.
 func (c *Capture) flowRecs(fi int32) []int32 {
-	f := &c.flows[fi]
+	f := c.flows.at(int32(fi))
 	return c.order[f.start : f.start+f.count]
 }
 

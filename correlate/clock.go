@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"math"
-	"slices"
 )
 
 // Clock relates the server-side capture's clock to the client side's:
@@ -19,8 +18,10 @@ type Clock struct {
 	// trip between the points, since the estimate assumes the shortest
 	// one-way delays are equal and only their sum is known.
 	Uncertainty float64
-	// DriftUncertainty is the standard error of Drift (0 when not fitted).
-	// A drift smaller than twice it is reported as 0.
+	// DriftUncertainty is half the difference between the drifts the two
+	// directions show (0 when not fitted). A drift smaller than three
+	// times it, or that moves the clocks apart by less than 0.25 ms over
+	// the capture, is reported as 0.
 	DriftUncertainty float64
 	// Source says where the numbers came from: "estimated", "given" or
 	// "none" (no packet matched in both directions).
@@ -51,6 +52,10 @@ const (
 	minBucket       = 100e6 // ns
 	minDriftSpan    = 2e9   // ns
 	minDriftBuckets = 8
+	// minDriftEffect is the least change a drift must make to the offset
+	// over the capture (ns) to be reported: below it, queueing noise in
+	// the bucket minima is as large.
+	minDriftEffect = 250e3
 	// minBucketSamples is how many matched packets each way a bucket
 	// needs to take part in the drift fit.
 	minBucketSamples = 3
@@ -60,9 +65,9 @@ const (
 // matched at both points, server time minus client-side time is
 // offset+transit going to the server and offset-transit coming back, so
 // the smallest value each way (least queueing) brackets the offset. Drift
-// is the robust (Theil-Sen) slope of that midpoint over time, per bucket
-// of time; the offset is then the midpoint of the two smallest delays once
-// the drift is taken out.
+// is the slope of the lower envelope of per-bucket minima, fitted in each
+// direction and kept when both agree; the offset is then the midpoint of
+// the two smallest delays once the drift is taken out.
 func estimateClock(a, b *Capture, ma []int32) Clock {
 	c := Clock{Ref: a.First, Source: "none"}
 	var mins [2][maxBuckets]int64
@@ -115,23 +120,38 @@ func estimateClock(a, b *Capture, ma []int32) Clock {
 	}
 	c.Source = "estimated"
 
-	// Per-bucket offset estimates where both directions have packets.
-	var ts, os []float64
-	bw := float64(span+1) / float64(nb)
-	for k := range nb {
-		// A bucket's minimum is only near the true least delay when it
-		// holds a few packets each way.
-		if cnt[c2s][k] < minBucketSamples || cnt[s2c][k] < minBucketSamples {
-			continue
+	// Drift: each direction's bucket minima trace the least delay over
+	// time, which the drift tilts up in one direction and down in the
+	// other. Fit each one's lower envelope (queueing only ever adds) and
+	// keep the drift only when the two directions agree on it.
+	if span >= minDriftSpan {
+		var slope [2]float64
+		ok := true
+		bw := float64(span+1) / float64(nb)
+		for d := range 2 {
+			var xs, ys []float64
+			for k := range nb {
+				if cnt[d][k] >= minBucketSamples {
+					xs = append(xs, (float64(k)+0.5)*bw)
+					ys = append(ys, float64(mins[d][k]))
+				}
+			}
+			if len(xs) < minDriftBuckets {
+				ok = false
+				break
+			}
+			slope[d] = lowerEnvelopeSlope(xs, ys)
 		}
-		ts = append(ts, (float64(k)+0.5)*bw)
-		os = append(os, float64(mins[c2s][k]-mins[s2c][k])/2)
-	}
-	if span >= minDriftSpan && len(ts) >= minDriftBuckets {
-		c.Drift = theilSen(ts, os)
-		c.DriftUncertainty = slopeError(ts, os, c.Drift)
-		if math.Abs(c.Drift) < 2*c.DriftUncertainty {
-			c.Drift = 0 // indistinguishable from none
+		if ok {
+			// c2s minima rise with the drift, s2c minima fall.
+			r1, r2 := slope[c2s], -slope[s2c]
+			c.Drift = (r1 + r2) / 2
+			c.DriftUncertainty = math.Abs(r1-r2)/2 + 1e-7
+			// Keep it when the directions agree on it and it moves the
+			// clock measurably over the capture.
+			if math.Abs(c.Drift) < 3*c.DriftUncertainty || math.Abs(c.Drift)*float64(span) < minDriftEffect {
+				c.Drift = 0
+			}
 		}
 	}
 
@@ -156,47 +176,42 @@ func estimateClock(a, b *Capture, ma []int32) Clock {
 	return c
 }
 
-// theilSen returns the median of the slopes between all pairs of points.
-func theilSen(x, y []float64) float64 {
-	var s []float64
-	for i := range x {
-		for j := i + 1; j < len(x); j++ {
-			if x[j] != x[i] {
-				s = append(s, (y[j]-y[i])/(x[j]-x[i]))
+// lowerEnvelopeSlope fits the line that lies on or below every point and
+// is closest to them in sum (the lower envelope of delays, as in Moon et
+// al.'s clock-skew estimation); such a line runs along an edge of the
+// points' lower convex hull, so trying each edge suffices. xs must be
+// increasing.
+func lowerEnvelopeSlope(xs, ys []float64) float64 {
+	// Lower hull by the monotone chain.
+	hull := make([]int, 0, len(xs))
+	for i := range xs {
+		for len(hull) >= 2 {
+			o, a := hull[len(hull)-2], hull[len(hull)-1]
+			if (xs[a]-xs[o])*(ys[i]-ys[o])-(ys[a]-ys[o])*(xs[i]-xs[o]) > 0 {
+				break
 			}
+			hull = hull[:len(hull)-1]
+		}
+		hull = append(hull, i)
+	}
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx /= float64(len(xs))
+	my /= float64(len(xs))
+	// The sum of distances above the line through (x0, y0) with slope b
+	// is n*(my - y0 - b*(mx - x0)); minimise it over the hull's edges.
+	best, bestCost := 0.0, math.Inf(1)
+	for k := 0; k+1 < len(hull); k++ {
+		p, q := hull[k], hull[k+1]
+		b := (ys[q] - ys[p]) / (xs[q] - xs[p])
+		if cost := my - ys[p] - b*(mx-xs[p]); cost < bestCost {
+			best, bestCost = b, cost
 		}
 	}
-	if len(s) == 0 {
-		return 0
-	}
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// slopeError is the standard error of slope b fitted to the points: the
-// residuals' spread (taken robustly, from their median absolute value)
-// over the spread of x.
-func slopeError(x, y []float64, b float64) float64 {
-	n := len(x)
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(n)
-	my /= float64(n)
-	res := make([]float64, n)
-	var sxx float64
-	for i := range x {
-		res[i] = math.Abs(y[i] - my - b*(x[i]-mx))
-		sxx += (x[i] - mx) * (x[i] - mx)
-	}
-	slices.Sort(res)
-	sigma := 1.4826 * res[n/2] // MAD to standard deviation for normal noise
-	if sxx == 0 {
-		return math.Inf(1)
-	}
-	return sigma / math.Sqrt(sxx)
+	return best
 }
 
 // givenClock is the clock for an offset the user knows.

@@ -3,7 +3,6 @@ package correlate
 import (
 	"fmt"
 	"net/netip"
-	"time"
 )
 
 // Files reads both captures and correlates them. clientSide was taken
@@ -34,7 +33,6 @@ func Correlate(a, b *Capture, opt Options) *Report {
 	rep := &Report{
 		ClientSide: summary(a),
 		ServerSide: summary(b),
-		Flows:      []FlowReport{},
 	}
 	for _, c := range [2]*Capture{a, b} {
 		if c.Err != nil {
@@ -67,36 +65,31 @@ func Correlate(a, b *Capture, opt Options) *Report {
 	rep.ClockSource = clk.Source
 
 	z := &analyzer{a: a, b: b, ma: ma, mb: mb, clk: &clk, maxEv: opt.MaxEvidence}
-	var states []*flowState
+	rep.Flows = make([]FlowReport, 0, len(pairs))
 	for i := range pairs {
 		p := &pairs[i]
-		fa, fb := &a.flows[p.a], &b.flows[p.b]
+		fa, fb := a.flows.at(int32(p.a)), b.flows.at(int32(p.b))
 		if !opt.Filter.keep(fa) && !opt.Filter.keep(fb) {
 			continue
 		}
-		fr := FlowReport{
+		rep.Flows = append(rep.Flows, FlowReport{
 			Client:    fa.client.String(),
 			Server:    fa.server.String(),
 			MatchedBy: p.how.String(),
 			Evidence:  []Evidence{},
-		}
+		})
+		fr := &rep.Flows[len(rep.Flows)-1]
 		if p.nat {
 			fr.ServerSideView = &Endpoints{Client: fb.client.String(), Server: fb.server.String()}
 		}
-		st := z.analyzePair(p, &fr)
-		judgeFlow(st)
-		rep.Flows = append(rep.Flows, fr)
-		states = append(states, st)
-	}
-	for i := range states {
-		states[i].fr = &rep.Flows[i]
+		judgeFlow(z.analyzePair(p, fr))
 	}
 	for _, side := range []struct {
 		c    *Capture
 		list *[]string
 	}{{a, &rep.OnlyClientSide}, {b, &rep.OnlyServerSide}} {
-		for i := range side.c.flows {
-			f := &side.c.flows[i]
+		for i := range side.c.flows.len() {
+			f := side.c.flows.at(int32(i))
 			if f.partner < 0 && opt.Filter.keep(f) {
 				*side.list = append(*side.list, f.client.String()+" -> "+f.server.String())
 			}
@@ -128,7 +121,7 @@ func minTransit(a, b *Capture, ma []int32, clk *Clock) [2]int64 {
 }
 
 func summary(c *Capture) CaptureSummary {
-	return CaptureSummary{File: c.Name, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: len(c.flows), Truncated: c.Truncated}
+	return CaptureSummary{File: c.Name, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: c.flows.len(), Truncated: c.Truncated}
 }
 
 // keep reports whether flow f passes the filter.
@@ -153,8 +146,4 @@ func (flt *Filter) keep(f *flow) bool {
 func sameEnd(f *flow, e netip.AddrPort) bool {
 	e = netip.AddrPortFrom(e.Addr().Unmap(), e.Port())
 	return f.client == e || f.server == e
-}
-
-func fmtTime(ns int64) string {
-	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000000000Z")
 }

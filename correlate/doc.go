@@ -31,9 +31,13 @@
 //     least queueing) brackets the offset; their midpoint is the estimate
 //     and half their sum (half the shortest round trip between the points)
 //     bounds its error, since only the sum of the two shortest one-way
-//     delays is known. Drift is the Theil-Sen slope of per-time-bucket
-//     midpoints, reported only when larger than twice its standard error.
-//     Every time used below is in the client side's clock.
+//     delays is known. Drift tilts the least delay up in one direction and
+//     down in the other: it is the slope of the lower envelope of
+//     per-time-bucket minima, fitted in each direction, reported only when
+//     the two directions agree (within a third of its size) and it moves
+//     the clocks apart by 0.25 ms or more over the capture; queueing, which
+//     only ever adds delay, does not tilt a lower envelope the same way in
+//     both directions. Every time used below is in the client side's clock.
 //
 // # What is classified, and where
 //
@@ -45,15 +49,18 @@
 //   - Capture drop: seen downstream but not upstream (the upstream capture
 //     missed it), or missing downstream although the receiver's cumulative
 //     ACK, seen at the downstream point after the packet could have
-//     arrived, covered it before any later copy arrived. Never blamed on
-//     the network. A packet without data (a pure ACK) cannot be proven
+//     arrived, covered it before any later copy arrived (and no earlier
+//     copy had arrived, which could have been what was acknowledged).
+//     Never blamed on the network. A packet without data (a pure ACK) cannot be proven
 //     delivered this way, so one missing downstream counts as lost.
 //   - Retransmissions at the sender's point, by what happened to the
 //     previous copy: lost between the points; passed both points but the
 //     receiver beyond the far point never acknowledged it (loss beyond the
 //     far point); already acknowledged at the sender's point (spurious);
 //     acknowledged at the receiver's point before the new copy arrived
-//     (premature timer, or the ACK was lost between the points).
+//     (premature timer, or the ACK was lost between the points), or the
+//     earlier copy was still on its way between the points, delayed
+//     (premature too).
 //   - Zero windows and shrinking windows, at the capture point next to the
 //     endpoint that advertised them, attributed to that endpoint: its
 //     application is not reading.
@@ -71,8 +78,9 @@
 //   - network: significant when a packet carrying data, SYN or FIN was lost
 //     between the points (its loss forced a retransmission, a delay the
 //     sender cannot avoid), or when the median transit in a direction is
-//     at least 20 ms and at least the minimum transit above the minimum
-//     (the path delay doubled by queueing; a few ms of jitter is normal),
+//     at least 50 ms and at least the minimum transit above the minimum
+//     (queueing that doubles the path delay and takes half of the 100 ms
+//     budget below; a few ms of jitter is normal),
 //     or when the median round trip between the points alone is 100 ms or
 //     more (latency every turn of the conversation pays). Charged the union
 //     of the loss recovery intervals (lost copy to the next copy at the

@@ -45,7 +45,7 @@ type dataKey struct {
 }
 
 type payloadKey struct {
-	h0, h1 uint64
+	h0, h1 uint32
 	l0, l1 uint16
 }
 
@@ -54,39 +54,9 @@ type payloadKey struct {
 // segment, then by payload and time. Each flow is paired at most once; the
 // order of a's flows makes it deterministic.
 func matchFlows(a, b *Capture) []pair {
-	firstSame := make(map[flowKey]int32, len(b.flows))
-	byISN := make(map[uint32]int32)
-	byData := make(map[dataKey]int32)
-	byPayload := make(map[payloadKey][]int32)
-	for i := range b.flows {
-		f := &b.flows[i]
-		k := keyOf(f)
-		if _, ok := firstSame[k]; !ok {
-			firstSame[k] = int32(i)
-		}
-		if f.hasSYN[c2s] {
-			if _, ok := byISN[f.isn[c2s]]; !ok {
-				byISN[f.isn[c2s]] = int32(i)
-			}
-		}
-		for d := range 2 {
-			if s := f.data[d]; s.ok {
-				dk := dataKey{s.seq, s.ack, s.plen, uint8(d)}
-				if _, ok := byData[dk]; !ok {
-					byData[dk] = int32(i)
-				}
-			}
-		}
-		if f.data[c2s].ok || f.data[s2c].ok {
-			pk := payloadKeyOf(f)
-			byPayload[pk] = append(byPayload[pk], int32(i))
-		}
-	}
-
-	var pairs []pair
-	var startDelta []int64 // server start minus client-side start, of matched flows
+	pairs := make([]pair, 0, min(a.flows.len(), b.flows.len()))
 	link := func(ai, bi int32, how matchHow) {
-		fa, fb := &a.flows[ai], &b.flows[bi]
+		fa, fb := a.flows.at(ai), b.flows.at(bi)
 		if fb.client != fa.client && fb.client == fa.server {
 			// Both saw the flow mid-stream and guessed its direction
 			// differently: the client side's view wins.
@@ -103,29 +73,67 @@ func matchFlows(a, b *Capture) []pair {
 		}
 		fa.partner, fb.partner = bi, ai
 		pairs = append(pairs, p)
-		startDelta = append(startDelta, fb.first-fa.first)
 	}
 
-	// Pass 1: same tuple, then ISN, then first data; pass 2, once the
-	// offset between the clocks is roughly known from those, by payload.
-	for ai := range a.flows {
-		fa := &a.flows[ai]
-		// Same addresses and ports: the instance whose ISNs agree, or the
-		// first unmatched one whose ISNs do not contradict.
-		bi, ok := firstSame[keyOf(fa)]
-		for ; ok && bi >= 0; bi = b.flows[bi].nextSame {
-			fb := &b.flows[bi]
-			if fb.partner < 0 && isnCompatible(fa, fb) {
-				link(int32(ai), bi, matchTuple)
-				break
+	// Same addresses and ports: of the connections on them, the first
+	// unmatched one whose ISNs do not contradict.
+	unmatched := 0
+	for ai := range int32(a.flows.len()) {
+		fa := a.flows.at(ai)
+		if len(b.index) > 0 {
+			if _, bi := b.lookup(fa.client, fa.server); bi >= 0 {
+				for bi = b.flows.at(bi).firstSame; bi >= 0; bi = b.flows.at(bi).nextSame {
+					if fb := b.flows.at(bi); fb.partner < 0 && isnCompatible(fa, fb) {
+						link(ai, bi, matchTuple)
+						break
+					}
+				}
 			}
 		}
+		if fa.partner < 0 {
+			unmatched++
+		}
+	}
+	if unmatched == 0 {
+		return pairs
+	}
+
+	// Through NAT: index the server side's unmatched flows by client ISN,
+	// by first data segment, and by first payload bytes.
+	byISN := make(map[uint32]int32)
+	byData := make(map[dataKey]int32)
+	byPayload := make(map[payloadKey][]int32)
+	for bi := range int32(b.flows.len()) {
+		f := b.flows.at(bi)
+		if f.partner >= 0 {
+			continue
+		}
+		if f.hasSYN[c2s] {
+			if _, ok := byISN[f.isn[c2s]]; !ok {
+				byISN[f.isn[c2s]] = bi
+			}
+		}
+		for d := range 2 {
+			if s := f.data[d]; s.ok {
+				dk := dataKey{s.seq, s.ack, s.plen, uint8(d)}
+				if _, ok := byData[dk]; !ok {
+					byData[dk] = bi
+				}
+			}
+		}
+		if f.data[c2s].ok || f.data[s2c].ok {
+			pk := payloadKeyOf(f)
+			byPayload[pk] = append(byPayload[pk], bi)
+		}
+	}
+	for ai := range int32(a.flows.len()) {
+		fa := a.flows.at(ai)
 		if fa.partner >= 0 {
 			continue
 		}
 		if fa.hasSYN[c2s] {
-			if bi, ok := byISN[fa.isn[c2s]]; ok && b.flows[bi].partner < 0 && isnCompatible(fa, &b.flows[bi]) {
-				link(int32(ai), bi, matchISN)
+			if bi, ok := byISN[fa.isn[c2s]]; ok && b.flows.at(bi).partner < 0 && isnCompatible(fa, b.flows.at(bi)) {
+				link(ai, bi, matchISN)
 				continue
 			}
 		}
@@ -136,23 +144,29 @@ func matchFlows(a, b *Capture) []pair {
 			}
 			// The direction guess may differ when neither saw the SYN.
 			for _, dd := range [2]int{d, 1 - d} {
-				if bi, ok := byData[dataKey{s.seq, s.ack, s.plen, uint8(dd)}]; ok && b.flows[bi].partner < 0 {
-					link(int32(ai), bi, matchData)
+				if bi, ok := byData[dataKey{s.seq, s.ack, s.plen, uint8(dd)}]; ok && b.flows.at(bi).partner < 0 {
+					link(ai, bi, matchData)
 					break
 				}
 			}
 		}
 	}
 
+	// Last, by payload, nearest in time once the clocks' offset is roughly
+	// known from the connections matched so far.
+	startDelta := make([]int64, len(pairs))
+	for i, p := range pairs {
+		startDelta[i] = b.flows.at(p.b).first - a.flows.at(p.a).first
+	}
 	shift := median(startDelta)
-	for ai := range a.flows {
-		fa := &a.flows[ai]
+	for ai := range int32(a.flows.len()) {
+		fa := a.flows.at(ai)
 		if fa.partner >= 0 || !(fa.data[c2s].ok || fa.data[s2c].ok) {
 			continue
 		}
 		best, bestDist := int32(-1), int64(0)
 		for _, bi := range byPayload[payloadKeyOf(fa)] {
-			fb := &b.flows[bi]
+			fb := b.flows.at(bi)
 			if fb.partner >= 0 {
 				continue
 			}
@@ -165,7 +179,7 @@ func matchFlows(a, b *Capture) []pair {
 			}
 		}
 		if best >= 0 {
-			link(int32(ai), best, matchPayload)
+			link(ai, best, matchPayload)
 		}
 	}
 	return pairs
@@ -182,15 +196,6 @@ func isnCompatible(fa, fb *flow) bool {
 	return true
 }
 
-func keyOf(f *flow) flowKey {
-	ca, sa := f.client.Addr().As16(), f.server.Addr().As16()
-	cp, sp := f.client.Port(), f.server.Port()
-	if lessEndpoint(ca, cp, sa, sp) {
-		return flowKey{a: ca, b: sa, pa: cp, pb: sp}
-	}
-	return flowKey{a: sa, b: ca, pa: sp, pb: cp}
-}
-
 func payloadKeyOf(f *flow) payloadKey {
 	return payloadKey{f.data[c2s].hash, f.data[s2c].hash, f.data[c2s].plen, f.data[s2c].plen}
 }
@@ -198,7 +203,7 @@ func payloadKeyOf(f *flow) payloadKey {
 // flip reverses the direction of flow fi: client and server swap, and so
 // do the per-direction fields and every record's direction bit.
 func (c *Capture) flip(fi int32) {
-	f := &c.flows[fi]
+	f := c.flows.at(int32(fi))
 	f.client, f.server = f.server, f.client
 	f.isn[0], f.isn[1] = f.isn[1], f.isn[0]
 	f.hasSYN[0], f.hasSYN[1] = f.hasSYN[1], f.hasSYN[0]

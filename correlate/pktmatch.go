@@ -11,7 +11,9 @@ package correlate
 
 // matchPackets fills ma (client-side record -> server-side record) and mb
 // (the reverse), -1 meaning unmatched, and counts per pair and direction
-// how many matched.
+// how many matched. It works one connection at a time with a small hash
+// table (reused) over the server side's packets of that connection, which
+// keeps its memory use flat and its memory accesses close together.
 func matchPackets(a, b *Capture, pairs []pair, ma, mb []int32) {
 	for i := range ma {
 		ma[i] = -1
@@ -19,44 +21,49 @@ func matchPackets(a, b *Capture, pairs []pair, ma, mb []int32) {
 	for i := range mb {
 		mb[i] = -1
 	}
-	pairOf := make([]int32, len(b.flows)) // server flow -> index in pairs
-	for i := range pairOf {
-		pairOf[i] = -1
+	var tab []slot
+	for pi := range pairs {
+		tab = matchPair(a, b, &pairs[pi], ma, mb, tab)
 	}
-	for i, p := range pairs {
-		pairOf[p.b] = int32(i)
-	}
+}
 
-	// Table of server-side records in paired flows; slots hold index+1.
-	n := 0
-	for _, p := range pairs {
-		n += int(b.flows[p.b].count)
-	}
-	size := 16
-	for size < 2*n {
+// slot is one entry of the per-connection table: the identity hash of a
+// server-side record (to skip non-matching ones without reading them) and
+// the record's index + 1 (0 for an empty slot).
+type slot struct {
+	hash uint32
+	rec  int32
+}
+
+// matchPair matches the packets of one connection; tab is scratch space,
+// returned for reuse.
+func matchPair(a, b *Capture, p *pair, ma, mb []int32, tab []slot) []slot {
+	fa := a.flows.at(p.a)
+	recsA, recsB := a.flowRecs(p.a), b.flowRecs(p.b)
+	size := 8
+	for size < 2*len(recsB) {
 		size <<= 1
 	}
-	table := make([]int32, size)
+	if cap(tab) < size {
+		tab = make([]slot, size)
+	} else {
+		tab = tab[:size]
+		clear(tab)
+	}
 	mask := uint32(size - 1)
-	nb := int32(b.recs.len())
-	for j := int32(0); j < nb; j++ {
+	for _, j := range recsB {
 		r := b.recs.at(j)
-		if pairOf[r.flow] < 0 {
-			continue
+		h := hashKey(r.bits&recDir, r.seq, r.ack, r.plen, r.flagClass())
+		k := h & mask
+		for tab[k].rec != 0 {
+			k = (k + 1) & mask
 		}
-		h := hashKey(r.flow, r.bits&recDir, r.seq, r.ack, r.plen, r.flagClass()) & mask
-		for table[h] != 0 {
-			h = (h + 1) & mask
-		}
-		table[h] = j + 1
+		tab[k] = slot{h, j + 1}
 	}
 
 	// lookup finds the server-side copy of client-side record r. strong
-	// requires IP ID and timestamp to agree as well.
+	// requires the IP ID and timestamp (ident) to agree as well.
 	lookup := func(r *rec, strong bool) int32 {
-		fa := &a.flows[r.flow]
-		fbi := uint32(fa.partner)
-		p := &pairs[pairOf[fbi]]
 		d := r.bits & recDir
 		seq := r.seq + p.delta[d]
 		ack := r.ack
@@ -64,80 +71,66 @@ func matchPackets(a, b *Capture, pairs []pair, ma, mb []int32) {
 			ack += p.delta[1-d]
 		}
 		fc := r.flagClass()
-		h := hashKey(fbi, d, seq, ack, r.plen, fc) & mask
-		found := int32(-1)
-		for ; table[h] != 0; h = (h + 1) & mask {
-			j := table[h] - 1
+		h := hashKey(d, seq, ack, r.plen, fc)
+		for k := h & mask; tab[k].rec != 0; k = (k + 1) & mask {
+			if tab[k].hash != h {
+				continue
+			}
+			j := tab[k].rec - 1
 			if mb[j] >= 0 {
 				continue
 			}
 			s := b.recs.at(j)
-			if s.flow != fbi || s.bits&recDir != d || s.seq != seq || s.ack != ack || s.plen != r.plen || s.flagClass() != fc {
+			if s.bits&recDir != d || s.seq != seq || s.ack != ack || s.plen != r.plen || s.flagClass() != fc {
 				continue
 			}
-			if !strong {
+			if !strong || s.ident == r.ident && (s.bits^r.bits)&recTS == 0 {
 				return j
 			}
-			if s.ipid != r.ipid || s.tsval != r.tsval || (s.bits^r.bits)&recTS != 0 {
-				continue
-			}
-			if s.csum == r.csum {
-				return j // the very same bytes: nothing better to find
-			}
-			if found < 0 {
-				found = j
-			}
 		}
-		return found
+		return -1
 	}
 
 	// Pass 1: strong matches, in frame order.
-	na := int32(a.recs.len())
-	for i := int32(0); i < na; i++ {
+	for _, i := range recsA {
 		r := a.recs.at(i)
-		if a.flows[r.flow].partner < 0 {
-			continue
-		}
 		if j := lookup(r, true); j >= 0 {
 			ma[i], mb[j] = j, i
-			a.flows[r.flow].matched[r.dir()]++
+			fa.matched[r.dir()]++
 		}
 	}
 
 	// Pass 2: where a middlebox rewrote IP IDs or timestamps, hardly
 	// anything matched strongly; match those directions by identity and
 	// order alone.
+	fb := b.flows.at(p.b)
 	weak := false
-	for _, p := range pairs {
-		fa, fb := &a.flows[p.a], &b.flows[p.b]
-		for d := range 2 {
-			lo := min(fa.pkts[d], fb.pkts[d])
-			if lo >= 4 && fa.matched[d]*2 < lo {
-				fa.weak[d] = true
-				weak = true
+	for d := range 2 {
+		lo := min(fa.pkts[d], fb.pkts[d])
+		if lo >= 4 && fa.matched[d]*2 < lo {
+			fa.weak[d] = true
+			weak = true
+		}
+	}
+	if weak {
+		for _, i := range recsA {
+			r := a.recs.at(i)
+			if ma[i] >= 0 || !fa.weak[r.dir()] {
+				continue
+			}
+			if j := lookup(r, false); j >= 0 {
+				ma[i], mb[j] = j, i
+				fa.matched[r.dir()]++
 			}
 		}
 	}
-	if !weak {
-		return
-	}
-	for i := int32(0); i < na; i++ {
-		r := a.recs.at(i)
-		fa := &a.flows[r.flow]
-		if fa.partner < 0 || ma[i] >= 0 || !fa.weak[r.dir()] {
-			continue
-		}
-		if j := lookup(r, false); j >= 0 {
-			ma[i], mb[j] = j, i
-			fa.matched[r.dir()]++
-		}
-	}
+	return tab
 }
 
-// hashKey mixes a packet's identity into a table index.
-func hashKey(flow uint32, dir uint8, seq, ack uint32, plen uint16, fc uint8) uint32 {
+// hashKey mixes a packet's identity into a hash.
+func hashKey(dir uint8, seq, ack uint32, plen uint16, fc uint8) uint32 {
 	h := uint64(seq)<<32 | uint64(ack)
-	h ^= (uint64(flow)<<24 | uint64(plen)<<8 | uint64(dir)<<4 | uint64(fc)) * 0x9e3779b97f4a7c15
+	h ^= (uint64(plen)<<8 | uint64(dir)<<4 | uint64(fc)) * 0x9e3779b97f4a7c15
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 32

@@ -1,7 +1,7 @@
 package correlate
 
-// rec is what correlation keeps of one TCP packet: a fixed 40-byte value
-// with no pointers, so a million of them cost 40 MB and nothing for the
+// rec is what correlation keeps of one TCP packet: a fixed 32-byte value
+// with no pointers, so a million of them cost 32 MB and nothing for the
 // garbage collector to scan.
 type rec struct {
 	ts    int64  // capture timestamp, ns since the epoch, in that file's clock
@@ -9,11 +9,12 @@ type rec struct {
 	flow  uint32 // index of its flow in the capture's flow list
 	seq   uint32
 	ack   uint32
-	tsval uint32 // TCP timestamp value, 0 when absent
 	plen  uint16 // TCP payload length the IP header implies (not what was captured)
-	ipid  uint16 // IPv4 identification, 0 for IPv6
+	// ident tells copies of one segment apart: the IPv4 ID folded with the
+	// TCP timestamp value, both of which a retransmission changes and
+	// plain NAT keeps.
+	ident uint16
 	win   uint16 // raw advertised window
-	csum  uint16 // TCP checksum as captured
 	flags uint8  // TCP flags, low byte (FIN..CWR)
 	bits  uint8  // recDir, recTS, recTrunc
 }
@@ -60,7 +61,7 @@ func (r *rec) seqLen() uint32 {
 // copies of the same data).
 func (r *rec) flagClass() uint8 { return r.flags & (flagSYN | flagFIN | flagRST) }
 
-// chunkBits sizes the chunks records are stored in: 64 Ki records (2.5 MiB).
+// chunkBits sizes the chunks records are stored in: 64 Ki records (2 MiB).
 // Chunks never move once allocated, so storing n records allocates n
 // records' worth of memory, not the 2n a doubling slice costs.
 const chunkBits = 16
@@ -102,3 +103,31 @@ func (s *recStore) at(i int32) *rec {
 
 // len returns how many records are stored.
 func (s *recStore) len() int { return s.n }
+
+// flowChunk is how many flows a chunk of a flowStore holds.
+const flowChunk = 1 << 10
+
+// flowStore is an append-only list of flows in fixed-size chunks, so that
+// growing it never copies (a doubling slice of 100,000 flows would
+// allocate several times their size).
+type flowStore struct {
+	chunks [][]flow
+	n      int
+}
+
+// add appends f and returns its index.
+func (s *flowStore) add(f flow) int32 {
+	c := s.n / flowChunk
+	if c == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]flow, 0, flowChunk))
+	}
+	s.chunks[c] = append(s.chunks[c], f)
+	s.n++
+	return int32(s.n - 1)
+}
+
+// at returns flow i.
+func (s *flowStore) at(i int32) *flow { return &s.chunks[i/flowChunk][i%flowChunk] }
+
+// len returns how many flows are stored.
+func (s *flowStore) len() int { return s.n }

@@ -130,18 +130,18 @@ type FlowReport struct {
 	LostBetween    DirCount  `json:"lost_between"`
 	// LostPct is lost-between packets as a percentage of those that
 	// passed the upstream point, per direction.
-	LostPct       map[string]float64 `json:"lost_between_pct"`
-	CaptureDrops  int                `json:"capture_drops"`
-	CaptureDropAt SideCount          `json:"capture_drops_at"`
+	LostPct       DirPct    `json:"lost_between_pct"`
+	CaptureDrops  int       `json:"capture_drops"`
+	CaptureDropAt SideCount `json:"capture_drops_at"`
 
 	Retransmissions     int     `json:"retransmissions"`
 	RetransmissionKinds Retrans `json:"retransmission_kinds"`
 
-	ZeroWindowS   float64            `json:"zero_window_s"`
-	ZeroWindowBy  map[string]float64 `json:"zero_window_s_by"`
-	ZeroWindows   map[string]int     `json:"zero_windows"`
-	WindowShrinks map[string]int     `json:"window_shrinks"`
-	ResetBy       string             `json:"reset_by,omitempty"`
+	ZeroWindowS   float64      `json:"zero_window_s"`
+	ZeroWindowBy  PartySeconds `json:"zero_window_s_by"`
+	ZeroWindows   PartyCount   `json:"zero_windows"`
+	WindowShrinks PartyCount   `json:"window_shrinks"`
+	ResetBy       string       `json:"reset_by,omitempty"`
 
 	TransitMS Transit `json:"transit_ms"`
 	// ThinkMS is the median server think time (request's last byte at the
@@ -169,11 +169,50 @@ type Blame struct {
 // Evidence is one packet that supports a finding, by frame number in each
 // capture (0, left out of JSON, when the packet is not in that capture).
 type Evidence struct {
-	Kind        string `json:"kind"`
-	SpanFrame   uint32 `json:"span_frame,omitempty"`
-	ServerFrame uint32 `json:"server_frame,omitempty"`
-	Time        string `json:"time"` // in the client side's clock
-	Detail      string `json:"detail,omitempty"`
+	Kind        string    `json:"kind"`
+	SpanFrame   uint32    `json:"span_frame,omitempty"`
+	ServerFrame uint32    `json:"server_frame,omitempty"`
+	Time        Timestamp `json:"time"` // in the client side's clock
+	// RefFrame is a related packet (the retransmission that followed, the
+	// ACK that proved delivery, the request answered) in the capture RefIn
+	// names ("client_side" or "server_side").
+	RefFrame uint32 `json:"ref_frame,omitempty"`
+	RefIn    string `json:"ref_in,omitempty"`
+	// DelayMS is the time the finding cost, when it has one (the wait for
+	// a retransmission, a think time).
+	DelayMS float64 `json:"delay_ms,omitempty"`
+	Detail  string  `json:"detail"`
+}
+
+// Timestamp is a time in ns since the epoch; it is written in JSON and
+// text as RFC 3339 UTC with nanoseconds.
+type Timestamp int64
+
+func (t Timestamp) String() string {
+	return time.Unix(0, int64(t)).UTC().Format("2006-01-02T15:04:05.000000000Z")
+}
+
+// MarshalJSON writes the time as a string.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.String() + `"`), nil
+}
+
+// DirPct is a percentage per direction.
+type DirPct struct {
+	C2S float64 `json:"c2s"`
+	S2C float64 `json:"s2c"`
+}
+
+// PartySeconds is a duration in seconds per endpoint.
+type PartySeconds struct {
+	Client float64 `json:"client"`
+	Server float64 `json:"server"`
+}
+
+// PartyCount counts something per endpoint.
+type PartyCount struct {
+	Client int `json:"client"`
+	Server int `json:"server"`
 }
 
 // Filter narrows which connections are reported (all are still used to

@@ -13,7 +13,7 @@ const (
 	// queueFloor is the least queueing (median transit above the minimum)
 	// that counts as congestion, and it must also at least double the
 	// minimum: a few ms of jitter is normal.
-	queueFloor = 20e6 // ns
+	queueFloor = 50e6 // ns
 )
 
 // judgeFlow gives one connection its verdict and reason.
@@ -34,8 +34,8 @@ func judgeFlow(st *flowState) {
 		turns++
 	}
 	net := st.recovery + st.congest + st.latency*float64(max(turns, 1))
-	srv := st.slowThink + fr.ZeroWindowBy["server"]*1e9
-	cli := fr.ZeroWindowBy["client"] * 1e9
+	srv := st.slowThink + fr.ZeroWindowBy.Server*1e9
+	cli := fr.ZeroWindowBy.Client * 1e9
 	if h := fr.Handshake; h != nil && h.ServerMS*1e6 >= perceptible {
 		srv += h.ServerMS * 1e6
 	}
@@ -77,7 +77,7 @@ func networkReason(st *flowState) string {
 	var parts []string
 	if st.harmful > 0 {
 		s := fmt.Sprintf("%d packet(s) lost between the capture points (c2s %d = %.1f%%, s2c %d = %.1f%%)",
-			fr.LostBetween.Total(), fr.LostBetween.C2S, fr.LostPct["c2s"], fr.LostBetween.S2C, fr.LostPct["s2c"])
+			fr.LostBetween.Total(), fr.LostBetween.C2S, fr.LostPct.C2S, fr.LostBetween.S2C, fr.LostPct.S2C)
 		if st.synLost > 0 && fr.Handshake != nil {
 			s += fmt.Sprintf(", the handshake waited %.0f ms for a SYN retransmission", fr.Handshake.C2SMS)
 		} else if st.recovery > 0 {
@@ -106,7 +106,11 @@ func btoi(b bool) int {
 func endpointReason(st *flowState, who string, t float64) string {
 	fr := st.fr
 	var parts []string
-	if z := fr.ZeroWindowBy[who]; z*1e9 >= perceptible/10 {
+	z := fr.ZeroWindowBy.Client
+	if who == "server" {
+		z = fr.ZeroWindowBy.Server
+	}
+	if z*1e9 >= perceptible/10 {
 		parts = append(parts, fmt.Sprintf("the %s advertised a zero window for %.2f s (its application stopped reading)", who, z))
 	}
 	if who == "server" && st.slowThink > 0 {
@@ -138,7 +142,7 @@ func judgeOverall(rep *Report, a, b *Capture, npairs int) {
 	case npairs == 0:
 		rep.Verdict = Inconclusive
 		rep.Reason = fmt.Sprintf("no connection appears in both captures (%d on the client side, %d on the server side): they do not hold the same traffic, or not from the same time",
-			len(a.flows), len(b.flows))
+			a.flows.len(), b.flows.len())
 		return
 	case len(rep.Flows) == 0:
 		rep.Verdict, rep.Reason = Inconclusive, "no connection seen in both captures matches the filter"
