@@ -36,7 +36,7 @@ func TestEBPFCountersEqualPacketsSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var prog *filter.EBPF
-	c := openIn(t, p.NSB, Config{Interface: p.IfB, Filter: insns, EBPF: ebpfLoader(t, &prog)})
+	c := openIn(t, p.NSB, Config{Interface: p.IfB, Filter: insns, EBPF: ebpfLoader(t, &prog), NumBlocks: 64})
 	if c.FilterKind() != "ebpf" {
 		t.Fatalf("filter attached as %q (%s), want ebpf", c.FilterKind(), c.FilterNotice())
 	}

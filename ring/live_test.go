@@ -143,7 +143,9 @@ func collect(c *Capture) (func() ([]seen, error), func()) {
 // and sent while the capture ran is captured, none twice, none dropped.
 func TestCaptureEqualsInterfaceCounters(t *testing.T) {
 	p := newPair(t)
-	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 256})
+	// A ring that holds the whole test traffic (16 MiB), so a reader the
+	// machine's load stalls (or -race slows) cannot make the kernel drop.
+	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 256, NumBlocks: 64})
 	wait, stop := collect(c)
 	rx0, tx0, err := ringtest.Counters(p.NSB, p.IfB)
 	if err != nil {
@@ -261,7 +263,7 @@ func TestFilterKeepsExactlyWhatItNames(t *testing.T) {
 // packet exactly once, and every flow stays on one worker.
 func TestFanoutTwoWorkers(t *testing.T) {
 	p := newPair(t)
-	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 128, Workers: 2})
+	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 128, Workers: 2, NumBlocks: 64})
 	wait, stop := collect(c)
 	rx0, tx0, _ := ringtest.Counters(p.NSB, p.IfB)
 	var wg sync.WaitGroup
