@@ -83,6 +83,7 @@ func TestKernelTestRunDifferential(t *testing.T) {
 			frames = append(frames, fr)
 		}
 	}
+	prefetchTcpdump(empty, diffExprs)
 	for _, expr := range diffExprs {
 		ref, err := tcpdumpProgram(empty, expr)
 		if err != nil {

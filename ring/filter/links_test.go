@@ -51,6 +51,7 @@ func TestDifferentialOtherLinks(t *testing.T) {
 			}
 			frames = append(frames, sharedFrames(t, lt.link)...)
 			t.Logf("%d frames", len(frames))
+			prefetchTcpdump(empty, diffExprs)
 			for _, expr := range diffExprs {
 				ref, refErr := tcpdumpProgram(empty, expr)
 				mine, err := CompileOffline(expr, lt.link, 262144)

@@ -157,8 +157,14 @@ func TestLiveSocketDifferential(t *testing.T) {
 		all = packetSocket(t, ifB, nil)
 		t.Cleanup(func() { unix.Close(all) })
 	})
+	// tcpdump's live programs for bfB, fetched a few processes at a time.
+	liveRefs := make([][]bpf.Instruction, len(diffExprs))
+	liveErrs := make([]error, len(diffExprs))
+	parallel(len(diffExprs), func(i int) {
+		liveRefs[i], liveErrs[i] = runTcpdump("ip", "netns", "exec", ns, "tcpdump", "-s", fmt.Sprint(snap), "-ddd", "-i", "bfB", "--", diffExprs[i])
+	})
 	buf := make([]byte, 65536)
-	for _, expr := range diffExprs {
+	for ei, expr := range diffExprs {
 		ref, err := tcpdumpProgram(empty, expr)
 		if err != nil {
 			t.Errorf("%q: %v", expr, err)
@@ -181,7 +187,7 @@ func TestLiveSocketDifferential(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", expr, err)
 		}
-		liveRef, err := runTcpdump("ip", "netns", "exec", ns, "tcpdump", "-s", fmt.Sprint(snap), "-ddd", "-i", "bfB", "--", expr)
+		liveRef, err := liveRefs[ei], liveErrs[ei]
 		if err != nil {
 			t.Fatalf("%q: tcpdump's live program: %v", expr, err)
 		}
