@@ -91,6 +91,20 @@ func ReadFile(path string) (*Capture, error) {
 	return c, err
 }
 
+// Read reads a capture file's contents from r (any format ReadFile
+// takes), naming the capture name. Like ReadFile, it returns what it read
+// before any damage, with the error.
+func Read(name string, r io.Reader) (*Capture, error) {
+	cr, err := capfile.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer cr.Close()
+	c := NewCapture(name)
+	err = c.ReadFrom(cr)
+	return c, err
+}
+
 // packetReader is what ReadFrom needs of a capfile.Reader.
 type packetReader interface {
 	Next(p *capfile.Packet) error

@@ -173,8 +173,14 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 		unc = fmt.Sprintf("±%.3f ms", rep.ClockUncertaintyMS)
 	}
 	fmt.Fprintf(w, "verdict: %s\nreason:  %s\n", rep.Verdict, rep.Reason)
-	fmt.Fprintf(w, "clock:   server side = client side %+.6f s (%s, %s), drift %.1f ppm (±%.1f)\n",
-		rep.ClockOffsetS, unc, rep.ClockSource, rep.ClockDriftPPM, rep.ClockDriftUncertaintyPPM)
+	drift := "not measurable (capture too short or too noisy)"
+	if rep.ClockDriftPPM != 0 {
+		drift = fmt.Sprintf("%.1f ppm (±%.1f)", rep.ClockDriftPPM, rep.ClockDriftUncertaintyPPM)
+	} else if rep.ClockDriftUncertaintyPPM > 0 {
+		drift = fmt.Sprintf("none found (±%.1f ppm)", rep.ClockDriftUncertaintyPPM)
+	}
+	fmt.Fprintf(w, "clock:   server side = client side %+.6f s (%s, %s), drift %s\n",
+		rep.ClockOffsetS, unc, rep.ClockSource, drift)
 	for _, c := range []struct {
 		name string
 		s    correlate.CaptureSummary
@@ -216,6 +222,18 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 			{"SPAN_FRAME", "span_frame", func(r evRow) any { return frame(r.ev.SpanFrame) }},
 			{"SERVER_FRAME", "server_frame", func(r evRow) any { return frame(r.ev.ServerFrame) }},
 			{"TIME", "time", func(r evRow) any { return r.ev.Time }},
+			{"REF", "ref", func(r evRow) any {
+				if r.ev.RefFrame == 0 {
+					return nil
+				}
+				return fmt.Sprintf("%s:%d", strings.TrimSuffix(r.ev.RefIn, "_side"), r.ev.RefFrame)
+			}},
+			{"DELAY_MS", "delay_ms", func(r evRow) any {
+				if r.ev.DelayMS == 0 {
+					return nil
+				}
+				return fmt.Sprintf("%.1f", r.ev.DelayMS)
+			}},
 			{"DETAIL", "detail", func(r evRow) any { return r.ev.Detail }},
 		})
 		for _, r := range rows {
