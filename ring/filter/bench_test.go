@@ -57,6 +57,25 @@ func BenchmarkFilterVM(b *testing.B) {
 func BenchmarkFilterKernel(b *testing.B) {
 	needRoot(b)
 	fr := benchFrame()
+	data := append(make([]byte, 14), fr...)
+	data[12] = 0x08
+	// The test-run loop's own cost: a program that only returns 0.
+	ret0, err := translate([]bpf.RawInstruction{{Op: 0x06}}, -1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SocketFilter, Instructions: ret0, License: "Dual MIT/GPL"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("baseline/testrun-ret0", func(b *testing.B) {
+		_, d, err := base.Benchmark(data, b.N, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(d.Nanoseconds()), "kernel-ns/pkt")
+	})
+	base.Close()
 	for _, be := range benchExprs {
 		prog, err := Compile(be.expr, decode.LinkEthernet, 0)
 		if err != nil {
@@ -80,8 +99,6 @@ func BenchmarkFilterKernel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		data := append(make([]byte, 14), fr...)
-		data[12] = 0x08
 		for _, v := range []struct {
 			name string
 			p    *ebpf.Program
