@@ -36,6 +36,10 @@ type analyzeOptions struct {
 	maxFlows      int
 	splitVLANs    bool
 
+	// csvHeader: a CSV header line was printed for an earlier file; later
+	// files' tables continue below it without one.
+	csvHeader bool
+
 	fmt    outputFormat
 	filter packetFilter
 }
@@ -173,6 +177,7 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
 	if err := o.checkViews(); err != nil {
 		return err
 	}
+	o.csvHeader = false
 	var errs []error
 	for _, name := range files {
 		fc := &fileCtx{name: name, multi: len(files) > 1}
@@ -330,6 +335,25 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		return err
 	}
 	return inputErr(fc.readErr)
+}
+
+// newViewTable makes a view's table writer. With several files, CSV
+// output has a single header line: later files' tables skip it.
+func newViewTable[R any](o *analyzeOptions, w io.Writer, cols []column[R]) *tableWriter[R] {
+	tw := newTableWriter(w, o.fmt, cols)
+	if o.fmt == formatCSV && o.csvHeader {
+		tw.header = true
+	}
+	return tw
+}
+
+// finishViewTable flushes a view's table and notes whether it printed the
+// CSV header.
+func finishViewTable[R any](o *analyzeOptions, tw *tableWriter[R]) error {
+	if o.fmt == formatCSV && tw.header {
+		o.csvHeader = true
+	}
+	return tw.Flush()
 }
 
 // tableCapacity sizes the flow table for a file: a file cannot hold more

@@ -24,13 +24,14 @@ const textFlushRows = 4096
 
 // eventsView prints every TCP event as it is raised.
 type eventsView struct {
+	o  *analyzeOptions
 	fc *fileCtx
 	tw *tableWriter[*eventRow]
 	n  int
 }
 
 func newEventsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *eventsView {
-	return &eventsView{fc: fc, tw: newTableWriter(w, o.fmt, eventColumns(o.fmt, fc.multi))}
+	return &eventsView{o: o, fc: fc, tw: newViewTable(o, w, eventColumns(o.fmt, fc.multi))}
 }
 
 func (v *eventsView) packet(pk *packetCtx) error {
@@ -55,7 +56,7 @@ func (v *eventsView) packet(pk *packetCtx) error {
 	return nil
 }
 
-func (v *eventsView) finish(*fileCtx) error { return v.tw.Flush() }
+func (v *eventsView) finish(*fileCtx) error { return finishViewTable(v.o, v.tw) }
 
 func arrow(d flowtable.Direction) string {
 	if d == flowtable.ClientToServer {

@@ -121,13 +121,13 @@ func (v *flowsView) finish(fc *fileCtx) error {
 	if v.o.top > 0 && len(rows) > v.o.top {
 		rows = rows[:v.o.top]
 	}
-	tw := newTableWriter(v.w, v.o.fmt, cols)
+	tw := newViewTable(v.o, v.w, cols)
 	for i := range rows {
 		if err := tw.Row(&rows[i]); err != nil {
 			return err
 		}
 	}
-	return tw.Flush()
+	return finishViewTable(v.o, tw)
 }
 
 // resetRows keeps the flows whose first RST came from the side asked for,
@@ -209,7 +209,12 @@ func flowDataColumns(reset bool) []column[*flowRow] {
 		{"PROTO", "proto", func(r *flowRow) any { return protoLabel(r.rec.Proto) }},
 		{"CLIENT", "client", func(r *flowRow) any { return r.rec.Client.String() }},
 		{"SERVER", "server", func(r *flowRow) any { return r.rec.Server.String() }},
-		{"VLAN", "vlan", func(r *flowRow) any { return r.rec.VLAN }},
+		{"VLAN", "vlan", func(r *flowRow) any {
+			if r.rec.VLAN == 0 {
+				return nil
+			}
+			return r.rec.VLAN
+		}},
 		{"STATE", "state", func(r *flowRow) any { return r.rec.State.String() }},
 		{"START_S", "start_s", func(r *flowRow) any { return seconds(time.Duration(r.rec.First-r.fc.first), false) }},
 		{"START_TS", "start_ts", func(r *flowRow) any { return decimalSeconds(r.rec.First) }},

@@ -91,7 +91,10 @@ func (v *statsView) finish(fc *fileCtx) error {
 			names = append(names, qualifiedKey(f))
 			vals = append(vals, strconv.FormatUint(f.value, 10))
 		}
-		cw.Write(names)
+		if !v.o.csvHeader {
+			cw.Write(names)
+			v.o.csvHeader = true
+		}
 		cw.Write(vals)
 		cw.Flush()
 		return cw.Error()

@@ -85,3 +85,45 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSeveralFilesCSV: with several files, CSV output of every view has a
+// single header line and a file column naming each row's file; text
+// output heads each file's part with "# FILE".
+func TestSeveralFilesCSV(t *testing.T) {
+	dir := pcapsDir(t)
+	a := filepath.Join(dir, "tcpdump/tcp-handshake-nano.pcap")
+	b := filepath.Join(dir, "zeek/option-sack.pcap")
+	for _, c := range []struct {
+		view         []string
+		rowsA, rowsB bool // whether each file has rows in this view
+	}{
+		{[]string{"--stats"}, true, true},
+		{[]string{"--summary"}, true, true},
+		{nil, true, true},
+		{[]string{"--events"}, false, true}, // the handshake has no event
+		{[]string{"--handshake-over", "1ms"}, true, false},
+	} {
+		args := append(append([]string{"analyze", "--format", "csv"}, c.view...), a, b)
+		out := mustRun(t, args...)
+		headers, fromA, fromB := 0, 0, 0
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			switch {
+			case strings.HasPrefix(strings.ToLower(l), "file,"):
+				headers++
+			case strings.HasPrefix(l, a+","):
+				fromA++
+			case strings.HasPrefix(l, b+","):
+				fromB++
+			default:
+				t.Errorf("%v: line without a file: %q", c.view, l)
+			}
+		}
+		if headers != 1 || (fromA > 0) != c.rowsA || (fromB > 0) != c.rowsB {
+			t.Errorf("%v: %d header lines, %d rows of %s, %d of %s:\n%s", c.view, headers, fromA, a, fromB, b, out)
+		}
+	}
+	text := mustRun(t, "analyze", a, b)
+	if !strings.HasPrefix(text, "# "+a+"\n") || !strings.Contains(text, "\n# "+b+"\n") {
+		t.Errorf("text output does not head each file:\n%s", text)
+	}
+}

@@ -65,6 +65,7 @@ func portValue(ok bool, p uint16) any {
 // written as it goes (no column alignment over the whole file, so memory
 // stays flat), in JSON and CSV one row a packet.
 type summaryView struct {
+	o    *analyzeOptions
 	fc   *fileCtx
 	bw   *bufio.Writer
 	tw   *tableWriter[*summaryRow]
@@ -75,9 +76,9 @@ type summaryView struct {
 }
 
 func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
-	v := &summaryView{fc: fc, bw: bufio.NewWriterSize(w, 64<<10)}
+	v := &summaryView{o: o, fc: fc, bw: bufio.NewWriterSize(w, 64<<10)}
 	if o.fmt != formatText {
-		v.tw = newTableWriter(io.Writer(v.bw), o.fmt, summaryColumns(fc.multi))
+		v.tw = newViewTable(o, io.Writer(v.bw), summaryColumns(fc.multi))
 	}
 	return v
 }
@@ -157,7 +158,7 @@ func appendPadLeft(b, s []byte, width int) []byte {
 
 func (v *summaryView) finish(fc *fileCtx) error {
 	if v.tw != nil {
-		if err := v.tw.Flush(); err != nil {
+		if err := finishViewTable(v.o, v.tw); err != nil {
 			return err
 		}
 	}

@@ -82,6 +82,7 @@ type traceRow struct {
 // traceView prints the packets of one flow (or of every flow with the
 // endpoints given, when a port pair was reused), as they are read.
 type traceView struct {
+	o     *analyzeOptions
 	fc    *fileCtx
 	spec  flowSpec
 	tw    *tableWriter[*traceRow]
@@ -90,7 +91,7 @@ type traceView struct {
 }
 
 func newTraceView(w io.Writer, o *analyzeOptions, fc *fileCtx, spec flowSpec) *traceView {
-	return &traceView{fc: fc, spec: spec, tw: newTableWriter(w, o.fmt, traceColumns(o.fmt, fc.multi)), first: map[uint64]int64{}}
+	return &traceView{o: o, fc: fc, spec: spec, tw: newViewTable(o, w, traceColumns(o.fmt, fc.multi)), first: map[uint64]int64{}}
 }
 
 func (v *traceView) packet(pk *packetCtx) error {
@@ -122,7 +123,7 @@ func (v *traceView) packet(pk *packetCtx) error {
 }
 
 func (v *traceView) finish(fc *fileCtx) error {
-	if err := v.tw.Flush(); err != nil {
+	if err := finishViewTable(v.o, v.tw); err != nil {
 		return err
 	}
 	if v.n == 0 && fc.readErr == nil {
