@@ -6,19 +6,30 @@ import (
 )
 
 // fastEthernet decodes the frames that make up nearly all traffic in one
-// function: untagged Ethernet II, IPv4 without options or fragmentation or
-// IPv6 without extension headers, whole in the capture, carrying a TCP or
-// UDP header. It validates before it writes; for any other frame it
-// returns false and leaves p untouched, and the general path decodes it.
-// FuzzFastPath checks that both paths agree.
+// function: Ethernet II with at most two VLAN tags, IPv4 without options or
+// fragmentation or IPv6 without extension headers, whole in the capture,
+// carrying a TCP or UDP header. It validates before it writes; for any
+// other frame it returns false and leaves p untouched, and the general path
+// decodes it. FuzzDecode and TestFastPathAgrees check that both agree.
 func (p *Packet) fastEthernet(data []byte) bool {
 	if len(data) < ethHeaderLen+ipv4MinLen {
 		return false
 	}
+	off := ethHeaderLen
 	et := binary.BigEndian.Uint16(data[ethType:])
+	var nv uint8 // VLAN tags: at most two here
+	var vlans [MaxVLANs]uint16
+	for nv < MaxVLANs && (et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQ2) {
+		if len(data)-off < vlanTagLen+ipv4MinLen {
+			return false
+		}
+		vlans[nv] = binary.BigEndian.Uint16(data[off+vlanTCI:]) & vlanIDMask
+		et = binary.BigEndian.Uint16(data[off+vlanNextType:])
+		off += vlanTagLen
+		nv++
+	}
 	var (
 		ip    []byte
-		seg   []byte
 		hdr   int
 		proto uint8
 		f     Flags
@@ -26,12 +37,12 @@ func (p *Packet) fastEthernet(data []byte) bool {
 	)
 	switch et {
 	case etherTypeIPv4:
-		ip = data[ethHeaderLen:]
+		ip = data[off:]
 		ip = ip[:ipv4MinLen:len(ip)]
 		total = int(binary.BigEndian.Uint16(ip[ipv4TotalLen:]))
 		ff := binary.BigEndian.Uint16(ip[ipv4FlagsFrag:])
 		if ip[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 ||
-			total < ipv4MinLen || total > len(data)-ethHeaderLen {
+			total < ipv4MinLen || total > len(data)-off {
 			return false
 		}
 		if ff&ipv4FlagDF != 0 {
@@ -40,13 +51,13 @@ func (p *Packet) fastEthernet(data []byte) bool {
 		hdr = ipv4MinLen
 		proto = ip[ipv4Proto]
 	case etherTypeIPv6:
-		if len(data) < ethHeaderLen+ipv6HeaderLen {
+		if len(data)-off < ipv6HeaderLen {
 			return false
 		}
-		ip = data[ethHeaderLen:]
+		ip = data[off:]
 		ip = ip[:ipv6HeaderLen:len(ip)]
 		total = ipv6HeaderLen + int(binary.BigEndian.Uint16(ip[ipv6PayloadLen:]))
-		if ip[ipv6VerTCFlow]>>4 != 6 || total == ipv6HeaderLen || total > len(data)-ethHeaderLen {
+		if ip[ipv6VerTCFlow]>>4 != 6 || total == ipv6HeaderLen || total > len(data)-off {
 			return false
 		}
 		hdr = ipv6HeaderLen
@@ -54,8 +65,8 @@ func (p *Packet) fastEthernet(data []byte) bool {
 	default:
 		return false
 	}
-	seg = data[ethHeaderLen+hdr : ethHeaderLen+total]
-	toff := ethHeaderLen + hdr
+	toff := off + hdr
+	seg := data[toff : off+total]
 	switch proto {
 	case ProtoTCP:
 		if len(seg) < tcpMinLen {
@@ -96,8 +107,14 @@ func (p *Packet) fastEthernet(data []byte) bool {
 		return false
 	}
 	p.Flags |= f
+	p.Layer = LayerTransport
 	p.EtherType = et
-	p.NetOffset = ethHeaderLen
+	if nv > 0 { // after any tag DecodeWithVLAN recorded
+		for i := range nv {
+			p.addVLAN(vlans[i])
+		}
+	}
+	p.NetOffset = off
 	p.IPLen = total
 	p.TransOffset = toff
 	p.Proto = proto
