@@ -150,16 +150,17 @@ func (s *shard) lruUnlink(sl uint32) {
 	s.count[c]--
 }
 
-func (s *shard) lruPush(t *Table, sl uint32, c uint8, now int64) {
+func (s *shard) lruPush(t *Table, sl uint32, c uint8, tk uint32) {
 	l := &s.links[sl]
-	l.last, l.placed = now, now
+	l.placed = tk
+	s.hot[sl].lastTick = tk
 	l.next = nilSlot
 	l.prev = s.tail[c]
 	if s.tail[c] != nilSlot {
 		s.links[s.tail[c]].next = sl
 	} else {
 		s.head[c] = sl
-		if d := now + s.timeout(t, c); d < s.nextExpiry {
+		if d := s.deadline(t, sl, c); d < s.nextExpiry {
 			s.nextExpiry = d
 		}
 	}
@@ -168,20 +169,22 @@ func (s *shard) lruPush(t *Table, sl uint32, c uint8, now int64) {
 	s.count[c]++
 }
 
-// touch records activity at now in class c.
+// touch records activity at now in class c. The flow moves to the tail
+// when its class changes or when now is in a later grain (1/16 of the
+// class timeout, a power of two of ticks) than its previous packet.
 func (s *shard) touch(t *Table, sl uint32, c uint8, now int64) {
-	l := &s.links[sl]
-	if now < l.last {
-		now = l.last // out-of-order timestamps never make a flow older
+	h := &s.hot[sl]
+	tk := tickOf(now)
+	if int32(tk-h.lastTick) < 0 {
+		tk = h.lastTick // out-of-order timestamps never make a flow older
 	}
-	if s.hot[sl].class == c {
-		l.last = now
-		if s.tail[c] == sl || now-l.placed < t.lruGrain[c] {
-			return
-		}
+	old := h.lastTick
+	h.lastTick = tk
+	if h.class == c && (s.tail[c] == sl || tk>>t.grainShift[c] == old>>t.grainShift[c]) {
+		return
 	}
 	s.lruUnlink(sl)
-	s.lruPush(t, sl, c, now)
+	s.lruPush(t, sl, c, tk)
 }
 
 // requeueHeads moves to the tail the heads of class c that were seen since
@@ -189,16 +192,23 @@ func (s *shard) touch(t *Table, sl uint32, c uint8, now int64) {
 func (s *shard) requeueHeads(t *Table, c uint8) {
 	for n := 0; n < 8; n++ {
 		h := s.head[c]
-		if h == nilSlot || h == s.tail[c] {
-			return
-		}
-		l := &s.links[h]
-		if l.last == l.placed {
+		if h == nilSlot || h == s.tail[c] || s.hot[h].lastTick == s.links[h].placed {
 			return
 		}
 		s.lruUnlink(h)
-		s.lruPush(t, h, c, l.last)
+		s.lruPush(t, h, c, s.hot[h].lastTick)
 	}
+}
+
+// lastTime converts a flow's last tick back to ns, rounded up, relative
+// to the shard's clock.
+func (s *shard) lastTime(sl uint32) int64 {
+	return s.now - int64(tickOf(s.now)-s.hot[sl].lastTick)<<tickShift + tickNs
+}
+
+// deadline is when flow sl (in class c) expires if it stays idle.
+func (s *shard) deadline(t *Table, sl uint32, c uint8) int64 {
+	return s.lastTime(sl) + s.timeout(t, c)
 }
 
 func (s *shard) timeout(t *Table, c uint8) int64 {
@@ -230,7 +240,7 @@ func (s *shard) earliest(t *Table) (uint32, int64) {
 	for c := uint8(0); c < numClasses; c++ {
 		s.requeueHeads(t, c)
 		if h := s.head[c]; h != nilSlot {
-			if d := s.links[h].last + s.timeout(t, c); d < bestD {
+			if d := s.deadline(t, h, c); d < bestD {
 				best, bestD = h, d
 			}
 		}
@@ -306,10 +316,10 @@ func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) 
 	}
 	c := &s.cold[sl]
 	gen := c.gen
-	*c = flowCold{gen: gen, index: t.nextIndex.Add(1) - 1, first: now, firstFrame: int64(frame)}
+	*c = flowCold{gen: gen, index: t.nextIndex.Add(1) - 1, first: now, lastTS: now, firstFrame: int64(frame)}
 	hot.class = classEstablished
 	s.live++
 	s.st.created++
-	s.lruPush(t, sl, classEstablished, now)
+	s.lruPush(t, sl, classEstablished, tickOf(now))
 	return sl
 }

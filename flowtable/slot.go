@@ -37,12 +37,13 @@ const (
 
 // flowHot is what every packet of a flow touches: 128 bytes.
 type flowHot struct {
-	key     flowKey     // 40 bytes
-	dir     [2]dirState // by canonical side (0 = endpoint A), 80 bytes
-	state   State
-	class   uint8 // timeout class, the LRU list the flow is on
-	clientB bool  // the client is endpoint B
-	fflags  uint8
+	key      flowKey     // 40 bytes
+	dir      [2]dirState // by canonical side (0 = endpoint A), 80 bytes
+	state    State
+	class    uint8 // timeout class, the LRU list the flow is on
+	clientB  bool  // the client is endpoint B
+	fflags   uint8
+	lastTick uint32 // packet time of the last packet, in ticks (see tickShift)
 }
 
 // flowHot.fflags bits.
@@ -59,9 +60,18 @@ const (
 // link is a flow's place in its shard's LRU list of its timeout class.
 type link struct {
 	prev, next uint32
-	last       int64 // packet time of the flow's last packet
-	placed     int64 // when it was put at the tail of its list
+	placed     uint32 // tick when it was put at the tail of its list
 }
+
+// Idle times are kept in ticks of 2^20 ns (about 1 ms) in 32 bits, so that
+// the last-seen time fits the hot cache lines; differences are taken
+// modulo 2^32 ticks (52 days).
+const (
+	tickShift = 20
+	tickNs    = int64(1) << tickShift
+)
+
+func tickOf(ns int64) uint32 { return uint32(ns >> tickShift) }
 
 // unacked is one data segment awaiting its ACK, for RTT samples.
 type unacked struct {
@@ -100,13 +110,13 @@ type flowCold struct {
 	// Every packet.
 	index                   uint64
 	lastFrame               uint64
+	lastTS                  int64
 	packets, bytes, payload [2]uint64
 	gen                     uint32
 	synRetrans              uint32
 	win                     [2]winTrack
 	ringHead, ringN         [2]uint8
 	resetBy, finFirst       uint8 // bit per canonical side (1<<side)
-	mss                     [2]uint16
 
 	// Data segments and timestamps.
 	ring    [2][ringSize]unacked
@@ -118,6 +128,7 @@ type flowCold struct {
 	synTime, synAckTime int64
 	ackTime             int64
 	mruSyn, firstRTT    int64 // Wireshark's ts_mru_syn and ts_first_rtt
+	mss                 [2]uint16
 	events              [NumEvents]uint32
 	sackPkts            [2]uint32
 	rtt                 rttStats

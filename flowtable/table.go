@@ -20,7 +20,7 @@ type Table struct {
 	ignoreVLAN bool
 
 	timeouts          [numClasses]int64
-	lruGrain          [numClasses]int64 // see shard.touch
+	grainShift        [numClasses]uint8 // see shard.touch
 	emergencyTimeouts [numClasses]int64
 	onEvent           func(*EventRecord)
 	onExpire          func(*FlowRecord)
@@ -67,8 +67,11 @@ func New(cfg Config) (*Table, error) {
 		}
 		t.seed = binary.LittleEndian.Uint64(b[:]) | 1
 	}
-	for c := range t.lruGrain {
-		t.lruGrain[c] = min(t.timeouts[c], t.emergencyTimeouts[c]) / 16
+	for c := range t.grainShift {
+		grain := min(t.timeouts[c], t.emergencyTimeouts[c]) / 16 >> tickShift
+		for t.grainShift[c] < 31 && int64(2)<<t.grainShift[c] <= grain {
+			t.grainShift[c]++
+		}
 	}
 	for i := range t.shards {
 		t.shards[i] = newShard(uint32(i), perShard)
@@ -289,7 +292,7 @@ func (s *shard) record(sl uint32, why EndReason, r *FlowRecord) {
 		VLAN:       h.key.vlan(),
 		State:      h.state,
 		First:      c.first,
-		Last:       s.links[sl].last,
+		Last:       c.lastTS,
 		FirstFrame: uint64(c.firstFrame),
 		LastFrame:  c.lastFrame,
 		SynTime:    c.synTime, SynAckTime: c.synAckTime, AckTime: c.ackTime,

@@ -263,14 +263,8 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 	}
 	s.rttSample(c, side, p, now, seq, seglen, oldNext, ev)
 
-	rec := EventRecord{
-		Frame: frame, TS: now, Flow: out.Flow, Dir: dir,
-		Seq: out.RelSeq, Ack: out.RelAck, Len: seglen, Window: win,
-		Delay: time.Duration(retransDelay),
-	}
-	if synRetrans {
-		rec.Delay = time.Duration(now - c.synTime)
-	}
+	var oldWin, newWin int64
+	var oldEdge, newEdge uint32
 	if flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
 		w := uint32(window)
 		if win >= 0 {
@@ -281,8 +275,8 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 		if wt.have && seqLE(wt.ack, ack) {
 			if seqLT(edge, wt.edge) || uint64(w)*2 < uint64(wt.maxWin) {
 				ev = ev.Add(WindowShrink)
-				rec.OldWindow, rec.NewWindow = int64(wt.win), int64(w)
-				rec.OldRightEdge, rec.NewRightEdge = wt.edge-r.baseSeq, edge-r.baseSeq
+				oldWin, newWin = int64(wt.win), int64(w)
+				oldEdge, newEdge = wt.edge-r.baseSeq, edge-r.baseSeq
 				wt.maxWin = w
 			}
 		}
@@ -292,6 +286,15 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 		wt.have, wt.ack, wt.edge, wt.win = true, ack, edge, w
 	}
 	if ev != 0 {
+		rec := EventRecord{
+			Frame: frame, TS: now, Flow: out.Flow, Dir: dir,
+			Seq: out.RelSeq, Ack: out.RelAck, Len: seglen, Window: win,
+			OldWindow: oldWin, NewWindow: newWin, OldRightEdge: oldEdge, NewRightEdge: newEdge,
+			Delay: time.Duration(retransDelay),
+		}
+		if synRetrans {
+			rec.Delay = time.Duration(now - c.synTime)
+		}
 		s.emit(t, sl, ev, &rec)
 	}
 	return ev

@@ -61,6 +61,9 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 	c.bytes[side] += uint64(p.IPLen)
 	c.payload[side] += uint64(p.PayloadLen)
 	c.lastFrame = frame
+	if ts > c.lastTS {
+		c.lastTS = ts
+	}
 
 	*out = PacketResult{
 		Tracked: true,
