@@ -74,6 +74,7 @@ type liveCapture struct {
 	stderr *bytes.Buffer
 	stdout *bytes.Buffer
 	done   chan error
+	errEOF chan struct{} // closed when all of stderr is in the buffer
 }
 
 // startCapture runs netblame capture args... inside ns and returns once it
@@ -82,7 +83,7 @@ func startCapture(t *testing.T, ns string, args ...string) *liveCapture {
 	t.Helper()
 	bin := captureBinary(t)
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "capture"}, args...)...)
-	lc := &liveCapture{cmd: cmd, stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}, done: make(chan error, 1)}
+	lc := &liveCapture{cmd: cmd, stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}, done: make(chan error, 1), errEOF: make(chan struct{})}
 	cmd.Stdout = lc.stdout
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
@@ -90,14 +91,12 @@ func startCapture(t *testing.T, ns string, args ...string) *liveCapture {
 		t.Fatal(err)
 	}
 	ready := make(chan bool, 1)
-	var mu sync.Mutex
 	go func() {
+		defer close(lc.errEOF)
 		sc := bufio.NewScanner(pr)
 		sent := false
 		for sc.Scan() {
-			mu.Lock()
 			lc.stderr.WriteString(sc.Text() + "\n")
-			mu.Unlock()
 			if !sent && strings.Contains(sc.Text(), "capturing on") {
 				ready <- true
 				sent = true
@@ -117,10 +116,11 @@ func startCapture(t *testing.T, ns string, args ...string) *liveCapture {
 	case ok := <-ready:
 		if !ok {
 			err := <-lc.done
+			<-lc.errEOF
 			t.Fatalf("netblame capture %v did not start (%v):\n%s", args, err, lc.stderr)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("netblame capture %v: no start within 20s:\n%s", args, lc.stderr)
+		t.Fatalf("netblame capture %v: no start within 20s", args)
 	}
 	return lc
 }
@@ -134,12 +134,12 @@ func (lc *liveCapture) stop(t *testing.T, sig syscall.Signal) string {
 	}
 	select {
 	case err := <-lc.done:
-		time.Sleep(10 * time.Millisecond) // let the stderr reader finish
+		<-lc.errEOF
 		if err != nil {
 			t.Fatalf("netblame capture exited with %v:\n%s", err, lc.stderr)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("netblame capture did not exit after %v:\n%s", sig, lc.stderr)
+		t.Fatalf("netblame capture did not exit after %v", sig)
 	}
 	return lc.stderr.String()
 }
