@@ -2,7 +2,6 @@ package flowtable
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -15,10 +14,7 @@ func TestTsharkPerFrameShared(t *testing.T) {
 	if os.Getenv("FLOWTABLE_TSHARK_ALL") == "" {
 		t.Skip("set FLOWTABLE_TSHARK_ALL=1 to compare every shared capture with tshark frame by frame")
 	}
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed")
-	}
+	tshark := tshark40(t)
 	dir := sharedPcaps(t)
 	frames := 0
 	for _, row := range readCounts(t, dir) {

@@ -90,8 +90,11 @@ func (e EndReason) String() string {
 // makes a stale handle miss once the slot is reused.
 type FlowID uint64
 
+// genMask: a FlowID keeps the low 24 bits of the slot's generation.
+const genMask = 1<<24 - 1
+
 func makeFlowID(shard, slot, gen uint32) FlowID {
-	return FlowID(uint64(gen)<<40 | uint64(shard)<<24 | uint64(slot))
+	return FlowID(uint64(gen&genMask)<<40 | uint64(shard)<<24 | uint64(slot))
 }
 
 func (id FlowID) parts() (shard, slot, gen uint32) {

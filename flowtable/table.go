@@ -220,7 +220,7 @@ func (t *Table) Flow(id FlowID) (FlowRecord, bool) {
 	s := t.shards[sh]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if int(sl) >= len(s.hot) || s.cold[sl].gen != gen || !s.isLive(sl) {
+	if int(sl) >= len(s.hot) || s.cold[sl].gen&genMask != gen || !s.isLive(sl) {
 		return FlowRecord{}, false
 	}
 	var r FlowRecord
