@@ -2,6 +2,7 @@ package correlate_test
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -36,6 +37,21 @@ var (
 	benchPair twoPoint
 )
 
+// synthOpts shapes a synthetic two-point pair.
+type synthOpts struct {
+	packets    int
+	concurrent int     // connections open at once (0: bench's default)
+	timeScale  int64   // stretch the generator's timeline by this factor (0: 1)
+	offset     int64   // server clock ahead, ns
+	driftPPM   float64 // server clock drift
+	lossPct    float64 // missing downstream, each direction
+	// rewrite changes a server-side frame in place (a middlebox between
+	// the points); p is its decoded form before the change.
+	rewrite func(frame []byte, p *decode.Packet)
+	// noHandshake leaves SYNs and SYN-ACKs out of both captures.
+	noHandshake bool
+}
+
 // makeTwoPoint generates n packets of many concurrent downloads (bench's
 // generator, which also puts a loss and fast retransmission in some
 // connections) and writes them as seen at a client-side point and at a
@@ -43,8 +59,19 @@ var (
 // benchOffset ahead and drifts 20 ppm, and benchLossPct of each direction's
 // packets are missing downstream of where they were sent from.
 func makeTwoPoint(tb testing.TB, n int) twoPoint {
+	return makeSynth(tb, synthOpts{packets: n, offset: int64(benchOffset), driftPPM: 20, lossPct: benchLossPct})
+}
+
+func makeSynth(tb testing.TB, o synthOpts) twoPoint {
 	cfg := bench.DefaultTraffic
 	cfg.Snaplen = 96
+	if o.concurrent > 0 {
+		cfg.Concurrent = o.concurrent
+	}
+	if o.timeScale == 0 {
+		o.timeScale = 1
+	}
+	n := o.packets
 	gen := bench.NewTraffic(cfg)
 	type frame struct {
 		off, n   int
@@ -64,15 +91,19 @@ func makeTwoPoint(tb testing.TB, n int) twoPoint {
 		if i == 0 {
 			t0 = ts
 		}
+		ts = t0 + (ts-t0)*o.timeScale
 		_ = p.Decode(data, decode.LinkEthernet)
+		if o.noHandshake && p.TCPFlags&decode.TCPSyn != 0 {
+			continue
+		}
 		s2c := p.SrcPort < p.DstPort
 		tsB := ts + int64(benchTransit)
 		if s2c {
 			tsB = ts - int64(benchTransit)
 		}
-		tsB += int64(benchOffset) + (tsB-t0)*20/1e6
+		tsB += o.offset + int64(float64(tsB-t0)*o.driftPPM/1e6)
 		f := frame{off: len(arena), n: len(data), orig: orig, tsA: ts, tsB: tsB, inA: true, inB: true}
-		if rng.Float64()*100 < benchLossPct && p.TCPFlags&decode.TCPSyn == 0 {
+		if rng.Float64()*100 < o.lossPct && p.TCPFlags&decode.TCPSyn == 0 {
 			if s2c {
 				f.inA = false
 				removed[1]++
@@ -84,19 +115,25 @@ func makeTwoPoint(tb testing.TB, n int) twoPoint {
 		arena = append(arena, data...)
 		frames = append(frames, f)
 	}
-	write := func(order []int, ts func(*frame) int64, in func(*frame) bool) ([]byte, int) {
+	write := func(order []int, ts func(*frame) int64, in func(*frame) bool, rewrite bool) ([]byte, int) {
 		var out bytes.Buffer
 		w, err := capfile.NewWriter(&out, capfile.FormatPCAP, decode.LinkEthernet, 96)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		k := 0
+		var q decode.Packet
 		for _, i := range order {
 			f := &frames[i]
 			if !in(f) {
 				continue
 			}
-			if err := w.WritePacket(ts(f), arena[f.off:f.off+f.n], f.orig); err != nil {
+			data := arena[f.off : f.off+f.n]
+			if rewrite && o.rewrite != nil {
+				_ = q.Decode(data, decode.LinkEthernet)
+				o.rewrite(data, &q)
+			}
+			if err := w.WritePacket(ts(f), data, f.orig); err != nil {
 				tb.Fatal(err)
 			}
 			k++
@@ -111,11 +148,11 @@ func makeTwoPoint(tb testing.TB, n int) twoPoint {
 		order[i] = i
 	}
 	tp := twoPoint{removed: removed}
-	tp.span, tp.nSpan = write(order, func(f *frame) int64 { return f.tsA }, func(f *frame) bool { return f.inA })
+	tp.span, tp.nSpan = write(order, func(f *frame) int64 { return f.tsA }, func(f *frame) bool { return f.inA }, false)
 	slices.SortStableFunc(order, func(x, y int) int {
-		return int(frames[x].tsB - frames[y].tsB)
+		return cmp.Compare(frames[x].tsB, frames[y].tsB)
 	})
-	tp.server, tp.nSrv = write(order, func(f *frame) int64 { return f.tsB }, func(f *frame) bool { return f.inB })
+	tp.server, tp.nSrv = write(order, func(f *frame) int64 { return f.tsB }, func(f *frame) bool { return f.inB }, true)
 	return tp
 }
 

@@ -58,8 +58,9 @@ type flow struct {
 	firstSame      int32     // first instance with the same addresses and ports
 }
 
-// dataSig identifies the first data segment of one direction of a flow,
-// which flow matching uses when addresses and ports differ.
+// dataSig identifies one direction of a flow by its first segment with
+// payload, or while it has sent none, its first packet; flow matching uses
+// it when addresses and ports differ.
 type dataSig struct {
 	ok       bool
 	plen     uint16
@@ -213,10 +214,13 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	if p.TCPFlags&decode.TCPFin != 0 {
 		f.fin[dir] = true
 	}
-	if p.PayloadLen > 0 && !f.data[dir].ok {
-		d := &f.data[dir]
+	// The direction's first packet identifies it until its first
+	// payload does.
+	if d := &f.data[dir]; !d.ok || d.plen == 0 && p.PayloadLen > 0 {
 		d.ok, d.seq, d.ack, d.plen = true, p.Seq, p.Ack, r.plen
-		d.hash = uint32(maphash.Bytes(payloadSeed, payload[:min(len(payload), payloadHashLen)]))
+		if p.PayloadLen > 0 {
+			d.hash = uint32(maphash.Bytes(payloadSeed, payload[:min(len(payload), payloadHashLen)]))
+		}
 	}
 	return true
 }

@@ -66,7 +66,7 @@ func matchFlows(a, b *Capture) []pair {
 		p.nat = fa.client != fb.client || fa.server != fb.server
 		if how == matchPayload {
 			for d := range 2 {
-				if fa.data[d].ok && fb.data[d].ok {
+				if fa.data[d].plen > 0 && fb.data[d].plen > 0 {
 					p.delta[d] = fb.data[d].seq - fa.data[d].seq
 				}
 			}
@@ -121,7 +121,7 @@ func matchFlows(a, b *Capture) []pair {
 				}
 			}
 		}
-		if f.data[c2s].ok || f.data[s2c].ok {
+		if f.data[c2s].plen > 0 || f.data[s2c].plen > 0 {
 			pk := payloadKeyOf(f)
 			byPayload[pk] = append(byPayload[pk], bi)
 		}
@@ -161,7 +161,7 @@ func matchFlows(a, b *Capture) []pair {
 	shift := median(startDelta)
 	for ai := range int32(a.flows.len()) {
 		fa := a.flows.at(ai)
-		if fa.partner >= 0 || !(fa.data[c2s].ok || fa.data[s2c].ok) {
+		if fa.partner >= 0 || fa.data[c2s].plen == 0 && fa.data[s2c].plen == 0 {
 			continue
 		}
 		best, bestDist := int32(-1), int64(0)

@@ -107,7 +107,7 @@ func matchPair(a, b *Capture, p *pair, ma, mb []int32, tab []slot) []slot {
 	weak := false
 	for d := range 2 {
 		lo := min(fa.pkts[d], fb.pkts[d])
-		if lo >= 4 && fa.matched[d]*2 < lo {
+		if lo > 0 && fa.matched[d]*2 < lo {
 			fa.weak[d] = true
 			weak = true
 		}
