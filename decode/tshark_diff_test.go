@@ -98,7 +98,10 @@ func TestTsharkDifferential(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			frames, _, _ := readCapture(filepath.Join(dir, name))
+			frames, total, _ := readCapture(filepath.Join(dir, name))
+			if total != len(ts) {
+				t.Errorf("capfile read %d frames, tshark %d", total, len(ts))
+			}
 			var p decode.Packet
 			compared := 0
 			for _, f := range frames {
@@ -123,7 +126,7 @@ func TestTsharkDifferential(t *testing.T) {
 					compared++
 				}
 			}
-			t.Logf("%d frames, %d TCP/UDP compared with tshark", len(frames), compared)
+			t.Logf("%d frames, %d packets, %d TCP/UDP compared with tshark", total, len(frames), compared)
 		})
 	}
 }
