@@ -48,7 +48,8 @@ var diffExprs = []string{
 	"(tcp[13] & 2) != 0", "(len) > 100 and (ip)", "len > 50 and len < 100", "1 = 1 and tcp",
 	"vlan", "vlan 10", "vlan 20 or vlan 10", "vlan and tcp port 80", "vlan 10 and host 10.0.0.1",
 	"vlan 100 and vlan 10 and tcp", "vlan and arp", "not vlan", "vlan or tcp", "tcp or vlan 4095 and arp",
-	"vlan 0 and icmp", "vlan and ip and tcp[13] = 0x10",
+	"vlan 0 and icmp", "vlan and ip and tcp[13] = 0x10", "vlan 20 or vlan 10 and tcp",
+	"vlan 100 or vlan and udp port 53", "not vlan 100 and vlan and tcp port 80",
 }
 
 var (

@@ -189,6 +189,9 @@ func craftedFrames() [][]byte {
 	add(newFrame().vlan(0x88a8, 100).vlan(0x8100, 10).ipv4(ipProtoTCP, "1.2.3.4", "10.0.0.2").tcp(80, 22, 0x02))
 	add(newFrame().vlan(0x9100, 4095).arp(0x0806, 1, "10.0.0.1", "10.0.0.2"))
 	add(newFrame().vlan(0x8100, 0).ipv4(ipProtoICMP, "10.0.0.1", "10.0.0.2").icmp(8, 0))
+	add(newFrame().vlan(0x8100, 20).ipv4(ipProtoTCP, "10.0.0.1", "10.0.0.2").tcp(1234, 80, 0x02))
+	add(newFrame().vlan(0x8100, 20).vlan(0x8100, 10).ipv4(ipProtoTCP, "10.0.0.1", "10.0.0.2").tcp(1234, 80, 0x02))
+	add(newFrame().vlan(0x8100, 100).vlan(0x8100, 7).ipv4(ipProtoUDP, "10.0.0.1", "10.0.0.2").udp(53, 53))
 	// Ethernet addresses, odd ethertypes, runts and truncated headers.
 	add(newFrame().macs([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, [6]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55}).arp(0x0806, 1, "10.0.0.9", "10.0.0.1"))
 	add(newFrame().macs([6]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55}, [6]byte{2, 0, 0, 0, 0, 1}).ipv4(ipProtoTCP, "10.0.0.1", "10.0.0.2").tcp(1, 2, 0x04))

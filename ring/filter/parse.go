@@ -573,13 +573,14 @@ func (p *parser) parseVLAN() (node, error) {
 	st := p.st
 	first := p.vlans == 0
 	p.vlans++
-	if p.link.live {
+	if p.link.live && first {
+		// Only the outermost tag can be in skb metadata; where it is found
+		// decides the offset of the rest at run time.
 		p.st = linkState{variable: true}
-		if first {
-			return &leaf{emit: func(g *gen, t, f int) { g.vlanLiveFirst(id, t, f) }}, nil
-		}
-		return &leaf{emit: func(g *gen, t, f int) { g.vlanLiveNext(id, t, f) }}, nil
+		return &leaf{emit: func(g *gen, t, f int) { g.vlanLiveFirst(id, t, f) }}, nil
 	}
+	// Further tags are in the frame; like libpcap, each moves the offset
+	// of every primitive after it by 4, whether or not it was evaluated.
 	p.st.shift += 4
 	return &leaf{emit: func(g *gen, t, f int) { g.tpidAndVID(st, id, t, f) }}, nil
 }

@@ -282,12 +282,6 @@ func (g *gen) lenCmp(c bpf.JumpTest, k uint32, t, f int) {
 	g.jmp(c, k, t, f)
 }
 
-// vlanOffline tests for an 802.1Q/802.1ad tag in the frame at the current
-// offset; later primitives see the network header 4 bytes further.
-func (g *gen) vlanOffline(st linkState, id int, t, f int) {
-	g.tpidAndVID(st, id, t, f)
-}
-
 // tpidAndVID tests the tag protocol identifier at the ethertype position
 // and, when id >= 0, the VLAN ID that follows it.
 func (g *gen) tpidAndVID(st linkState, id int, t, f int) {
@@ -340,23 +334,4 @@ func (g *gen) vlanLiveFirst(id int, t, f int) {
 		bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 4},
 		bpf.StoreScratch{Src: bpf.RegA, N: slotVLAN})
 	g.tpidAndVID(linkState{}, id, t, f)
-}
-
-// vlanLiveNext is a further "vlan" on a live socket: an in-frame tag at the
-// current run-time offset, after which the offset grows by 4.
-func (g *gen) vlanLiveNext(id int, t, f int) {
-	ok := g.newLabel()
-	g.tpidAndVID(linkState{variable: true}, -1, ok, f)
-	g.place(ok)
-	g.ins(bpf.LoadScratch{Dst: bpf.RegA, N: slotVLAN},
-		bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 4},
-		bpf.StoreScratch{Src: bpf.RegA, N: slotVLAN})
-	if id < 0 {
-		g.ja(t)
-		return
-	}
-	// The VLAN ID sits 2 bytes before the (now shifted) ethertype.
-	g.ins(bpf.TAX{}, bpf.LoadIndirect{Off: uint32(g.link.etherType) - 2, Size: 2},
-		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xfff})
-	g.jmp(bpf.JumpEqual, uint32(id), t, f)
 }
