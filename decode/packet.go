@@ -184,7 +184,8 @@ type Packet struct {
 	SACK      [MaxSACKBlocks]SACKBlock
 
 	// Payload, after the deepest header decoded (for ICMP, after type,
-	// code and checksum). PayloadLen is the length the IP header implies
+	// code and checksum: an echo's identifier and sequence number are its
+	// first 4 bytes). PayloadLen is the length the IP header implies
 	// (what was sent); CapPayloadLen is what the capture holds, less when
 	// Truncated. data[PayloadOffset:PayloadOffset+CapPayloadLen] is always
 	// a valid slice: PayloadOffset is clamped to len(data).
