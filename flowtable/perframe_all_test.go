@@ -24,6 +24,9 @@ func TestTsharkPerFrameShared(t *testing.T) {
 		for _, d := range diffs {
 			t.Error(d)
 		}
+		for _, d := range compareNumbers(t, tshark, path, a) {
+			t.Error(d)
+		}
 		frames += len(theirs)
 	}
 	t.Logf("%d frames with tshark events compared", frames)

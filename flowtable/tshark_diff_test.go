@@ -97,6 +97,7 @@ func readCounts(tb testing.TB, dir string) []countsRow {
 // fileAnalysis is what the table found in one capture.
 type fileAnalysis struct {
 	frames     map[uint64]EventSet // frames with events
+	rel        map[uint64][3]int64 // analysed frames: relative seq, relative ack, scaled window
 	tcpPackets int                 // TCP packets analysed
 	tcpFlows   uint64
 	firstIRTT  int64 // iRTT of the first TCP flow that has one, ns
@@ -110,7 +111,7 @@ func analyzeCapture(tb testing.TB, path string) fileAnalysis {
 		tb.Fatalf("%s: %v", path, err)
 	}
 	defer r.Close()
-	res := fileAnalysis{frames: map[uint64]EventSet{}}
+	res := fileAnalysis{frames: map[uint64]EventSet{}, rel: map[uint64][3]int64{}}
 	firstIndex := ^uint64(0)
 	tab, err := New(Config{Capacity: 4096, Seed: 1, IgnoreVLAN: true, OnExpire: func(fr *FlowRecord) {
 		if fr.Proto == decode.ProtoTCP && fr.IRTT != 0 && fr.Index < firstIndex {
@@ -135,6 +136,9 @@ func analyzeCapture(tb testing.TB, path string) fileAnalysis {
 		tab.Update(&p, cp.Timestamp, cp.Frame, &out)
 		if out.Tracked && p.Proto == decode.ProtoTCP {
 			res.tcpPackets++
+		}
+		if out.Analyzed {
+			res.rel[cp.Frame] = [3]int64{int64(out.RelSeq), int64(out.RelAck), out.Window}
 		}
 		if out.Events != 0 {
 			res.frames[cp.Frame] = out.Events

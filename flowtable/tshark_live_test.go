@@ -2,6 +2,7 @@ package flowtable
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -228,6 +229,9 @@ func TestTsharkLive(t *testing.T) {
 	for _, d := range diffs {
 		t.Error(d)
 	}
+	for _, d := range compareNumbers(t, tshark, path, a) {
+		t.Error(d)
+	}
 	// The script must provoke every event the comparison covers.
 	var seen EventSet
 	for _, s := range theirs {
@@ -258,6 +262,46 @@ func tshark40(t *testing.T) string {
 		t.Skipf("flowtable follows Wireshark 4.0's rules; installed: %s", first)
 	}
 	return tshark
+}
+
+// compareNumbers checks PacketResult's relative seq and ack and scaled
+// window against tshark's tcp.seq, tcp.ack and tcp.window_size, frame by
+// frame (the window only where flowtable knows the scale).
+func compareNumbers(t *testing.T, tshark, path string, a fileAnalysis) (diffs []string) {
+	t.Helper()
+	out, err := exec.Command(tshark, "-r", path, "-n", "-Y", "tcp", "-T", "fields", "-E", "separator=/t",
+		"-e", "frame.number", "-e", "tcp.seq", "-e", "tcp.ack", "-e", "tcp.window_size", "-e", "tcp.flags.ack").Output()
+	if err != nil && len(out) == 0 {
+		t.Fatalf("tshark %s: %v", path, err)
+	}
+	compared := 0
+	defer func() {
+		if compared != len(a.rel) {
+			diffs = append(diffs, fmt.Sprintf("%s: compared %d of %d analysed frames", filepath.Base(path), compared, len(a.rel)))
+		}
+	}()
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 5 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[0], 10, 64)
+		ours, ok := a.rel[n]
+		if !ok {
+			continue
+		}
+		compared++
+		seq, _ := strconv.ParseInt(f[1], 10, 64)
+		ack, _ := strconv.ParseInt(f[2], 10, 64)
+		win, _ := strconv.ParseInt(f[3], 10, 64)
+		if f[4] != "1" && f[4] != "True" {
+			ack = 0
+		}
+		if seq != ours[0] || ack != ours[1] || (ours[2] >= 0 && win != ours[2]) {
+			diffs = append(diffs, fmt.Sprintf("%s frame %d: tshark seq %d ack %d win %d, flowtable %v", filepath.Base(path), n, seq, ack, win, ours))
+		}
+	}
+	return diffs
 }
 
 // compareFrames runs tshark on path and returns the frames whose events
