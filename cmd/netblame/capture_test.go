@@ -438,3 +438,56 @@ func TestCaptureWorkerAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureUsageErrors: bad command lines exit with status 1 before any
+// socket is opened, with a message saying what is wrong.
+func TestCaptureUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"capture"}, "-i IFACE is required"},
+		{[]string{"capture", "-i", "lo", "--rotate-size", "10MB"}, "need -w FILE"},
+		{[]string{"capture", "-i", "lo", "-w", "x.pcap", "--rotate-size", "ten"}, "not a size"},
+		{[]string{"capture", "-i", "lo", "--fanout", "spray"}, "unknown fanout mode"},
+		{[]string{"capture", "-i", "lo", "-f", "tcp port"}, "position"},
+		{[]string{"capture", "-i", "lo", "-s", "0"}, "-s must be"},
+	} {
+		var out, errb bytes.Buffer
+		code := runIO(tc.args, &out, &errb)
+		if code != exitInput || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("netblame %v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errb.String(), exitInput, tc.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "1500": 1500, "64k": 64000, "100MB": 100e6, "2MiB": 2 << 20, "1GiB": 1 << 30, " 3 kB ": 3000} {
+		got, err := parseSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"MB", "-5MB", "12XB", "1.5GB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRotatedFileNames(t *testing.T) {
+	for base, want := range map[string]string{
+		"out.pcap":          "out-0003.pcap",
+		"/d/cap.pcapng.zst": "/d/cap-0003.pcapng.zst",
+		"x.PCAP.gz":         "x-0003.PCAP.gz",
+		"noext":             "noext-0003",
+	} {
+		rw := &rotatingWriter{base: base, rotate: true}
+		if got := rw.fileName(3); got != want {
+			t.Errorf("fileName(%q, 3) = %q, want %q", base, got, want)
+		}
+	}
+	if got := (&rotatingWriter{base: "a.pcap"}).fileName(1); got != "a.pcap" {
+		t.Errorf("without rotation the name is %q", got)
+	}
+}
