@@ -231,3 +231,45 @@ func TestCorruptCompressed(t *testing.T) {
 		t.Logf("%s: %d packets, then %v", name, len(pkts), err)
 	}
 }
+
+// TestWriterFlush: after Flush, everything written so far can be read
+// from the file, compressed or not, while the writer stays open; Close
+// then completes the file.
+func TestWriterFlush(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"f.pcap", "f.pcapng", "f.pcap.zst", "f.pcapng.gz"} {
+		path := filepath.Join(dir, name)
+		w, err := Create(path, decode.LinkEthernet, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 10 {
+			w.WritePacket(int64(i), []byte{byte(i), 1, 2, 3}, 4)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(path)
+		if err != nil {
+			t.Fatalf("%s after Flush: %v", name, err)
+		}
+		got, _ := readAll(r) // an unfinished compressed stream ends in an error
+		r.Close()
+		if len(got) != 10 {
+			t.Errorf("%s: %d packets readable after Flush, want 10", name, len(got))
+		}
+		w.WritePacket(10, []byte{10}, 1)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, err = Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = readAll(r)
+		r.Close()
+		if err != io.EOF || len(got) != 11 {
+			t.Errorf("%s: %d packets then %v after Close, want 11 then EOF", name, len(got), err)
+		}
+	}
+}
