@@ -12,8 +12,8 @@ import (
 )
 
 // progressDelay is how long reading a file may take before a progress bar
-// appears; quick files never show one.
-const progressDelay = time.Second
+// appears; quick files never show one. (A variable for tests.)
+var progressDelay = time.Second
 
 // countingReader counts the bytes read from the file (compressed bytes for
 // compressed files, so the count compares with the file size). It is
@@ -42,7 +42,7 @@ type progress struct {
 func startProgress(stderr io.Writer, f *os.File, src *countingReader) *progress {
 	p := &progress{done: make(chan struct{})}
 	tty, ok := stderr.(*os.File)
-	if !ok || !isatty.IsTerminal(tty.Fd()) {
+	if !ok || !isTerminal(tty) {
 		return p
 	}
 	st, err := f.Stat()
@@ -53,6 +53,9 @@ func startProgress(stderr io.Writer, f *os.File, src *countingReader) *progress 
 	go p.loop(tty, st.Size(), src)
 	return p
 }
+
+// isTerminal reports whether f is a terminal. (A variable for tests.)
+var isTerminal = func(f *os.File) bool { return isatty.IsTerminal(f.Fd()) }
 
 func (p *progress) loop(tty *os.File, size int64, src *countingReader) {
 	defer p.wg.Done()

@@ -294,6 +294,9 @@ func appendInfo(b []byte, pk *packetCtx) []byte {
 		b = strconv.AppendInt(b, int64(d.PayloadLen), 10)
 	case d.Layer == decode.LayerTransport && (d.Proto == decode.ProtoICMP || d.Proto == decode.ProtoICMPv6):
 		b = appendICMPInfo(b, d)
+	case d.Layer >= decode.LayerNetwork:
+		b = append(b, "IP protocol "...)
+		b = strconv.AppendUint(b, uint64(d.Proto), 10)
 	case d.Layer == decode.LayerLink && d.EtherType != 0:
 		b = append(b, "EtherType 0x"...)
 		b = append(b, strconv.FormatUint(uint64(d.EtherType)|0x10000, 16)[1:]...)
