@@ -39,6 +39,8 @@ type analyzeOptions struct {
 	// csvHeader: a CSV header line was printed for an earlier file; later
 	// files' tables continue below it without one.
 	csvHeader bool
+	// traced counts the packets --trace found, over all files.
+	traced int
 
 	fmt    outputFormat
 	filter packetFilter
@@ -177,7 +179,7 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
 	if err := o.checkViews(); err != nil {
 		return err
 	}
-	o.csvHeader = false
+	o.csvHeader, o.traced = false, 0
 	var errs []error
 	for _, name := range files {
 		fc := &fileCtx{name: name, multi: len(files) > 1}
@@ -192,8 +194,15 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
 			errs = append(errs, err)
 		}
 	}
+	if o.trace != "" && o.traced == 0 && len(errs) == 0 {
+		spec, _ := parseFlowSpec(o.trace)
+		return inputErr(fmt.Errorf("no packet of flow %s", spec))
+	}
 	return errors.Join(errs...)
 }
+
+// streams reports whether the view prints while the file is read.
+func (o *analyzeOptions) streams() bool { return o.summary || o.events || o.trace != "" }
 
 // checkViews rejects contradictory view flags.
 func (o *analyzeOptions) checkViews() error {
@@ -275,7 +284,13 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	defer f.Close()
 	src := &countingReader{r: f}
-	prog := startProgress(stderr, f, src)
+	var prog *progress
+	if o.streams() && isTerminalWriter(stdout) {
+		// Lines printed as they are read would mix with the bar.
+		prog = startProgress(nil, f, src)
+	} else {
+		prog = startProgress(stderr, f, src)
+	}
 	defer prog.stop()
 
 	r, err := capfile.NewReader(src)

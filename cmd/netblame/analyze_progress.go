@@ -57,6 +57,12 @@ func startProgress(stderr io.Writer, f *os.File, src *countingReader) *progress 
 // isTerminal reports whether f is a terminal. (A variable for tests.)
 var isTerminal = func(f *os.File) bool { return isatty.IsTerminal(f.Fd()) }
 
+// isTerminalWriter reports whether w is a file that is a terminal.
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
+}
+
 func (p *progress) loop(tty *os.File, size int64, src *countingReader) {
 	defer p.wg.Done()
 	select {

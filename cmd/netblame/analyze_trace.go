@@ -126,9 +126,7 @@ func (v *traceView) finish(fc *fileCtx) error {
 	if err := finishViewTable(v.o, v.tw); err != nil {
 		return err
 	}
-	if v.n == 0 && fc.readErr == nil {
-		return inputErr(fmt.Errorf("%s: no packet of flow %s", fc.name, v.spec))
-	}
+	v.o.traced += v.n
 	return nil
 }
 
