@@ -80,8 +80,8 @@ func intersect(a, b []fact) []fact {
 	return out
 }
 
-// writesA reports whether a plain instruction sets A without reading it,
-// and readsA whether it reads A.
+// aEffect reports whether a plain instruction reads A, and whether it
+// sets A without reading it.
 func aEffect(in bpf.Instruction) (reads, writes bool) {
 	switch in := in.(type) {
 	case bpf.LoadAbsolute, bpf.LoadIndirect, bpf.LoadExtension:
@@ -324,7 +324,6 @@ func (g *gen) dropUnreachable() {
 // just left in A (typically the ethertype, re-read by the next test).
 func (g *gen) dropRedundantLoads() {
 	lidx := g.labelIndex()
-	_ = lidx
 	// descIn[i]: what A holds on entry to pin i, when all entries agree.
 	descIn := make([]desc, len(g.pins)+1)
 	set := make([]bool, len(g.pins)+1)
