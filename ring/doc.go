@@ -16,6 +16,15 @@
 // fanout group, and only then given the real filter, so a filter's promise
 // holds from the first packet and no packet is delivered twice.
 //
+// The ring is driven directly through golang.org/x/sys/unix rather than
+// github.com/gopacket/gopacket/afpacket: afpacket's zero-copy read appends
+// the VLAN tag to CaptureInfo.AncillaryData (an allocation for every tagged
+// packet, with no option to turn it off), takes a mutex and builds a
+// time.Time per packet, and binds its socket before a filter can be set
+// (the attach race above), without exposing the descriptor to reorder it.
+// Waiting for a block parks the goroutine in Go's netpoller instead of
+// blocking a thread in poll(2).
+//
 // ring is for capture only. It does not parse packets (see decode), write
 // files (see capfile) or compile filter expressions (see ring/filter).
 // It needs CAP_NET_RAW, and CAP_BPF for the eBPF prefilter.
