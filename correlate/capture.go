@@ -22,7 +22,7 @@ type Capture struct {
 	Packets, TCPPackets uint64
 	// Truncated counts TCP packets cut short by the capture's snaplen.
 	Truncated uint64
-	// First and Last are the timestamps of the first and last packet.
+	// First and Last are the earliest and latest packet timestamps.
 	First, Last int64
 	// Err is the error that ended reading early (a damaged file), if any:
 	// everything before it was kept.
@@ -139,11 +139,13 @@ func (c *Capture) ReadFrom(r packetReader) error {
 // TCP packets are kept; Add returns whether p was one. Packets must come in
 // frame order, and none may be added after the capture was correlated.
 func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) bool {
-	if c.Packets == 0 {
+	if c.Packets == 0 || ts < c.First {
 		c.First = ts
 	}
+	if c.Packets == 0 || ts > c.Last {
+		c.Last = ts
+	}
 	c.Packets++
-	c.Last = ts
 	if c.done || !p.IsTCP() || p.Has(decode.LaterFragment) {
 		return false
 	}
@@ -161,13 +163,13 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 		if f.client == src && f.hasSYN[c2s] && f.isn[c2s] != p.Seq ||
 			f.client != src || f.rstBy >= 0 || f.fin[c2s] && f.fin[s2c] {
 			prev := fi
-			fi = c.newFlow(p, src, dst, prev)
+			fi = c.newFlow(p, ts, src, dst, prev)
 			c.flows.at(prev).nextSame = fi
 			c.index[slot] = fi + 1
 		}
 	}
 	if fi < 0 {
-		fi = c.newFlow(p, src, dst, -1)
+		fi = c.newFlow(p, ts, src, dst, -1)
 		c.insert(slot, fi)
 	}
 	f := c.flows.at(fi)
@@ -297,7 +299,7 @@ func (c *Capture) insert(s int, fi int32) {
 
 // newFlow starts a flow whose first packet is p, from src to dst. prev is
 // the earlier connection on the same addresses and ports, or -1.
-func (c *Capture) newFlow(p *decode.Packet, src, dst netip.AddrPort, prev int32) int32 {
+func (c *Capture) newFlow(p *decode.Packet, ts int64, src, dst netip.AddrPort, prev int32) int32 {
 	syn := p.TCPFlags&decode.TCPSyn != 0
 	ack := p.TCPFlags&decode.TCPAck != 0
 	var srcIsClient bool
@@ -311,7 +313,7 @@ func (c *Capture) newFlow(p *decode.Packet, src, dst netip.AddrPort, prev int32)
 		// both captures of a flow agree on without seeing its start.
 		srcIsClient = p.SrcPort >= p.DstPort
 	}
-	f := flow{first: c.Last, rstBy: -1, wscale: [2]int8{-1, -1}, partner: -1, nextSame: -1}
+	f := flow{first: ts, rstBy: -1, wscale: [2]int8{-1, -1}, partner: -1, nextSame: -1}
 	if srcIsClient {
 		f.client, f.server = src, dst
 	} else {

@@ -8,13 +8,14 @@ import (
 )
 
 // fuzzFrames splits fuzz input into Ethernet frames, each for the client
-// side (0), the server side (1) or both (2): [which][len hi][len lo][frame].
-func fuzzFrames(data []byte, fn func(which byte, frame []byte)) {
-	for len(data) >= 3 {
-		which, n := data[0]%3, int(data[1])<<8|int(data[2])
-		data = data[3:]
+// side (0), the server side (1) or both (2), with a time step in ms that
+// may go backwards: [which][step][len hi][len lo][frame].
+func fuzzFrames(data []byte, fn func(which byte, step int8, frame []byte)) {
+	for len(data) >= 4 {
+		which, step, n := data[0]%3, int8(data[1]), int(data[2])<<8|int(data[3])
+		data = data[4:]
 		n = min(n, len(data))
-		fn(which, data[:n])
+		fn(which, step, data[:n])
 		data = data[n:]
 	}
 }
@@ -32,28 +33,28 @@ func FuzzCorrelate(f *testing.F) {
 		if i%11 == 5 {
 			which = byte(i % 2) // missing from one side
 		}
-		seed = append(seed, which, byte(len(frame)>>8), byte(len(frame)))
+		seed = append(seed, which, 1, byte(len(frame)>>8), byte(len(frame)))
 		seed = append(seed, frame...)
 	}
 	f.Add(seed)
 	f.Add(seed[:len(seed)/3])
-	f.Add([]byte{2, 0, 3, 1, 2, 3})
+	f.Add([]byte{2, 0, 0, 3, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, b := NewCapture("a"), NewCapture("b")
 		var p decode.Packet
-		var n int64
-		fuzzFrames(data, func(which byte, frame []byte) {
-			n++
+		var now int64
+		fuzzFrames(data, func(which byte, step int8, frame []byte) {
+			now += int64(step) * 1e6
 			_ = p.Decode(frame, decode.LinkEthernet)
 			var payload []byte
 			if p.IsTCP() {
 				payload = frame[p.PayloadOffset : p.PayloadOffset+p.CapPayloadLen]
 			}
 			if which != 1 {
-				a.Add(uint64(a.Packets+1), n*1e6, &p, payload)
+				a.Add(uint64(a.Packets+1), now, &p, payload)
 			}
 			if which != 0 {
-				b.Add(uint64(b.Packets+1), n*1e6+3e6, &p, payload)
+				b.Add(uint64(b.Packets+1), now+3e6, &p, payload)
 			}
 		})
 		rep := Correlate(a, b, Options{})
