@@ -29,8 +29,6 @@ const (
 	dFirstAck                  // Wireshark's is_first_ack: SYN seen, no pure ACK yet
 	dLastKeepAlive             // the last segment was a keep-alive
 	dLastZWP                   // the last segment was a zero-window probe
-	dSawSyn                    // sent a pure SYN
-	dSawSynAck                 // sent a SYN-ACK
 	dSawFin                    // sent a FIN
 	dSawRst                    // sent a RST
 )
