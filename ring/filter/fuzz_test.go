@@ -11,8 +11,8 @@ import (
 )
 
 // FuzzCompile: the compiler never panics; an error is a SyntaxError with a
-// position inside the expression (position 0 for a program too large
-// program); a program it returns assembles, is no longer than the kernel
+// position inside the expression (0 for a program that is too large);
+// a program it returns assembles, is no longer than the kernel
 // allows, ends every path in a return, translates to eBPF whose jumps all
 // resolve, and (offline mode, in the VM) decides every crafted frame as
 // the unoptimised program does.
