@@ -313,11 +313,15 @@ func (run *captureRun) supervise(ctx context.Context, done <-chan struct{}) {
 		deadline = t.C
 	}
 	var statsTick, sumTick <-chan time.Time
-	if run.opts.statsEvery > 0 {
-		t := time.NewTicker(run.opts.statsEvery)
-		defer t.Stop()
-		statsTick = t.C
+	// The kernel's counters are 32-bit and reset when read: read them at
+	// least every 10s so they cannot wrap, printing only when asked to.
+	every, quiet := run.opts.statsEvery, false
+	if every <= 0 {
+		every, quiet = 10*time.Second, true
 	}
+	st := time.NewTicker(every)
+	defer st.Stop()
+	statsTick = st.C
 	if run.analysis != nil && run.opts.summaryEvery > 0 {
 		t := time.NewTicker(run.opts.summaryEvery)
 		defer t.Stop()
@@ -333,7 +337,7 @@ func (run *captureRun) supervise(ctx context.Context, done <-chan struct{}) {
 		case <-deadline:
 			run.cap.Stop()
 		case <-statsTick:
-			if s, err := run.cap.Stats(); err == nil {
+			if s, err := run.cap.Stats(); err == nil && !quiet {
 				k := s.Total.Kernel
 				fmt.Fprintf(run.stderr, "netblame: %d packets captured, kernel: %d accepted, %d dropped, %d queue freezes\n",
 					s.Total.Delivered, k.Packets, k.Drops, k.QueueFreezes)
