@@ -10,13 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Defaults. The ring of one socket is DefaultNumBlocks x DefaultBlockSize
-// = 4 MiB: tcpdump's default buffer (2 MiB) plus as much again, which is
-// what the capture benchmark (4 parallel TCP uploads on a veth pair, snaplen
-// 128, see capture_bench_test.go) needed for zero drops on a 2-core VM while
-// a 2 MiB ring still dropped during scheduler stalls. Blocks of 256 KiB are
-// small enough that the kernel always has free blocks while user space works
-// on one, and large enough that one poll wakeup returns hundreds of packets.
+// Defaults. The ring of one worker is DefaultNumBlocks x DefaultBlockSize
+// = 4 MiB: tcpdump's default 2 MiB buffer plus as much again. Drops under
+// load come from the reader being descheduled, not from its speed (it
+// needs ~5% of a core at 150k packets/s), so the ring must cover the
+// longest stall. On the capture benchmark (capture_bench_test.go: 4 TCP
+// uploads over a veth pair, snaplen 128, a 2-core VM shared with ~20
+// runnable tasks) 2 MiB overflowed in every round, 4 MiB dropped in most
+// rounds far less than tcpdump with its 2 MiB, and 8 MiB did no better
+// than 4 MiB under that noise; see the closing report for the figures.
+// Blocks of 256 KiB (about 1,100 packets at snaplen 128) are small enough
+// that the kernel always has free blocks while user space works on one.
 const (
 	DefaultSnaplen      = 262144 // tcpdump's default: whole packets
 	DefaultBlockSize    = 256 << 10
