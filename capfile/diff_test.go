@@ -2,6 +2,7 @@ package capfile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -212,5 +213,52 @@ func TestTsharkDifferential(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTsharkHandBuilt runs tshark over a hand-built pcapng with the
+// interface timestamp options of TestPcapngTimestamps (powers of ten and
+// two, offsets), several sections in both byte orders, simple and
+// obsolete packet blocks and skipped blocks, and compares every frame.
+// Binary resolutions finer than 2^-34 are left out: Wireshark 4.0
+// overflows 64 bits converting them (we compute them exactly).
+func TestTsharkHandBuilt(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed; skipping the tshark differential test")
+	}
+	if testing.Short() {
+		t.Skip("-short: skipping tshark")
+	}
+	le, be := binary.LittleEndian, binary.BigEndian
+	f := newNg(le)
+	f.idb(1, 0, f.tsresol(0x80|10)).idb(1, 0, f.tsresol(0x80|30)).idb(1, 0, f.tsresol(12))
+	f.idb(1, 0, f.tsresol(6), f.tsoffset(1_000_000)).idb(1, 0, f.tsresol(9), f.tsoffset(-10)).idb(1, 0, f.tsresol(3))
+	pkt := make([]byte, 60)
+	f.epb(0, 1_600_000_000<<10|512, pkt, 60)
+	f.epb(1, 1_600_000_000<<30|(1<<28)+12345, pkt, 60)
+	f.block(4, make([]byte, 8))
+	f.epb(2, 1_600_000_000_123_456_789, pkt[:20], 1500)
+	f.epb(3, 1_500_000, pkt, 60, f.opt(1, []byte("comment")))
+	f.block(5, make([]byte, 12))
+	f.epb(4, 1_600_000_000_000_000_001, pkt, 60)
+	f.pb(5, 1_600_000_000_123, pkt[:30], 30)
+	f.shb(be, 1, 0).idb(1, 40, f.tsresol(9))
+	f.spb(60, pkt[:40]) // data cut to the snaplen, as the format requires
+	f.epb(0, 1_700_000_000_000_000_000, pkt, 61)
+	path := filepath.Join(t.TempDir(), "hand.pcapng")
+	if err := os.WriteFile(path, f.bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := runTshark(t, path)
+	got, err := readAll(mustReader(t, f.bytes()))
+	if err != io.EOF || len(got) != len(want) || len(got) != 8 {
+		t.Fatalf("we read %d packets (%v), tshark %d", len(got), err, len(want))
+	}
+	for i, w := range want {
+		p := got[i]
+		if p.Frame != w.number || p.OrigLen != w.len || len(p.Data) != w.capLen || (w.hasTime && p.Timestamp != w.epochNs) {
+			t.Errorf("frame %d: ts %d len %d caplen %d; tshark frame %d: ts %d len %d caplen %d",
+				p.Frame, p.Timestamp, p.OrigLen, len(p.Data), w.number, w.epochNs, w.len, w.capLen)
+		}
 	}
 }
