@@ -34,6 +34,7 @@ type Capture struct {
 	// open-addressing table of flow index+1, at most half full.
 	index   []int32
 	indexed int
+	lastF   int32   // flow of the previous packet, -1 at first
 	order   []int32 // record indices grouped by flow, in frame order within a flow
 	done    bool
 }
@@ -75,7 +76,7 @@ var payloadSeed = maphash.MakeSeed()
 
 // NewCapture returns an empty capture named name.
 func NewCapture(name string) *Capture {
-	return &Capture{Name: name}
+	return &Capture{Name: name, lastF: -1}
 }
 
 // ReadFile reads a pcap or pcapng file (plain, gzip or zstd). A file that
@@ -155,7 +156,17 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	syn := p.TCPFlags&decode.TCPSyn != 0
 	ack := p.TCPFlags&decode.TCPAck != 0
 
-	slot, fi := c.lookup(src, dst)
+	// Packets of one connection often come in runs: try the last one's
+	// flow before the index (not for a SYN, which may start a new one).
+	slot, fi := -1, int32(-1)
+	if c.lastF >= 0 && !(syn && !ack) {
+		if f := c.flows.at(c.lastF); f.client == src && f.server == dst || f.client == dst && f.server == src {
+			fi = c.lastF
+		}
+	}
+	if fi < 0 {
+		slot, fi = c.lookup(src, dst)
+	}
 	if fi >= 0 && syn && !ack {
 		// A SYN with a new ISN starts a new connection on the same
 		// addresses and ports; a repeated SYN does not.
@@ -172,6 +183,7 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 		fi = c.newFlow(p, ts, src, dst, -1)
 		c.insert(slot, fi)
 	}
+	c.lastF = fi
 	f := c.flows.at(fi)
 
 	dir := c2s

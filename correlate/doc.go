@@ -23,8 +23,16 @@
 //     among identical copies, by order: the nth copy at one point is the
 //     nth at the other. Where a middlebox rewrote IP IDs or timestamps so
 //     that fewer than half the packets match that way, the direction is
-//     matched by identity and order alone. One hash table over the server
-//     side's records keeps this linear in packets.
+//     matched by identity and order alone. A small hash table per
+//     connection over the server side's records keeps this linear in
+//     packets. The TCP checksum is not used: a server capture taken before
+//     checksum offload holds partial checksums, and leaving it out keeps
+//     records at 32 bytes.
+//
+// Both captures are held as records (32 bytes a packet, about 60 in all
+// with the indexes and the report), not streamed through a sliding window:
+// matching then does not depend on the clocks' offset, which is only known
+// afterwards, nor on how far apart in time two copies of a packet were.
 //   - The clock offset is estimated NTP-style: for a matched packet, server
 //     time minus client-side time is offset+transit going to the server
 //     and offset-transit coming back, so the least value each way (the
