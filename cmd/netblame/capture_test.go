@@ -257,21 +257,21 @@ func TestCaptureSIGINTMidTransfer(t *testing.T) {
 func TestCaptureRotation(t *testing.T) {
 	p := capturePair(t)
 	dir := t.TempDir()
-	lc := startCapture(t, p.NSB, "-i", p.IfB, "-s", "128", "-w", filepath.Join(dir, "rot.pcap"), "--rotate-size", "100kB")
-	if err := ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5002, 3000, 200, time.Millisecond); err != nil {
+	lc := startCapture(t, p.NSB, "-i", p.IfB, "-s", "128", "-w", filepath.Join(dir, "rot.pcap"), "--rotate-size", "150kB")
+	if err := ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5002, 3000, 200, 0); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
 	stderr := lc.stop(t, syscall.SIGTERM)
 	files, _ := filepath.Glob(filepath.Join(dir, "rot-*.pcap"))
 	if len(files) < 3 {
-		t.Fatalf("%d files after 3000 x 144 bytes with --rotate-size 100kB: %v", len(files), files)
+		t.Fatalf("%d files after 3000 x 144 bytes with --rotate-size 150kB: %v", len(files), files)
 	}
 	total := 0
 	for _, f := range files {
 		st, _ := os.Stat(f)
-		if st.Size() > 100_000 {
-			t.Errorf("%s is %d bytes, over the 100kB limit", f, st.Size())
+		if st.Size() > 150_000 {
+			t.Errorf("%s is %d bytes, over the 150kB limit", f, st.Size())
 		}
 		n := len(readAll(t, f))
 		if tn := tsharkCount(t, f); tn >= 0 && tn != n {
