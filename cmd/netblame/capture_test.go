@@ -268,12 +268,18 @@ func TestCaptureRotation(t *testing.T) {
 		t.Fatalf("%d files after 3000 x 144 bytes with --rotate-size 150kB: %v", len(files), files)
 	}
 	total := 0
-	for _, f := range files {
+	for i, f := range files {
 		st, _ := os.Stat(f)
 		if st.Size() > 150_000 {
 			t.Errorf("%s is %d bytes, over the 150kB limit", f, st.Size())
 		}
 		n := len(readAll(t, f))
+		// tshark takes seconds to start on a busy machine: it checks the
+		// first file (closed by rotation) and the last (closed by SIGTERM).
+		if i != 0 && i != len(files)-1 {
+			total += n
+			continue
+		}
 		if tn := tsharkCount(t, f); tn >= 0 && tn != n {
 			t.Errorf("%s: tshark reads %d packets, capfile %d", f, tn, n)
 		}
