@@ -47,7 +47,7 @@ func undecodedEncapsulation(protocols string) bool {
 func TestSummaryMatchesTshark(t *testing.T) {
 	dir := pcapsDir(t)
 	needTshark(t)
-	compared, allowed := 0, 0
+	compared, allowed, infoCompared := 0, 0, 0
 	for _, m := range readManifest(t, dir) {
 		path := filepath.Join(dir, m.file)
 		out, errOut, code := runCLI(t, "analyze", "--summary", "--format", "json", path)
@@ -56,7 +56,7 @@ func TestSummaryMatchesTshark(t *testing.T) {
 		}
 		rows := jsonLines(t, out)
 		ts := tsharkFields(t, path, nil, "frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
-			"frame.len", "frame.cap_len", "frame.protocols", "tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport", "frame.time_epoch")
+			"frame.len", "frame.cap_len", "frame.protocols", "tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport", "frame.time_epoch", "_ws.col.Info")
 		// pcapng custom blocks are frames to Wireshark (and take a frame
 		// number in netblame too) but hold no packet.
 		var frames [][]string
@@ -112,6 +112,18 @@ func TestSummaryMatchesTshark(t *testing.T) {
 				t.Errorf("%s: proto %q, tshark %q (%s); info %q", where, proto, want["proto"], f[7], info)
 				continue
 			}
+			if proto == "TCP" {
+				// Where tshark's Info is TCP's own (not an application's),
+				// its relative Seq and Ack, scaled Win and Len agree.
+				for _, k := range []string{"Seq", "Ack", "Win", "Len"} {
+					if w, ok := infoValue(f[13], k); ok {
+						if g, _ := infoValue(info, k); g != w {
+							t.Errorf("%s: Info %s=%s, tshark %s=%s (%q vs %q)", where, k, g, k, w, info, f[13])
+						}
+						infoCompared++
+					}
+				}
+			}
 			if proto == "TCP" || proto == "UDP" {
 				for _, k := range []string{"sport", "dport"} {
 					if str(r, k) != want[k] {
@@ -124,7 +136,7 @@ func TestSummaryMatchesTshark(t *testing.T) {
 			compared++
 		}
 	}
-	t.Logf("%d frames compared with tshark, %d differences allowed (undecoded encapsulation, fragments, cut headers)", compared, allowed)
+	t.Logf("%d frames compared with tshark, %d differences allowed (undecoded encapsulation, fragments, cut headers); %d Seq/Ack/Win/Len values compared", compared, allowed, infoCompared)
 	if compared == 0 {
 		t.Fatal("no frame compared")
 	}
@@ -162,4 +174,18 @@ func TestSummaryJSONFields(t *testing.T) {
 	if !sawNoPorts {
 		t.Error("the capture has ARP and ICMP packets, but every row had ports")
 	}
+}
+
+// infoValue finds the number in "key=number" in an Info column (tshark
+// may glue a note such as "[Malformed Packet]" to it).
+func infoValue(info, key string) (string, bool) {
+	for _, f := range strings.Fields(info) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			if i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+				v = v[:i]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
