@@ -3,6 +3,7 @@ package correlate_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"testing"
@@ -27,35 +28,62 @@ func TestNetlab(t *testing.T) {
 	}
 	for _, s := range netlab.Scenarios() {
 		t.Run(s.Name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			res, err := netlab.Run(ctx, t.TempDir(), s)
-			if res == nil {
-				t.Fatalf("lab run: %v", err)
-			}
-			if err != nil {
-				t.Skipf("the lab's ground truth failed its own checks, nothing to compare with: %v", err)
-			}
-			rep, err := correlate.Files(res.SpanPcap, res.ServerPcap, correlate.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkTruth(t, rep, &res.Truth)
-			if t.Failed() {
-				b, _ := json.MarshalIndent(rep, "", "  ")
-				t.Logf("report:\n%s", b)
-				if dir := os.Getenv("NETBLAME_KEEP_LAB"); dir != "" {
-					os.CopyFS(dir+"/"+s.Name, os.DirFS(res.Dir))
+			// The lab's programs share a busy machine: a scheduling stall
+			// can really make its server or client slow, or its router
+			// queue. A run that disagrees with the truth is logged and run
+			// once more; only a second disagreement fails.
+			for attempt := 1; ; attempt++ {
+				errs := runScenario(t, s)
+				if len(errs) == 0 {
+					return
 				}
+				if attempt == 2 {
+					for _, e := range errs {
+						t.Error(e)
+					}
+					return
+				}
+				t.Logf("attempt 1 disagreed with the truth, running again: %v", errs)
 			}
 		})
 	}
 }
 
-func checkTruth(t *testing.T, rep *correlate.Report, tr *netlab.Truth) {
-	t.Helper()
+// runScenario runs s in the lab, correlates its captures and returns how
+// the report disagrees with the truth.
+func runScenario(t *testing.T, s netlab.Scenario) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := netlab.Run(ctx, t.TempDir(), s)
+	if res == nil {
+		t.Fatalf("lab run: %v", err)
+	}
+	if err != nil {
+		t.Skipf("the lab's ground truth failed its own checks, nothing to compare with: %v", err)
+	}
+	rep, err := correlate.Files(res.SpanPcap, res.ServerPcap, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := checkTruth(rep, &res.Truth)
+	if len(errs) > 0 {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		t.Logf("report:\n%s", b)
+		if dir := os.Getenv("NETBLAME_KEEP_LAB"); dir != "" {
+			os.CopyFS(dir+"/"+s.Name, os.DirFS(res.Dir))
+		}
+	}
+	return errs
+}
+
+// checkTruth compares a report with the lab's truth: the verdict overall
+// and per connection, the exact lost-between and capture-drop counts, the
+// NAT view and the clock offset.
+func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
+	var errs []string
+	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if string(rep.Verdict) != tr.ExpectedBlame {
-		t.Errorf("verdict %s, want %s (reason: %s)", rep.Verdict, tr.ExpectedBlame, rep.Reason)
+		errorf("verdict %s, want %s (reason: %s)", rep.Verdict, tr.ExpectedBlame, rep.Reason)
 	}
 	byClient := map[string]*correlate.FlowReport{}
 	for i := range rep.Flows {
@@ -64,33 +92,34 @@ func checkTruth(t *testing.T, rep *correlate.Report, tr *netlab.Truth) {
 	for _, tf := range tr.Flows {
 		fr := byClient[tf.Client]
 		if fr == nil {
-			t.Errorf("connection %s -> %s not reported", tf.Client, tf.Server)
+			errorf("connection %s -> %s not reported", tf.Client, tf.Server)
 			continue
 		}
 		if string(fr.Verdict) != tf.ExpectedBlame {
-			t.Errorf("%s: verdict %s, want %s (reason: %s)", tf.Client, fr.Verdict, tf.ExpectedBlame, fr.Reason)
+			errorf("%s: verdict %s, want %s (reason: %s)", tf.Client, fr.Verdict, tf.ExpectedBlame, fr.Reason)
 		}
 		if fr.LostBetween.C2S != tf.LostBetween.C2S || fr.LostBetween.S2C != tf.LostBetween.S2C {
-			t.Errorf("%s: lost between c2s %d s2c %d, want %d %d", tf.Client,
+			errorf("%s: lost between c2s %d s2c %d, want %d %d", tf.Client,
 				fr.LostBetween.C2S, fr.LostBetween.S2C, tf.LostBetween.C2S, tf.LostBetween.S2C)
 		}
 		if fr.CaptureDrops != tf.CaptureDrops {
-			t.Errorf("%s: %d capture drops, want %d", tf.Client, fr.CaptureDrops, tf.CaptureDrops)
+			errorf("%s: %d capture drops, want %d", tf.Client, fr.CaptureDrops, tf.CaptureDrops)
 		}
 		if tf.ServerSeesClient != "" && tf.ServerSeesClient != tf.Client {
 			if fr.ServerSideView == nil || fr.ServerSideView.Client != tf.ServerSeesClient {
-				t.Errorf("%s: server side view %+v, want client %s", tf.Client, fr.ServerSideView, tf.ServerSeesClient)
+				errorf("%s: server side view %+v, want client %s", tf.Client, fr.ServerSideView, tf.ServerSeesClient)
 			}
 		}
 	}
 	if len(rep.Flows) != len(tr.Flows) {
-		t.Errorf("%d connections reported, truth has %d", len(rep.Flows), len(tr.Flows))
+		errorf("%d connections reported, truth has %d", len(rep.Flows), len(tr.Flows))
 	}
 	tol := 1e-3
 	if tr.DriftPPM != 0 {
 		tol = 3e-3
 	}
 	if d := math.Abs(rep.ClockOffsetS - tr.ClockOffsetS); d > tol {
-		t.Errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffsetS, tr.ClockOffsetS, d*1e3)
+		errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffsetS, tr.ClockOffsetS, d*1e3)
 	}
+	return errs
 }
