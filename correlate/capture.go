@@ -55,6 +55,7 @@ type flow struct {
 	partner        int32     // matched flow in the other capture, -1 when none
 	matched        [2]uint32 // client-side flows: records matched, by direction
 	weak           [2]bool   // client-side flows: matched without IP ID and timestamp
+	unanswered     bool      // client-side flows: SYNs lost between the points
 	nextSame       int32     // next instance with the same addresses and ports, -1 when none
 	firstSame      int32     // first instance with the same addresses and ports
 }

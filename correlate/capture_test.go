@@ -76,3 +76,77 @@ func TestLowerEnvelopeSlope(t *testing.T) {
 		t.Errorf("slope %v, want 2", b)
 	}
 }
+
+// TestUnansweredSYNs: a connection whose SYNs pass the client side and
+// never reach a server the server side is capturing is network loss, with
+// each SYN as evidence; to a server the server side does not capture, it
+// is only listed as seen at one point.
+func TestUnansweredSYNs(t *testing.T) {
+	build := func(serverSeesY bool) *Report {
+		a, b := NewCapture("a"), NewCapture("b")
+		add := func(c *Capture, ts int64, p decode.Packet) { c.Add(uint64(c.Packets+1), ts, &p, nil) }
+		ms := int64(1e6)
+		type pk struct {
+			t   int64
+			c2s bool
+			p   decode.Packet
+		}
+		y := []pk{
+			{0, true, tcpPacket("10.0.0.1", "10.0.0.2", 40001, 80, decode.TCPSyn, 100, 0, 0)},
+			{10 * ms, false, tcpPacket("10.0.0.2", "10.0.0.1", 80, 40001, decode.TCPSyn|decode.TCPAck, 900, 101, 0)},
+			{11 * ms, true, tcpPacket("10.0.0.1", "10.0.0.2", 40001, 80, decode.TCPAck, 101, 901, 0)},
+			{12 * ms, true, tcpPacket("10.0.0.1", "10.0.0.2", 40001, 80, decode.TCPAck|decode.TCPPsh, 101, 901, 50)},
+			{22 * ms, false, tcpPacket("10.0.0.2", "10.0.0.1", 80, 40001, decode.TCPAck, 901, 151, 0)},
+		}
+		for i, x := range []int64{5, 1005, 3005} {
+			p := tcpPacket("10.0.0.1", "10.0.0.2", 40002, 80, decode.TCPSyn, 7000, 0, 0)
+			p.IPID = uint32(i)
+			add(a, x*ms, p)
+			if x == 5 {
+				add(a, 12*ms, y[3].p) // interleave with Y
+			}
+		}
+		for _, x := range y {
+			if x.t != 12*ms {
+				add(a, x.t, x.p)
+			}
+		}
+		if serverSeesY {
+			for _, x := range y {
+				d := 5 * ms
+				if !x.c2s {
+					d = -d
+				}
+				add(b, x.t+d, x.p)
+			}
+		} else {
+			add(b, 0, tcpPacket("10.0.0.9", "10.0.0.1", 443, 50000, decode.TCPAck, 1, 1, 0))
+		}
+		return Correlate(a, b, Options{})
+	}
+
+	rep := build(true)
+	if rep.Verdict != Network {
+		t.Errorf("verdict %s, want network: %s", rep.Verdict, rep.Reason)
+	}
+	var x *FlowReport
+	for i := range rep.Flows {
+		if rep.Flows[i].Client == "10.0.0.1:40002" {
+			x = &rep.Flows[i]
+		}
+	}
+	if x == nil {
+		t.Fatalf("unanswered connection not reported; flows %+v, only client side %v", rep.Flows, rep.OnlyClientSide)
+	}
+	if x.Verdict != Network || x.LostBetween != (DirCount{C2S: 3}) || len(x.Evidence) != 3 || x.Evidence[0].Kind != "lost_syn" || x.Evidence[0].SpanFrame != 1 {
+		t.Errorf("unanswered connection: %+v", *x)
+	}
+	if len(rep.OnlyClientSide) != 0 {
+		t.Errorf("also listed as seen at one point: %v", rep.OnlyClientSide)
+	}
+
+	rep = build(false)
+	if rep.Verdict != Inconclusive || len(rep.OnlyClientSide) != 2 {
+		t.Errorf("server side without that server: verdict %s, only client side %v; want inconclusive with both listed", rep.Verdict, rep.OnlyClientSide)
+	}
+}

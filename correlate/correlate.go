@@ -84,13 +84,14 @@ func Correlate(a, b *Capture, opt Options) *Report {
 		}
 		judgeFlow(z.analyzePair(p, fr))
 	}
+	z.unanswered(rep, &opt.Filter)
 	for _, side := range []struct {
 		c    *Capture
 		list *[]string
 	}{{a, &rep.OnlyClientSide}, {b, &rep.OnlyServerSide}} {
 		for i := range side.c.flows.len() {
 			f := side.c.flows.at(int32(i))
-			if f.partner < 0 && opt.Filter.keep(f) {
+			if f.partner < 0 && !f.unanswered && opt.Filter.keep(f) {
 				*side.list = append(*side.list, f.client.String()+" -> "+f.server.String())
 			}
 		}
@@ -146,4 +147,44 @@ func (flt *Filter) keep(f *flow) bool {
 func sameEnd(f *flow, e netip.AddrPort) bool {
 	e = netip.AddrPortFrom(e.Addr().Unmap(), e.Port())
 	return f.client == e || f.server == e
+}
+
+// unanswered reports the connections the client side saw being opened
+// (SYNs, no answer) that never appear on the server side although it
+// captured other traffic of that server at the time: their SYNs were lost
+// between the points. Connections to servers the server side did not
+// capture stay "seen at one point only".
+func (z *analyzer) unanswered(rep *Report, flt *Filter) {
+	a, b := z.a, z.b
+	servers := make(map[netip.AddrPort]bool)
+	for i := range int32(b.flows.len()) {
+		servers[b.flows.at(i).server] = true
+	}
+	from, to := z.clk.toClient(b.First), z.clk.toClient(b.Last)
+	for fi := range int32(a.flows.len()) {
+		f := a.flows.at(fi)
+		if f.partner >= 0 || !f.hasSYN[c2s] || f.pkts[s2c] > 0 || !servers[f.server] ||
+			f.first < from || f.first > to || !flt.keep(f) {
+			continue
+		}
+		f.unanswered = true
+		n := int(f.pkts[c2s])
+		rep.Flows = append(rep.Flows, FlowReport{
+			Client: f.client.String(), Server: f.server.String(), MatchedBy: "none",
+			Verdict: Network,
+			Reason: fmt.Sprintf("%d SYN(s) over %.0f ms passed the client-side point and none reached the server-side point, which saw other connections of this server meanwhile",
+				n, float64(f.last-f.first)/1e6),
+			Packets:     SideCount{ClientSide: n},
+			LostBetween: DirCount{C2S: n},
+			LostPct:     DirPct{C2S: 100},
+			Evidence:    []Evidence{},
+			Blame:       Blame{Network: round3(float64(f.last-f.first) / 1e9)},
+		})
+		fr := &rep.Flows[len(rep.Flows)-1]
+		st := &flowState{fr: fr}
+		va := &view{c: a, recs: a.flowRecs(fi), match: z.ma, isA: true}
+		for _, i := range va.recs {
+			z.evidence(st, evLostSYN, va, i, lostDetail[c2s])
+		}
+	}
 }

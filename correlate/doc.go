@@ -53,7 +53,10 @@
 // client side for the client's packets, the server side for the server's).
 //
 //   - Lost between the points: passed upstream, never seen downstream, and
-//     the receiver did not prove it arrived. Counted per direction.
+//     the receiver did not prove it arrived. Counted per direction. A
+//     connection the client side saw only trying to open (SYNs, no answer)
+//     to a server the server side captured other traffic of at the time
+//     is reported too, each SYN lost between the points.
 //   - Capture drop: seen downstream but not upstream (the upstream capture
 //     missed it), or missing downstream although the receiver's cumulative
 //     ACK, seen at the downstream point after the packet could have

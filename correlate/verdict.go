@@ -139,7 +139,7 @@ func judgeOverall(rep *Report, a, b *Capture, npairs int) {
 		}
 		rep.Verdict, rep.Reason = Inconclusive, "the "+which+" capture holds no TCP packets"
 		return
-	case npairs == 0:
+	case npairs == 0 && len(rep.Flows) == 0:
 		rep.Verdict = Inconclusive
 		rep.Reason = fmt.Sprintf("no connection appears in both captures (%d on the client side, %d on the server side): they do not hold the same traffic, or not from the same time",
 			a.flows.len(), b.flows.len())
