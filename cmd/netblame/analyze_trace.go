@@ -41,7 +41,15 @@ func unmapAP(a netip.AddrPort) netip.AddrPort {
 
 func (s flowSpec) String() string {
 	if s.byIndex {
-		return "index " + strconv.FormatUint(s.index, 10)
+		return "index " + s.flagValue()
+	}
+	return s.flagValue()
+}
+
+// flagValue is the spec as --trace takes it.
+func (s flowSpec) flagValue() string {
+	if s.byIndex {
+		return strconv.FormatUint(s.index, 10)
 	}
 	return s.a.String() + "-" + s.b.String()
 }
