@@ -130,7 +130,7 @@ func (z *analyzer) evidence(st *flowState, k evKind, v *view, i int32, detail st
 	}
 	sf, bf := z.frames(v, i)
 	st.fr.Evidence = append(st.fr.Evidence, Evidence{
-		Kind: evNames[k], SpanFrame: sf, ServerFrame: bf,
+		Kind: evNames[k], SpanFrame: Frame(sf), ServerFrame: Frame(bf),
 		Time: Timestamp(z.toA(v, v.c.recs.at(i).ts)), Detail: detail,
 	})
 	return &st.fr.Evidence[len(st.fr.Evidence)-1]
@@ -141,7 +141,7 @@ func (e *Evidence) ref(v *view, i int32) {
 	if e == nil {
 		return
 	}
-	e.RefFrame = v.c.recs.at(i).frame
+	e.RefFrame = Frame(v.c.recs.at(i).frame)
 	e.RefIn = sideName[v.isA]
 }
 

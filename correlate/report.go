@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -167,21 +168,32 @@ type Blame struct {
 }
 
 // Evidence is one packet that supports a finding, by frame number in each
-// capture (0, left out of JSON, when the packet is not in that capture).
+// capture (0, null in JSON, when the packet is not in that capture).
 type Evidence struct {
 	Kind        string    `json:"kind"`
-	SpanFrame   uint32    `json:"span_frame,omitempty"`
-	ServerFrame uint32    `json:"server_frame,omitempty"`
+	SpanFrame   Frame     `json:"span_frame"`
+	ServerFrame Frame     `json:"server_frame"`
 	Time        Timestamp `json:"time"` // in the client side's clock
 	// RefFrame is a related packet (the retransmission that followed, the
 	// ACK that proved delivery, the request answered) in the capture RefIn
 	// names ("client_side" or "server_side").
-	RefFrame uint32 `json:"ref_frame,omitempty"`
+	RefFrame Frame  `json:"ref_frame,omitempty"`
 	RefIn    string `json:"ref_in,omitempty"`
 	// DelayMS is the time the finding cost, when it has one (the wait for
 	// a retransmission, a think time).
 	DelayMS float64 `json:"delay_ms,omitempty"`
 	Detail  string  `json:"detail"`
+}
+
+// Frame is a 1-based frame number; 0 means none and is written as null.
+type Frame uint32
+
+// MarshalJSON writes the number, or null for none.
+func (f Frame) MarshalJSON() ([]byte, error) {
+	if f == 0 {
+		return []byte("null"), nil
+	}
+	return strconv.AppendUint(nil, uint64(f), 10), nil
 }
 
 // Timestamp is a time in ns since the epoch; it is written in JSON and

@@ -210,7 +210,7 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 	}
 	if len(rows) > 0 {
 		fmt.Fprintln(w, "\nevidence (frame numbers in each file; - = not in that file):")
-		frame := func(n uint32) any {
+		frame := func(n correlate.Frame) any {
 			if n == 0 {
 				return nil
 			}
@@ -226,7 +226,7 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 				if r.ev.RefFrame == 0 {
 					return nil
 				}
-				return fmt.Sprintf("%s:%d", strings.TrimSuffix(r.ev.RefIn, "_side"), r.ev.RefFrame)
+				return fmt.Sprintf("%s:%d", strings.TrimSuffix(r.ev.RefIn, "_side"), uint32(r.ev.RefFrame))
 			}},
 			{"DELAY_MS", "delay_ms", func(r evRow) any {
 				if r.ev.DelayMS == 0 {

@@ -82,6 +82,10 @@ func TestBlameJSONShared(t *testing.T) {
 	if err := json.Unmarshal(b, &truth); err != nil {
 		t.Fatal(err)
 	}
+	raw := mustRun(t, "blame", "--format", "json", filepath.Join(dir, "span.pcap"), filepath.Join(dir, "server.pcap"))
+	if !strings.Contains(raw, `"server_frame":null`) {
+		t.Errorf("a packet missing from the server side is not given as \"server_frame\":null")
+	}
 	r := runBlameJSON(t, filepath.Join(dir, "span.pcap"), filepath.Join(dir, "server.pcap"))
 	if r.Verdict != truth.ExpectedBlame || r.Reason == "" {
 		t.Errorf("verdict %q reason %q, want %q with a reason", r.Verdict, r.Reason, truth.ExpectedBlame)
