@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netblame/netblame/bench"
+)
+
+var benchOpts struct {
+	file    string
+	packets int
+	suites  []string
+	format  *string
+}
+
+var benchCmd = &cobra.Command{
+	Use:   "bench",
+	Short: "Run the benchmark suites: netblame and its peers on the same capture",
+	Long: `Run netblame's benchmark suites, each measuring netblame and its peers
+(gopacket; tshark and tcpdump when installed) on the same capture in the
+same run, and print ns per packet, million packets per second and the
+ratio of each peer to netblame.
+
+The capture is --file, or generated traffic of --packets packets (many
+concurrent TCP downloads with some loss, IPv6 and VLAN, at snaplen 128).
+The same suites run under 'go test -bench Suites ./bench'.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		f, err := parseFormat(*benchOpts.format)
+		if err != nil {
+			return err
+		}
+		in, cleanup, err := benchInput()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		fmt.Fprintf(cmd.ErrOrStderr(), "input: %s (%d packets)\n", in.Path, in.Packets)
+		return runSuites(cmd, in, f)
+	},
+}
+
+func init() {
+	fl := benchCmd.Flags()
+	fl.StringVarP(&benchOpts.file, "read", "r", "", "capture file to run on (default: generated traffic)")
+	fl.IntVar(&benchOpts.packets, "packets", 1_000_000, "packets of generated traffic")
+	fl.StringSliceVar(&benchOpts.suites, "suite", nil, "suites to run (default: all)")
+	benchOpts.format = addFormatFlag(benchCmd)
+	rootCmd.AddCommand(benchCmd)
+}
+
+func benchInput() (bench.Input, func(), error) {
+	if benchOpts.file != "" {
+		n, err := bench.CountPackets(benchOpts.file)
+		if err != nil {
+			return bench.Input{}, nil, inputErr(err)
+		}
+		return bench.Input{Path: benchOpts.file, Packets: n}, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "netblame-bench")
+	if err != nil {
+		return bench.Input{}, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	path := filepath.Join(dir, "traffic.pcap")
+	n, err := bench.WriteTraffic(path, bench.DefaultTraffic, benchOpts.packets)
+	if err != nil {
+		cleanup()
+		return bench.Input{}, nil, err
+	}
+	return bench.Input{Path: path, Packets: n}, cleanup, nil
+}
+
+// benchRow is one case's result.
+type benchRow struct {
+	suite, impl string
+	nsPerPkt    float64
+	mpps        float64
+	allocs      int64
+	ratio       float64 // this case's ns/pkt over netblame's
+}
+
+func runSuites(cmd *cobra.Command, in bench.Input, f outputFormat) error {
+	tw := newTableWriter(cmd.OutOrStdout(), f, []column[benchRow]{
+		{"SUITE", "suite", func(r benchRow) any { return r.suite }},
+		{"IMPL", "impl", func(r benchRow) any { return r.impl }},
+		{"NS/PKT", "ns_per_pkt", func(r benchRow) any { return round2(r.nsPerPkt) }},
+		{"MPPS", "mpps", func(r benchRow) any { return round2(r.mpps) }},
+		{"ALLOCS/PASS", "allocs_per_pass", func(r benchRow) any { return r.allocs }},
+		{"X NETBLAME", "times_netblame", func(r benchRow) any { return round2(r.ratio) }},
+	})
+	for _, s := range bench.Suites(in) {
+		if len(benchOpts.suites) > 0 && !slices.Contains(benchOpts.suites, s.Name) {
+			continue
+		}
+		var base float64
+		for _, c := range s.Cases {
+			res := testing.Benchmark(c.Run)
+			if res.N == 0 {
+				return fmt.Errorf("bench: %s/%s failed", s.Name, c.Name)
+			}
+			row := benchRow{suite: s.Name, impl: c.Name, nsPerPkt: res.Extra["ns/pkt"], mpps: res.Extra["Mpps"], allocs: res.AllocsPerOp()}
+			if base == 0 {
+				base = row.nsPerPkt
+			}
+			row.ratio = row.nsPerPkt / base
+			if err := tw.Row(row); err != nil {
+				return err
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
