@@ -421,8 +421,9 @@ type rotatingWriter struct {
 	maxBytes int64
 	every    int64 // ns of packet time
 	w        *capfile.Writer
-	n        int   // number of the current file, from 1
-	size     int64 // bytes written to the current file (record headers included)
+	f        *os.File // under w (NewWriter does not close it)
+	n        int      // number of the current file, from 1
+	size     int64    // bytes written to the current file (record headers included)
 	firstTS  int64
 	frames   uint64 // packets written, all files
 	files    []string
@@ -449,11 +450,17 @@ func (rw *rotatingWriter) current() string { return rw.fileName(rw.n) }
 func (rw *rotatingWriter) open() error {
 	rw.n++
 	name := rw.fileName(rw.n)
-	w, err := capfile.Create(name, rw.link, rw.snaplen)
+	f, err := os.Create(name)
 	if err != nil {
 		return err
 	}
-	rw.w, rw.size, rw.firstTS = w, 0, 0
+	format, comp := fileFormat(name)
+	w, err := capfile.NewWriter(splitWriter{f}, format, rw.link, rw.snaplen, capfile.WithCompression(comp))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	rw.w, rw.f, rw.size, rw.firstTS = w, f, 0, 0
 	rw.files = append(rw.files, name)
 	return nil
 }
@@ -469,7 +476,7 @@ func (rw *rotatingWriter) write(ts int64, data []byte, origLen int) (uint64, err
 func (rw *rotatingWriter) writeLocked(ts int64, data []byte, origLen int) (uint64, error) {
 	if rw.rotate && rw.size > 0 &&
 		((rw.maxBytes > 0 && rw.size+int64(len(data))+16 > rw.maxBytes) || (rw.every > 0 && ts-rw.firstTS >= rw.every)) {
-		if err := rw.w.Close(); err != nil {
+		if err := rw.closeFile(); err != nil {
 			return 0, err
 		}
 		if err := rw.open(); err != nil {
@@ -493,9 +500,58 @@ func (rw *rotatingWriter) close() error {
 	if rw.w == nil {
 		return nil
 	}
+	return rw.closeFile()
+}
+
+// closeFile finishes the capture file (buffer, compression) and closes it.
+func (rw *rotatingWriter) closeFile() error {
 	err := rw.w.Close()
-	rw.w = nil
+	if cerr := rw.f.Close(); err == nil {
+		err = cerr
+	}
+	rw.w, rw.f = nil, nil
 	return err
+}
+
+// fileFormat maps a file name to the format and compression capfile.Create
+// would choose: .pcapng is pcapng, anything else pcap; a further .zst,
+// .zstd or .gz compresses.
+func fileFormat(name string) (capfile.Format, capfile.Compression) {
+	name = strings.ToLower(filepath.Base(name))
+	comp := capfile.CompressNone
+	switch ext := filepath.Ext(name); ext {
+	case ".zst", ".zstd":
+		comp, name = capfile.CompressZstd, strings.TrimSuffix(name, ext)
+	case ".gz":
+		comp, name = capfile.CompressGzip, strings.TrimSuffix(name, ext)
+	}
+	if filepath.Ext(name) == ".pcapng" {
+		return capfile.FormatPCAPNG, comp
+	}
+	return capfile.FormatPCAP, comp
+}
+
+// splitWriter passes capfile's 256 KiB buffer flushes to the file in 64 KiB
+// write(2) calls. Measured with the capture benchmark: with 256 KiB writes
+// the capture's system time grew from ~60 to ~220 ms per 470k packets as
+// earlier capture files accumulated in the page cache, with 64 KiB writes it
+// stayed at ~60 ms (tcpdump, writing 4 KiB at a time, ~95 ms).
+type splitWriter struct{ f *os.File }
+
+const splitWrite = 64 << 10
+
+func (s splitWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), splitWrite)
+		m, err := s.f.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
 }
 
 // parseSize reads "1500", "64k", "100MB", "2GiB" (powers of 1024 for KiB/MiB/GiB, of 1000 for k/MB/GB).
