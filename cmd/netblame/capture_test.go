@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -28,31 +27,14 @@ import (
 // made by ringtest, send traffic from the other namespace and check the
 // files it leaves.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// captureBinary builds netblame once for all capture tests.
+// captureBinary builds netblame into the test's temporary directory.
 func captureBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rg-netblame-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "netblame")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin := filepath.Join(t.TempDir(), "netblame")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return binPath
+	return bin
 }
 
 func capturePair(t *testing.T) *ringtest.Pair {
@@ -375,7 +357,9 @@ func TestCaptureWithoutPrivileges(t *testing.T) {
 		t.Skip("needs setpriv (util-linux)")
 	}
 	bin := captureBinary(t)
+	// The unprivileged user must reach the binary through the temp dirs.
 	os.Chmod(filepath.Dir(bin), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(bin)), 0o755)
 	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
 		bin, "capture", "-i", "lo", "-c", "1")
 	var stderr bytes.Buffer
