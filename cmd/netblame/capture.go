@@ -140,6 +140,9 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 				if err != nil {
 					return nil, err
 				}
+				if prog != nil { // loaded for an earlier link-type guess
+					prog.Close()
+				}
 				prog = p
 				return p, nil
 			}
