@@ -45,9 +45,9 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 	synRetrans := false
 	if flags&(thSyn|thAck) == thSyn && f.dflags&dBaseSet != 0 && !reused {
 		// A SYN repeating the known ISN: Wireshark rewinds nextseq so the
-		// SYN counts as a retransmission, and marks it "ports reused".
+		// SYN counts as a retransmission. Newer Wireshark also marks it
+		// "ports reused"; 4.0, whose counts we match, does not.
 		f.nextSeq = f.maxSeqToBeAcked
-		ev = ev.Add(ReusedPorts)
 		synRetrans = true
 	}
 	if flags&(thSyn|thAck) == thSyn|thAck && f.dflags&dBaseSet != 0 && seq != f.baseSeq {

@@ -26,7 +26,7 @@ import (
 var diffEvents = []Event{
 	Retransmission, FastRetransmission, SpuriousRetransmission, OutOfOrder,
 	DuplicateAck, ZeroWindow, ZeroWindowProbe, WindowFull, LostSegment,
-	AckLostSegment, KeepAlive, WindowUpdate,
+	AckLostSegment, KeepAlive, WindowUpdate, ReusedPorts,
 }
 
 // knownMismatch lists cells ("file\tevent") that disagree for reasons not
