@@ -150,6 +150,9 @@ type fileCtx struct {
 	first   int64
 	started bool // first is valid
 	packets uint64
+	// frames is the reader's frame count: packets plus the pcapng blocks
+	// Wireshark numbers as frames without a packet in them.
+	frames  uint64
 	readErr error // the error that ended the file early, nil at clean EOF
 
 	table   *flowtable.Table
@@ -345,6 +348,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		}
 	}
 	prog.stop()
+	fc.frames = r.Frames()
 	fc.table.Flush()
 	if err := v.finish(fc); err != nil {
 		return err

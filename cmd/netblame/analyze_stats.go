@@ -63,9 +63,10 @@ type statsField struct {
 	value uint64
 }
 
-func (v *statsView) fields() []statsField {
+func (v *statsView) fields(fc *fileCtx) []statsField {
 	f := []statsField{
 		{key: "packets", value: v.packets},
+		{key: "frames", value: fc.frames},
 		{key: "bytes", value: v.bytes},
 		{key: "tcp_flows", value: v.tcpFlows},
 		{key: "udp_flows", value: v.udpFlows},
@@ -77,7 +78,7 @@ func (v *statsView) fields() []statsField {
 }
 
 func (v *statsView) finish(fc *fileCtx) error {
-	fields := v.fields()
+	fields := v.fields(fc)
 	switch v.o.fmt {
 	case formatJSON:
 		return writeStatsJSON(v.w, fc, fields)

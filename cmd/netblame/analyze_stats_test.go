@@ -127,3 +127,24 @@ func TestSeveralFilesCSV(t *testing.T) {
 		t.Errorf("text output does not head each file:\n%s", text)
 	}
 }
+
+// TestStatsFramesMatchManifest: --stats reports, for every shared capture,
+// the frame count MANIFEST.tsv gives (tshark's, including pcapng blocks
+// that Wireshark numbers without a packet in them and, for corrupt files,
+// the frames read before the error).
+func TestStatsFramesMatchManifest(t *testing.T) {
+	dir := pcapsDir(t)
+	for _, m := range readManifest(t, dir) {
+		out, _, code := runCLI(t, "analyze", "--stats", "--format", "json", filepath.Join(dir, m.file))
+		if want := map[bool]int{false: exitOK, true: exitInput}[m.readError]; code != want {
+			t.Errorf("%s: exit status %d, want %d", m.file, code, want)
+		}
+		rows := jsonLines(t, out)
+		if len(rows) != 1 {
+			t.Fatalf("%s: want one JSON object, got %q", m.file, out)
+		}
+		if got := str(rows[0], "frames"); got != strconv.Itoa(m.packets) {
+			t.Errorf("%s: frames = %s, MANIFEST says %d", m.file, got, m.packets)
+		}
+	}
+}
