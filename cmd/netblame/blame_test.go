@@ -71,8 +71,9 @@ func TestBlameJSONShared(t *testing.T) {
 	var truth struct {
 		ExpectedBlame string `json:"expected_blame"`
 		Flows         []struct {
-			Client, Server, ExpectedBlame string
-			Drops                         struct{ C2S, S2C int } `json:"impairer_drops"`
+			Client, Server string
+			ExpectedBlame  string                 `json:"expected_blame"`
+			Drops          struct{ C2S, S2C int } `json:"impairer_drops"`
 		} `json:"flows"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
@@ -160,7 +161,7 @@ func TestBlameTextAndFilters(t *testing.T) {
 func TestBlameMismatched(t *testing.T) {
 	dir := twopointDir(t)
 	r := runBlameJSON(t, filepath.Join(dir, "server-think-400ms", "span.pcap"), filepath.Join(dir, "syn-loss", "server.pcap"))
-	if r.Verdict != "inconclusive" || !strings.Contains(r.Reason, "no connection appears in both captures") {
+	if r.Verdict != "inconclusive" || !strings.Contains(r.Reason, "no connection could be followed through both captures") {
 		t.Errorf("verdict %q reason %q, want inconclusive: no connection in both", r.Verdict, r.Reason)
 	}
 }
