@@ -1,6 +1,9 @@
 package flowtable
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // rttStats keeps RTT samples in bounded memory: count, min, max and a
 // log-scale histogram for the median. Bucket i holds samples in
@@ -18,11 +21,28 @@ const (
 	rttBase    = 4000 // ns
 )
 
+// rttBounds[i] is the smallest sample of bucket i: ceil(rttBase*2^(i/3)).
+var rttBounds = func() (b [rttBuckets]int64) {
+	for i := range b {
+		b[i] = int64(math.Ceil(rttBase * math.Exp2(float64(i)/3)))
+	}
+	return b
+}()
+
+// rttBucket is floor(3*log2(d/rttBase)) in integers: the bit length of d
+// gives the bucket to within four, the bounds table settles it.
 func rttBucket(d int64) int {
 	if d <= rttBase {
 		return 0
 	}
-	b := int(3 * math.Log2(float64(d)/rttBase))
+	// d in [2^(L-1), 2^L) puts 3*log2(d/4000) in [3L-38.9, 3L-35.9).
+	b := 3*bits.Len64(uint64(d)) - 39
+	if b < 0 {
+		b = 0
+	}
+	for b+1 < rttBuckets && d >= rttBounds[b+1] {
+		b++
+	}
 	if b >= rttBuckets {
 		b = rttBuckets - 1
 	}
