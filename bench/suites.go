@@ -112,20 +112,8 @@ func command(name string, args ...string) func(string) error {
 }
 
 func readNetblame(path string) error {
-	r, err := capfile.Open(path)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	var p capfile.Packet
-	for {
-		if err := r.Next(&p); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-	}
+	_, err := CountPackets(path)
+	return err
 }
 
 func readGopacket(path string) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // gopacketSource opens path with gopacket's pcapgo reader of the right kind.
@@ -33,7 +34,7 @@ func gopacketSource(path string) (gopacket.PacketDataSource, error) {
 // order with the same timestamp, lengths and bytes. Where gopacket stops
 // early with an error, only the packets it read are compared.
 func TestGopacketDifferential(t *testing.T) {
-	dir, files := readManifest(t)
+	dir, files := sharedtest.Pcaps(t), sharedtest.Manifest(t)
 	for _, e := range files {
 		t.Run(e.File, func(t *testing.T) {
 			path := filepath.Join(dir, e.File)
@@ -162,7 +163,7 @@ func TestTsharkDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: tshark differential runs tshark once per capture")
 	}
-	dir, files := readManifest(t)
+	dir, files := sharedtest.Pcaps(t), sharedtest.Manifest(t)
 	for _, e := range files {
 		t.Run(e.File, func(t *testing.T) {
 			t.Parallel() // tshark's start-up dominates; overlap it

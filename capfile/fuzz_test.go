@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // addSharedSeeds adds every shared capture whose name ends in ext.
 func addSharedSeeds(f *testing.F, ext string) {
-	dir := sharedPcaps(f)
+	dir := sharedtest.Pcaps(f)
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ext) {
 			if b, err := os.ReadFile(path); err == nil {

@@ -12,13 +12,14 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // TestCompressedShared: gzip and zstd copies of shared captures (made
 // here, in memory) read back packet for packet like the plain file, and
 // the reader reports the compression it detected.
 func TestCompressedShared(t *testing.T) {
-	dir, files := readManifest(t)
+	dir, files := sharedtest.Pcaps(t), sharedtest.Manifest(t)
 	for _, e := range files {
 		plain, err := os.ReadFile(filepath.Join(dir, e.File))
 		if err != nil {

@@ -6,23 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// sharedDir returns ../shared/twopoint beside the repository, skipping the
-// test when it is absent.
-func sharedTwopoint(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The test runs in <repo>/correlate.
-	dir := filepath.Join(wd, "..", "..", "shared", "twopoint")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared two-point captures not found at %s: %v", dir, err)
-	}
-	return dir
-}
+	"github.com/netblame/netblame/internal/sharedtest"
+)
 
 // twopointTruth is the part of a scenario's truth.json the tests check.
 type twopointTruth struct {
@@ -93,7 +79,7 @@ func checkAgainstTruth(t *testing.T, rep *Report, tr twopointTruth, offsetTol fl
 }
 
 func TestSharedTwopoint(t *testing.T) {
-	dir := sharedTwopoint(t)
+	dir := sharedtest.TwoPoint(t)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

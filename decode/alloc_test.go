@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // TestDecodeAllocs asserts that decoding never allocates, for every kind
@@ -58,7 +59,7 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Errorf("DecodeNetwork: %v allocations, want 0", n)
 	}
 	// And on the real captures, every packet.
-	dir := sharedPcapsOrEmpty()
+	dir := sharedtest.PcapsIfPresent()
 	if dir == "" {
 		return
 	}

@@ -14,40 +14,6 @@ import (
 	"github.com/netblame/netblame/decode"
 )
 
-// sharedPcaps returns ../shared/pcaps beside the repository root, or skips.
-func sharedPcaps(tb testing.TB) string {
-	tb.Helper()
-	p := sharedPcapsOrEmpty()
-	if p == "" {
-		tb.Skip("shared captures (../shared/pcaps beside the repository) not found")
-	}
-	return p
-}
-
-// sharedPcapsOrEmpty returns ../shared/pcaps beside the repository root,
-// or "" when it is absent.
-func sharedPcapsOrEmpty() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "pcaps")
-	if _, err := os.Stat(filepath.Join(p, "MANIFEST.tsv")); err != nil {
-		return ""
-	}
-	return p
-}
-
 // allFrames reads every packet of every shared capture (up to each
 // file's first error).
 func allFrames(tb testing.TB, dir string) []frame {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // fuzzLinks are the link types FuzzDecode picks from (by index, so the
@@ -46,7 +47,7 @@ func seedFrames(f *testing.F, add func(link decode.LinkType, data []byte)) {
 	add(decode.LinkNull, nullHdr(2, binary.BigEndian, v4TCP))
 	add(decode.LinkLoop, nullHdr(24, binary.BigEndian, v6TCP))
 	add(decode.LinkRaw, v6TCP)
-	if dir := sharedPcapsOrEmpty(); dir != "" {
+	if dir := sharedtest.PcapsIfPresent(); dir != "" {
 		for _, fr := range allFrames(f, dir) {
 			add(fr.Link, fr.Data)
 		}

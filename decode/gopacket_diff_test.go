@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // gpView is what gopacket's layers say about the outermost IP datagram.
@@ -104,7 +105,7 @@ func gopacketView(data []byte, link decode.LinkType) gpView {
 // TestGopacketDifferential decodes every packet of every shared capture and
 // compares each field with gopacket's layers.
 func TestGopacketDifferential(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := sharedtest.Pcaps(t)
 	counts := manifestCounts(t, dir)
 	for _, name := range captureFiles(t, dir) {
 		t.Run(name, func(t *testing.T) {

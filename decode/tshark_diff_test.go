@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // tsharkFields are the fields compared, in the order tshark prints them.
@@ -90,7 +91,7 @@ func TestTsharkDifferential(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (apt-get install tshark)")
 	}
-	dir := sharedPcaps(t)
+	dir := sharedtest.Pcaps(t)
 	for _, name := range captureFiles(t, dir) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // tshark start-up dominates; -parallel bounds it

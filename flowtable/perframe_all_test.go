@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // TestTsharkPerFrameShared compares events frame by frame with tshark on
@@ -15,7 +17,7 @@ func TestTsharkPerFrameShared(t *testing.T) {
 		t.Skip("set FLOWTABLE_TSHARK_ALL=1 to compare every shared capture with tshark frame by frame")
 	}
 	tshark := tshark40(t)
-	dir := sharedPcaps(t)
+	dir := sharedtest.Pcaps(t)
 	frames := 0
 	for _, row := range readCounts(t, dir) {
 		path := filepath.Join(dir, row.file)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // The differential test: every capture of ../shared/pcaps/TSHARK_COUNTS.tsv
@@ -40,29 +41,6 @@ var excluded = map[string]string{
 	"zeek/fragmented-syn.pcap\ttcp_packets":             "tshark reassembles IP fragments; flowtable does not (the SYN's TCP header spans two fragments)",
 	"zeek/fragmented-syn.pcap\ttcp_streams":             "tshark reassembles IP fragments; flowtable does not (the SYN's TCP header spans two fragments)",
 	"tcpdump/tcp_header_heapoverflow.pcap\ttcp_packets": "the capture ends inside the TCP header: tshark lists a partial TCP header, decode rejects the transport layer",
-}
-
-func sharedPcaps(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("repository root (go.mod) not found; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "pcaps")
-	if _, err := os.Stat(filepath.Join(p, "TSHARK_COUNTS.tsv")); err != nil {
-		tb.Skipf("shared captures not found at %s: %v", p, err)
-	}
-	return p
 }
 
 type countsRow struct {
@@ -161,7 +139,7 @@ func (a *fileAnalysis) count(e Event) int {
 }
 
 func TestTsharkCounts(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := sharedtest.Pcaps(t)
 	rows := readCounts(t, dir)
 	tshark, _ := exec.LookPath("tshark")
 	equal, total := 0, 0

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // TestEventsMatchTshark compares --events with tshark frame by frame: for
@@ -16,7 +17,7 @@ import (
 // tcp.analysis.<kind>. Kinds flowtable's own differential test does not
 // compare, and the cells it lists as known mismatches, are left out.
 func TestEventsMatchTshark(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	needTshark(t)
 	known := flowtableKnownMismatches(t)
 	compared := flowtableComparedEvents(t)
@@ -87,9 +88,9 @@ func mustUint(t *testing.T, s string) uint64 {
 // TestEventsAgreeWithStats: on every capture with TCP, the rows of
 // --events count, kind by kind, what --stats reports.
 func TestEventsAgreeWithStats(t *testing.T) {
-	dir := pcapsDir(t)
-	for _, m := range readManifest(t, dir) {
-		path := filepath.Join(dir, m.file)
+	dir := sharedtest.Pcaps(t)
+	for _, m := range sharedtest.Manifest(t) {
+		path := filepath.Join(dir, m.File)
 		statsOut, _, _ := runCLI(t, "analyze", "--stats", "--format", "json", path)
 		stats := jsonLines(t, statsOut)[0]["events"].(map[string]any)
 		eventsOut, _, _ := runCLI(t, "analyze", "--events", "--format", "json", path)
@@ -103,7 +104,7 @@ func TestEventsAgreeWithStats(t *testing.T) {
 		}
 		for kind, v := range stats {
 			if got := strconv.Itoa(len(perKind[kind])); got != str(map[string]any{"v": v}, "v") {
-				t.Errorf("%s %s: --events lists %s frames, --stats says %v", m.file, kind, got, v)
+				t.Errorf("%s %s: --events lists %s frames, --stats says %v", m.File, kind, got, v)
 			}
 		}
 	}

@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,56 +45,6 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 		rows = append(rows, m)
 	}
 	return rows
-}
-
-// pcapsDir is ../shared/pcaps beside the repository, or skips the test.
-func pcapsDir(t *testing.T) string {
-	t.Helper()
-	// The test runs in cmd/netblame: the repository root is two levels up.
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "pcaps"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		t.Skipf("shared captures not found at %s (clone shared/ beside the repository): %v", dir, err)
-	}
-	return dir
-}
-
-// manifestEntry is one line of MANIFEST.tsv.
-type manifestEntry struct {
-	file      string
-	packets   int
-	readError bool
-}
-
-func readManifest(t *testing.T, dir string) []manifestEntry {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = '\t'
-	r.LazyQuotes = true
-	recs, err := r.ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, name := range recs[0] {
-		col[name] = i
-	}
-	var out []manifestEntry
-	for _, rec := range recs[1:] {
-		n, err := strconv.Atoi(strings.Fields(rec[col["packet_count"]])[0])
-		if err != nil {
-			t.Fatalf("MANIFEST.tsv: %s: packet_count %q", rec[0], rec[col["packet_count"]])
-		}
-		out = append(out, manifestEntry{file: rec[0], packets: n, readError: rec[col["read_error"]] != ""})
-	}
-	return out
 }
 
 // needTshark returns tshark's path or skips the test.

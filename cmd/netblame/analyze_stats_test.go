@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // TestStatsCorruptFile: on a pcap whose 19th record header claims a 3.9 GB
@@ -13,7 +15,7 @@ import (
 // expected offset is computed from tshark's captured lengths: the 24-byte
 // file header plus a 16-byte header and the data of each good record.
 func TestStatsCorruptFile(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	const name = "suricata-verify/10.7.29.101_49898-178.63.41.150_25.pcap"
 	path := filepath.Join(dir, name)
 	out, errOut, code := runCLI(t, "analyze", "--stats", "--format", "json", path)
@@ -47,7 +49,7 @@ func TestStatsCorruptFile(t *testing.T) {
 // TestCorruptFileKeepsGoing: with several files, a corrupt one does not stop
 // the others; each gets its own object labelled with its name.
 func TestCorruptFileKeepsGoing(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	bad := filepath.Join(dir, "gopacket/le/test901.pcapng")
 	good := filepath.Join(dir, "tcpdump/tcp-handshake-nano.pcap")
 	out, errOut, code := runCLI(t, "analyze", "--stats", "--format", "json", bad, good)
@@ -90,7 +92,7 @@ func TestUsageErrors(t *testing.T) {
 // single header line and a file column naming each row's file; text
 // output heads each file's part with "# FILE".
 func TestSeveralFilesCSV(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	a := filepath.Join(dir, "tcpdump/tcp-handshake-nano.pcap")
 	b := filepath.Join(dir, "zeek/option-sack.pcap")
 	for _, c := range []struct {
@@ -133,18 +135,18 @@ func TestSeveralFilesCSV(t *testing.T) {
 // that Wireshark numbers without a packet in them and, for corrupt files,
 // the frames read before the error).
 func TestStatsFramesMatchManifest(t *testing.T) {
-	dir := pcapsDir(t)
-	for _, m := range readManifest(t, dir) {
-		out, _, code := runCLI(t, "analyze", "--stats", "--format", "json", filepath.Join(dir, m.file))
-		if want := map[bool]int{false: exitOK, true: exitInput}[m.readError]; code != want {
-			t.Errorf("%s: exit status %d, want %d", m.file, code, want)
+	dir := sharedtest.Pcaps(t)
+	for _, m := range sharedtest.Manifest(t) {
+		out, _, code := runCLI(t, "analyze", "--stats", "--format", "json", filepath.Join(dir, m.File))
+		if want := map[bool]int{false: exitOK, true: exitInput}[m.ReadError]; code != want {
+			t.Errorf("%s: exit status %d, want %d", m.File, code, want)
 		}
 		rows := jsonLines(t, out)
 		if len(rows) != 1 {
-			t.Fatalf("%s: want one JSON object, got %q", m.file, out)
+			t.Fatalf("%s: want one JSON object, got %q", m.File, out)
 		}
-		if got := str(rows[0], "frames"); got != strconv.Itoa(m.packets) {
-			t.Errorf("%s: frames = %s, MANIFEST says %d", m.file, got, m.packets)
+		if got := str(rows[0], "frames"); got != strconv.Itoa(m.Packets) {
+			t.Errorf("%s: frames = %s, MANIFEST says %d", m.File, got, m.Packets)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // tsharkTransport is the first TCP/UDP/ICMP layer in tshark's
@@ -45,14 +47,14 @@ func undecodedEncapsulation(protocols string) bool {
 // headers cut by the snaplen), the difference is allowed only for that
 // reason and counted in the log.
 func TestSummaryMatchesTshark(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	needTshark(t)
 	compared, allowed, infoCompared := 0, 0, 0
-	for _, m := range readManifest(t, dir) {
-		path := filepath.Join(dir, m.file)
+	for _, m := range sharedtest.Manifest(t) {
+		path := filepath.Join(dir, m.File)
 		out, errOut, code := runCLI(t, "analyze", "--summary", "--format", "json", path)
-		if m.readError != (code == exitInput) || (code != exitOK && code != exitInput) {
-			t.Errorf("%s: exit %d (manifest read error: %v), stderr %q", m.file, code, m.readError, errOut)
+		if m.ReadError != (code == exitInput) || (code != exitOK && code != exitInput) {
+			t.Errorf("%s: exit %d (manifest read error: %v), stderr %q", m.File, code, m.ReadError, errOut)
 		}
 		rows := jsonLines(t, out)
 		ts := tsharkFields(t, path, nil, "frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
@@ -65,8 +67,8 @@ func TestSummaryMatchesTshark(t *testing.T) {
 				frames = append(frames, f)
 			}
 		}
-		if len(rows) != len(frames) || len(ts) != m.packets {
-			t.Errorf("%s: netblame %d lines, tshark %d packets (%d frames), manifest %d frames", m.file, len(rows), len(frames), len(ts), m.packets)
+		if len(rows) != len(frames) || len(ts) != m.Packets {
+			t.Errorf("%s: netblame %d lines, tshark %d packets (%d frames), manifest %d frames", m.File, len(rows), len(frames), len(ts), m.Packets)
 			continue
 		}
 		for i, r := range rows {
@@ -75,7 +77,7 @@ func TestSummaryMatchesTshark(t *testing.T) {
 				"frame": f[0], "src": f[1] + f[2], "dst": f[3] + f[4], "len": f[5], "caplen": f[6],
 				"sport": f[8] + f[9], "dport": f[10] + f[11], "proto": tsharkTransport(f[7]), "ts": f[12],
 			}
-			where := m.file + " frame " + f[0]
+			where := m.File + " frame " + f[0]
 			for _, k := range []string{"frame", "len", "caplen", "ts"} {
 				if k == "ts" && want[k] == "" {
 					continue // a simple packet block has no timestamp
@@ -146,7 +148,7 @@ func TestSummaryMatchesTshark(t *testing.T) {
 // capture: ts is a decimal string with nine fractional digits, ports are
 // absent for packets without them.
 func TestSummaryJSONFields(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	rows := jsonLines(t, mustRun(t, "analyze", "--summary", "--format", "json", filepath.Join(dir, "tcpreplay/test.pcap")))
 	sawNoPorts := false
 	for _, r := range rows {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // flowtableTestVar finds the value of the package-level variable name in
@@ -116,7 +117,7 @@ func flowtableComparedEvents(t *testing.T) map[flowtable.Event]bool {
 // tcp.analysis.<event> matches), excusing only the cells flowtable's own
 // differential test lists as known mismatches.
 func TestStatsMatchTsharkCounts(t *testing.T) {
-	dir := pcapsDir(t)
+	dir := sharedtest.Pcaps(t)
 	known := flowtableKnownMismatches(t)
 	compared := flowtableComparedEvents(t)
 	f, err := os.Open(filepath.Join(dir, "TSHARK_COUNTS.tsv"))

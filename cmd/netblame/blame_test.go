@@ -6,21 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // twopointDir is ../shared/twopoint beside the repository, or skips.
-func twopointDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "twopoint"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "syn-loss", "truth.json")); err != nil {
-		t.Skipf("shared two-point captures not found at %s: %v", dir, err)
-	}
-	return dir
-}
-
 type blameJSON struct {
 	Verdict      string   `json:"verdict"`
 	Reason       string   `json:"reason"`
@@ -67,7 +57,7 @@ func runBlameJSON(t *testing.T, args ...string) blameJSON {
 // against its ground truth: the verdict, each flow's verdict and lost
 // SYNs, and that the lost SYNs are given as evidence by client-side frame.
 func TestBlameJSONShared(t *testing.T) {
-	dir := filepath.Join(twopointDir(t), "syn-loss")
+	dir := filepath.Join(sharedtest.TwoPoint(t), "syn-loss")
 	var truth struct {
 		ExpectedBlame string `json:"expected_blame"`
 		Flows         []struct {
@@ -125,7 +115,7 @@ func TestBlameJSONShared(t *testing.T) {
 }
 
 func TestBlameTextAndFilters(t *testing.T) {
-	dir := filepath.Join(twopointDir(t), "server-think-400ms")
+	dir := filepath.Join(sharedtest.TwoPoint(t), "server-think-400ms")
 	a, b := filepath.Join(dir, "span.pcap"), filepath.Join(dir, "server.pcap")
 	out := mustRun(t, "blame", a, b)
 	if !strings.HasPrefix(out, "verdict: server\n") {
@@ -159,7 +149,7 @@ func TestBlameTextAndFilters(t *testing.T) {
 // addresses and ports: no connection matches, so the verdict must be
 // inconclusive with a reason, not a crash or a guess.
 func TestBlameMismatched(t *testing.T) {
-	dir := twopointDir(t)
+	dir := sharedtest.TwoPoint(t)
 	r := runBlameJSON(t, filepath.Join(dir, "server-think-400ms", "span.pcap"), filepath.Join(dir, "syn-loss", "server.pcap"))
 	if r.Verdict != "inconclusive" || !strings.Contains(r.Reason, "no connection could be followed through both captures") {
 		t.Errorf("verdict %q reason %q, want inconclusive: no connection in both", r.Verdict, r.Reason)
@@ -167,7 +157,7 @@ func TestBlameMismatched(t *testing.T) {
 }
 
 func TestBlameUsageErrors(t *testing.T) {
-	dir := filepath.Join(twopointDir(t), "syn-loss")
+	dir := filepath.Join(sharedtest.TwoPoint(t), "syn-loss")
 	a := filepath.Join(dir, "span.pcap")
 	for _, args := range [][]string{
 		{"blame", a},

@@ -8,17 +8,9 @@ import (
 	"slices"
 	"testing"
 	"time"
-)
 
-// sharedTwopoint is ../shared/twopoint beside the repository root.
-func sharedTwopoint(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "twopoint")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared two-point captures absent (%v)", err)
-	}
-	return dir
-}
+	"github.com/netblame/netblame/internal/sharedtest"
+)
 
 // sharedTruth is the part of ../shared/twopoint/*/truth.json this test reads.
 type sharedTruth struct {
@@ -40,7 +32,7 @@ type sharedTruth struct {
 // and compares it packet by packet with that log: an independent check of
 // the matching this package's truth relies on.
 func TestAnalyzeSharedTwopoint(t *testing.T) {
-	root := sharedTwopoint(t)
+	root := sharedtest.TwoPoint(t)
 	names, _ := filepath.Glob(filepath.Join(root, "*", "truth.json"))
 	if len(names) == 0 {
 		t.Skip("no shared scenarios")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
 	"golang.org/x/net/bpf"
 )
 
@@ -173,30 +174,12 @@ func runTcpdump(args ...string) ([]bpf.Instruction, error) {
 	return insns, nil
 }
 
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 // sharedFrames reads every packet of the given link type from ../shared/pcaps.
 func sharedFrames(t testing.TB, link decode.LinkType) [][]byte {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "pcaps")
-	if _, err := os.Stat(dir); err != nil {
-		t.Logf("shared captures not found at %s; using crafted frames only", dir)
+	dir := sharedtest.PcapsIfPresent()
+	if dir == "" {
+		t.Log("shared captures (../shared/pcaps) not found; using crafted frames only")
 		return nil
 	}
 	var frames [][]byte
