@@ -73,7 +73,7 @@ func TestWritePacketAllocs(t *testing.T) {
 	buf := make([]byte, 2048)
 	for _, name := range []string{"w.pcap", "w.pcapng", "w.pcap.zst", "w.pcapng.gz"} {
 		t.Run(name, func(t *testing.T) {
-			format, comp := formatFromName(name)
+			format, comp := FormatFromName(name)
 			w, err := NewWriter(io.Discard, format, 1, 128, WithCompression(comp))
 			if err != nil {
 				t.Fatal(err)

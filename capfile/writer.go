@@ -55,7 +55,7 @@ type Writer struct {
 // or ".gz" suffix compresses with zstd or gzip. snaplen <= 0 means
 // DefaultSnaplen.
 func Create(path string, link decode.LinkType, snaplen int, opts ...Option) (*Writer, error) {
-	format, comp := formatFromName(path)
+	format, comp := FormatFromName(path)
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
@@ -71,8 +71,10 @@ func Create(path string, link decode.LinkType, snaplen int, opts ...Option) (*Wr
 	return w, nil
 }
 
-// formatFromName maps a file name to the format and compression Create uses.
-func formatFromName(path string) (Format, Compression) {
+// FormatFromName maps a file name to the format and compression Create
+// uses: .pcapng is pcapng, anything else pcap; a further .zst, .zstd or .gz
+// compresses.
+func FormatFromName(path string) (Format, Compression) {
 	name := strings.ToLower(filepath.Base(path))
 	comp := CompressNone
 	switch ext := filepath.Ext(name); ext {

@@ -70,7 +70,7 @@ func TestFormatFromName(t *testing.T) {
 		"a.pcapng.gz":        {FormatPCAPNG, CompressGzip},
 		"a.cap":              {FormatPCAP, CompressNone},
 	} {
-		f, c := formatFromName(name)
+		f, c := FormatFromName(name)
 		if f != want.f || c != want.c {
 			t.Errorf("%s: %v %v, want %v %v", name, f, c, want.f, want.c)
 		}
@@ -107,7 +107,7 @@ func TestWriterRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			wantFormat, wantComp := formatFromName(tc.name)
+			wantFormat, wantComp := FormatFromName(tc.name)
 			if r.Format() != wantFormat || r.Compression() != wantComp || r.LinkType() != decode.LinkEthernet || r.Snaplen() != snaplen {
 				t.Errorf("read back as %v %v link %d snaplen %d", r.Format(), r.Compression(), r.LinkType(), r.Snaplen())
 			}

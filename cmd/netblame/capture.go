@@ -457,7 +457,7 @@ func (rw *rotatingWriter) open() error {
 	if err != nil {
 		return err
 	}
-	format, comp := fileFormat(name)
+	format, comp := capfile.FormatFromName(name)
 	w, err := capfile.NewWriter(splitWriter{f}, format, rw.link, rw.snaplen, capfile.WithCompression(comp))
 	if err != nil {
 		f.Close()
@@ -514,24 +514,6 @@ func (rw *rotatingWriter) closeFile() error {
 	}
 	rw.w, rw.f = nil, nil
 	return err
-}
-
-// fileFormat maps a file name to the format and compression capfile.Create
-// would choose: .pcapng is pcapng, anything else pcap; a further .zst,
-// .zstd or .gz compresses.
-func fileFormat(name string) (capfile.Format, capfile.Compression) {
-	name = strings.ToLower(filepath.Base(name))
-	comp := capfile.CompressNone
-	switch ext := filepath.Ext(name); ext {
-	case ".zst", ".zstd":
-		comp, name = capfile.CompressZstd, strings.TrimSuffix(name, ext)
-	case ".gz":
-		comp, name = capfile.CompressGzip, strings.TrimSuffix(name, ext)
-	}
-	if filepath.Ext(name) == ".pcapng" {
-		return capfile.FormatPCAPNG, comp
-	}
-	return capfile.FormatPCAP, comp
 }
 
 // splitWriter passes capfile's 256 KiB buffer flushes to the file in 64 KiB

@@ -481,22 +481,3 @@ func TestRotatedFileNames(t *testing.T) {
 		t.Errorf("without rotation the name is %q", got)
 	}
 }
-
-func TestFileFormatByName(t *testing.T) {
-	for name, want := range map[string]struct {
-		f capfile.Format
-		c capfile.Compression
-	}{
-		"a.pcap":             {capfile.FormatPCAP, capfile.CompressNone},
-		"a.pcapng":           {capfile.FormatPCAPNG, capfile.CompressNone},
-		"/x/a.PCAPNG.zst":    {capfile.FormatPCAPNG, capfile.CompressZstd},
-		"a.pcap.gz":          {capfile.FormatPCAP, capfile.CompressGzip},
-		"a.cap":              {capfile.FormatPCAP, capfile.CompressNone},
-		"a-0001.pcapng.zstd": {capfile.FormatPCAPNG, capfile.CompressZstd},
-	} {
-		f, c := fileFormat(name)
-		if f != want.f || c != want.c {
-			t.Errorf("fileFormat(%q) = %v, %v; want %v, %v", name, f, c, want.f, want.c)
-		}
-	}
-}
