@@ -8,7 +8,7 @@
 //
 // # How it works
 //
-// Each capture is read once, in one streaming pass, into a fixed 40-byte
+// Each capture is read once, in one streaming pass, into a fixed 32-byte
 // record per TCP packet (no pointers, stored in chunks that never move)
 // and a summary per connection. Then:
 //
