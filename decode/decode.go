@@ -7,10 +7,10 @@ package decode
 // either way. A non-IP network layer (ARP, LLDP ...) is not an error: p.Layer
 // is then LayerLink.
 func (p *Packet) Decode(data []byte, link LinkType) error {
-	*p = Packet{Link: link}
-	if link == LinkEthernet && p.fastEthernet(data) {
+	if link == LinkEthernet && p.fastEthernet(data, false, 0) {
 		return nil
 	}
+	*p = Packet{Link: link}
 	return p.link(data, link)
 }
 
@@ -19,11 +19,11 @@ func (p *Packet) Decode(data []byte, link LinkType) error {
 // tp_vlan_tci). tci is that tag control information: its 12-bit VLAN ID is
 // recorded as the outermost VLAN, before any tags still in the frame.
 func (p *Packet) DecodeWithVLAN(data []byte, link LinkType, tci uint16) error {
-	*p = Packet{Link: link}
-	p.addVLAN(tci)
-	if link == LinkEthernet && p.fastEthernet(data) {
+	if link == LinkEthernet && p.fastEthernet(data, true, tci) {
 		return nil
 	}
+	*p = Packet{Link: link}
+	p.addVLAN(tci)
 	return p.link(data, link)
 }
 
