@@ -24,9 +24,11 @@
 // fragment of a datagram is decoded down to the transport and flagged
 // Fragment; later fragments (LaterFragment) stop at the network layer.
 //
-// Decode costs one struct reset plus a few dozen loads and stores: no
-// allocation, one bounds check per header, big-endian reads at named
-// offsets.
+// Decode costs a few dozen loads and stores: no allocation, one bounds
+// check per header, big-endian reads at named offsets. The common frames
+// (Ethernet, IPv4 or IPv6 without options, TCP or UDP) take a fast path
+// that stores every field once; the others reset the Packet and fill in
+// what they find.
 package decode
 
 import "net/netip"
@@ -139,49 +141,60 @@ type SACKBlock struct{ Left, Right uint32 }
 // the Packet holds no reference to it. Fields of layers that were not
 // reached are zero. A Packet is reused: Decode resets it first.
 type Packet struct {
-	Layer Layer // deepest layer decoded
-	Flags Flags
+	// The fields are ordered for the fast path, which stores every one of
+	// them instead of clearing the struct first: those it always writes
+	// as zero (or, for the TCP options, zero unless an option is present)
+	// are adjacent so that the compiler merges their stores, and the
+	// small fields come before the 8-byte ones, so that the struct is as
+	// small as it can be.
+
+	Layer     Layer // deepest layer decoded
+	IPVersion uint8 // 4 or 6; 0 when not IP
+	Proto     uint8 // transport protocol after any extension headers (on an error inside them, the IP header's)
+	TTL       uint8 // IPv4 TTL or IPv6 hop limit
+	Flags     Flags
 
 	// Link layer.
 	Link      LinkType
 	EtherType uint16           // of the network layer, after VLAN tags and MPLS labels; 0 when the link has none
-	PktType   uint8            // SLL/SLL2 packet type: 0 to us, 1 broadcast, 2 multicast, 3 other host, 4 outgoing
-	VLANCount uint8            // tags seen; IDs beyond MaxVLANs are not kept
 	VLANs     [MaxVLANs]uint16 // VLAN IDs (12 bits), outermost first (a DecodeWithVLAN tag is outermost)
-	MPLSCount uint8            // MPLS labels skipped before the IP header
+	VLANCount uint8            // tags seen; IDs beyond MaxVLANs are not kept
 
-	// Network layer.
-	IPVersion   uint8 // 4 or 6; 0 when not IP
-	Src, Dst    netip.Addr
-	TTL         uint8  // IPv4 TTL or IPv6 hop limit
-	TOS         uint8  // IPv4 TOS or IPv6 traffic class
-	IPID        uint32 // IPv4 identification, or IPv6 fragment identification
-	FlowLabel   uint32 // IPv6 only
-	FragOffset  uint16 // in bytes
-	Proto       uint8  // transport protocol after any extension headers (on an error inside them, the IP header's)
-	NetOffset   int    // offset of the IP header
-	IPLen       int    // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
-	TransOffset int    // offset of the transport header (of the fragment data or ESP for those)
+	TOS uint8 // IPv4 TOS or IPv6 traffic class
 
 	// Transport layer.
 	SrcPort, DstPort uint16
-	Seq, Ack         uint32
 	TCPFlags         uint16 // TCPFin ... TCPNs
 	Window           uint16 // raw, unscaled
 	Checksum         uint16 // TCP, UDP, ICMP or ICMPv6 checksum as sent
 	Urgent           uint16
-	TCPHeaderLen     uint8 // data offset in bytes
 	UDPLen           uint16
-	ICMPType         uint8
-	ICMPCode         uint8
+	TCPHeaderLen     uint8 // data offset in bytes
+
+	// Fields the common frames leave zero.
+	PktType    uint8  // SLL/SLL2 packet type: 0 to us, 1 broadcast, 2 multicast, 3 other host, 4 outgoing
+	MPLSCount  uint8  // MPLS labels skipped before the IP header
+	ICMPType   uint8  // ICMP or ICMPv6 type
+	ICMPCode   uint8  // ICMP or ICMPv6 code
+	WScale     uint8  // TCP window scale option, valid with HasWScale
+	SACKCount  uint8  // SACK blocks in SACK, valid with HasSACK
+	FragOffset uint16 // IP fragment offset in bytes
+	MSS        uint16 // TCP MSS option, valid with HasMSS
+	IPID       uint32 // IPv4 identification, or IPv6 fragment identification
+	FlowLabel  uint32 // IPv6 only
+
+	Seq, Ack uint32 // TCP sequence and acknowledgement numbers
 
 	// TCP options, valid when the matching Has* flag is set.
-	MSS       uint16
-	WScale    uint8
-	TSVal     uint32
-	TSEcr     uint32
-	SACKCount uint8
-	SACK      [MaxSACKBlocks]SACKBlock
+	TSVal uint32
+	TSEcr uint32
+	SACK  [MaxSACKBlocks]SACKBlock
+
+	// Network layer.
+	Src, Dst    netip.Addr
+	NetOffset   int // offset of the IP header
+	IPLen       int // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
+	TransOffset int // offset of the transport header (of the fragment data or ESP for those)
 
 	// Payload, after the deepest header decoded (for ICMP, after type,
 	// code and checksum: an echo's identifier and sequence number are its
