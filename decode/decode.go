@@ -7,8 +7,8 @@ package decode
 // either way. A non-IP network layer (ARP, LLDP ...) is not an error: p.Layer
 // is then LayerLink.
 func (p *Packet) Decode(data []byte, link LinkType) error {
-	if link == LinkEthernet && p.fastEthernet(data, false, 0) {
-		return nil
+	if link == LinkEthernet {
+		return p.fastEthernet(data, false, 0)
 	}
 	*p = Packet{Link: link}
 	return p.link(data, link)
@@ -19,8 +19,8 @@ func (p *Packet) Decode(data []byte, link LinkType) error {
 // tp_vlan_tci). tci is that tag control information: its 12-bit VLAN ID is
 // recorded as the outermost VLAN, before any tags still in the frame.
 func (p *Packet) DecodeWithVLAN(data []byte, link LinkType, tci uint16) error {
-	if link == LinkEthernet && p.fastEthernet(data, true, tci) {
-		return nil
+	if link == LinkEthernet {
+		return p.fastEthernet(data, true, tci)
 	}
 	*p = Packet{Link: link}
 	p.addVLAN(tci)

@@ -9,35 +9,60 @@ import (
 // function: Ethernet II with at most two VLAN tags (counting a tag the
 // kernel stripped, given as outer when tagged), IPv4 without options or
 // fragmentation or IPv6 without extension headers, whole in the capture,
-// carrying a TCP or UDP header. For any other frame it returns false and
-// the caller resets p and decodes the frame with the general path, so it
-// may have stored some fields by then. FuzzDecode and TestFastPathAgrees
-// check that both paths agree.
+// carrying a TCP or UDP header. Any other frame it hands to slowEthernet,
+// which resets p and decodes the frame with the general path, so it may
+// have stored some fields by then. FuzzDecode and TestFastPathAgrees check
+// that both paths agree.
 //
 // It needs no reset of its own: on success it has stored every field of
 // p, zero or not. It stores each header's fields as soon as that header is
-// validated, which keeps few values live and the code short; instruction
+// validated, which keeps few values live and the code short: instruction
 // count is what bounds its speed.
-func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) bool {
+func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 	if len(data) < ethHeaderLen+ipv4MinLen {
-		return false
+		return p.slowEthernet(data, tagged, outer)
 	}
 	off := ethHeaderLen
 	et := binary.BigEndian.Uint16(data[ethType:])
-	// VLAN IDs, at most two here, in scalars rather than an array: a
-	// local array is built in memory with narrow stores and read back
-	// wide, which stalls store-to-load forwarding.
 	var nv uint8
-	var v0, v1 uint16
+	p.VLANs[0] = 0
+	p.VLANs[1] = 0
 	if tagged {
-		v0 = outer & vlanIDMask
+		p.VLANs[0] = outer & vlanIDMask
 		nv = 1
 	}
+	// The tag types are all above the IP EtherTypes: one compare for
+	// untagged IP.
+	for et >= etherTypeVLAN && (et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQ2) {
+		if nv >= MaxVLANs || len(data)-off < vlanTagLen+ipv4MinLen {
+			return p.slowEthernet(data, tagged, outer)
+		}
+		t := (*[vlanTagLen]byte)(data[off:])
+		p.VLANs[nv] = binary.BigEndian.Uint16(t[vlanTCI:]) & vlanIDMask
+		nv++
+		et = binary.BigEndian.Uint16(t[vlanNextType:])
+		off += vlanTagLen
+	}
+	p.Link = LinkEthernet
+	p.VLANCount = nv
+	p.EtherType = et
+	p.NetOffset = off
+	p.PktType = 0
+	p.MPLSCount = 0
+	p.ICMPType = 0
+	p.ICMPCode = 0
+	p.WScale = 0
+	p.SACKCount = 0
+	p.FragOffset = 0
+	p.MSS = 0
+	p.TSVal = 0
+	p.TSEcr = 0
+	p.SACK = [MaxSACKBlocks]SACKBlock{}
+
 	var (
 		seg   []byte // transport header and payload, as far as the IP length says
 		proto uint8
 	)
-link:
 	switch et {
 	case etherTypeIPv4:
 		h := (*[ipv4MinLen]byte)(data[off:])
@@ -45,7 +70,7 @@ link:
 		ff := binary.BigEndian.Uint16(h[ipv4FlagsFrag:])
 		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 ||
 			total < ipv4MinLen || total > len(data)-off {
-			return false
+			return p.slowEthernet(data, tagged, outer)
 		}
 		proto = h[ipv4Proto]
 		p.Layer = LayerTransport
@@ -63,13 +88,13 @@ link:
 		seg = data[off+ipv4MinLen : off+total]
 	case etherTypeIPv6:
 		if len(data)-off < ipv6HeaderLen {
-			return false
+			return p.slowEthernet(data, tagged, outer)
 		}
 		h := (*[ipv6HeaderLen]byte)(data[off:])
 		total := ipv6HeaderLen + int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
 		vtf := binary.BigEndian.Uint32(h[ipv6VerTCFlow:])
 		if vtf>>28 != 6 || total == ipv6HeaderLen || total > len(data)-off {
-			return false
+			return p.slowEthernet(data, tagged, outer)
 		}
 		proto = h[ipv6NextHeader]
 		p.Layer = LayerTransport
@@ -85,51 +110,19 @@ link:
 		p.IPLen = total
 		p.TransOffset = off + ipv6HeaderLen
 		seg = data[off+ipv6HeaderLen : off+total]
-	case etherTypeVLAN, etherTypeQinQ, etherTypeQinQ2:
-		if nv == MaxVLANs || len(data)-off < vlanTagLen+ipv4MinLen {
-			return false
-		}
-		t := (*[vlanTagLen]byte)(data[off:])
-		id := binary.BigEndian.Uint16(t[vlanTCI:]) & vlanIDMask
-		if nv == 0 {
-			v0 = id
-		} else {
-			v1 = id
-		}
-		nv++
-		et = binary.BigEndian.Uint16(t[vlanNextType:])
-		off += vlanTagLen
-		goto link
 	default:
-		return false
+		return p.slowEthernet(data, tagged, outer)
 	}
-	p.Link = LinkEthernet
-	p.EtherType = et
-	p.VLANs[0] = v0
-	p.VLANs[1] = v1
-	p.VLANCount = nv
-	p.NetOffset = off
-	p.PktType = 0
-	p.MPLSCount = 0
-	p.ICMPType = 0
-	p.ICMPCode = 0
-	p.WScale = 0
-	p.SACKCount = 0
-	p.FragOffset = 0
-	p.MSS = 0
-	p.TSVal = 0
-	p.TSEcr = 0
-	p.SACK = [MaxSACKBlocks]SACKBlock{}
 
 	switch proto {
 	case ProtoTCP:
 		if len(seg) < tcpMinLen {
-			return false
+			return p.slowEthernet(data, tagged, outer)
 		}
 		h := (*[tcpMinLen]byte)(seg)
 		hlen := int(h[tcpDataOff]>>4) << 2
 		if hlen < tcpMinLen || hlen > len(seg) {
-			return false
+			return p.slowEthernet(data, tagged, outer)
 		}
 		p.SrcPort = binary.BigEndian.Uint16(h[tcpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
@@ -156,7 +149,7 @@ link:
 		}
 	case ProtoUDP:
 		if len(seg) < udpLen {
-			return false
+			return p.slowEthernet(data, tagged, outer)
 		}
 		u := (*[udpLen]byte)(seg)
 		p.SrcPort = binary.BigEndian.Uint16(u[udpSrcPort:])
@@ -173,7 +166,17 @@ link:
 		p.PayloadLen = len(seg) - udpLen
 		p.CapPayloadLen = len(seg) - udpLen
 	default:
-		return false
+		return p.slowEthernet(data, tagged, outer)
 	}
-	return true
+	return nil
+}
+
+// slowEthernet resets p and decodes an Ethernet frame with the general
+// path, for the frames fastEthernet does not take.
+func (p *Packet) slowEthernet(data []byte, tagged bool, outer uint16) error {
+	*p = Packet{Link: LinkEthernet}
+	if tagged {
+		p.addVLAN(outer)
+	}
+	return p.ethernet(data)
 }
