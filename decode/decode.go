@@ -7,11 +7,8 @@ package decode
 // either way. A non-IP network layer (ARP, LLDP ...) is not an error: p.Layer
 // is then LayerLink.
 func (p *Packet) Decode(data []byte, link LinkType) error {
-	if link == LinkEthernet {
-		return p.fastEthernet(data, false, 0)
-	}
-	*p = Packet{Link: link}
-	return p.link(data, link)
+	// One call, so that Decode is inlined and a frame costs one call.
+	return p.decode(data, link, false, 0)
 }
 
 // DecodeWithVLAN is Decode for a frame whose outermost 802.1Q tag was removed
@@ -19,12 +16,7 @@ func (p *Packet) Decode(data []byte, link LinkType) error {
 // tp_vlan_tci). tci is that tag control information: its 12-bit VLAN ID is
 // recorded as the outermost VLAN, before any tags still in the frame.
 func (p *Packet) DecodeWithVLAN(data []byte, link LinkType, tci uint16) error {
-	if link == LinkEthernet {
-		return p.fastEthernet(data, true, tci)
-	}
-	*p = Packet{Link: link}
-	p.addVLAN(tci)
-	return p.link(data, link)
+	return p.decode(data, link, true, tci)
 }
 
 // DecodeNetwork resets p and decodes data that starts at the network layer,

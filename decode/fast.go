@@ -5,11 +5,12 @@ import (
 	"net/netip"
 )
 
-// fastEthernet decodes the frames that make up nearly all traffic in one
-// function: Ethernet II with at most two VLAN tags (counting a tag the
+// decode is Decode and DecodeWithVLAN (with tagged and outer, the tag the
+// kernel stripped). It decodes the frames that make up nearly all traffic
+// itself, in one function: Ethernet II with at most two VLAN tags (counting a tag the
 // kernel stripped, given as outer when tagged), IPv4 without options or
 // fragmentation or IPv6 without extension headers, whole in the capture,
-// carrying a TCP or UDP header. Any other frame it hands to slowEthernet,
+// carrying a TCP or UDP header. Any other frame it hands to slowDecode,
 // which resets p and decodes the frame with the general path, so it may
 // have stored some fields by then. FuzzDecode and TestFastPathAgrees check
 // that both paths agree.
@@ -18,9 +19,9 @@ import (
 // p, zero or not. It stores each header's fields as soon as that header is
 // validated, which keeps few values live and the code short: instruction
 // count is what bounds its speed.
-func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
-	if len(data) < ethHeaderLen+ipv4MinLen {
-		return p.slowEthernet(data, tagged, outer)
+func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) error {
+	if link != LinkEthernet || len(data) < ethHeaderLen+ipv4MinLen {
+		return p.slowDecode(data, link, tagged, outer)
 	}
 	off := ethHeaderLen
 	et := binary.BigEndian.Uint16(data[ethType:])
@@ -35,7 +36,7 @@ func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 	// untagged IP.
 	for et >= etherTypeVLAN && (et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQ2) {
 		if nv >= MaxVLANs || len(data)-off < vlanTagLen+ipv4MinLen {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		t := (*[vlanTagLen]byte)(data[off:])
 		p.VLANs[nv] = binary.BigEndian.Uint16(t[vlanTCI:]) & vlanIDMask
@@ -70,7 +71,7 @@ func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 		ff := binary.BigEndian.Uint16(h[ipv4FlagsFrag:])
 		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 ||
 			total < ipv4MinLen || total > len(data)-off {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		proto = h[ipv4Proto]
 		p.Layer = LayerTransport
@@ -88,13 +89,13 @@ func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 		seg = data[off+ipv4MinLen : off+total]
 	case etherTypeIPv6:
 		if len(data)-off < ipv6HeaderLen {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		h := (*[ipv6HeaderLen]byte)(data[off:])
 		total := ipv6HeaderLen + int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
 		vtf := binary.BigEndian.Uint32(h[ipv6VerTCFlow:])
 		if vtf>>28 != 6 || total == ipv6HeaderLen || total > len(data)-off {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		proto = h[ipv6NextHeader]
 		p.Layer = LayerTransport
@@ -111,18 +112,18 @@ func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 		p.TransOffset = off + ipv6HeaderLen
 		seg = data[off+ipv6HeaderLen : off+total]
 	default:
-		return p.slowEthernet(data, tagged, outer)
+		return p.slowDecode(data, link, tagged, outer)
 	}
 
 	switch proto {
 	case ProtoTCP:
 		if len(seg) < tcpMinLen {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		h := (*[tcpMinLen]byte)(seg)
 		hlen := int(h[tcpDataOff]>>4) << 2
 		if hlen < tcpMinLen || hlen > len(seg) {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		p.SrcPort = binary.BigEndian.Uint16(h[tcpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
@@ -149,7 +150,7 @@ func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 		}
 	case ProtoUDP:
 		if len(seg) < udpLen {
-			return p.slowEthernet(data, tagged, outer)
+			return p.slowDecode(data, link, tagged, outer)
 		}
 		u := (*[udpLen]byte)(seg)
 		p.SrcPort = binary.BigEndian.Uint16(u[udpSrcPort:])
@@ -166,17 +167,17 @@ func (p *Packet) fastEthernet(data []byte, tagged bool, outer uint16) error {
 		p.PayloadLen = len(seg) - udpLen
 		p.CapPayloadLen = len(seg) - udpLen
 	default:
-		return p.slowEthernet(data, tagged, outer)
+		return p.slowDecode(data, link, tagged, outer)
 	}
 	return nil
 }
 
-// slowEthernet resets p and decodes an Ethernet frame with the general
-// path, for the frames fastEthernet does not take.
-func (p *Packet) slowEthernet(data []byte, tagged bool, outer uint16) error {
-	*p = Packet{Link: LinkEthernet}
+// slowDecode resets p and decodes a frame with the general path, for the
+// frames decode does not take.
+func (p *Packet) slowDecode(data []byte, link LinkType, tagged bool, outer uint16) error {
+	*p = Packet{Link: link}
 	if tagged {
 		p.addVLAN(outer)
 	}
-	return p.ethernet(data)
+	return p.link(data, link)
 }
