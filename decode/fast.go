@@ -64,13 +64,14 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		seg   []byte // transport header and payload, as far as the IP length says
 		proto uint8
 	)
+	b := data[off:] // the IP datagram and whatever follows in the capture
 	switch et {
 	case etherTypeIPv4:
-		h := (*[ipv4MinLen]byte)(data[off:])
+		h := (*[ipv4MinLen]byte)(b)
 		total := int(binary.BigEndian.Uint16(h[ipv4TotalLen:]))
 		ff := binary.BigEndian.Uint16(h[ipv4FlagsFrag:])
 		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 ||
-			total < ipv4MinLen || total > len(data)-off {
+			total < ipv4MinLen || total > len(b) {
 			return p.slowDecode(data, link, tagged, outer)
 		}
 		proto = h[ipv4Proto]
@@ -86,15 +87,15 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		p.Dst = netip.AddrFrom4([4]byte(h[ipv4Dst:]))
 		p.IPLen = total
 		p.TransOffset = off + ipv4MinLen
-		seg = data[off+ipv4MinLen : off+total]
+		seg = b[ipv4MinLen:total]
 	case etherTypeIPv6:
-		if len(data)-off < ipv6HeaderLen {
+		if len(b) < ipv6HeaderLen {
 			return p.slowDecode(data, link, tagged, outer)
 		}
-		h := (*[ipv6HeaderLen]byte)(data[off:])
+		h := (*[ipv6HeaderLen]byte)(b)
 		total := ipv6HeaderLen + int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
 		vtf := binary.BigEndian.Uint32(h[ipv6VerTCFlow:])
-		if vtf>>28 != 6 || total == ipv6HeaderLen || total > len(data)-off {
+		if vtf>>28 != 6 || total == ipv6HeaderLen || total > len(b) {
 			return p.slowDecode(data, link, tagged, outer)
 		}
 		proto = h[ipv6NextHeader]
@@ -110,7 +111,7 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		p.Dst = netip.AddrFrom16([16]byte(h[ipv6Dst:]))
 		p.IPLen = total
 		p.TransOffset = off + ipv6HeaderLen
-		seg = data[off+ipv6HeaderLen : off+total]
+		seg = b[ipv6HeaderLen:total]
 	default:
 		return p.slowDecode(data, link, tagged, outer)
 	}
