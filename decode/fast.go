@@ -83,8 +83,8 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		p.TOS = h[ipv4TOS]
 		p.IPID = uint32(binary.BigEndian.Uint16(h[ipv4ID:]))
 		p.FlowLabel = 0
-		p.Src = netip.AddrFrom4([4]byte(h[ipv4Src:]))
-		p.Dst = netip.AddrFrom4([4]byte(h[ipv4Dst:]))
+		src, dst := netip.AddrFrom4([4]byte(h[ipv4Src:])), netip.AddrFrom4([4]byte(h[ipv4Dst:]))
+		p.Src, p.Dst = src, dst // adjacent, for one write-barrier check
 		p.IPLen = total
 		p.TransOffset = off + ipv4MinLen
 		seg = b[ipv4MinLen:total]
@@ -107,8 +107,8 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		p.TOS = uint8(vtf >> 20)
 		p.IPID = 0
 		p.FlowLabel = vtf & ipv6FlowLabelMask
-		p.Src = netip.AddrFrom16([16]byte(h[ipv6Src:]))
-		p.Dst = netip.AddrFrom16([16]byte(h[ipv6Dst:]))
+		src, dst := netip.AddrFrom16([16]byte(h[ipv6Src:])), netip.AddrFrom16([16]byte(h[ipv6Dst:]))
+		p.Src, p.Dst = src, dst
 		p.IPLen = total
 		p.TransOffset = off + ipv6HeaderLen
 		seg = b[ipv6HeaderLen:total]
@@ -122,13 +122,15 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 			return p.slowDecode(data, link, tagged, outer)
 		}
 		h := (*[tcpMinLen]byte)(seg)
-		hlen := int(h[tcpDataOff]>>4) << 2
+		// Data offset, reserved bits and flags: one 16-bit word.
+		w := binary.BigEndian.Uint16(h[tcpDataOff:])
+		hlen := int(w>>12) << 2
 		if hlen < tcpMinLen || hlen > len(seg) {
 			return p.slowDecode(data, link, tagged, outer)
 		}
 		p.SrcPort = binary.BigEndian.Uint16(h[tcpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
-		p.TCPFlags = uint16(h[tcpFlags]) | uint16(h[tcpDataOff]&1)<<8
+		p.TCPFlags = w & 0x1ff // NS and the eight flags
 		p.Window = binary.BigEndian.Uint16(h[tcpWindow:])
 		p.Checksum = binary.BigEndian.Uint16(h[tcpChecksum:])
 		p.Urgent = binary.BigEndian.Uint16(h[tcpUrgent:])
