@@ -5,10 +5,10 @@ import (
 	"net/netip"
 )
 
-// decode is Decode and DecodeWithVLAN (with tagged and outer, the tag the
-// kernel stripped). It decodes the frames that make up nearly all traffic
-// itself, in one function: Ethernet II with at most two VLAN tags (counting a tag the
-// kernel stripped, given as outer when tagged), IPv4 without options or
+// decode is Decode and DecodeWithVLAN (tagged, with outer the tag control
+// information the kernel stripped). It decodes the frames that make up
+// nearly all traffic itself, in one function: Ethernet II with at most two
+// VLAN tags (counting the stripped one), IPv4 without options or
 // fragmentation or IPv6 without extension headers, whole in the capture,
 // carrying a TCP or UDP header. Any other frame it hands to slowDecode,
 // which resets p and decodes the frame with the general path, so it may
