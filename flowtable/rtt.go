@@ -11,8 +11,8 @@ import (
 // median estimate (the bucket's geometric middle) is within about 12%.
 // Counts are bytes; when one saturates, all are halved (the shape stays).
 type rttStats struct {
-	n        uint32
 	min, max int64
+	n        uint32 // after the int64s: no padding (8 bytes a flow)
 	hist     [rttBuckets]uint8
 }
 
