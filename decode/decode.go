@@ -8,7 +8,7 @@ package decode
 // is then LayerLink.
 func (p *Packet) Decode(data []byte, link LinkType) error {
 	// One call, so that Decode is inlined and a frame costs one call.
-	return p.decode(data, link, false, 0)
+	return p.decode(data, link, 0)
 }
 
 // DecodeWithVLAN is Decode for a frame whose outermost 802.1Q tag was removed
@@ -16,7 +16,7 @@ func (p *Packet) Decode(data []byte, link LinkType) error {
 // tp_vlan_tci). tci is that tag control information: its 12-bit VLAN ID is
 // recorded as the outermost VLAN, before any tags still in the frame.
 func (p *Packet) DecodeWithVLAN(data []byte, link LinkType, tci uint16) error {
-	return p.decode(data, link, true, tci)
+	return p.decode(data, link, hasTag|uint32(tci))
 }
 
 // DecodeNetwork resets p and decodes data that starts at the network layer,

@@ -5,8 +5,11 @@ import (
 	"net/netip"
 )
 
-// decode is Decode and DecodeWithVLAN (tagged, with outer the tag control
-// information the kernel stripped). It decodes the frames that make up
+// decode is Decode and DecodeWithVLAN: tag is hasTag|tci for the tag
+// control information the kernel stripped, 0 when there is none. (One
+// 32-bit word rather than a bool and a uint16 keeps byte-sized spills out
+// of the frame, which would leave netip.AddrFrom16's copy misaligned,
+// crossing a cache line and stalling store forwarding.) It decodes the frames that make up
 // nearly all traffic itself, in one function: Ethernet II with at most two
 // VLAN tags (counting the stripped one), IPv4 without options or
 // fragmentation or IPv6 without extension headers, whole in the capture,
@@ -19,24 +22,24 @@ import (
 // p, zero or not. It stores each header's fields as soon as that header is
 // validated, which keeps few values live and the code short: instruction
 // count is what bounds its speed.
-func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) error {
+func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 	if link != LinkEthernet || len(data) < ethHeaderLen+ipv4MinLen {
-		return p.slowDecode(data, link, tagged, outer)
+		return p.slowDecode(data, link, tag)
 	}
 	off := ethHeaderLen
 	et := binary.BigEndian.Uint16(data[ethType:])
 	var nv uint8
 	p.VLANs[0] = 0
 	p.VLANs[1] = 0
-	if tagged {
-		p.VLANs[0] = outer & vlanIDMask
+	if tag != 0 {
+		p.VLANs[0] = uint16(tag) & vlanIDMask
 		nv = 1
 	}
 	// The tag types are all above the IP EtherTypes: one compare for
 	// untagged IP.
 	for et >= etherTypeVLAN && (et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQ2) {
 		if nv >= MaxVLANs || len(data)-off < vlanTagLen+ipv4MinLen {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		t := (*[vlanTagLen]byte)(data[off:])
 		p.VLANs[nv] = binary.BigEndian.Uint16(t[vlanTCI:]) & vlanIDMask
@@ -72,7 +75,7 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		ff := binary.BigEndian.Uint16(h[ipv4FlagsFrag:])
 		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 ||
 			total < ipv4MinLen || total > len(b) {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		proto = h[ipv4Proto]
 		p.Layer = LayerTransport
@@ -90,13 +93,13 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		seg = b[ipv4MinLen:total]
 	case etherTypeIPv6:
 		if len(b) < ipv6HeaderLen {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		h := (*[ipv6HeaderLen]byte)(b)
 		total := ipv6HeaderLen + int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
 		vtf := binary.BigEndian.Uint32(h[ipv6VerTCFlow:])
 		if vtf>>28 != 6 || total == ipv6HeaderLen || total > len(b) {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		proto = h[ipv6NextHeader]
 		p.Layer = LayerTransport
@@ -113,20 +116,20 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		p.TransOffset = off + ipv6HeaderLen
 		seg = b[ipv6HeaderLen:total]
 	default:
-		return p.slowDecode(data, link, tagged, outer)
+		return p.slowDecode(data, link, tag)
 	}
 
 	switch proto {
 	case ProtoTCP:
 		if len(seg) < tcpMinLen {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		h := (*[tcpMinLen]byte)(seg)
 		// Data offset, reserved bits and flags: one 16-bit word.
 		w := binary.BigEndian.Uint16(h[tcpDataOff:])
 		hlen := int(w>>12) << 2
 		if hlen < tcpMinLen || hlen > len(seg) {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		p.SrcPort = binary.BigEndian.Uint16(h[tcpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
@@ -153,7 +156,7 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		}
 	case ProtoUDP:
 		if len(seg) < udpLen {
-			return p.slowDecode(data, link, tagged, outer)
+			return p.slowDecode(data, link, tag)
 		}
 		u := (*[udpLen]byte)(seg)
 		p.SrcPort = binary.BigEndian.Uint16(u[udpSrcPort:])
@@ -170,17 +173,20 @@ func (p *Packet) decode(data []byte, link LinkType, tagged bool, outer uint16) e
 		p.PayloadLen = len(seg) - udpLen
 		p.CapPayloadLen = len(seg) - udpLen
 	default:
-		return p.slowDecode(data, link, tagged, outer)
+		return p.slowDecode(data, link, tag)
 	}
 	return nil
 }
 
+// hasTag marks decode's tag argument as holding a stripped tag.
+const hasTag = 1 << 16
+
 // slowDecode resets p and decodes a frame with the general path, for the
 // frames decode does not take.
-func (p *Packet) slowDecode(data []byte, link LinkType, tagged bool, outer uint16) error {
+func (p *Packet) slowDecode(data []byte, link LinkType, tag uint32) error {
 	*p = Packet{Link: link}
-	if tagged {
-		p.addVLAN(outer)
+	if tag != 0 {
+		p.addVLAN(uint16(tag))
 	}
 	return p.link(data, link)
 }
