@@ -12,8 +12,9 @@ import (
 // crossing a cache line and stalling store forwarding.) It decodes the frames that make up
 // nearly all traffic itself, in one function: Ethernet II with at most two
 // VLAN tags (counting the stripped one), IPv4 without options or
-// fragmentation or IPv6 without extension headers, whole in the capture,
-// carrying a TCP or UDP header. Any other frame it hands to slowDecode,
+// fragmentation or IPv6 without extension headers, carrying a TCP or UDP
+// header that is whole in the capture (the payload may be cut by the
+// snaplen, as in most capture files). Any other frame it hands to slowDecode,
 // which resets p and decodes the frame with the general path, so it may
 // have stored some fields by then. FuzzDecode and TestFastPathAgrees check
 // that both paths agree.
@@ -64,7 +65,8 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 	p.SACK = [MaxSACKBlocks]SACKBlock{}
 
 	var (
-		seg   []byte // transport header and payload, as far as the IP length says
+		seg   []byte // transport header and payload as captured, within the IP length
+		tlen  int    // transport header and payload as sent (the IP length says)
 		proto uint8
 	)
 	b := data[off:] // the IP datagram and whatever follows in the capture
@@ -73,8 +75,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		h := (*[ipv4MinLen]byte)(b)
 		total := int(binary.BigEndian.Uint16(h[ipv4TotalLen:]))
 		ff := binary.BigEndian.Uint16(h[ipv4FlagsFrag:])
-		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 ||
-			total < ipv4MinLen || total > len(b) {
+		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 || total < ipv4MinLen {
 			return p.slowDecode(data, link, tag)
 		}
 		proto = h[ipv4Proto]
@@ -90,7 +91,12 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.Src, p.Dst = src, dst // adjacent, for one write-barrier check
 		p.IPLen = total
 		p.TransOffset = off + ipv4MinLen
+		if total > len(b) {
+			p.Flags |= Truncated
+			total = len(b)
+		}
 		seg = b[ipv4MinLen:total]
+		tlen = p.IPLen - ipv4MinLen
 	case etherTypeIPv6:
 		if len(b) < ipv6HeaderLen {
 			return p.slowDecode(data, link, tag)
@@ -98,7 +104,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		h := (*[ipv6HeaderLen]byte)(b)
 		total := ipv6HeaderLen + int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
 		vtf := binary.BigEndian.Uint32(h[ipv6VerTCFlow:])
-		if vtf>>28 != 6 || total == ipv6HeaderLen || total > len(b) {
+		if vtf>>28 != 6 || total == ipv6HeaderLen {
 			return p.slowDecode(data, link, tag)
 		}
 		proto = h[ipv6NextHeader]
@@ -114,7 +120,12 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.Src, p.Dst = src, dst
 		p.IPLen = total
 		p.TransOffset = off + ipv6HeaderLen
+		if total > len(b) {
+			p.Flags = Truncated
+			total = len(b)
+		}
 		seg = b[ipv6HeaderLen:total]
+		tlen = p.IPLen - ipv6HeaderLen
 	default:
 		return p.slowDecode(data, link, tag)
 	}
@@ -142,7 +153,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.Seq = binary.BigEndian.Uint32(h[tcpSeq:])
 		p.Ack = binary.BigEndian.Uint32(h[tcpAck:])
 		p.PayloadOffset = p.TransOffset + hlen
-		p.PayloadLen = len(seg) - hlen
+		p.PayloadLen = tlen - hlen
 		p.CapPayloadLen = len(seg) - hlen
 		if hlen > tcpMinLen {
 			o := seg[tcpMinLen:hlen]
@@ -170,7 +181,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.Seq = 0
 		p.Ack = 0
 		p.PayloadOffset = p.TransOffset + udpLen
-		p.PayloadLen = len(seg) - udpLen
+		p.PayloadLen = tlen - udpLen
 		p.CapPayloadLen = len(seg) - udpLen
 	default:
 		return p.slowDecode(data, link, tag)
