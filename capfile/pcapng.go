@@ -218,11 +218,11 @@ func (r *Reader) nextPcapng(p *Packet) error {
 		case blockIDB:
 			err = r.readIDB(off, body)
 		case blockEPB:
-			err = r.readEPB(off, body, p)
+			err = r.readPacketBlock(off, body, p, false)
 		case blockSPB:
 			err = r.readSPB(off, body, p)
 		case blockPB:
-			err = r.readPB(off, body, p)
+			err = r.readPacketBlock(off, body, p, true)
 		}
 		if err != nil {
 			return err
@@ -309,16 +309,26 @@ func (r *Reader) iface(off int64, id uint32, what string) (*Interface, error) {
 	return &r.ifaces[id], nil
 }
 
-func (r *Reader) readEPB(off int64, body []byte, p *Packet) error {
+// readPacketBlock reads an enhanced packet block or, when obsolete, the
+// obsolete packet block, which has the same layout but for a 16-bit
+// interface ID and a drop count where the enhanced block has a 32-bit ID.
+func (r *Reader) readPacketBlock(off int64, body []byte, p *Packet, obsolete bool) error {
+	what := "enhanced packet block"
+	if obsolete {
+		what = "packet block"
+	}
 	if len(body) < 20 {
-		return r.blockErr(off, "enhanced packet block body is %d bytes, less than 20", len(body))
+		return r.blockErr(off, "%s body is %d bytes, less than 20", what, len(body))
 	}
 	id := r.u32(body)
+	if obsolete {
+		id = uint32(r.u16(body))
+	}
 	caplen := r.u32(body[12:])
 	if uint64(caplen) > uint64(len(body)-20) {
 		return r.blockErr(off, "captured length %d overruns the %d-byte block", caplen, len(body)+12)
 	}
-	ifc, err := r.iface(off, id, "enhanced packet block")
+	ifc, err := r.iface(off, id, what)
 	if err != nil {
 		return err
 	}
@@ -355,29 +365,5 @@ func (r *Reader) readSPB(off int64, body []byte, p *Packet) error {
 	p.OrigLen = int(orig)
 	p.Link = ifc.Link
 	p.Interface = 0
-	return nil
-}
-
-// readPB reads the obsolete packet block: a 16-bit interface ID and drop
-// count in place of the enhanced block's 32-bit interface ID.
-func (r *Reader) readPB(off int64, body []byte, p *Packet) error {
-	if len(body) < 20 {
-		return r.blockErr(off, "packet block body is %d bytes, less than 20", len(body))
-	}
-	id := uint32(r.u16(body))
-	caplen := r.u32(body[12:])
-	if uint64(caplen) > uint64(len(body)-20) {
-		return r.blockErr(off, "captured length %d overruns the %d-byte block", caplen, len(body)+12)
-	}
-	ifc, err := r.iface(off, id, "packet block")
-	if err != nil {
-		return err
-	}
-	t := uint64(r.u32(body[4:]))<<32 | uint64(r.u32(body[8:]))
-	p.Timestamp = ifc.ts.nanos(t)
-	p.Data = body[20 : 20+caplen : 20+caplen]
-	p.OrigLen = int(r.u32(body[16:]))
-	p.Link = ifc.Link
-	p.Interface = int(id)
 	return nil
 }
