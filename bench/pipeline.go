@@ -30,6 +30,7 @@ func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 		return res, err
 	}
 	defer r.Close()
+	owner := table.SoleOwner() // one goroutine: no locks
 	var (
 		pkt capfile.Packet
 		dec decode.Packet
@@ -47,7 +48,7 @@ func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 		// A packet that fails to decode past its link layer is still
 		// counted; the table skips what it cannot track.
 		_ = dec.Decode(pkt.Data, pkt.Link)
-		table.Update(&dec, pkt.Timestamp, pkt.Frame, &out)
+		owner.Update(&dec, pkt.Timestamp, pkt.Frame, &out)
 	}
 	table.Flush()
 	res.Table = table.Stats()

@@ -185,3 +185,23 @@ func TestOwners(t *testing.T) {
 		t.Errorf("misrouted %d created %d", st.Misrouted, st.Created)
 	}
 }
+
+// A sole owner takes every packet, on every shard, as Update would.
+func TestSoleOwner(t *testing.T) {
+	locked, _ := New(Config{Capacity: 4096, Shards: 8, Seed: 3})
+	owned, _ := New(Config{Capacity: 4096, Shards: 8, Seed: 3})
+	o := owned.SoleOwner()
+	r := rand.New(rand.NewPCG(7, 8))
+	var a, b PacketResult
+	for i := range 5000 {
+		p := randomSYN(r)
+		locked.Update(&p, int64(i), uint64(i+1), &a)
+		o.Update(&p, int64(i), uint64(i+1), &b)
+		if a != b {
+			t.Fatalf("packet %d: Update %+v, sole owner %+v", i, a, b)
+		}
+	}
+	if st := owned.Stats(); st.Misrouted != 0 || st.Created != 5000 {
+		t.Errorf("sole owner: misrouted %d, created %d; want 0 and 5000", st.Misrouted, st.Created)
+	}
+}

@@ -143,6 +143,19 @@ func (t *Table) Owner(shards ...int) (*Owner, error) {
 	return o, nil
 }
 
+// SoleOwner returns an owner of every shard: for a single goroutine that
+// feeds the whole table (reading a file), which then takes no locks. The
+// rules of Owner apply; between its Updates the same goroutine may call
+// Flow, Flows, Flush, Stats and Expire.
+func (t *Table) SoleOwner() *Owner {
+	o := &Owner{t: t, owned: make([]bool, len(t.shards)), shards: make([]int, len(t.shards))}
+	for i := range t.shards {
+		o.owned[i] = true
+		o.shards[i] = i
+	}
+	return o
+}
+
 // Update is Table.Update without locking. A packet of a shard the owner
 // does not own is not processed: out.Tracked is false and it is counted in
 // TableStats.Misrouted.

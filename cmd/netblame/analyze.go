@@ -317,6 +317,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	if fc.table, err = flowtable.New(cfg); err != nil {
 		return inputErr(fmt.Errorf("--max-flows: %w", err))
 	}
+	owner := fc.table.SoleOwner() // this goroutine alone feeds the table: no locks
 	var (
 		cp capfile.Packet
 		dp decode.Packet
@@ -338,7 +339,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		pk.err = dp.Decode(cp.Data, cp.Link)
 		pk.rel = cp.Timestamp - fc.first
 		fc.pending = fc.pending[:0]
-		fc.table.Update(&dp, cp.Timestamp, cp.Frame, &pk.res)
+		owner.Update(&dp, cp.Timestamp, cp.Frame, &pk.res)
 		pk.events = fc.pending
 		if !o.filter.match(&dp) {
 			continue
