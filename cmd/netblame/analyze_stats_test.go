@@ -80,6 +80,8 @@ func TestUsageErrors(t *testing.T) {
 		{"analyze", "--host", "not-an-ip", "x.pcap"},
 		{"analyze", "/nonexistent/file.pcap"},
 		{"analyze", "--no-such-flag", "x.pcap"},
+		{"no-such-command"},
+		{"bench", "unexpected-argument"},
 	} {
 		_, errOut, code := runCLI(t, args...)
 		if code != exitInput || errOut == "" {

@@ -47,10 +47,16 @@ var rootCmd = &cobra.Command{
 	SilenceErrors: true,
 }
 
+// started is set once cobra has accepted the command line (command, flags
+// and arguments) and is about to run the command: an error before that is
+// a usage error.
+var started bool
+
 func init() {
 	// Unknown flags and bad flag values are usage errors (exit status 1);
 	// subcommands inherit this.
 	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
+	rootCmd.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 }
 
 func main() {
@@ -64,6 +70,7 @@ func run(args []string) int { return runIO(args, os.Stdout, os.Stderr) }
 // it repeatedly in one process, so every flag is first reset to its default.
 func runIO(args []string, stdout, stderr io.Writer) int {
 	resetFlags(rootCmd)
+	started = false
 	rootCmd.SetArgs(args)
 	rootCmd.SetOut(stdout)
 	rootCmd.SetErr(stderr)
@@ -73,16 +80,10 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "netblame:", err)
 	var ue usageError
-	if errors.As(err, &ue) || isFlagError(err) {
+	if errors.As(err, &ue) || !started {
 		return exitInput
 	}
 	return exitRuntime
-}
-
-// isFlagError reports whether cobra rejected the command line itself.
-func isFlagError(err error) bool {
-	var fe interface{ FlagError() }
-	return errors.As(err, &fe)
 }
 
 // resetFlags puts every flag of cmd and its subcommands back to its default,
