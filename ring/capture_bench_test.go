@@ -68,7 +68,7 @@ func TestCaptureBenchmark(t *testing.T) {
 	if s := os.Getenv("NB_BENCH_REPEAT"); s != "" {
 		repeat, _ = strconv.Atoi(s)
 	}
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	t.Logf("load: 4 TCP uploads of %d MB over a veth pair, MTU 1500, offloads off; capture at snaplen 128 on the receiving end; %d interleaved rounds", mb, repeat)
 	results := make([][]benchResult, len(variants))
 	for round := 0; round < repeat; round++ {

@@ -30,7 +30,7 @@ func ebpfLoader(t *testing.T, keep **filter.EBPF) func([]bpf.Instruction) (Progr
 // ran on every packet the interface received and sent, accepted exactly
 // the packets captured, and rejected the rest.
 func TestEBPFCountersEqualPacketsSeen(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	insns, err := filter.Compile("udp dst port 5001", decode.LinkEthernet, 128)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestEBPFCountersEqualPacketsSeen(t *testing.T) {
 // TestEBPFFallbackToClassic: when the eBPF program cannot be loaded, the
 // classic program is attached, with a notice, and filters the same.
 func TestEBPFFallbackToClassic(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	insns, err := filter.Compile("udp dst port 5001", decode.LinkEthernet, 128)
 	if err != nil {
 		t.Fatal(err)

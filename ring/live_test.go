@@ -13,20 +13,6 @@ import (
 	"github.com/netblame/netblame/ring/ringtest"
 )
 
-// newPair makes a namespace pair for one test, or skips it.
-func newPair(t *testing.T) *ringtest.Pair {
-	t.Helper()
-	if err := ringtest.Available(); err != nil {
-		t.Skip("live capture test skipped: ", err)
-	}
-	p, err := ringtest.NewPair("rg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
-}
-
 // openIn opens a capture inside namespace ns (the socket must be created
 // there); reading it works from any goroutine.
 func openIn(t *testing.T, ns string, cfg Config) *Capture {
@@ -142,7 +128,7 @@ func collect(c *Capture) (func() ([]seen, error), func()) {
 // TestCaptureEqualsInterfaceCounters: every packet the interface received
 // and sent while the capture ran is captured, none twice, none dropped.
 func TestCaptureEqualsInterfaceCounters(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	// A ring that holds the whole test traffic (16 MiB), so a reader the
 	// machine's load stalls (or -race slows) cannot make the kernel drop.
 	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 256, NumBlocks: 64})
@@ -221,7 +207,7 @@ func udpPortFilter(port uint16, snaplen uint32) []bpf.Instruction {
 // packet to that port is captured and nothing else, including packets that
 // were already flowing when the socket was bound (the attach race).
 func TestFilterKeepsExactlyWhatItNames(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	// Unwanted traffic flows before, during and after the capture opens.
 	noise := make(chan error, 1)
 	go func() { noise <- ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 6000, 60000, 100, 200*time.Microsecond) }()
@@ -262,7 +248,7 @@ func TestFilterKeepsExactlyWhatItNames(t *testing.T) {
 // TestFanoutTwoWorkers: two hash-fanout workers together capture every
 // packet exactly once, and every flow stays on one worker.
 func TestFanoutTwoWorkers(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 128, Workers: 2, NumBlocks: 64})
 	wait, stop := collect(c)
 	rx0, tx0, _ := ringtest.Counters(p.NSB, p.IfB)
@@ -346,7 +332,7 @@ func vlanFrames(p *ringtest.Pair, n, vlan int, dport uint16) [][]byte {
 // are sent tagged from A; B's receive path strips the tag into skb
 // metadata before packet sockets see it.
 func TestVLANTagWrittenBack(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	for _, keep := range []bool{false, true} {
 		c := openIn(t, p.NSB, Config{Interface: p.IfB, KeepVLANStripped: keep})
 		wait, stop := collect(c)
@@ -397,7 +383,7 @@ func TestVLANTagWrittenBack(t *testing.T) {
 // TestNextAllocs: reading packets, VLAN-tagged ones included, allocates
 // nothing.
 func TestNextAllocs(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	c := openIn(t, p.NSB, Config{Interface: p.IfB, PollTimeout: time.Second})
 	// Fill the ring first (half tagged), so Next never waits on the wire.
 	if err := ringtest.SendRaw(p.NSA, p.IfA, vlanFrames(p, 1500, 7, 5001)); err != nil {
@@ -434,7 +420,7 @@ func TestNextAllocs(t *testing.T) {
 // slower than packets arrive) still stops soon after Stop instead of
 // reading the whole backlog.
 func TestStopWhileBehind(t *testing.T) {
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 64})
 	stopFlood := make(chan struct{})
 	flood := make(chan int, 1)

@@ -24,7 +24,7 @@ func TestPrefilterLiveCost(t *testing.T) {
 	if !*captureBench {
 		t.Skip("prefilter cost: run with -capturebench")
 	}
-	p := newPair(t)
+	p := ringtest.ForTest(t)
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
 		t.Skip("BPF_ENABLE_STATS: ", err)

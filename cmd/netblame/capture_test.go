@@ -37,19 +37,6 @@ func captureBinary(t *testing.T) string {
 	return bin
 }
 
-func capturePair(t *testing.T) *ringtest.Pair {
-	t.Helper()
-	if err := ringtest.Available(); err != nil {
-		t.Skip("live capture test skipped: ", err)
-	}
-	p, err := ringtest.NewPair("rg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
-}
-
 // liveCapture is a running `netblame capture` inside a namespace.
 type liveCapture struct {
 	cmd    *exec.Cmd
@@ -179,7 +166,7 @@ func capturedCount(t *testing.T, stderr string) int {
 // exactly as many packets as the interface received and sent, tshark reads
 // the same number, and the statistics report them and no drops.
 func TestCaptureFileHoldsEveryPacket(t *testing.T) {
-	p := capturePair(t)
+	p := ringtest.ForTest(t)
 	file := filepath.Join(t.TempDir(), "all.pcapng")
 	// Rings that hold all of the test traffic: a reader stalled by the
 	// machine's load cannot make the kernel drop.
@@ -217,7 +204,7 @@ func TestCaptureFileHoldsEveryPacket(t *testing.T) {
 // leaves a complete, valid file (zstd-compressed here) with every packet
 // the statistics count.
 func TestCaptureSIGINTMidTransfer(t *testing.T) {
-	p := capturePair(t)
+	p := ringtest.ForTest(t)
 	file := filepath.Join(t.TempDir(), "cut.pcap.zst")
 	lc := startCapture(t, p.NSB, "-i", p.IfB, "-s", "96", "-w", file)
 	errc := make(chan error, 1)
@@ -237,7 +224,7 @@ func TestCaptureSIGINTMidTransfer(t *testing.T) {
 // TestCaptureRotation: --rotate-size yields several numbered files, each
 // valid for capfile and tshark, together holding every captured packet.
 func TestCaptureRotation(t *testing.T) {
-	p := capturePair(t)
+	p := ringtest.ForTest(t)
 	dir := t.TempDir()
 	lc := startCapture(t, p.NSB, "-i", p.IfB, "-s", "128", "-w", filepath.Join(dir, "rot.pcap"), "--rotate-size", "150kB")
 	if err := ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5002, 3000, 200, 0); err != nil {
@@ -275,7 +262,7 @@ func TestCaptureRotation(t *testing.T) {
 // TestCaptureFilterAndCount: -f keeps exactly what it names, the eBPF
 // counters add up, and -c stops after exactly COUNT packets.
 func TestCaptureFilterAndCount(t *testing.T) {
-	p := capturePair(t)
+	p := ringtest.ForTest(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "udp5001.pcap")
 	lc := startCapture(t, p.NSB, "-i", p.IfB, "-f", "udp dst port 5001", "-w", file)
@@ -326,7 +313,7 @@ func TestCaptureFilterAndCount(t *testing.T) {
 
 // TestCaptureAnalyze: --analyze tracks the flows live and prints a summary.
 func TestCaptureAnalyze(t *testing.T) {
-	p := capturePair(t)
+	p := ringtest.ForTest(t)
 	lc := startCapture(t, p.NSB, "-i", p.IfB, "--analyze", "--workers", "2", "--summary-interval", "200ms")
 	if err := ringtest.TCPBulk(p.NSA, p.NSB, p.AddrB, 5001, 3, 1<<20); err != nil {
 		t.Fatal(err)
@@ -379,7 +366,7 @@ func TestCaptureWithoutPrivileges(t *testing.T) {
 // analysis) allocates nothing per packet. It runs in process on a ring
 // opened inside the namespace and already holding the packets.
 func TestCaptureWorkerAllocs(t *testing.T) {
-	p := capturePair(t)
+	p := ringtest.ForTest(t)
 	for _, analyze := range []bool{false, true} {
 		var c *ring.Capture
 		if err := ringtest.InNS(p.NSB, func() (err error) {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +46,21 @@ type Pair struct {
 }
 
 var seq atomic.Int32
+
+// ForTest makes a pair for one test, removed when the test ends, or skips
+// the test with the reason when pairs cannot be made here.
+func ForTest(t testing.TB) *Pair {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skip("live capture test skipped: ", err)
+	}
+	p, err := NewPair("rg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
 
 // NewPair creates the namespaces "<prefix><pid>x<n>a" and "...b" and a veth
 // pair between them with IPv4 addresses, IPv6 disabled, static neighbour
