@@ -116,16 +116,26 @@ func readNetblame(path string) error {
 	return err
 }
 
-func readGopacket(path string) error {
+// openGopacket opens path with gopacket's pcap reader; close the file.
+func openGopacket(path string) (*os.File, *pcapgo.Reader, error) {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, r, nil
+}
+
+func readGopacket(path string) error {
+	f, r, err := openGopacket(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return err
-	}
 	for {
 		if _, _, err := r.ZeroCopyReadPacketData(); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -165,15 +175,11 @@ type gopacketFlow struct {
 // same answer: pcapgo, a DecodingLayerParser, and a map of flows keyed by
 // gopacket's own flow hashes.
 func pipelineGopacket(path string) error {
-	f, err := os.Open(path)
+	f, r, err := openGopacket(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return err
-	}
 	var (
 		eth     layers.Ethernet
 		dot1q   layers.Dot1Q
