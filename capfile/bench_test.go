@@ -52,41 +52,46 @@ func BenchmarkRead(b *testing.B) {
 		{"gopacket-pcapgo-ng", "b.pcapng", ngPer, openPcapgoNg},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			path := filepath.Join(dir, bc.file)
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			src, err := bc.open(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(bc.per)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				err := src.next()
-				if err == io.EOF {
-					// Start over; the reopen is amortised over 1M packets.
-					src.close()
-					if _, err := f.Seek(0, io.SeekStart); err != nil {
-						b.Fatal(err)
-					}
-					if src, err = bc.open(f); err != nil {
-						b.Fatal(err)
-					}
-					err = src.next()
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
-			src.close()
+			benchReadLoop(b, filepath.Join(dir, bc.file), bc.per, bc.open)
 		})
 	}
+}
+
+// benchReadLoop reads one packet an iteration from path, opened with
+// open, starting over at the end of the file (the reopen is amortised over
+// the file's packets). per is the bytes a packet for MB/s.
+func benchReadLoop(b *testing.B, path string, per int64, open func(*os.File) (nexter, error)) {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	src, err := open(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(per)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		err := src.next()
+		if err == io.EOF {
+			src.close()
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				b.Fatal(err)
+			}
+			if src, err = open(f); err != nil {
+				b.Fatal(err)
+			}
+			err = src.next()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	src.close()
 }
 
 // nexter reads one packet; the benchmark's common view of both readers.
@@ -169,35 +174,7 @@ func BenchmarkZstdDecoderOptions(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			zstdReaderOptions = bc.opts
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			src, err := openOurs(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(plainPer)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				err := src.next()
-				if err == io.EOF {
-					src.close()
-					f.Seek(0, io.SeekStart)
-					if src, err = openOurs(f); err != nil {
-						b.Fatal(err)
-					}
-					err = src.next()
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
-			src.close()
+			benchReadLoop(b, path, plainPer, openOurs)
 		})
 	}
 }
