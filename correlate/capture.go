@@ -152,8 +152,8 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 		return false
 	}
 	c.TCPPackets++
-	src := netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort)
-	dst := netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
+	src := netip.AddrPortFrom(p.Src().Unmap(), p.SrcPort)
+	dst := netip.AddrPortFrom(p.Dst().Unmap(), p.DstPort)
 	syn := p.TCPFlags&decode.TCPSyn != 0
 	ack := p.TCPFlags&decode.TCPAck != 0
 

@@ -9,12 +9,13 @@ import (
 
 // tcpPacket returns a decoded TCP packet as Decode would leave it.
 func tcpPacket(src, dst string, sport, dport uint16, flags uint16, seq, ack uint32, plen int) decode.Packet {
-	return decode.Packet{
-		Layer: decode.LayerTransport, Proto: decode.ProtoTCP, IPVersion: 4,
-		Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+	p := decode.Packet{
+		Layer: decode.LayerTransport, Proto: decode.ProtoTCP,
 		SrcPort: sport, DstPort: dport, TCPFlags: flags, Seq: seq, Ack: ack,
 		Window: 512, PayloadLen: plen,
 	}
+	p.SetAddrs(netip.MustParseAddr(src), netip.MustParseAddr(dst))
+	return p
 }
 
 // TestAddAllocs proves the per-packet path allocates nothing once a flow

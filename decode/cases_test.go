@@ -2,6 +2,7 @@ package decode_test
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func dirtyPacket() decode.Packet {
 			f.SetInt(12345)
 		}
 	}
-	p.Src, p.Dst = v6Src, v4Dst
+	p.SrcIP, p.DstIP = v6Src.As16(), v4Dst.As16()
 	p.SACK[3] = decode.SACKBlock{Left: 1, Right: 2}
 	return p
 }
@@ -103,7 +104,7 @@ func wantEth(et uint16) decode.Packet {
 func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 4
-	p.Src, p.Dst = v4Src, v4Dst
+	p.SrcIP, p.DstIP = ip4Bytes(v4Src), ip4Bytes(v4Dst)
 	p.TTL, p.TOS, p.IPID = 61, 0x28, tIPID
 	p.Proto = proto
 	p.NetOffset = off
@@ -117,7 +118,7 @@ func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
 func withIP6(p decode.Packet, off, transOff, plen int, proto uint8) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 6
-	p.Src, p.Dst = v6Src, v6Dst
+	p.SrcIP, p.DstIP = v6Src.As16(), v6Dst.As16()
 	p.TTL, p.TOS, p.FlowLabel = 57, 0xb8, 0xabcde
 	p.Proto = proto
 	p.NetOffset = off
@@ -144,4 +145,11 @@ func withTCP(p decode.Packet, hlen, n int) decode.Packet {
 func withPayload(p decode.Packet, off, n int) decode.Packet {
 	p.PayloadOffset, p.PayloadLen, p.CapPayloadLen = off, n, n
 	return p
+}
+
+// ip4Bytes is a as Packet.SrcIP holds an IPv4 address.
+func ip4Bytes(a netip.Addr) (b [16]byte) {
+	v4 := a.As4()
+	copy(b[:], v4[:])
+	return b
 }

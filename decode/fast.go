@@ -2,7 +2,6 @@ package decode
 
 import (
 	"encoding/binary"
-	"net/netip"
 )
 
 // decode is Decode and DecodeWithVLAN: tag is hasTag|tci for the tag
@@ -87,8 +86,8 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.TOS = h[ipv4TOS]
 		p.IPID = uint32(binary.BigEndian.Uint16(h[ipv4ID:]))
 		p.FlowLabel = 0
-		src, dst := netip.AddrFrom4([4]byte(h[ipv4Src:])), netip.AddrFrom4([4]byte(h[ipv4Dst:]))
-		p.Src, p.Dst = src, dst // adjacent, for one write-barrier check
+		setIPv4(&p.SrcIP, h[ipv4Src:])
+		setIPv4(&p.DstIP, h[ipv4Dst:])
 		p.IPLen = total
 		p.TransOffset = off + ipv4MinLen
 		if total > len(b) {
@@ -116,8 +115,8 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.TOS = uint8(vtf >> 20)
 		p.IPID = 0
 		p.FlowLabel = vtf & ipv6FlowLabelMask
-		src, dst := netip.AddrFrom16([16]byte(h[ipv6Src:])), netip.AddrFrom16([16]byte(h[ipv6Dst:]))
-		p.Src, p.Dst = src, dst
+		p.SrcIP = [16]byte(h[ipv6Src:])
+		p.DstIP = [16]byte(h[ipv6Dst:])
 		p.IPLen = total
 		p.TransOffset = off + ipv6HeaderLen
 		if total > len(b) {

@@ -170,8 +170,8 @@ func compareGopacket(p *decode.Packet, err error, data []byte, g gpView) []strin
 	if g.ip4 != nil {
 		ip := g.ip4
 		diff("IP version", p.IPVersion, 4)
-		diff("src", p.Src, addr(ip.SrcIP))
-		diff("dst", p.Dst, addr(ip.DstIP))
+		diff("src", p.Src(), addr(ip.SrcIP))
+		diff("dst", p.Dst(), addr(ip.DstIP))
 		diff("TTL", p.TTL, ip.TTL)
 		diff("TOS", p.TOS, ip.TOS)
 		diff("IP ID", p.IPID, ip.Id)
@@ -184,8 +184,8 @@ func compareGopacket(p *decode.Packet, err error, data []byte, g gpView) []strin
 	} else {
 		ip := g.ip6
 		diff("IP version", p.IPVersion, 6)
-		diff("src", p.Src, addr(ip.SrcIP))
-		diff("dst", p.Dst, addr(ip.DstIP))
+		diff("src", p.Src(), addr(ip.SrcIP))
+		diff("dst", p.Dst(), addr(ip.DstIP))
 		diff("hop limit", p.TTL, ip.HopLimit)
 		diff("traffic class", p.TOS, ip.TrafficClass)
 		diff("flow label", p.FlowLabel, ip.FlowLabel)

@@ -28,10 +28,10 @@ func checkInvariants(tb testing.TB, p *decode.Packet, data []byte, err error) {
 		if p.IPVersion != 4 && p.IPVersion != 6 {
 			fail("IP version %d", p.IPVersion)
 		}
-		if !p.Src.IsValid() || !p.Dst.IsValid() {
-			fail("invalid addresses %v %v", p.Src, p.Dst)
+		if !p.Src().IsValid() || !p.Dst().IsValid() {
+			fail("invalid addresses %v %v", p.Src(), p.Dst())
 		}
-	} else if p.IPVersion != 0 || p.Src.IsValid() || p.Proto != 0 {
+	} else if p.IPVersion != 0 || p.Src().IsValid() || p.Proto != 0 {
 		fail("network fields set below decode.LayerNetwork")
 	}
 	if p.Layer == decode.LayerTransport {

@@ -1,6 +1,7 @@
 package decode_test
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/netblame/netblame/decode"
@@ -166,4 +167,21 @@ func TestDecodeIPv6(t *testing.T) {
 				p.Layer, p.ICMPType, p.Checksum = decode.LayerTransport, 128, 0x1234
 			})},
 	})
+}
+
+// SetAddrs and Src/Dst round-trip both families, and a Packet without an
+// IP header has no addresses.
+func TestAddrs(t *testing.T) {
+	for _, c := range [][2]string{{"192.0.2.1", "198.51.100.2"}, {"2001:db8::1", "fe80::2"}, {"::ffff:10.0.0.1", "::1"}} {
+		src, dst := netip.MustParseAddr(c[0]), netip.MustParseAddr(c[1])
+		var p decode.Packet
+		p.SetAddrs(src, dst)
+		if p.Src() != src || p.Dst() != dst {
+			t.Errorf("%v > %v: got %v > %v", src, dst, p.Src(), p.Dst())
+		}
+	}
+	var p decode.Packet
+	if err := p.Decode(ether(0x0806, make([]byte, 28)), decode.LinkEthernet); err != nil || p.Src().IsValid() || p.Dst().IsValid() {
+		t.Errorf("ARP: err %v, addresses %v %v", err, p.Src(), p.Dst())
+	}
 }

@@ -2,7 +2,6 @@ package decode
 
 import (
 	"encoding/binary"
-	"net/netip"
 )
 
 // IPv4 header (RFC 791).
@@ -58,8 +57,8 @@ func (p *Packet) ipv4(data []byte, off int) error {
 	p.TOS = b[ipv4TOS]
 	p.IPID = uint32(binary.BigEndian.Uint16(b[ipv4ID:]))
 	p.TTL = b[ipv4TTL]
-	p.Src = netip.AddrFrom4([4]byte(b[ipv4Src:]))
-	p.Dst = netip.AddrFrom4([4]byte(b[ipv4Dst:]))
+	setIPv4(&p.SrcIP, b[ipv4Src:])
+	setIPv4(&p.DstIP, b[ipv4Dst:])
 	proto := b[ipv4Proto]
 	p.Proto = proto
 
@@ -107,4 +106,12 @@ func (p *Packet) ipv4(data []byte, off int) error {
 		return p.extHeaders(data, off+ihl, end, proto, false)
 	}
 	return p.transport(data, off+ihl, end, proto)
+}
+
+// setIPv4 stores the IPv4 address at the start of b into a as
+// Packet.SrcIP documents: 4 bytes, then 12 zero bytes. Two 8-byte stores;
+// byte order does not matter, since bytes are copied as they are.
+func setIPv4(a *[16]byte, b []byte) {
+	binary.LittleEndian.PutUint64(a[:8], uint64(binary.LittleEndian.Uint32(b)))
+	binary.LittleEndian.PutUint64(a[8:], 0)
 }

@@ -3,7 +3,6 @@ package decode
 import (
 	"encoding/binary"
 	"math"
-	"net/netip"
 )
 
 // IPv6 header (RFC 8200).
@@ -61,8 +60,8 @@ func (p *Packet) ipv6(data []byte, off int) error {
 	p.TOS = uint8(vtf >> 20)
 	p.FlowLabel = vtf & ipv6FlowLabelMask
 	p.TTL = b[ipv6HopLimit]
-	p.Src = netip.AddrFrom16([16]byte(b[ipv6Src:]))
-	p.Dst = netip.AddrFrom16([16]byte(b[ipv6Dst:]))
+	p.SrcIP = [16]byte(b[ipv6Src:])
+	p.DstIP = [16]byte(b[ipv6Dst:])
 	nh := b[ipv6NextHeader]
 	p.Proto = nh // until the extension headers say otherwise
 	toff := off + ipv6HeaderLen

@@ -190,11 +190,15 @@ type Packet struct {
 	TSEcr uint32
 	SACK  [MaxSACKBlocks]SACKBlock
 
-	// Network layer.
-	Src, Dst    netip.Addr
-	NetOffset   int // offset of the IP header
-	IPLen       int // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
-	TransOffset int // offset of the transport header (of the fragment data or ESP for those)
+	// Network layer. SrcIP and DstIP hold the addresses as sent: IPv6's
+	// 16 bytes, or IPv4's 4 bytes followed by 12 zero bytes. Src and Dst
+	// return them as netip.Addr. (Raw bytes rather than netip.Addr: one
+	// 8-byte store for an IPv4 address instead of building a 24-byte value
+	// with a pointer in it, which also keeps write barriers off Decode.)
+	SrcIP, DstIP [16]byte
+	NetOffset    int // offset of the IP header
+	IPLen        int // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
+	TransOffset  int // offset of the transport header (of the fragment data or ESP for those)
 
 	// Payload, after the deepest header decoded (for ICMP, after type,
 	// code and checksum: an echo's identifier and sequence number are its
@@ -205,6 +209,44 @@ type Packet struct {
 	PayloadOffset int
 	PayloadLen    int
 	CapPayloadLen int
+}
+
+// Src returns the source address; the zero Addr when no IP header was
+// decoded.
+func (p *Packet) Src() netip.Addr { return p.addr(&p.SrcIP) }
+
+// Dst returns the destination address; the zero Addr when no IP header was
+// decoded.
+func (p *Packet) Dst() netip.Addr { return p.addr(&p.DstIP) }
+
+// SetAddrs sets SrcIP, DstIP and IPVersion (4 when src is IPv4, else 6),
+// for building a Packet by hand.
+func (p *Packet) SetAddrs(src, dst netip.Addr) {
+	p.IPVersion = 6
+	if src.Is4() {
+		p.IPVersion = 4
+	}
+	p.SrcIP, p.DstIP = ipBytes(src), ipBytes(dst)
+}
+
+// ipBytes is a in SrcIP's form.
+func ipBytes(a netip.Addr) (b [16]byte) {
+	if a.Is4() {
+		v4 := a.As4()
+		copy(b[:], v4[:])
+		return b
+	}
+	return a.As16()
+}
+
+func (p *Packet) addr(b *[16]byte) netip.Addr {
+	switch p.IPVersion {
+	case 4:
+		return netip.AddrFrom4([4]byte(b[:4]))
+	case 6:
+		return netip.AddrFrom16(*b)
+	}
+	return netip.Addr{}
 }
 
 // Has reports whether all of the flags f are set.

@@ -188,8 +188,8 @@ func compareTshark(p *decode.Packet, err error, m map[string]string) []string {
 		if src4 == "" {
 			return append(d, "netblame decoded IPv4, tshark shows none")
 		}
-		if p.Src != netip.MustParseAddr(src4) || p.Dst.String() != first(m["ip.dst"]) {
-			d = append(d, fmt.Sprintf("addresses: netblame %v > %v, tshark %s > %s", p.Src, p.Dst, src4, m["ip.dst"]))
+		if p.Src() != netip.MustParseAddr(src4) || p.Dst().String() != first(m["ip.dst"]) {
+			d = append(d, fmt.Sprintf("addresses: netblame %v > %v, tshark %s > %s", p.Src(), p.Dst(), src4, m["ip.dst"]))
 		}
 		num("IP ID", "ip.id", uint64(p.IPID))
 		num("TTL", "ip.ttl", uint64(p.TTL))
@@ -206,8 +206,8 @@ func compareTshark(p *decode.Packet, err error, m map[string]string) []string {
 		if src6 == "" {
 			return append(d, "netblame decoded IPv6, tshark shows none")
 		}
-		if p.Src != netip.MustParseAddr(src6) || p.Dst.String() != first(m["ipv6.dst"]) {
-			d = append(d, fmt.Sprintf("addresses: netblame %v > %v, tshark %s > %s", p.Src, p.Dst, src6, m["ipv6.dst"]))
+		if p.Src() != netip.MustParseAddr(src6) || p.Dst().String() != first(m["ipv6.dst"]) {
+			d = append(d, fmt.Sprintf("addresses: netblame %v > %v, tshark %s > %s", p.Src(), p.Dst(), src6, m["ipv6.dst"]))
 		}
 		num("hop limit", "ipv6.hlim", uint64(p.TTL))
 		num("flow label", "ipv6.flow", uint64(p.FlowLabel))

@@ -124,7 +124,7 @@ func TestConcurrentUpdates(t *testing.T) {
 				p := tcpPacket(netip.AddrPortFrom(netip.MustParseAddr("10.1.1.1"), port),
 					netip.MustParseAddrPort("10.2.2.2:80"), seg{seq: uint32(i), ack: 1, flags: thAck, win: 10, len: 10})
 				if r.IntN(2) == 0 {
-					p.Src, p.Dst, p.SrcPort, p.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
+					p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = p.DstIP, p.SrcIP, p.DstPort, p.SrcPort
 				}
 				tab.Update(&p, int64(i)*int64(time.Millisecond), uint64(i), &out)
 				if i%1000 == 0 {

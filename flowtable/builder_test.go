@@ -58,15 +58,13 @@ type seg struct {
 func tcpPacket(src, dst netip.AddrPort, s seg) decode.Packet {
 	p := decode.Packet{
 		Layer: decode.LayerTransport, Link: decode.LinkEthernet,
-		IPVersion: 4, Src: src.Addr(), Dst: dst.Addr(), Proto: decode.ProtoTCP,
+		Proto:   decode.ProtoTCP,
 		SrcPort: src.Port(), DstPort: dst.Port(),
 		Seq: s.seq, Ack: s.ack, TCPFlags: s.flags, Window: s.win,
 		TCPHeaderLen: 20, PayloadLen: s.len, CapPayloadLen: s.len,
 		IPLen: 40 + s.len,
 	}
-	if src.Addr().Is6() {
-		p.IPVersion = 6
-	}
+	p.SetAddrs(src.Addr(), dst.Addr())
 	if s.ws > 0 {
 		p.Flags |= decode.HasWScale
 		p.WScale = uint8(s.ws - 1)

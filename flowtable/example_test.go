@@ -27,9 +27,11 @@ func Example() {
 	}
 	cli, srv := netip.MustParseAddrPort("192.0.2.1:50000"), netip.MustParseAddrPort("198.51.100.7:443")
 	pkt := func(from, to netip.AddrPort, seq, ack uint32, flags uint16, n int) *decode.Packet {
-		return &decode.Packet{Layer: decode.LayerTransport, IPVersion: 4, Proto: decode.ProtoTCP,
-			Src: from.Addr(), Dst: to.Addr(), SrcPort: from.Port(), DstPort: to.Port(),
+		p := &decode.Packet{Layer: decode.LayerTransport, Proto: decode.ProtoTCP,
+			SrcPort: from.Port(), DstPort: to.Port(),
 			Seq: seq, Ack: ack, TCPFlags: flags, Window: 1000, PayloadLen: n, IPLen: 40 + n}
+		p.SetAddrs(from.Addr(), to.Addr())
+		return p
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	ms := int64(time.Millisecond)

@@ -4,14 +4,15 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
-	"unsafe"
 
 	"github.com/netblame/netblame/decode"
 )
 
 // flowKey is the direction-independent identity of a flow: endpoint A is
-// the lower of the two (address, port) pairs. w[4] packs the ports, the
-// VLAN ID, the protocol and whether the addresses are IPv4.
+// the lower of the two (address, port) pairs. w[0:2] and w[2:4] are the
+// addresses as big-endian words of decode.Packet's 16-byte form (an IPv4
+// address fills the top half of the first word); w[4] packs the ports,
+// the VLAN ID, the protocol and whether the addresses are IPv4.
 type flowKey struct {
 	w [5]uint64
 }
@@ -25,8 +26,8 @@ func makeKey(p *decode.Packet, ignoreVLAN bool) (k flowKey, srcIsB bool, ok bool
 	if p.Layer != decode.LayerTransport || (p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP) {
 		return k, false, false
 	}
-	sh, sl := addrWords(&p.Src)
-	dh, dl := addrWords(&p.Dst)
+	sh, sl := binary.BigEndian.Uint64(p.SrcIP[:8]), binary.BigEndian.Uint64(p.SrcIP[8:])
+	dh, dl := binary.BigEndian.Uint64(p.DstIP[:8]), binary.BigEndian.Uint64(p.DstIP[8:])
 	sp, dp := p.SrcPort, p.DstPort
 	srcIsB = sh > dh || (sh == dh && (sl > dl || (sl == dl && sp > dp)))
 	if srcIsB {
@@ -45,37 +46,6 @@ func makeKey(p *decode.Packet, ignoreVLAN bool) (k flowKey, srcIsB bool, ok bool
 	return k, srcIsB, true
 }
 
-// addrWords returns a's 16-byte form (IPv4 as ::ffff:a.b.c.d) as two
-// big-endian words. netip.Addr holds exactly these two words as its first
-// field, so they are read in place when the layout check at start-up
-// passed; As16 and two byte swaps per address cost a tenth of the
-// flow-table update.
-func addrWords(a *netip.Addr) (hi, lo uint64) {
-	if addrLayoutOK {
-		w := (*[2]uint64)(unsafe.Pointer(a))
-		return w[0], w[1]
-	}
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-}
-
-// addrLayoutOK: netip.Addr starts with its address as (high, low) uint64
-// words, as in Go 1.18 to 1.26. Checked on IPv4, IPv6 and zone addresses.
-var addrLayoutOK = func() bool {
-	if unsafe.Sizeof(netip.Addr{}) < 16 {
-		return false
-	}
-	for _, s := range []string{"0.0.0.0", "10.1.2.3", "255.254.253.252", "::", "2001:db8::1:2", "fe80::1%eth0", "::ffff:1.2.3.4", "ffff:fffe::fdfc:0"} {
-		a := netip.MustParseAddr(s)
-		b := a.As16()
-		w := (*[2]uint64)(unsafe.Pointer(&a))
-		if w[0] != binary.BigEndian.Uint64(b[:8]) || w[1] != binary.BigEndian.Uint64(b[8:]) {
-			return false
-		}
-	}
-	return true
-}()
-
 // equal compares word by word (the compiler would call memequal for ==).
 func (k *flowKey) equal(o *flowKey) bool {
 	return k.w[0] == o.w[0] && k.w[1] == o.w[1] && k.w[2] == o.w[2] && k.w[3] == o.w[3] && k.w[4] == o.w[4]
@@ -88,12 +58,16 @@ func (k *flowKey) proto() uint8  { return uint8(k.w[4] >> 8) }
 
 // endpoint returns endpoint A (side 0) or B (side 1).
 func (k *flowKey) endpoint(side int) netip.AddrPort {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], k.w[2*side])
-	binary.BigEndian.PutUint64(b[8:], k.w[2*side+1])
-	a := netip.AddrFrom16(b)
+	var a netip.Addr
 	if k.w[4]&keyIs4 != 0 {
-		a = a.Unmap()
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(k.w[2*side]>>32))
+		a = netip.AddrFrom4(b)
+	} else {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], k.w[2*side])
+		binary.BigEndian.PutUint64(b[8:], k.w[2*side+1])
+		a = netip.AddrFrom16(b)
 	}
 	port := k.portA()
 	if side == 1 {
@@ -111,12 +85,10 @@ func hashKey(k *flowKey, seed uint64) uint64 {
 		p1 = 0xe7037ed1a0b428db
 		p2 = 0x8ebc6af09c88c6e3
 		p3 = 0x589965cc75374cc3
-		v4 = 0xffff << 32
 	)
-	if k.w[0]|k.w[2] == 0 && k.w[1]&^0xffffffff == v4 && k.w[3]&^0xffffffff == v4 {
-		// Both addresses IPv4 (a property of the key alone): their 64
-		// bits fit one word, and two rounds suffice.
-		h := mix(k.w[1]<<32^k.w[3]&0xffffffff^p0^seed, k.w[4]^p1)
+	if k.w[4]&keyIs4 != 0 {
+		// Two IPv4 addresses fit one word, and two rounds suffice.
+		h := mix(k.w[0]^k.w[2]>>32^p0^seed, k.w[4]^p1)
 		return mix(h^p2, seed^p3)
 	}
 	h := mix(k.w[0]^p0^seed, k.w[1]^p1)

@@ -73,14 +73,16 @@ func TestClientMidStreamPortHeuristic(t *testing.T) {
 func TestUDPAndUntracked(t *testing.T) {
 	tab, _ := New(Config{Capacity: 16})
 	a, b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
-	p := decode.Packet{Layer: decode.LayerTransport, IPVersion: 6, Src: a, Dst: b, Proto: decode.ProtoUDP,
+	p := decode.Packet{Layer: decode.LayerTransport, Proto: decode.ProtoUDP,
 		SrcPort: 5353, DstPort: 53, PayloadLen: 30, IPLen: 78}
+	p.SetAddrs(a, b)
 	var res PacketResult
 	tab.Update(&p, 1, 1, &res)
 	if !res.Tracked || !res.NewFlow || res.Analyzed {
 		t.Fatalf("udp: %+v", res)
 	}
-	p.Src, p.Dst, p.SrcPort, p.DstPort = b, a, 53, 5353
+	p.SetAddrs(b, a)
+	p.SrcPort, p.DstPort = 53, 5353
 	tab.Update(&p, 2, 2, &res)
 	if res.NewFlow || res.Dir != ServerToClient {
 		t.Fatalf("udp reply: %+v", res)

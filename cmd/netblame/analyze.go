@@ -445,7 +445,7 @@ func (f *packetFilter) match(p *decode.Packet) bool {
 	if !f.active() {
 		return true
 	}
-	return f.matchEndpoints(p.Src, p.Dst, p.SrcPort, p.DstPort, hasPorts(p))
+	return f.matchEndpoints(p.Src(), p.Dst(), p.SrcPort, p.DstPort, hasPorts(p))
 }
 
 // matchFlow applies the filter to a flow's two endpoints.

@@ -41,8 +41,8 @@ func (v *eventsView) packet(pk *packetCtx) error {
 			ev:   &pk.events[i],
 			flow: pk.res.Index,
 			rel:  pk.events[i].TS - v.fc.first,
-			src:  netip.AddrPortFrom(pk.dec.Src, pk.dec.SrcPort),
-			dst:  netip.AddrPortFrom(pk.dec.Dst, pk.dec.DstPort),
+			src:  netip.AddrPortFrom(pk.dec.Src(), pk.dec.SrcPort),
+			dst:  netip.AddrPortFrom(pk.dec.Dst(), pk.dec.DstPort),
 		}
 		if err := v.tw.Row(&r); err != nil {
 			return err

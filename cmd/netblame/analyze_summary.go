@@ -103,8 +103,8 @@ func (v *summaryView) packet(pk *packetCtx) error {
 		caplen: len(pk.cap.Data),
 		info:   string(v.buf),
 	}
-	if d.Src.IsValid() {
-		r.src, r.dst = d.Src.String(), d.Dst.String()
+	if d.Src().IsValid() {
+		r.src, r.dst = d.Src().String(), d.Dst().String()
 	}
 	return v.tw.Row(r)
 }
@@ -121,16 +121,16 @@ func (v *summaryView) writeText(pk *packetCtx) error {
 	b = appendPadLeft(b, v.num, 11)
 	b = append(b, ' ')
 	v.num = v.num[:0]
-	if d.Src.IsValid() {
-		v.num = d.Src.AppendTo(v.num)
+	if d.Src().IsValid() {
+		v.num = d.Src().AppendTo(v.num)
 	} else {
 		v.num = append(v.num, '-')
 	}
 	b = appendPadLeft(b, v.num, 15)
 	b = append(b, " → "...)
 	n := len(b)
-	if d.Dst.IsValid() {
-		b = d.Dst.AppendTo(b)
+	if d.Dst().IsValid() {
+		b = d.Dst().AppendTo(b)
 	} else {
 		b = append(b, '-')
 	}

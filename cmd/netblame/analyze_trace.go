@@ -62,8 +62,8 @@ func (s flowSpec) match(pk *packetCtx) bool {
 	if s.byIndex {
 		return pk.res.Index == s.index
 	}
-	src := netip.AddrPortFrom(pk.dec.Src.Unmap(), pk.dec.SrcPort)
-	dst := netip.AddrPortFrom(pk.dec.Dst.Unmap(), pk.dec.DstPort)
+	src := netip.AddrPortFrom(pk.dec.Src().Unmap(), pk.dec.SrcPort)
+	dst := netip.AddrPortFrom(pk.dec.Dst().Unmap(), pk.dec.DstPort)
 	return (src == s.a && dst == s.b) || (src == s.b && dst == s.a)
 }
 

@@ -401,11 +401,11 @@ func (run *captureRun) printLine(dp *decode.Packet, p *ring.Packet, frame uint64
 	switch {
 	case dp.IsTCP():
 		fmt.Fprintf(w, "%d %s TCP %s:%d > %s:%d flags 0x%03x seq %d ack %d win %d len %d\n", frame, ts,
-			dp.Src, dp.SrcPort, dp.Dst, dp.DstPort, dp.TCPFlags, dp.Seq, dp.Ack, dp.Window, dp.PayloadLen)
+			dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort, dp.TCPFlags, dp.Seq, dp.Ack, dp.Window, dp.PayloadLen)
 	case dp.IsUDP():
-		fmt.Fprintf(w, "%d %s UDP %s:%d > %s:%d len %d\n", frame, ts, dp.Src, dp.SrcPort, dp.Dst, dp.DstPort, dp.PayloadLen)
+		fmt.Fprintf(w, "%d %s UDP %s:%d > %s:%d len %d\n", frame, ts, dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort, dp.PayloadLen)
 	case dp.IPVersion != 0:
-		fmt.Fprintf(w, "%d %s IP proto %d %s > %s len %d\n", frame, ts, dp.Proto, dp.Src, dp.Dst, p.OrigLen)
+		fmt.Fprintf(w, "%d %s IP proto %d %s > %s len %d\n", frame, ts, dp.Proto, dp.Src(), dp.Dst(), p.OrigLen)
 	default:
 		fmt.Fprintf(w, "%d %s ethertype 0x%04x len %d\n", frame, ts, dp.EtherType, p.OrigLen)
 	}
@@ -618,7 +618,7 @@ func (w *workerAnalysis) packet(dp *decode.Packet, p *ring.Packet, frame uint64)
 	la := w.run.analysis
 	b := w.line[:0]
 	b = fmt.Appendf(b, "event frame=%d time=%s %s:%d > %s:%d %s seq=%d ack=%d len=%d win=%d\n",
-		frame, time.Unix(0, p.Timestamp).UTC().Format("15:04:05.000000"), dp.Src, dp.SrcPort, dp.Dst, dp.DstPort,
+		frame, time.Unix(0, p.Timestamp).UTC().Format("15:04:05.000000"), dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort,
 		w.res.Events, w.res.RelSeq, w.res.RelAck, w.res.Len, w.res.Window)
 	w.line = b
 	la.outMu.Lock()
