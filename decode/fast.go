@@ -63,87 +63,88 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 	p.TSEcr = 0
 	p.SACK = [MaxSACKBlocks]SACKBlock{}
 
+	// Offsets into data rather than subslices: slicing to a length that
+	// may be zero costs a masking sequence, a bounds check costs a compare.
 	var (
-		seg   []byte // transport header and payload as captured, within the IP length
-		tlen  int    // transport header and payload as sent (the IP length says)
+		tOff  int   // transport header offset
+		end   int   // end of the datagram, or of the capture if that comes first
+		tlen  int   // transport header and payload as sent (the IP length says)
+		flags Flags // p.Flags, stored with the transport header
 		proto uint8
 	)
-	b := data[off:] // the IP datagram and whatever follows in the capture
 	switch et {
 	case etherTypeIPv4:
-		h := (*[ipv4MinLen]byte)(b)
+		h := (*[ipv4MinLen]byte)(data[off : off+ipv4MinLen])
 		total := int(binary.BigEndian.Uint16(h[ipv4TotalLen:]))
 		ff := binary.BigEndian.Uint16(h[ipv4FlagsFrag:])
 		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 || total < ipv4MinLen {
 			return p.slowDecode(data, link, tag)
 		}
-		proto = h[ipv4Proto]
+		// TTL and protocol are adjacent in the header as in Packet: one
+		// 16-bit load and store.
+		ttlProto := binary.LittleEndian.Uint16(h[ipv4TTL:])
+		proto = uint8(ttlProto >> 8)
 		p.Layer = LayerTransport
 		p.IPVersion = 4
+		p.TTL = uint8(ttlProto)
 		p.Proto = proto
-		p.TTL = h[ipv4TTL]
-		p.Flags = Flags(ff>>14&1) * IPv4DontFragment // DF is bit 14
+		flags = Flags(ff>>5) & IPv4DontFragment // DF is bit 14, IPv4DontFragment bit 9 (the tests compare with the general path)
 		p.TOS = h[ipv4TOS]
 		p.IPID = uint32(binary.BigEndian.Uint16(h[ipv4ID:]))
 		p.FlowLabel = 0
 		setIPv4(&p.SrcIP, h[ipv4Src:])
 		setIPv4(&p.DstIP, h[ipv4Dst:])
 		p.IPLen = total
-		p.TransOffset = off + ipv4MinLen
-		if total > len(b) {
-			p.Flags |= Truncated
-			total = len(b)
-		}
-		seg = b[ipv4MinLen:total]
-		tlen = p.IPLen - ipv4MinLen
+		tOff = off + ipv4MinLen
+		end = off + total
+		tlen = total - ipv4MinLen
 	case etherTypeIPv6:
-		if len(b) < ipv6HeaderLen {
+		if len(data)-off < ipv6HeaderLen {
 			return p.slowDecode(data, link, tag)
 		}
-		h := (*[ipv6HeaderLen]byte)(b)
-		total := ipv6HeaderLen + int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
+		h := (*[ipv6HeaderLen]byte)(data[off : off+ipv6HeaderLen])
+		plen := int(binary.BigEndian.Uint16(h[ipv6PayloadLen:]))
 		vtf := binary.BigEndian.Uint32(h[ipv6VerTCFlow:])
-		if vtf>>28 != 6 || total == ipv6HeaderLen {
+		if vtf>>28 != 6 || plen == 0 {
 			return p.slowDecode(data, link, tag)
 		}
 		proto = h[ipv6NextHeader]
 		p.Layer = LayerTransport
 		p.IPVersion = 6
-		p.Proto = proto
 		p.TTL = h[ipv6HopLimit]
-		p.Flags = 0
+		p.Proto = proto
 		p.TOS = uint8(vtf >> 20)
 		p.IPID = 0
 		p.FlowLabel = vtf & ipv6FlowLabelMask
 		p.SrcIP = [16]byte(h[ipv6Src:])
 		p.DstIP = [16]byte(h[ipv6Dst:])
-		p.IPLen = total
-		p.TransOffset = off + ipv6HeaderLen
-		if total > len(b) {
-			p.Flags = Truncated
-			total = len(b)
-		}
-		seg = b[ipv6HeaderLen:total]
-		tlen = p.IPLen - ipv6HeaderLen
+		p.IPLen = ipv6HeaderLen + plen
+		tOff = off + ipv6HeaderLen
+		end = tOff + plen
+		tlen = plen
 	default:
 		return p.slowDecode(data, link, tag)
 	}
+	p.TransOffset = tOff
+	if end > len(data) {
+		flags |= Truncated
+		end = len(data)
+	}
+	capLen := end - tOff // transport header and payload as captured
 
 	switch proto {
 	case ProtoTCP:
-		if len(seg) < tcpMinLen {
+		if capLen < tcpMinLen {
 			return p.slowDecode(data, link, tag)
 		}
-		h := (*[tcpMinLen]byte)(seg)
-		// Data offset, reserved bits and flags: one 16-bit word.
-		w := binary.BigEndian.Uint16(h[tcpDataOff:])
-		hlen := int(w>>12) << 2
-		if hlen < tcpMinLen || hlen > len(seg) {
+		h := (*[tcpMinLen]byte)(data[tOff : tOff+tcpMinLen])
+		hlen := int(h[tcpDataOff]>>4) * 4
+		if hlen < tcpMinLen || hlen > capLen {
 			return p.slowDecode(data, link, tag)
 		}
 		p.SrcPort = binary.BigEndian.Uint16(h[tcpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
-		p.TCPFlags = w & 0x1ff // NS and the eight flags
+		p.TCPFlags = binary.BigEndian.Uint16(h[tcpDataOff:]) & 0x1ff // NS and the eight flags
 		p.Window = binary.BigEndian.Uint16(h[tcpWindow:])
 		p.Checksum = binary.BigEndian.Uint16(h[tcpChecksum:])
 		p.Urgent = binary.BigEndian.Uint16(h[tcpUrgent:])
@@ -151,24 +152,26 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.TCPHeaderLen = uint8(hlen)
 		p.Seq = binary.BigEndian.Uint32(h[tcpSeq:])
 		p.Ack = binary.BigEndian.Uint32(h[tcpAck:])
-		p.PayloadOffset = p.TransOffset + hlen
+		p.PayloadOffset = tOff + hlen
 		p.PayloadLen = tlen - hlen
-		p.CapPayloadLen = len(seg) - hlen
-		if hlen > tcpMinLen {
-			o := seg[tcpMinLen:hlen]
-			if len(o) == tcpAlignedTSLen && binary.BigEndian.Uint32(o) == tcpAlignedTS {
-				p.TSVal = binary.BigEndian.Uint32(o[4:])
-				p.TSEcr = binary.BigEndian.Uint32(o[8:])
-				p.Flags |= HasTimestamps
-			} else {
-				p.tcpOptions(o, false)
-			}
+		p.CapPayloadLen = capLen - hlen
+		switch {
+		case hlen == tcpMinLen:
+			p.Flags = flags
+		case hlen == tcpMinLen+tcpAlignedTSLen && binary.BigEndian.Uint32(data[tOff+tcpMinLen:tOff+hlen]) == tcpAlignedTS:
+			o := (*[tcpAlignedTSLen]byte)(data[tOff+tcpMinLen : tOff+hlen])
+			p.TSVal = binary.BigEndian.Uint32(o[4:])
+			p.TSEcr = binary.BigEndian.Uint32(o[8:])
+			p.Flags = flags | HasTimestamps
+		default:
+			p.Flags = flags
+			p.tcpOptions(data[tOff+tcpMinLen:tOff+hlen], false)
 		}
 	case ProtoUDP:
-		if len(seg) < udpLen {
+		if capLen < udpLen {
 			return p.slowDecode(data, link, tag)
 		}
-		u := (*[udpLen]byte)(seg)
+		u := (*[udpLen]byte)(data[tOff : tOff+udpLen])
 		p.SrcPort = binary.BigEndian.Uint16(u[udpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(u[udpDstPort:])
 		p.TCPFlags = 0
@@ -179,9 +182,10 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		p.TCPHeaderLen = 0
 		p.Seq = 0
 		p.Ack = 0
-		p.PayloadOffset = p.TransOffset + udpLen
+		p.PayloadOffset = tOff + udpLen
 		p.PayloadLen = tlen - udpLen
-		p.CapPayloadLen = len(seg) - udpLen
+		p.CapPayloadLen = capLen - udpLen
+		p.Flags = flags
 	default:
 		return p.slowDecode(data, link, tag)
 	}

@@ -112,6 +112,6 @@ func (p *Packet) ipv4(data []byte, off int) error {
 // Packet.SrcIP documents: 4 bytes, then 12 zero bytes. Two 8-byte stores;
 // byte order does not matter, since bytes are copied as they are.
 func setIPv4(a *[16]byte, b []byte) {
-	binary.LittleEndian.PutUint64(a[:8], uint64(binary.LittleEndian.Uint32(b)))
-	binary.LittleEndian.PutUint64(a[8:], 0)
+	*a = [16]byte{}
+	*(*[4]byte)(a[:4]) = [4]byte(b)
 }

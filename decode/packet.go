@@ -150,8 +150,8 @@ type Packet struct {
 
 	Layer     Layer // deepest layer decoded
 	IPVersion uint8 // 4 or 6; 0 when not IP
-	Proto     uint8 // transport protocol after any extension headers (on an error inside them, the IP header's)
 	TTL       uint8 // IPv4 TTL or IPv6 hop limit
+	Proto     uint8 // transport protocol after any extension headers (on an error inside them, the IP header's)
 	Flags     Flags
 
 	// Link layer.

@@ -106,10 +106,13 @@ func (p *Packet) tcpOptions(o []byte, cut bool) {
 		p.TSEcr = binary.BigEndian.Uint32(o[8:])
 		p.Flags |= HasTimestamps
 		o = o[tcpAlignedTSLen:]
-		if len(o) >= tcpAlignedSACKMin && binary.BigEndian.Uint32(o)&^0xff == tcpAlignedSACK &&
-			int(o[3]) == len(o)-2 {
-			p.sackOption(o[4:])
-			return
+		if len(o) >= tcpAlignedSACKMin {
+			// One load for the compare and the length (reading o[3] on
+			// its own splits the load into four).
+			if w := binary.BigEndian.Uint32(o); w&^0xff == tcpAlignedSACK && int(w&0xff) == len(o)-2 {
+				p.sackOption(o[4:])
+				return
+			}
 		}
 	} else if len(o) == tcpLinuxSYNLen &&
 		binary.BigEndian.Uint64(o)&tcpLinuxSYNMask == tcpLinuxSYN &&
