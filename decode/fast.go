@@ -163,6 +163,15 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 			p.TSVal = binary.BigEndian.Uint32(o[4:])
 			p.TSEcr = binary.BigEndian.Uint32(o[8:])
 			p.Flags = flags | HasTimestamps
+		case hlen == tcpMinLen+tcpLinuxSYNLen && isLinuxSYNOptions((*[tcpLinuxSYNLen]byte)(data[tOff+tcpMinLen:tOff+hlen])):
+			// Only this path takes Linux's SYN layout; the general
+			// option loop decodes it too, more slowly.
+			o := (*[tcpLinuxSYNLen]byte)(data[tOff+tcpMinLen : tOff+hlen])
+			p.MSS = binary.BigEndian.Uint16(o[2:])
+			p.TSVal = binary.BigEndian.Uint32(o[8:])
+			p.TSEcr = binary.BigEndian.Uint32(o[12:])
+			p.WScale = o[19]
+			p.Flags = flags | HasMSS | HasSACKPerm | HasTimestamps | HasWScale
 		default:
 			p.Flags = flags
 			p.tcpOptions(data[tOff+tcpMinLen:tOff+hlen], false)
@@ -203,4 +212,11 @@ func (p *Packet) slowDecode(data []byte, link LinkType, tag uint32) error {
 		p.addVLAN(uint16(tag))
 	}
 	return p.link(data, link)
+}
+
+// isLinuxSYNOptions reports whether o holds the options of a Linux SYN or
+// SYN-ACK: MSS, SACK-permitted, timestamps, NOP, window scale.
+func isLinuxSYNOptions(o *[tcpLinuxSYNLen]byte) bool {
+	return binary.BigEndian.Uint64(o[:8])&tcpLinuxSYNMask == tcpLinuxSYN &&
+		binary.BigEndian.Uint32(o[16:])&^0xff == tcpLinuxSYNWS
 }

@@ -97,10 +97,10 @@ func (p *Packet) tcp(data []byte, off, end int) error {
 // tcpOptions decodes an option list. cut says the capture ended inside
 // the list, so an option running past its end is missing, not malformed.
 func (p *Packet) tcpOptions(o []byte, cut bool) {
-	// Layouts most stacks send, recognised with a few compares before the
-	// general loop: NOP, NOP, timestamps (RFC 7323 appendix A), often
-	// followed by NOP, NOP, SACK; and Linux's SYN and SYN-ACK: MSS,
-	// SACK-permitted, timestamps, NOP, window scale.
+	// The layout most stacks send, recognised with a few compares before
+	// the general loop: NOP, NOP, timestamps (RFC 7323 appendix A), often
+	// followed by NOP, NOP, SACK. (Decode's fast path takes the aligned
+	// timestamps alone, and Linux's SYN layout, before calling this.)
 	if len(o) >= tcpAlignedTSLen && binary.BigEndian.Uint32(o) == tcpAlignedTS {
 		p.TSVal = binary.BigEndian.Uint32(o[4:])
 		p.TSEcr = binary.BigEndian.Uint32(o[8:])
@@ -114,15 +114,6 @@ func (p *Packet) tcpOptions(o []byte, cut bool) {
 				return
 			}
 		}
-	} else if len(o) == tcpLinuxSYNLen &&
-		binary.BigEndian.Uint64(o)&tcpLinuxSYNMask == tcpLinuxSYN &&
-		binary.BigEndian.Uint32(o[16:])&^0xff == tcpLinuxSYNWS {
-		p.MSS = binary.BigEndian.Uint16(o[2:])
-		p.TSVal = binary.BigEndian.Uint32(o[8:])
-		p.TSEcr = binary.BigEndian.Uint32(o[12:])
-		p.WScale = o[19]
-		p.Flags |= HasMSS | HasSACKPerm | HasTimestamps | HasWScale
-		return
 	}
 	for len(o) > 0 {
 		kind := o[0]
