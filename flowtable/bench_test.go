@@ -75,11 +75,13 @@ func BenchmarkUpdate(b *testing.B) {
 			b.ReportAllocs()
 			m := make(map[flowKey]uint64, n)
 			for i := range pkts {
-				k, _, _ := makeKey(&pkts[i], false)
+				var k flowKey
+				makeKey(&pkts[i], false, &k)
 				m[k] = 0
 			}
 			for i := 0; b.Loop(); i++ {
-				k, _, _ := makeKey(&pkts[i&mask], false)
+				var k flowKey
+				makeKey(&pkts[i&mask], false, &k)
 				m[k]++
 			}
 		})

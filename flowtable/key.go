@@ -19,15 +19,27 @@ type flowKey struct {
 
 const keyIs4 = 1
 
-// makeKey builds the canonical key of p and reports whether p's source is
-// endpoint B (the packet goes from B to A). ok is false when p has no
-// TCP or UDP header to key on.
-func makeKey(p *decode.Packet, ignoreVLAN bool) (k flowKey, srcIsB bool, ok bool) {
+// makeKey builds the canonical key of p in k and reports whether p's
+// source is endpoint B (the packet goes from B to A). ok is false when p
+// has no TCP or UDP header to key on. (k is filled in place: a 40-byte
+// result would be copied through the stack with loads that straddle the
+// stores, each waiting for them to retire.)
+func makeKey(p *decode.Packet, ignoreVLAN bool, k *flowKey) (srcIsB bool, ok bool) {
 	if p.Layer != decode.LayerTransport || (p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP) {
-		return k, false, false
+		return false, false
 	}
-	sh, sl := binary.BigEndian.Uint64(p.SrcIP[:8]), binary.BigEndian.Uint64(p.SrcIP[8:])
-	dh, dl := binary.BigEndian.Uint64(p.DstIP[:8]), binary.BigEndian.Uint64(p.DstIP[8:])
+	var sh, sl, dh, dl, is4 uint64
+	if p.IPVersion == 4 {
+		// Four bytes, the width decode stored them with: a wider load
+		// would span two stores and wait for both to retire instead of
+		// being forwarded.
+		sh = uint64(binary.BigEndian.Uint32(p.SrcIP[:4])) << 32
+		dh = uint64(binary.BigEndian.Uint32(p.DstIP[:4])) << 32
+		is4 = keyIs4
+	} else {
+		sh, sl = binary.BigEndian.Uint64(p.SrcIP[:8]), binary.BigEndian.Uint64(p.SrcIP[8:])
+		dh, dl = binary.BigEndian.Uint64(p.DstIP[:8]), binary.BigEndian.Uint64(p.DstIP[8:])
+	}
 	sp, dp := p.SrcPort, p.DstPort
 	srcIsB = sh > dh || (sh == dh && (sl > dl || (sl == dl && sp > dp)))
 	if srcIsB {
@@ -37,13 +49,11 @@ func makeKey(p *decode.Packet, ignoreVLAN bool) (k flowKey, srcIsB bool, ok bool
 	if p.VLANCount > 0 && !ignoreVLAN {
 		vlan = uint64(p.VLANs[0] & 0xfff)
 	}
-	var is4 uint64
-	if p.IPVersion == 4 {
-		is4 = keyIs4
-	}
-	k.w = [5]uint64{sh, sl, dh, dl,
-		uint64(sp)<<48 | uint64(dp)<<32 | vlan<<16 | uint64(p.Proto)<<8 | is4}
-	return k, srcIsB, true
+	// Word by word: a composite literal is built on the stack and copied
+	// with 16-byte loads that straddle its 8-byte stores.
+	k.w[0], k.w[1], k.w[2], k.w[3] = sh, sl, dh, dl
+	k.w[4] = uint64(sp)<<48 | uint64(dp)<<32 | vlan<<16 | uint64(p.Proto)<<8 | is4
+	return srcIsB, true
 }
 
 // equal compares word by word (the compiler would call memequal for ==).

@@ -90,8 +90,8 @@ func (t *Table) Capacity() int { return t.perShard * len(t.shards) }
 // same shard), or -1 when p is not TCP or UDP. Owner-mode callers use it to
 // route packets to the goroutine owning that shard.
 func (t *Table) ShardOf(p *decode.Packet) int {
-	k, _, ok := makeKey(p, t.ignoreVLAN)
-	if !ok {
+	var k flowKey
+	if _, ok := makeKey(p, t.ignoreVLAN, &k); !ok {
 		return -1
 	}
 	return int(hashKey(&k, t.seed) >> t.shardShift)
@@ -101,7 +101,8 @@ func (t *Table) ShardOf(p *decode.Packet) int {
 // frame its 1-based frame number. It locks the packet's shard. It does not
 // allocate.
 func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
-	k, srcIsB, ok := makeKey(p, t.ignoreVLAN)
+	var k flowKey
+	srcIsB, ok := makeKey(p, t.ignoreVLAN, &k)
 	if !ok {
 		t.untracked.Add(1)
 		*out = PacketResult{}
@@ -161,7 +162,8 @@ func (t *Table) SoleOwner() *Owner {
 // TableStats.Misrouted.
 func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
 	t := o.t
-	k, srcIsB, ok := makeKey(p, t.ignoreVLAN)
+	var k flowKey
+	srcIsB, ok := makeKey(p, t.ignoreVLAN, &k)
 	if !ok {
 		t.untracked.Add(1)
 		*out = PacketResult{}
