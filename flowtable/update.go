@@ -65,15 +65,16 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		c.lastTS = ts
 	}
 
-	*out = PacketResult{
-		Tracked: true,
-		Flow:    makeFlowID(s.id, sl, c.gen),
-		Index:   c.index,
-		Dir:     dir,
-		NewFlow: !found,
-		Len:     uint32(p.PayloadLen),
-		Window:  -1,
-	}
+	// Cleared, then set field by field: a composite literal would be
+	// built on the stack and copied with loads straddling its stores.
+	*out = PacketResult{}
+	out.Tracked = true
+	out.Flow = makeFlowID(s.id, sl, c.gen)
+	out.Index = c.index
+	out.Dir = dir
+	out.NewFlow = !found
+	out.Len = uint32(p.PayloadLen)
+	out.Window = -1
 
 	class := uint8(classUDP)
 	if isTCP {
