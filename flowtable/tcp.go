@@ -28,9 +28,9 @@ const (
 // canonical side `side`, then netblame's own (handshake, RTT, window
 // shrink, state), and returns the packet's events. It fills out's relative
 // numbers and scaled window.
-func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
-	hot, c := &s.hot[sl], &s.cold[sl]
-	f, r := &hot.dir[side], &hot.dir[1-side]
+func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
+	side &= 1 // lets the compiler drop the bounds checks of the [2] arrays
+	f, r := &hot.dir[side], &hot.dir[side^1]
 	seq, ack := p.Seq, p.Ack
 	flags := p.TCPFlags
 	seglen := uint32(p.PayloadLen)
@@ -301,7 +301,8 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, side int, dir Direction, p *deco
 }
 
 // handshake records handshake times and moves the connection state.
-func (s *shard) handshake(hot *flowHot, c *flowCold, side int, dir Direction, flags uint16, now int64) {
+func (s *shard) handshake(hot *flowHot, c *flowCold, side uint, dir Direction, flags uint16, now int64) {
+	side &= 1
 	switch {
 	case flags&thRst != 0:
 		hot.state = StateReset
@@ -330,7 +331,7 @@ func (s *shard) handshake(hot *flowHot, c *flowCold, side int, dir Direction, fl
 		}
 	}
 	if flags&thFin != 0 && hot.state != StateReset {
-		if hot.dir[1-side].dflags&dSawFin != 0 {
+		if hot.dir[side^1].dflags&dSawFin != 0 {
 			hot.state = StateClosed
 		} else {
 			hot.state = StateFinWait
@@ -344,9 +345,10 @@ func (s *shard) handshake(hot *flowHot, c *flowCold, side int, dir Direction, fl
 // rttSample takes RTT samples: from a data segment to the first ACK that
 // covers it (never from retransmitted data, Karn's rule), and from a TSval
 // sent with data to its echo.
-func (s *shard) rttSample(c *flowCold, side int, p *decode.Packet, now int64, seq, seglen, oldNext uint32, ev EventSet) {
+func (s *shard) rttSample(c *flowCold, side uint, p *decode.Packet, now int64, seq, seglen, oldNext uint32, ev EventSet) {
+	side &= 1
 	flags := p.TCPFlags
-	if o := 1 - side; flags&thAck != 0 && c.ringN[o] > 0 {
+	if o := side ^ 1; flags&thAck != 0 && c.ringN[o] > 0 {
 		sample := int64(-1)
 		for c.ringN[o] > 0 {
 			e := &c.ring[o][c.ringHead[o]]
@@ -380,7 +382,7 @@ func (s *shard) rttSample(c *flowCold, side int, p *decode.Packet, now int64, se
 		}
 	}
 	if p.Has(decode.HasTimestamps) {
-		if pr := &c.ts[1-side]; pr.armed && flags&thAck != 0 && p.TSEcr == pr.val {
+		if pr := &c.ts[side^1]; pr.armed && flags&thAck != 0 && p.TSEcr == pr.val {
 			c.rtt.add(now - pr.t)
 			pr.armed = false
 		}

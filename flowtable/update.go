@@ -82,7 +82,7 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		// know: an IP fragment (it would reassemble first) or a header
 		// claiming more than the datagram holds.
 		if !p.Has(decode.Fragment) && !p.Has(decode.ShortIPLength) && p.PayloadLen >= 0 {
-			ev := s.analyzeTCP(t, sl, side, dir, p, ts, frame, reused, out)
+			ev := s.analyzeTCP(t, sl, hot, c, uint(side), dir, p, ts, frame, reused, out)
 			out.Analyzed = true
 			out.Events = ev
 		}
