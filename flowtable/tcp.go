@@ -261,7 +261,7 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	if p.Has(decode.HasSACK) {
 		c.sackPkts[side]++
 	}
-	s.rttSample(c, side, p, now, seq, seglen, oldNext, ev)
+	s.rttSample(c, side, p, now, oldNext, ev)
 
 	var oldWin, newWin int64
 	var oldEdge, newEdge uint32
@@ -345,9 +345,9 @@ func (s *shard) handshake(hot *flowHot, c *flowCold, side uint, dir Direction, f
 // rttSample takes RTT samples: from a data segment to the first ACK that
 // covers it (never from retransmitted data, Karn's rule), and from a TSval
 // sent with data to its echo.
-func (s *shard) rttSample(c *flowCold, side uint, p *decode.Packet, now int64, seq, seglen, oldNext uint32, ev EventSet) {
+func (s *shard) rttSample(c *flowCold, side uint, p *decode.Packet, now int64, oldNext uint32, ev EventSet) {
 	side &= 1
-	flags := p.TCPFlags
+	flags, seq, seglen := p.TCPFlags, p.Seq, uint32(p.PayloadLen)
 	if o := side ^ 1; flags&thAck != 0 && c.ringN[o] > 0 {
 		sample := int64(-1)
 		for c.ringN[o] > 0 {
