@@ -28,8 +28,9 @@ type shard struct {
 	live       int
 
 	id         uint32
-	now        int64 // highest packet time seen by this shard
-	nextExpiry int64 // no flow expires before this time
+	last       uint32 // slot of the last packet's flow (may have ended since)
+	now        int64  // highest packet time seen by this shard
+	nextExpiry int64  // no flow expires before this time
 	emergency  bool
 
 	st shardStats

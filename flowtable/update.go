@@ -32,7 +32,14 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 	isTCP := p.Proto == decode.ProtoTCP
 	syn := isTCP && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn
 
-	sl, _, found := s.lookup(k, h)
+	// Most packets continue the flow of the shard's previous packet (a
+	// burst, or its reply): check that slot before probing the index.
+	sl, found := s.last, false
+	if last := &s.hot[sl]; last.fflags&fLive != 0 && last.key.equal(k) {
+		found = true
+	} else {
+		sl, _, found = s.lookup(k, h)
+	}
 	reused := false
 	if found && syn {
 		// Wireshark starts a new conversation when a SYN carries another
@@ -47,6 +54,7 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		sl = s.create(t, k, h, ts, frame)
 		s.initFlow(sl, side, p)
 	}
+	s.last = sl
 	hot, c := &s.hot[sl], &s.cold[sl]
 	if syn && hot.fflags&fSawSyn == 0 {
 		hot.fflags |= fSawSyn
