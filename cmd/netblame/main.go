@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -56,7 +57,43 @@ func init() {
 	// Unknown flags and bad flag values are usage errors (exit status 1);
 	// subcommands inherit this.
 	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
-	rootCmd.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	rootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to `file` (for go tool pprof; cmd/netblame/default.pgo is one)")
+	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		started = true
+		return startCPUProfile()
+	}
+}
+
+// cpuProfile is the --cpuprofile file; profiling stops when runIO returns.
+var (
+	cpuProfile     string
+	cpuProfileFile *os.File
+)
+
+func startCPUProfile() error {
+	if cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	cpuProfileFile = f
+	return nil
+}
+
+func stopCPUProfile() error {
+	if cpuProfileFile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := cpuProfileFile.Close()
+	cpuProfileFile = nil
+	return err
 }
 
 func main() {
@@ -75,6 +112,9 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	rootCmd.SetOut(stdout)
 	rootCmd.SetErr(stderr)
 	err := rootCmd.Execute()
+	if perr := stopCPUProfile(); err == nil && perr != nil {
+		err = fmt.Errorf("cpu profile: %w", perr)
+	}
 	if err == nil {
 		return exitOK
 	}
