@@ -80,15 +80,14 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		if h[ipv4VerIHL] != 0x45 || ff&(ipv4FlagMF|ipv4FragOffset) != 0 || total < ipv4MinLen {
 			return p.slowDecode(data, link, tag)
 		}
-		// TTL and protocol are adjacent in the header as in Packet: one
-		// 16-bit load and store.
+		// TTL and protocol are adjacent: one 16-bit load for both.
 		ttlProto := binary.LittleEndian.Uint16(h[ipv4TTL:])
 		proto = uint8(ttlProto >> 8)
 		p.Layer = LayerTransport
 		p.IPVersion = 4
 		p.TTL = uint8(ttlProto)
 		p.Proto = proto
-		flags = Flags(ff>>5) & IPv4DontFragment // DF is bit 14, IPv4DontFragment bit 9 (the tests compare with the general path)
+		flags = Flags(ff>>(14-9)) & IPv4DontFragment // DF is bit 14 of ff, IPv4DontFragment bit 9
 		p.TOS = h[ipv4TOS]
 		p.IPID = uint32(binary.BigEndian.Uint16(h[ipv4ID:]))
 		p.FlowLabel = 0

@@ -109,8 +109,9 @@ func (p *Packet) ipv4(data []byte, off int) error {
 }
 
 // setIPv4 stores the IPv4 address at the start of b into a as
-// Packet.SrcIP documents: 4 bytes, then 12 zero bytes. Two 8-byte stores;
-// byte order does not matter, since bytes are copied as they are.
+// Packet.SrcIP documents: 4 bytes, then 12 zero bytes. It compiles to a
+// 16-byte clear and a 4-byte copy (an 8-byte store of the zero-extended
+// address would be split into byte stores by the compiler).
 func setIPv4(a *[16]byte, b []byte) {
 	*a = [16]byte{}
 	*(*[4]byte)(a[:4]) = [4]byte(b)

@@ -192,9 +192,9 @@ type Packet struct {
 
 	// Network layer. SrcIP and DstIP hold the addresses as sent: IPv6's
 	// 16 bytes, or IPv4's 4 bytes followed by 12 zero bytes. Src and Dst
-	// return them as netip.Addr. (Raw bytes rather than netip.Addr: one
-	// 8-byte store for an IPv4 address instead of building a 24-byte value
-	// with a pointer in it, which also keeps write barriers off Decode.)
+	// return them as netip.Addr. (Raw bytes rather than netip.Addr: two
+	// stores for an IPv4 address instead of building a 24-byte value with
+	// a pointer in it, which also keeps write barriers off Decode.)
 	SrcIP, DstIP [16]byte
 	NetOffset    int // offset of the IP header
 	IPLen        int // IP datagram length the header claims (v6: 40 + payload length, or jumbo)
