@@ -239,7 +239,12 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	out.Window = win
 
 	// netblame's own analysis.
-	s.handshake(hot, c, side, dir, flags, now)
+	// An established connection's segments without SYN, FIN or RST change
+	// nothing handshake looks at, once the handshake's ACK was seen or
+	// could not be (no SYN-ACK).
+	if flags&(thSyn|thFin|thRst) != 0 || hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen {
+		s.handshake(hot, c, side, dir, flags, now)
+	}
 	if synRetrans {
 		ev = ev.Add(SynRetransmission)
 		c.synRetrans++

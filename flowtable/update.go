@@ -96,7 +96,11 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		}
 		class = stateClass(hot.state)
 	}
-	s.touch(t, sl, class, ts)
+	// touch would only rewrite the same tick (most packets of a busy flow
+	// come within the tick of the one before).
+	if hot.class != class || hot.lastTick != tickOf(ts) {
+		s.touch(t, sl, class, ts)
+	}
 	return tick
 }
 
