@@ -92,7 +92,7 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 			if r.dflags&dFirstAck == 0 && r.winScale >= 0 {
 				shift = uint32(r.winScale)
 			}
-			if seq+seglen == r.lastAck+(r.window<<shift) {
+			if seq+seglen == r.lastAck+(r.window<<(shift&31)) { // shift <= 14; the mask spares the >= 32 case
 				ev = ev.Add(WindowFull)
 			}
 		}
@@ -232,7 +232,7 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	switch {
 	case flags&thSyn != 0, f.winScale == -2:
 	case f.winScale >= 0:
-		win <<= uint(f.winScale)
+		win <<= uint(f.winScale) & 63 // <= 14; the mask spares the >= 64 case
 	default:
 		win = -1
 	}
