@@ -110,17 +110,19 @@ func (r *Reader) nextPcap(p *Packet) error {
 			return err
 		}
 	}
+	// One length check for the four fields (hl is at least 16).
+	h := (*[pcapRecordHeaderLen]byte)(b)
 	var sec, frac, caplen, origlen uint32
 	if r.be {
-		sec = binary.BigEndian.Uint32(b)
-		frac = binary.BigEndian.Uint32(b[4:])
-		caplen = binary.BigEndian.Uint32(b[8:])
-		origlen = binary.BigEndian.Uint32(b[12:])
+		sec = binary.BigEndian.Uint32(h[0:])
+		frac = binary.BigEndian.Uint32(h[4:])
+		caplen = binary.BigEndian.Uint32(h[8:])
+		origlen = binary.BigEndian.Uint32(h[12:])
 	} else {
-		sec = binary.LittleEndian.Uint32(b)
-		frac = binary.LittleEndian.Uint32(b[4:])
-		caplen = binary.LittleEndian.Uint32(b[8:])
-		origlen = binary.LittleEndian.Uint32(b[12:])
+		sec = binary.LittleEndian.Uint32(h[0:])
+		frac = binary.LittleEndian.Uint32(h[4:])
+		caplen = binary.LittleEndian.Uint32(h[8:])
+		origlen = binary.LittleEndian.Uint32(h[12:])
 	}
 	if caplen > r.maxCap {
 		return formatErr(whatPcapRecord, off, r.frame, "captured length %d exceeds the maximum %d", caplen, r.maxCap)
