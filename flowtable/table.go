@@ -129,6 +129,7 @@ type Owner struct {
 	owned  []bool // by shard
 	shards []int
 	next   int
+	key    flowKey // scratch: Update's key, here rather than cleared on the stack each call
 }
 
 // Owner returns an owner of the given shards (indexes as ShardOf returns).
@@ -162,21 +163,21 @@ func (t *Table) SoleOwner() *Owner {
 // TableStats.Misrouted.
 func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
 	t := o.t
-	var k flowKey
-	srcIsB, ok := makeKey(p, t.ignoreVLAN, &k)
+	k := &o.key
+	srcIsB, ok := makeKey(p, t.ignoreVLAN, k)
 	if !ok {
 		t.untracked.Add(1)
 		*out = PacketResult{}
 		return
 	}
-	h := hashKey(&k, t.seed)
+	h := hashKey(k, t.seed)
 	i := h >> t.shardShift
 	if !o.owned[i] {
 		t.misrouted.Add(1)
 		*out = PacketResult{}
 		return
 	}
-	if t.shards[i].update(t, &k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
+	if t.shards[i].update(t, k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
 		o.next++
 		if o.next >= len(o.shards) {
 			o.next = 0
