@@ -57,7 +57,7 @@ func init() {
 	// Unknown flags and bad flag values are usage errors (exit status 1);
 	// subcommands inherit this.
 	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
-	rootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to `file` (for go tool pprof; cmd/netblame/default.pgo is one)")
+	rootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to `file` (for go tool pprof)")
 	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
 		started = true
 		return startCPUProfile()
