@@ -91,59 +91,75 @@ func (r *Reader) readPcapHeader() error {
 	return nil
 }
 
+// nextPcap reads the next record. The common case, a record wholly in the
+// buffer, takes a short path with nothing to report; the rest (refills,
+// the end, corrupt records) go through nextPcapFill.
 func (r *Reader) nextPcap(p *Packet) error {
+	in := r.in
+	hl := r.recHdrLen
+	if in.w-in.r < hl {
+		return r.nextPcapFill(p)
+	}
+	sec, frac, caplen, origlen := r.pcapRecordHeader((*[pcapRecordHeaderLen]byte)(in.buf[in.r : in.r+pcapRecordHeaderLen]))
+	n := hl + int(caplen)
+	if caplen > r.maxCap || in.w-in.r < n {
+		return r.nextPcapFill(p)
+	}
+	r.recOff = in.offset()
+	start := in.r
+	in.r += n
+	r.setPcapPacket(p, sec, frac, origlen, in.buf[start+hl:start+n:start+n])
+	return nil
+}
+
+// nextPcapFill is nextPcap for a record that is not wholly buffered, or
+// that is corrupt.
+func (r *Reader) nextPcapFill(p *Packet) error {
 	in := r.in
 	off := in.offset()
 	r.recOff = off
 	hl := r.recHdrLen
-	// Fast path: the record is already buffered; fill only at the edge.
-	b := in.buf[in.r:in.w]
-	if len(b) < hl {
-		var err error
-		if b, err = in.fill(hl); err != nil {
-			if err == io.EOF {
-				return io.EOF
-			}
-			if err == io.ErrUnexpectedEOF {
-				return formatErr(whatPcapRecord, off, r.frame, "truncated record header: %d of %d bytes", len(b), hl)
-			}
-			return err
+	b, err := in.fill(hl)
+	if err != nil {
+		if err == io.EOF {
+			return io.EOF
 		}
+		if err == io.ErrUnexpectedEOF {
+			return formatErr(whatPcapRecord, off, r.frame, "truncated record header: %d of %d bytes", len(b), hl)
+		}
+		return err
 	}
-	// One length check for the four fields (hl is at least 16).
-	h := (*[pcapRecordHeaderLen]byte)(b)
-	var sec, frac, caplen, origlen uint32
-	if r.be {
-		sec = binary.BigEndian.Uint32(h[0:])
-		frac = binary.BigEndian.Uint32(h[4:])
-		caplen = binary.BigEndian.Uint32(h[8:])
-		origlen = binary.BigEndian.Uint32(h[12:])
-	} else {
-		sec = binary.LittleEndian.Uint32(h[0:])
-		frac = binary.LittleEndian.Uint32(h[4:])
-		caplen = binary.LittleEndian.Uint32(h[8:])
-		origlen = binary.LittleEndian.Uint32(h[12:])
-	}
+	sec, frac, caplen, origlen := r.pcapRecordHeader((*[pcapRecordHeaderLen]byte)(b))
 	if caplen > r.maxCap {
 		return formatErr(whatPcapRecord, off, r.frame, "captured length %d exceeds the maximum %d", caplen, r.maxCap)
 	}
 	n := hl + int(caplen)
-	if len(b) < n {
-		var err error
-		if b, err = in.fill(n); err != nil {
-			if err == io.ErrUnexpectedEOF {
-				return formatErr(whatPcapRecord, off, r.frame, "truncated record: %d captured bytes announced, %d present", caplen, len(b)-hl)
-			}
-			return err
+	if b, err = in.fill(n); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return formatErr(whatPcapRecord, off, r.frame, "truncated record: %d captured bytes announced, %d present", caplen, len(b)-hl)
 		}
+		return err
 	}
 	in.r += n
+	r.setPcapPacket(p, sec, frac, origlen, b[hl:n:n])
+	return nil
+}
+
+// pcapRecordHeader decodes the four fields of a record header.
+func (r *Reader) pcapRecordHeader(h *[pcapRecordHeaderLen]byte) (sec, frac, caplen, origlen uint32) {
+	if r.be {
+		return binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:]), binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
+	}
+	return binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:]), binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+}
+
+// setPcapPacket fills p with the next frame.
+func (r *Reader) setPcapPacket(p *Packet, sec, frac, origlen uint32, data []byte) {
 	r.frame++
 	p.Frame = r.frame
 	p.Timestamp = int64(sec)*1e9 + int64(frac)*r.tsMul
-	p.Data = b[hl:n:n]
+	p.Data = data
 	p.OrigLen = int(origlen)
 	p.Link = r.ifaces[0].Link
 	p.Interface = 0
-	return nil
 }
