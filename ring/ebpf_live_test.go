@@ -40,7 +40,7 @@ func TestEBPFCountersEqualPacketsSeen(t *testing.T) {
 	if c.FilterKind() != "ebpf" {
 		t.Fatalf("filter attached as %q (%s), want ebpf", c.FilterKind(), c.FilterNotice())
 	}
-	wait, stop := collect(c)
+	finish := collect(t, c)
 	rx0, tx0, _ := ringtest.Counters(p.NSB, p.IfB)
 	if err := ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5001, 700, 100, 0); err != nil {
 		t.Fatal(err)
@@ -53,11 +53,7 @@ func TestEBPFCountersEqualPacketsSeen(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	rx1, tx1, _ := ringtest.Counters(p.NSB, p.IfB)
-	stop()
-	got, err := wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := finish()
 	fc, err := prog.Counters()
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +85,11 @@ func TestEBPFFallbackToClassic(t *testing.T) {
 	if c.FilterKind() != "classic" || !strings.Contains(c.FilterNotice(), "no CAP_BPF here") || strings.Contains(c.FilterNotice(), "\n") {
 		t.Fatalf("kind %q notice %q", c.FilterKind(), c.FilterNotice())
 	}
-	wait, stop := collect(c)
+	finish := collect(t, c)
 	ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5002, 300, 100, 0)
 	ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5001, 200, 100, 0)
 	time.Sleep(30 * time.Millisecond)
-	stop()
-	got, err := wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := finish()
 	for _, s := range got {
 		if s.key.dport != 5001 {
 			t.Fatalf("classic fallback let through %+v", s.key)

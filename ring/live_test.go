@@ -83,8 +83,10 @@ func parseKey(b []byte) (k pktKey, ok bool) {
 	return k, true
 }
 
-// collect reads every worker until Stop and returns what each saw.
-func collect(c *Capture) (func() ([]seen, error), func()) {
+// collect reads every worker of c in the background. finish stops the
+// capture, waits for the readers and returns what they saw, failing t if
+// a reader failed.
+func collect(t testing.TB, c *Capture) (finish func() []seen) {
 	var mu sync.Mutex
 	var all []seen
 	var firstErr error
@@ -118,11 +120,15 @@ func collect(c *Capture) (func() ([]seen, error), func()) {
 			}
 		}(r)
 	}
-	wait := func() ([]seen, error) {
+	return func() []seen {
+		t.Helper()
+		c.Stop()
 		wg.Wait()
-		return all, firstErr
+		if firstErr != nil {
+			t.Fatal(firstErr)
+		}
+		return all
 	}
-	return wait, c.Stop
 }
 
 // TestCaptureEqualsInterfaceCounters: every packet the interface received
@@ -132,7 +138,7 @@ func TestCaptureEqualsInterfaceCounters(t *testing.T) {
 	// A ring that holds the whole test traffic (16 MiB), so a reader the
 	// machine's load stalls (or -race slows) cannot make the kernel drop.
 	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 256, NumBlocks: 64})
-	wait, stop := collect(c)
+	finish := collect(t, c)
 	rx0, tx0, err := ringtest.Counters(p.NSB, p.IfB)
 	if err != nil {
 		t.Fatal(err)
@@ -148,11 +154,7 @@ func TestCaptureEqualsInterfaceCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop()
-	got, err := wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := finish()
 	var in, out uint64
 	dup := map[pktKey]int{}
 	for _, s := range got {
@@ -215,16 +217,12 @@ func TestFilterKeepsExactlyWhatItNames(t *testing.T) {
 	const opens = 8
 	for i := 0; i < opens; i++ {
 		c := openIn(t, p.NSB, Config{Interface: p.IfB, Filter: udpPortFilter(5001, 96)})
-		wait, stop := collect(c)
+		finish := collect(t, c)
 		if err := ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5001, 300, 300, 0); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
-		stop()
-		got, err := wait()
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := finish()
 		c.Close()
 		nums := map[uint64]bool{}
 		for _, s := range got {
@@ -250,7 +248,7 @@ func TestFilterKeepsExactlyWhatItNames(t *testing.T) {
 func TestFanoutTwoWorkers(t *testing.T) {
 	p := ringtest.ForTest(t)
 	c := openIn(t, p.NSB, Config{Interface: p.IfB, Snaplen: 128, Workers: 2, NumBlocks: 64})
-	wait, stop := collect(c)
+	finish := collect(t, c)
 	rx0, tx0, _ := ringtest.Counters(p.NSB, p.IfB)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
@@ -274,11 +272,7 @@ func TestFanoutTwoWorkers(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	rx1, tx1, _ := ringtest.Counters(p.NSB, p.IfB)
-	stop()
-	got, err := wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := finish()
 	if want := (rx1 - rx0) + (tx1 - tx0); uint64(len(got)) != want {
 		t.Errorf("2 workers captured %d packets, interface counted %d", len(got), want)
 	}
@@ -335,16 +329,12 @@ func TestVLANTagWrittenBack(t *testing.T) {
 	p := ringtest.ForTest(t)
 	for _, keep := range []bool{false, true} {
 		c := openIn(t, p.NSB, Config{Interface: p.IfB, KeepVLANStripped: keep})
-		wait, stop := collect(c)
+		finish := collect(t, c)
 		if err := ringtest.SendRaw(p.NSA, p.IfA, vlanFrames(p, 50, 42, 5001)); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
-		stop()
-		got, err := wait()
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := finish()
 		c.Close()
 		n := 0
 		for _, s := range got {

@@ -44,13 +44,12 @@ func TestPrefilterLiveCost(t *testing.T) {
 		if c.FilterKind() != "ebpf" {
 			t.Skip("eBPF not attached: ", c.FilterNotice())
 		}
-		wait, stop := collect(c)
+		finish := collect(t, c)
 		if err := ringtest.UDPBurst(p.NSA, p.NSB, p.AddrB, 5001, 100000, 100, 0); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(30 * time.Millisecond)
-		stop()
-		wait()
+		finish()
 		ps, err := prog.Program().Stats()
 		if err != nil {
 			t.Fatal(err)
