@@ -224,14 +224,7 @@ func TestTsharkLive(t *testing.T) {
 		data, _ := os.ReadFile(path)
 		os.WriteFile(d, data, 0o644)
 	}
-	a := analyzeCapture(t, path)
-	diffs, theirs := compareFrames(t, tshark, path, a)
-	for _, d := range diffs {
-		t.Error(d)
-	}
-	for _, d := range compareNumbers(t, tshark, path, a) {
-		t.Error(d)
-	}
+	theirs := checkAgainstTshark(t, tshark, path)
 	// The script must provoke every event the comparison covers.
 	var seen EventSet
 	for _, s := range theirs {
@@ -262,6 +255,20 @@ func tshark40(t *testing.T) string {
 		t.Skipf("flowtable follows Wireshark 4.0's rules; installed: %s", first)
 	}
 	return tshark
+}
+
+// checkAgainstTshark analyses path, reports every frame whose events,
+// relative numbers or window differ from tshark's, and returns tshark's
+// events per frame.
+func checkAgainstTshark(t *testing.T, tshark, path string) map[uint64]EventSet {
+	t.Helper()
+	a := analyzeCapture(t, path)
+	diffs, theirs := compareFrames(t, tshark, path, a)
+	diffs = append(diffs, compareNumbers(t, tshark, path, a)...)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	return theirs
 }
 
 // compareNumbers checks PacketResult's relative seq and ack and scaled
