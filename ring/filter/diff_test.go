@@ -89,6 +89,22 @@ type tcpdumpResult struct {
 	err  error
 }
 
+// tcpdumpVM returns a VM running tcpdump's program for expr, or nil after
+// reporting why there is none.
+func tcpdumpVM(t *testing.T, empty, expr string) *bpf.VM {
+	t.Helper()
+	ref, err := tcpdumpProgram(empty, expr)
+	if err != nil {
+		t.Errorf("%q: %v", expr, err)
+		return nil
+	}
+	vm, err := bpf.NewVM(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
 // tcpdumpProgram compiles expr with tcpdump -ddd (decimal classic BPF);
 // results are cached per empty file's link type, as several tests ask.
 func tcpdumpProgram(empty, expr string) ([]bpf.Instruction, error) {

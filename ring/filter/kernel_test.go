@@ -6,7 +6,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/netblame/netblame/decode"
-	"golang.org/x/net/bpf"
 )
 
 // needRoot skips a test that loads programs into the kernel.
@@ -85,14 +84,9 @@ func TestKernelTestRunDifferential(t *testing.T) {
 	}
 	prefetchTcpdump(empty, diffExprs)
 	for _, expr := range diffExprs {
-		ref, err := tcpdumpProgram(empty, expr)
-		if err != nil {
-			t.Errorf("%q: %v", expr, err)
+		refVM := tcpdumpVM(t, empty, expr)
+		if refVM == nil {
 			continue
-		}
-		refVM, err := bpf.NewVM(ref)
-		if err != nil {
-			t.Fatal(err)
 		}
 		mine, err := Compile(expr, decode.LinkEthernet, 262144)
 		if err != nil {

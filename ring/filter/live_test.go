@@ -165,14 +165,9 @@ func TestLiveSocketDifferential(t *testing.T) {
 	})
 	buf := make([]byte, 65536)
 	for ei, expr := range diffExprs {
-		ref, err := tcpdumpProgram(empty, expr)
-		if err != nil {
-			t.Errorf("%q: %v", expr, err)
+		refVM := tcpdumpVM(t, empty, expr)
+		if refVM == nil {
 			continue
-		}
-		refVM, err := bpf.NewVM(ref)
-		if err != nil {
-			t.Fatal(err)
 		}
 		prog, err := Compile(expr, decode.LinkEthernet, snap)
 		if err != nil {
