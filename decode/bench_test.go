@@ -5,6 +5,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/decode"
 )
 
@@ -74,22 +75,11 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 	b.Run("gopacket-dlp", func(b *testing.B) {
-		var (
-			eth     layers.Ethernet
-			dot1q   layers.Dot1Q
-			ip4     layers.IPv4
-			ip6     layers.IPv6
-			tcp     layers.TCP
-			udp     layers.UDP
-			payload gopacket.Payload
-		)
-		parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &dot1q, &ip4, &ip6, &tcp, &udp, &payload)
-		parser.IgnoreUnsupported = true
-		decoded := make([]gopacket.LayerType, 0, 8)
+		g := bench.NewGopacketParser()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			if err := parser.DecodeLayers(mix[i&mask], &decoded); err != nil {
+			if err := g.Decode(mix[i&mask]); err != nil {
 				b.Fatal(err)
 			}
 		}
