@@ -1,12 +1,16 @@
 package flowtable
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 
+	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 )
 
@@ -164,4 +168,61 @@ func BenchmarkNewFlow(b *testing.B) {
 		p.SrcPort++ // a new tuple each time round the ring
 		tab.Update(p, int64(200_000+i), uint64(i), &out)
 	}
+}
+
+// BenchmarkUpdateCapture feeds a whole capture, decoded beforehand, to a
+// sole owner of the table, as `netblame analyze` does: the flow table's
+// share of the pipeline on real traffic. The capture is
+// $NETBLAME_BENCH_PCAP (see docs/BENCHMARKS.md); without it the benchmark
+// skips. ns/pkt is per packet of the capture; %same-flow is the share of
+// packets that continue the previous packet's flow, what the shards'
+// last-flow check relies on.
+func BenchmarkUpdateCapture(b *testing.B) {
+	path := os.Getenv("NETBLAME_BENCH_PCAP")
+	if path == "" {
+		b.Skip("set NETBLAME_BENCH_PCAP to a capture file")
+	}
+	r, err := capfile.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var (
+		pkts []decode.Packet
+		ts   []int64
+		pkt  capfile.Packet
+	)
+	var prev, k flowKey
+	same := 0 // packets of the previous packet's flow, either direction
+	for err = r.Next(&pkt); err == nil; err = r.Next(&pkt) {
+		var d decode.Packet
+		_ = d.Decode(pkt.Data, pkt.Link)
+		pkts = append(pkts, d)
+		ts = append(ts, pkt.Timestamp)
+		if _, ok := makeKey(&d, false, &k); ok {
+			if k.equal(&prev) {
+				same++
+			}
+			prev = k
+		}
+	}
+	r.Close()
+	if !errors.Is(err, io.EOF) {
+		b.Fatal(err)
+	}
+	tab, err := New(Config{Capacity: 1 << 18, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := tab.SoleOwner()
+	var out PacketResult
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for i := range pkts {
+			o.Update(&pkts[i], ts[i], uint64(i+1), &out)
+		}
+		tab.Flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/pkt")
+	b.ReportMetric(100*float64(same)/float64(len(pkts)), "%same-flow")
 }
