@@ -37,6 +37,9 @@ type Table struct {
 	sweepNext atomic.Uint32
 	// sweepPerTick: shards swept each time the clock advances a step.
 	sweepPerTick int
+	// noShortcuts turns off the owner's reuse of the last packet's key
+	// and steadyTCP (tests compare the results with and without them).
+	noShortcuts bool
 }
 
 const clockStep = int64(time.Millisecond)
@@ -129,7 +132,34 @@ type Owner struct {
 	owned  []bool // by shard
 	shards []int
 	next   int
-	key    flowKey // scratch: Update's key, here rather than cleared on the stack each call
+	key    flowKey // the last packet's key (scratch, not cleared on the stack each call)
+	last   lastTuple
+}
+
+// lastTuple is the last packet's IPv4 addresses, ports and protocol as
+// they stood in the packet, with what Update derived from them: most
+// packets continue the flow of the packet before (a burst, or its reply),
+// and for them the owner reuses key, hash and shard instead of building
+// them again.
+type lastTuple struct {
+	addrs  uint64 // source << 32 | destination
+	ports  uint32 // source << 16 | destination
+	proto  uint8
+	valid  bool
+	srcIsB bool
+	shard  *shard
+	hash   uint64
+}
+
+// tuple4 packs an IPv4 TCP or UDP packet's addresses and ports as
+// lastTuple does; ok is false for other packets and, unless VLANs are
+// ignored, for tagged ones (the key would hold the tag).
+func tuple4(p *decode.Packet, ignoreVLAN bool) (addrs uint64, ports uint32, ok bool) {
+	if p.IPVersion != 4 || p.Layer != decode.LayerTransport || (p.VLANCount != 0 && !ignoreVLAN) {
+		return 0, 0, false
+	}
+	addrs = uint64(binary.BigEndian.Uint32(p.SrcIP[:4]))<<32 | uint64(binary.BigEndian.Uint32(p.DstIP[:4]))
+	return addrs, uint32(p.SrcPort)<<16 | uint32(p.DstPort), true
 }
 
 // Owner returns an owner of the given shards (indexes as ShardOf returns).
@@ -163,21 +193,41 @@ func (t *Table) SoleOwner() *Owner {
 // TableStats.Misrouted.
 func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
 	t := o.t
-	k := &o.key
-	srcIsB, ok := makeKey(p, t.ignoreVLAN, k)
-	if !ok {
-		t.untracked.Add(1)
-		*out = PacketResult{}
-		return
+	k, m := &o.key, &o.last
+	addrs, ports, v4 := tuple4(p, t.ignoreVLAN)
+	v4 = v4 && !t.noShortcuts
+	var (
+		s      *shard
+		h      uint64
+		srcIsB bool
+	)
+	switch {
+	case v4 && m.valid && p.Proto == m.proto && addrs == m.addrs && ports == m.ports:
+		s, h, srcIsB = m.shard, m.hash, m.srcIsB
+	case v4 && m.valid && p.Proto == m.proto && addrs == bits.RotateLeft64(m.addrs, 32) && ports == bits.RotateLeft32(m.ports, 16):
+		s, h, srcIsB = m.shard, m.hash, !m.srcIsB // the reply
+	default:
+		var ok bool
+		m.valid = false
+		srcIsB, ok = makeKey(p, t.ignoreVLAN, k)
+		if !ok {
+			t.untracked.Add(1)
+			*out = PacketResult{}
+			return
+		}
+		h = hashKey(k, t.seed)
+		i := h >> t.shardShift
+		if !o.owned[i] {
+			t.misrouted.Add(1)
+			*out = PacketResult{}
+			return
+		}
+		s = t.shards[i]
+		if v4 {
+			*m = lastTuple{addrs: addrs, ports: ports, proto: p.Proto, valid: true, srcIsB: srcIsB, shard: s, hash: h}
+		}
 	}
-	h := hashKey(k, t.seed)
-	i := h >> t.shardShift
-	if !o.owned[i] {
-		t.misrouted.Add(1)
-		*out = PacketResult{}
-		return
-	}
-	if t.shards[i].update(t, k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
+	if s.update(t, k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
 		o.next++
 		if o.next >= len(o.shards) {
 			o.next = 0

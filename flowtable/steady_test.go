@@ -1,0 +1,365 @@
+package flowtable
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/netblame/netblame/capfile"
+	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/samples"
+)
+
+// Two shortcuts save work on most packets: an Owner reuses the previous
+// packet's key when the packet continues its flow, and steadyTCP analyses
+// in-order segments with the few rules that can fire on them. These tests
+// feed the same packets to a table with both shortcuts and to one that
+// makes every key and applies every rule to every segment, and require the same results, the same events and the same
+// state of the packet's flow after each packet.
+
+// lockstep runs the two tables side by side.
+type lockstep struct {
+	tb              testing.TB
+	fast, all       *Table
+	owners          [2]*Owner // of fast and all
+	evFast, evAll   []EventRecord
+	endFast, endAll []FlowRecord
+	packets, steady int // packets fed, and how many of them steadyTCP takes
+}
+
+func newLockstep(tb testing.TB, cfg Config) *lockstep {
+	l := &lockstep{tb: tb}
+	newTable := func(ev *[]EventRecord, end *[]FlowRecord) *Table {
+		c := cfg
+		c.Seed = 1 // both tables put each flow in the same slot
+		c.OnEvent = func(r *EventRecord) { *ev = append(*ev, *r) }
+		c.OnExpire = func(r *FlowRecord) { *end = append(*end, *r) }
+		tab, err := New(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return tab
+	}
+	l.fast = newTable(&l.evFast, &l.endFast)
+	l.all = newTable(&l.evAll, &l.endAll)
+	l.all.noShortcuts = true
+	l.owners = [2]*Owner{l.fast.SoleOwner(), l.all.SoleOwner()}
+	return l
+}
+
+func (l *lockstep) update(what string, p *decode.Packet, ts int64, frame uint64) {
+	l.tb.Helper()
+	l.packets++
+	if l.takesShortcut(p, ts) {
+		l.steady++
+	}
+	var got, want PacketResult
+	l.owners[0].Update(p, ts, frame, &got)
+	l.owners[1].Update(p, ts, frame, &want)
+	if got != want {
+		l.tb.Fatalf("%s frame %d: result %+v, all rules give %+v", what, frame, got, want)
+	}
+	if len(l.evFast) != len(l.evAll) {
+		l.tb.Fatalf("%s frame %d: events %+v, all rules give %+v", what, frame, l.evFast, l.evAll)
+	}
+	for i := range l.evFast {
+		if l.evFast[i] != l.evAll[i] {
+			l.tb.Fatalf("%s frame %d: event %+v, all rules give %+v", what, frame, l.evFast[i], l.evAll[i])
+		}
+	}
+	l.evFast, l.evAll = l.evFast[:0], l.evAll[:0]
+	l.sameEnds(what, frame)
+	if got.Tracked {
+		shard, slot := uint32(got.Flow>>24&0xffff), uint32(got.Flow&0xffffff)
+		sf, sa := l.fast.shards[shard], l.all.shards[shard]
+		if sf.hot[slot] != sa.hot[slot] {
+			l.tb.Fatalf("%s frame %d: flow state\n%+v\nall rules:\n%+v", what, frame, sf.hot[slot], sa.hot[slot])
+		}
+		if sf.cold[slot] != sa.cold[slot] {
+			l.tb.Fatalf("%s frame %d: flow statistics\n%+v\nall rules:\n%+v", what, frame, sf.cold[slot], sa.cold[slot])
+		}
+	}
+}
+
+func (l *lockstep) sameEnds(what string, frame uint64) {
+	l.tb.Helper()
+	if len(l.endFast) != len(l.endAll) {
+		l.tb.Fatalf("%s frame %d: %d flows ended, all rules end %d", what, frame, len(l.endFast), len(l.endAll))
+	}
+	for i := range l.endFast {
+		if l.endFast[i] != l.endAll[i] {
+			l.tb.Fatalf("%s frame %d: flow record\n%+v\nall rules:\n%+v", what, frame, l.endFast[i], l.endAll[i])
+		}
+	}
+	l.endFast, l.endAll = l.endFast[:0], l.endAll[:0]
+}
+
+// takesShortcut reports whether steadyTCP accepts p, trying it on a copy
+// of the state of p's flow in the all-rules table.
+func (l *lockstep) takesShortcut(p *decode.Packet, ts int64) bool {
+	var k flowKey
+	srcIsB, ok := makeKey(p, l.all.ignoreVLAN, &k)
+	if !ok || p.Proto != decode.ProtoTCP {
+		return false
+	}
+	h := hashKey(&k, l.all.seed)
+	s := l.all.shards[h>>l.all.shardShift]
+	sl, _, found := s.lookup(&k, h)
+	if !found {
+		return false
+	}
+	hot, c := s.hot[sl], s.cold[sl]
+	side := uint(0)
+	if srcIsB {
+		side = 1
+	}
+	dir := Direction(side)
+	if hot.clientB {
+		dir ^= 1
+	}
+	var out PacketResult
+	_, ok = s.steadyTCP(&hot, &c, side, dir, p, ts, &out)
+	return ok
+}
+
+func (l *lockstep) finish(what string) {
+	l.tb.Helper()
+	l.fast.Flush()
+	l.all.Flush()
+	l.sameEnds(what, 0)
+}
+
+func (l *lockstep) feedCapture(what string, r *capfile.Reader) {
+	l.tb.Helper()
+	var cp capfile.Packet
+	var p decode.Packet
+	for {
+		err := r.Next(&cp)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				l.tb.Logf("%s: read stops: %v", what, err)
+			}
+			break
+		}
+		_ = p.Decode(cp.Data, cp.Link)
+		l.update(what, &p, cp.Timestamp, cp.Frame)
+	}
+	l.finish(what)
+}
+
+// Every capture at hand: the samples in the repository, the shared ones
+// (when ../shared is there) and, with NETBLAME_BENCH_PCAP, the benchmark's.
+func TestSteadyMatchesAllRulesOnCaptures(t *testing.T) {
+	total, steady := 0, 0
+	run := func(what string, r *capfile.Reader) {
+		l := newLockstep(t, Config{Capacity: 1 << 16, IgnoreVLAN: true})
+		l.feedCapture(what, r)
+		total += l.packets
+		steady += l.steady
+	}
+	fsys := samples.TwoPoint()
+	for _, name := range samples.Names() {
+		for _, side := range []string{"span.pcap", "server.pcap"} {
+			f, err := fsys.Open(name + "/" + side)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := capfile.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(name+"/"+side, r)
+			f.Close()
+		}
+	}
+	var paths []string
+	if dir := sharedtest.PcapsIfPresent(); dir != "" {
+		for _, row := range readCounts(t, dir) {
+			paths = append(paths, filepath.Join(dir, row.file))
+		}
+		tp := filepath.Join(filepath.Dir(dir), "twopoint")
+		caps, _ := fs.Glob(os.DirFS(tp), "*/*.pcap*")
+		for _, c := range caps {
+			paths = append(paths, filepath.Join(tp, c))
+		}
+	} else {
+		t.Log("../shared not found: only the repository's samples are compared")
+	}
+	if p := os.Getenv("NETBLAME_BENCH_PCAP"); p != "" {
+		paths = append(paths, p)
+	}
+	for _, path := range paths {
+		r, err := capfile.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(path, r)
+		r.Close()
+	}
+	t.Logf("%d packets, %d (%.1f%%) through the shortcut", total, steady, 100*float64(steady)/float64(total))
+	// The comparison means little if the shortcut is never taken.
+	if steady < total/2 {
+		t.Errorf("only %d of %d packets took the shortcut", steady, total)
+	}
+}
+
+// Random connections that are mostly in order, with every kind of
+// irregularity mixed in: loss, retransmission, reordering, duplicate and
+// old ACKs, window changes down to zero, probes, keep-alives, SYN, FIN and
+// RST, window scaling on or off, timestamps, SACK, idle gaps.
+func TestSteadyMatchesAllRulesRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	total, steady := 0, 0
+	for run := range 300 {
+		l := newLockstep(t, Config{Capacity: 64, Shards: 2})
+		randomConnections(rng, 2000, func(p *decode.Packet, ts int64, frame uint64) {
+			l.update("random run "+strconv.Itoa(run), p, ts, frame)
+		})
+		l.finish("random run " + strconv.Itoa(run))
+		total += l.packets
+		steady += l.steady
+	}
+	t.Logf("%d packets, %d (%.1f%%) through the shortcut", total, steady, 100*float64(steady)/float64(total))
+	if steady < total/4 {
+		t.Errorf("only %d of %d packets took the shortcut", steady, total)
+	}
+}
+
+// randomConnections generates n segments over up to four connections
+// between two hosts and hands each to feed.
+func randomConnections(rng *rand.Rand, n int, feed func(*decode.Packet, int64, uint64)) {
+	type end struct {
+		next, acked uint32 // next sequence number to send; highest ACK sent
+		win         uint16
+	}
+	type connState struct {
+		port    uint16
+		ends    [2]end // client, server
+		open    bool
+		ws      int // window scale option + 1 on the SYNs (0: none)
+		ts      bool
+		tsClock uint32
+		v6      bool
+	}
+	conns := make([]connState, 4)
+	for i := range conns {
+		conns[i].port = 40000 + uint16(i)
+	}
+	conns[3].v6 = true
+	cliAddr, srvAddr := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	now := int64(1_700_000_000) * 1e9
+	for frame := uint64(1); frame <= uint64(n); frame++ {
+		c := &conns[rng.IntN(len(conns))]
+		now += int64(rng.ExpFloat64() * 2e5)
+		if rng.IntN(500) == 0 {
+			now += int64(rng.IntN(400)) * 1e9 // idle: timeouts may end the flow
+		}
+		d := rng.IntN(2)
+		src, dst := netip.AddrPortFrom(cliAddr, c.port), netip.AddrPortFrom(srvAddr, 80)
+		if d == 1 {
+			src, dst = dst, src
+		}
+		me, peer := &c.ends[d], &c.ends[1-d]
+		var g seg
+		if !c.open || rng.IntN(300) == 0 {
+			// (Re)open: SYN from the client, SYN-ACK from the server,
+			// sometimes without window scaling or timestamps, sometimes
+			// reusing the ISN (a SYN retransmission).
+			c.open = true
+			c.ws = rng.IntN(3) * (1 + rng.IntN(8))
+			c.ts = rng.IntN(2) == 0
+			if rng.IntN(4) != 0 {
+				c.ends[0].next = rng.Uint32()
+				c.ends[1].next = rng.Uint32()
+			}
+			c.ends[0].win, c.ends[1].win = 65535, 65535
+			g = seg{seq: c.ends[0].next, flags: thSyn, win: 65535, ws: c.ws, mss: 1460}
+			src, dst = netip.AddrPortFrom(cliAddr, c.port), netip.AddrPortFrom(srvAddr, 80)
+			if d == 1 {
+				g = seg{seq: c.ends[1].next, ack: c.ends[0].next + 1, flags: thSyn | thAck, win: 65535, ws: c.ws, mss: 1460}
+				src, dst = dst, src
+			}
+			if rng.IntN(3) != 0 { // usually the SYN is taken as sent
+				c.ends[d].next++
+			}
+		} else {
+			g = seg{seq: me.next, ack: peer.next, flags: thAck, win: me.win}
+			switch k := rng.IntN(100); {
+			case k < 55: // in-order data
+				g.len = 1 + rng.IntN(1448)
+				if rng.IntN(8) == 0 {
+					g.len = 1
+				}
+				me.next += uint32(g.len)
+			case k < 75: // a pure ACK of everything (or of less)
+				if rng.IntN(6) == 0 {
+					g.ack = peer.next - uint32(rng.IntN(3000))
+				}
+			case k < 80: // retransmission or out of order: data sent before
+				g.len = 1 + rng.IntN(1448)
+				g.seq = me.next - uint32(rng.IntN(6000))
+			case k < 84: // loss: skip ahead before sending
+				me.next += uint32(rng.IntN(3000))
+				g.seq = me.next
+				g.len = rng.IntN(1448)
+				me.next += uint32(g.len)
+			case k < 88: // duplicate ACK (repeated exactly) or a window update
+				g.ack = me.acked
+				if rng.IntN(2) == 0 {
+					me.win = uint16(rng.IntN(65536))
+					g.win = me.win
+				}
+			case k < 91: // the window closes or reopens
+				me.win = uint16(rng.IntN(3) * rng.IntN(65536))
+				g.win = me.win
+			case k < 93: // keep-alive or zero-window probe
+				g.seq = me.next - uint32(rng.IntN(2))
+				g.len = rng.IntN(2)
+			case k < 95: // FIN
+				g.flags |= thFin
+				g.len = rng.IntN(3) * rng.IntN(500)
+				me.next += uint32(g.len) + 1
+			case k < 97: // RST, sometimes with data
+				g.flags = thRst | thAck*uint16(rng.IntN(2))
+				g.len = rng.IntN(2) * rng.IntN(100)
+			case k < 98: // an ACK beyond anything sent
+				g.ack = peer.next + uint32(rng.IntN(100000))
+			default: // odd flags: PSH, URG, ECE, no ACK
+				g.flags = uint16(rng.IntN(256)) &^ thSyn
+				g.len = rng.IntN(1448)
+				me.next += uint32(g.len)
+			}
+			if rng.IntN(50) == 0 {
+				g.sack = []decode.SACKBlock{{Left: peer.next - 3000, Right: peer.next - 1000}}
+			}
+			if g.flags&thAck != 0 && seqGT(g.ack, me.acked) {
+				me.acked = g.ack
+			}
+		}
+		if c.ts {
+			c.tsClock += uint32(rng.IntN(3))
+			g.hasTS, g.tsval, g.tsecr = true, c.tsClock, c.tsClock-uint32(rng.IntN(4))
+		}
+		if c.v6 {
+			src = netip.AddrPortFrom(netip.AddrFrom16(src.Addr().As16()), src.Port())
+			dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
+		}
+		p := tcpPacket(src, dst, g)
+		// The same addresses and ports in a UDP datagram or under a VLAN
+		// tag are another flow.
+		switch rng.IntN(40) {
+		case 0:
+			p.Proto = decode.ProtoUDP
+		case 1:
+			p.VLANCount, p.VLANs[0] = 1, 7
+		}
+		feed(&p, now, frame)
+	}
+}
