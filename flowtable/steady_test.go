@@ -18,7 +18,7 @@ import (
 )
 
 // Two shortcuts save work on most packets: an Owner reuses the previous
-// packet's key when the packet continues its flow, and steadyTCP analyses
+// packet's key when the packet continues its flow, and analyzeTCP takes
 // in-order segments with the few rules that can fire on them. These tests
 // feed the same packets to a table with both shortcuts and to one that
 // makes every key and applies every rule to every segment, and require the same results, the same events and the same
@@ -31,7 +31,7 @@ type lockstep struct {
 	owners          [2]*Owner // of fast and all
 	evFast, evAll   []EventRecord
 	endFast, endAll []FlowRecord
-	packets, steady int // packets fed, and how many of them steadyTCP takes
+	packets, steady int // packets fed, and how many of them take the analysis shortcut
 }
 
 func newLockstep(tb testing.TB, cfg Config) *lockstep {
@@ -57,7 +57,7 @@ func newLockstep(tb testing.TB, cfg Config) *lockstep {
 func (l *lockstep) update(what string, p *decode.Packet, ts int64, frame uint64) {
 	l.tb.Helper()
 	l.packets++
-	if l.takesShortcut(p, ts) {
+	if l.takesShortcut(p) {
 		l.steady++
 	}
 	var got, want PacketResult
@@ -101,9 +101,9 @@ func (l *lockstep) sameEnds(what string, frame uint64) {
 	l.endFast, l.endAll = l.endFast[:0], l.endAll[:0]
 }
 
-// takesShortcut reports whether steadyTCP accepts p, trying it on a copy
-// of the state of p's flow in the all-rules table.
-func (l *lockstep) takesShortcut(p *decode.Packet, ts int64) bool {
+// takesShortcut reports whether analyzeTCP takes its shortcut for p,
+// given the state of p's flow in the all-rules table.
+func (l *lockstep) takesShortcut(p *decode.Packet) bool {
 	var k flowKey
 	srcIsB, ok := makeKey(p, l.all.ignoreVLAN, &k)
 	if !ok || p.Proto != decode.ProtoTCP {
@@ -115,18 +115,11 @@ func (l *lockstep) takesShortcut(p *decode.Packet, ts int64) bool {
 	if !found {
 		return false
 	}
-	hot, c := s.hot[sl], s.cold[sl]
-	side := uint(0)
+	side := 0
 	if srcIsB {
 		side = 1
 	}
-	dir := Direction(side)
-	if hot.clientB {
-		dir ^= 1
-	}
-	var out PacketResult
-	_, ok = s.steadyTCP(&hot, &c, side, dir, p, ts, &out)
-	return ok
+	return isSteady(&s.hot[sl].dir[side], &s.hot[sl].dir[1-side], p)
 }
 
 func (l *lockstep) finish(what string) {

@@ -38,7 +38,7 @@ type Table struct {
 	// sweepPerTick: shards swept each time the clock advances a step.
 	sweepPerTick int
 	// noShortcuts turns off the owner's reuse of the last packet's key
-	// and steadyTCP (tests compare the results with and without them).
+	// and analyzeTCP's shortcut for steady segments (tests compare the results with and without them).
 	noShortcuts bool
 }
 

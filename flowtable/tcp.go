@@ -35,13 +35,55 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	var (
 		ev    EventSet
 		delay int64 // of a retransmission (or SYN retransmission)
-		ok    bool
 	)
-	if !t.noShortcuts {
-		ev, ok = s.steadyTCP(hot, c, side, dir, p, now, out)
-	}
-	if !ok {
+	if t.noShortcuts || !isSteady(f, r, p) {
 		ev, delay = s.allRulesTCP(hot, c, side, dir, p, now, reused, out)
+	} else {
+		// The rules of allRulesTCP that can apply to a steady segment.
+		seq, ack, window := p.Seq, p.Ack, uint32(p.Window)
+		if seglen := uint32(p.PayloadLen); seglen == 0 {
+			if ack == f.lastAck && window != 0 { // and window != f.window
+				ev = ev.Add(WindowUpdate)
+			}
+		} else {
+			if r.winScale != -1 {
+				shift := uint32(0)
+				if r.dflags&dFirstAck == 0 && r.winScale >= 0 {
+					shift = uint32(r.winScale)
+				}
+				if seq+seglen == r.lastAck+(r.window<<(shift&31)) {
+					ev = ev.Add(WindowFull)
+				}
+			}
+			f.nextSeq = seq + seglen
+			f.nextSeqTime = now
+		}
+		if window == 0 {
+			ev = ev.Add(ZeroWindow)
+		}
+		if ack != f.lastAck {
+			f.dupAcks = 0
+		}
+		if seq == f.maxSeqToBeAcked || f.maxSeqToBeAcked == 0 {
+			f.maxSeqToBeAcked = f.nextSeq
+		}
+		f.window, f.lastAck, f.lastAckTime = window, ack, now
+		f.dflags &^= dLastKeepAlive | dLastZWP | dFirstAck
+		if hot.fflags&(fMruSyn|fIRTT) == fMruSyn {
+			s.firstRTT(hot, c, now)
+		}
+		out.RelSeq = seq - f.baseSeq
+		out.RelAck = ack - r.baseSeq
+		win := int64(window)
+		if f.winScale >= 0 {
+			win <<= uint(f.winScale) & 63
+		} else if f.winScale == -1 {
+			win = -1
+		}
+		out.Window = win
+		if hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen {
+			s.handshake(hot, c, side, dir, thAck, now)
+		}
 	}
 
 	// netblame's own analysis: SACK use, RTT, window shrink.
@@ -83,78 +125,26 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	return ev
 }
 
-// steadyTCP is the analysis of the segments that make up nearly all of an
-// established connection: ACK without SYN, FIN or RST, starting at the next
-// expected sequence number, neither a duplicate ACK, a zero-window probe
-// nor a spurious retransmission, and acknowledging nothing unseen. Of
-// Wireshark's rules only zero_window, window_update and window_full can
-// fire on them, and the state moves in few ways, so this costs a fraction
-// of allRulesTCP. For any other segment it changes nothing and returns
-// false. TestSteadyMatchesAllRules holds the two to the same results.
-func (s *shard) steadyTCP(hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, out *PacketResult) (EventSet, bool) {
-	side &= 1
-	f, r := &hot.dir[side], &hot.dir[side^1]
-	seq, ack, window := p.Seq, p.Ack, uint32(p.Window)
-	seglen := uint32(p.PayloadLen)
-	if p.TCPFlags&(thSyn|thFin|thRst|thAck) != thAck || p.Has(decode.HasWScale) ||
-		seq != f.nextSeq || seq == 0 || f.dflags&r.dflags&dBaseSet == 0 ||
-		r.maxSeqToBeAcked != 0 && seqGT(ack, r.maxSeqToBeAcked) {
-		return 0, false
+// isSteady reports whether a segment is one of those that make up nearly
+// all of an established connection: ACK without SYN, FIN, RST or window
+// scale option, starting at the next expected sequence number, neither a
+// duplicate ACK, a zero-window probe nor a spurious retransmission, and
+// acknowledging nothing unseen. Of Wireshark's rules only zero_window,
+// window_update and window_full can fire on such a segment, and the state
+// moves in few ways: analyzeTCP takes a shortcut for it, which
+// TestSteadyMatchesAllRules holds to the results of allRulesTCP.
+func isSteady(f, r *dirState, p *decode.Packet) bool {
+	seq, seglen := p.Seq, uint32(p.PayloadLen)
+	switch {
+	case p.TCPFlags&(thSyn|thFin|thRst|thAck) != thAck, p.Has(decode.HasWScale),
+		seq != f.nextSeq, seq == 0, f.dflags&r.dflags&dBaseSet == 0,
+		r.maxSeqToBeAcked != 0 && seqGT(p.Ack, r.maxSeqToBeAcked):
+		return false
+	case seglen == 0: // not a duplicate ACK (nor the ACK of a probe)
+		return p.Ack != f.lastAck || uint32(p.Window) != f.window
 	}
-	var ev EventSet
-	if seglen == 0 {
-		if ack == f.lastAck {
-			if window == f.window {
-				return 0, false // a duplicate ACK, or the ACK of a probe
-			}
-			if window != 0 {
-				ev = ev.Add(WindowUpdate)
-			}
-		}
-	} else {
-		if seglen == 1 && r.window == 0 || r.lastAck != 0 && seqLE(seq+seglen, r.lastAck) {
-			return 0, false // a zero-window probe, or a spurious retransmission
-		}
-		if r.winScale != -1 {
-			shift := uint32(0)
-			if r.dflags&dFirstAck == 0 && r.winScale >= 0 {
-				shift = uint32(r.winScale)
-			}
-			if seq+seglen == r.lastAck+(r.window<<(shift&31)) {
-				ev = ev.Add(WindowFull)
-			}
-		}
-		f.nextSeq = seq + seglen
-		f.nextSeqTime = now
-	}
-	if window == 0 {
-		ev = ev.Add(ZeroWindow)
-	}
-	if ack != f.lastAck {
-		f.dupAcks = 0
-	}
-	if seq == f.maxSeqToBeAcked || f.maxSeqToBeAcked == 0 {
-		f.maxSeqToBeAcked = f.nextSeq
-	}
-	f.window, f.lastAck, f.lastAckTime = window, ack, now
-	f.dflags &^= dLastKeepAlive | dLastZWP | dFirstAck
-	if hot.fflags&(fMruSyn|fIRTT) == fMruSyn {
-		s.firstRTT(hot, c, now)
-	}
-
-	out.RelSeq = seq - f.baseSeq
-	out.RelAck = ack - r.baseSeq
-	win := int64(window)
-	if f.winScale >= 0 {
-		win <<= uint(f.winScale) & 63
-	} else if f.winScale == -1 {
-		win = -1
-	}
-	out.Window = win
-	if hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen {
-		s.handshake(hot, c, side, dir, thAck, now)
-	}
-	return ev, true
+	return !(seglen == 1 && r.window == 0) && // a zero-window probe
+		!(r.lastAck != 0 && seqLE(seq+seglen, r.lastAck)) // spurious
 }
 
 // firstRTT sets Wireshark's iRTT at the first pure ACK after a SYN (a zero
