@@ -41,6 +41,7 @@ type shardStats struct {
 	packets, created, tcp, udp        uint64
 	expired, evicted, flushed, reused uint64
 	emergencyEntries                  uint64
+	steady                            uint64 // packets steadyPacket took
 	events                            [NumEvents]uint64
 }
 

@@ -114,7 +114,10 @@ func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 	h := hashKey(&k, t.seed)
 	s := t.shards[h>>t.shardShift]
 	s.mu.Lock()
-	tick := s.update(t, &k, h, srcIsB, p, ts, frame, out)
+	tick := false
+	if t.noShortcuts || !s.steadyPacket(t, &k, srcIsB, p, ts, frame, out) {
+		tick = s.update(t, &k, h, srcIsB, p, ts, frame, out)
+	}
 	s.mu.Unlock()
 	if tick {
 		for i := 0; i < t.sweepPerTick; i++ {
@@ -226,6 +229,9 @@ func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 		if v4 {
 			*m = lastTuple{addrs: addrs, ports: ports, proto: p.Proto, valid: true, srcIsB: srcIsB, shard: s, hash: h}
 		}
+	}
+	if !t.noShortcuts && s.steadyPacket(t, k, srcIsB, p, ts, frame, out) {
+		return
 	}
 	if s.update(t, k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
 		o.next++

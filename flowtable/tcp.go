@@ -30,63 +30,16 @@ const (
 // numbers and scaled window.
 func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
 	side &= 1 // lets the compiler drop the bounds checks of the [2] arrays
-	f, r := &hot.dir[side], &hot.dir[side^1]
-	oldNext := f.nextSeq
-	var (
-		ev    EventSet
-		delay int64 // of a retransmission (or SYN retransmission)
-	)
-	if t.noShortcuts || !isSteady(f, r, p) {
-		ev, delay = s.allRulesTCP(hot, c, side, dir, p, now, reused, out)
-	} else {
-		// The rules of allRulesTCP that can apply to a steady segment.
-		seq, ack, window := p.Seq, p.Ack, uint32(p.Window)
-		if seglen := uint32(p.PayloadLen); seglen == 0 {
-			if ack == f.lastAck && window != 0 { // and window != f.window
-				ev = ev.Add(WindowUpdate)
-			}
-		} else {
-			if r.winScale != -1 {
-				shift := uint32(0)
-				if r.dflags&dFirstAck == 0 && r.winScale >= 0 {
-					shift = uint32(r.winScale)
-				}
-				if seq+seglen == r.lastAck+(r.window<<(shift&31)) {
-					ev = ev.Add(WindowFull)
-				}
-			}
-			f.nextSeq = seq + seglen
-			f.nextSeqTime = now
-		}
-		if window == 0 {
-			ev = ev.Add(ZeroWindow)
-		}
-		if ack != f.lastAck {
-			f.dupAcks = 0
-		}
-		if seq == f.maxSeqToBeAcked || f.maxSeqToBeAcked == 0 {
-			f.maxSeqToBeAcked = f.nextSeq
-		}
-		f.window, f.lastAck, f.lastAckTime = window, ack, now
-		f.dflags &^= dLastKeepAlive | dLastZWP | dFirstAck
-		if hot.fflags&(fMruSyn|fIRTT) == fMruSyn {
-			s.firstRTT(hot, c, now)
-		}
-		out.RelSeq = seq - f.baseSeq
-		out.RelAck = ack - r.baseSeq
-		win := int64(window)
-		if f.winScale >= 0 {
-			win <<= uint(f.winScale) & 63
-		} else if f.winScale == -1 {
-			win = -1
-		}
-		out.Window = win
-		if hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen {
-			s.handshake(hot, c, side, dir, thAck, now)
-		}
-	}
+	oldNext := hot.dir[side].nextSeq
+	ev, delay := s.allRulesTCP(hot, c, side, dir, p, now, reused, out)
+	return s.ownRulesTCP(t, sl, c, side, p, now, frame, oldNext, ev, delay, out)
+}
 
-	// netblame's own analysis: SACK use, RTT, window shrink.
+// ownRulesTCP is netblame's analysis of a segment after Wireshark's: SACK
+// use, RTT samples, window shrink; then it hands the segment's events to
+// emit (with the delay of a retransmission) and returns them.
+func (s *shard) ownRulesTCP(t *Table, sl uint32, c *flowCold, side uint, p *decode.Packet, now int64, frame uint64, oldNext uint32, ev EventSet, delay int64, out *PacketResult) EventSet {
+	side &= 1
 	if p.Has(decode.HasSACK) {
 		c.sackPkts[side]++
 	}
@@ -98,13 +51,14 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 		if out.Window >= 0 {
 			w = uint32(out.Window)
 		}
+		otherBase := ack - out.RelAck
 		wt := &c.win[side]
 		edge := ack + w
 		if wt.have && seqLE(wt.ack, ack) {
 			if seqLT(edge, wt.edge) || uint64(w)*2 < uint64(wt.maxWin) {
 				ev = ev.Add(WindowShrink)
 				oldWin, newWin = int64(wt.win), int64(w)
-				oldEdge, newEdge = wt.edge-r.baseSeq, edge-r.baseSeq
+				oldEdge, newEdge = wt.edge-otherBase, edge-otherBase
 				wt.maxWin = w
 			}
 		}
@@ -115,7 +69,7 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	}
 	if ev != 0 {
 		rec := EventRecord{
-			Frame: frame, TS: now, Flow: out.Flow, Dir: dir,
+			Frame: frame, TS: now, Flow: out.Flow, Dir: out.Dir,
 			Seq: out.RelSeq, Ack: out.RelAck, Len: uint32(p.PayloadLen), Window: out.Window,
 			OldWindow: oldWin, NewWindow: newWin, OldRightEdge: oldEdge, NewRightEdge: newEdge,
 			Delay: time.Duration(delay),
@@ -123,28 +77,6 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 		s.emit(t, sl, ev, &rec)
 	}
 	return ev
-}
-
-// isSteady reports whether a segment is one of those that make up nearly
-// all of an established connection: ACK without SYN, FIN, RST or window
-// scale option, starting at the next expected sequence number, neither a
-// duplicate ACK, a zero-window probe nor a spurious retransmission, and
-// acknowledging nothing unseen. Of Wireshark's rules only zero_window,
-// window_update and window_full can fire on such a segment, and the state
-// moves in few ways: analyzeTCP takes a shortcut for it, which
-// TestSteadyMatchesAllRules holds to the results of allRulesTCP.
-func isSteady(f, r *dirState, p *decode.Packet) bool {
-	seq, seglen := p.Seq, uint32(p.PayloadLen)
-	switch {
-	case p.TCPFlags&(thSyn|thFin|thRst|thAck) != thAck, p.Has(decode.HasWScale),
-		seq != f.nextSeq, seq == 0, f.dflags&r.dflags&dBaseSet == 0,
-		r.maxSeqToBeAcked != 0 && seqGT(p.Ack, r.maxSeqToBeAcked):
-		return false
-	case seglen == 0: // not a duplicate ACK (nor the ACK of a probe)
-		return p.Ack != f.lastAck || uint32(p.Window) != f.window
-	}
-	return !(seglen == 1 && r.window == 0) && // a zero-window probe
-		!(r.lastAck != 0 && seqLE(seq+seglen, r.lastAck)) // spurious
 }
 
 // firstRTT sets Wireshark's iRTT at the first pure ACK after a SYN (a zero

@@ -65,24 +65,8 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		dir ^= 1
 	}
 
-	c.packets[side]++
-	c.bytes[side] += uint64(p.IPLen)
-	c.payload[side] += uint64(p.PayloadLen)
-	c.lastFrame = frame
-	if ts > c.lastTS {
-		c.lastTS = ts
-	}
-
-	// Cleared, then set field by field: a composite literal would be
-	// built on the stack and copied with loads straddling its stores.
-	*out = PacketResult{}
-	out.Tracked = true
-	out.Flow = makeFlowID(s.id, sl, c.gen)
-	out.Index = c.index
-	out.Dir = dir
-	out.NewFlow = !found
-	out.Len = uint32(p.PayloadLen)
-	out.Window = -1
+	c.count(uint(side), p, ts, frame)
+	s.fillResult(out, sl, c, dir, !found, p)
 
 	class := uint8(classUDP)
 	if isTCP {
@@ -102,6 +86,30 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		s.touch(t, sl, class, ts)
 	}
 	return tick
+}
+
+// count adds a packet of canonical side `side` to the flow's statistics.
+func (c *flowCold) count(side uint, p *decode.Packet, ts int64, frame uint64) {
+	side &= 1
+	c.packets[side]++
+	c.bytes[side] += uint64(p.IPLen)
+	c.payload[side] += uint64(p.PayloadLen)
+	c.lastFrame = frame
+	c.lastTS = max(c.lastTS, ts)
+}
+
+// fillResult sets what every tracked packet's result holds.
+func (s *shard) fillResult(out *PacketResult, sl uint32, c *flowCold, dir Direction, newFlow bool, p *decode.Packet) {
+	// Cleared, then set field by field: a composite literal would be
+	// built on the stack and copied with loads straddling its stores.
+	*out = PacketResult{}
+	out.Tracked = true
+	out.Flow = makeFlowID(s.id, sl, c.gen)
+	out.Index = c.index
+	out.Dir = dir
+	out.NewFlow = newFlow
+	out.Len = uint32(p.PayloadLen)
+	out.Window = -1
 }
 
 // sweep expires due flows of a shard that may see no packets of its own.

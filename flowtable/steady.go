@@ -1,0 +1,120 @@
+package flowtable
+
+import "github.com/netblame/netblame/decode"
+
+// Most packets of a busy capture are steady segments of the flow of the
+// shard's previous packet. steadyPacket handles them, checking first and
+// then changing state with no call before the last step: a call inside a
+// branch makes the compiler keep every live value on the stack, and
+// update, which handles everything else, has many. The lockstep tests
+// (steady_test.go) hold steadyPacket to the results of update.
+
+// isSteady reports whether a segment is one of those that make up nearly
+// all of an established connection: ACK without SYN, FIN, RST or window
+// scale option, starting at the next expected sequence number, neither a
+// duplicate ACK, a zero-window probe nor a spurious retransmission, and
+// acknowledging nothing unseen. Of Wireshark's rules only zero_window,
+// window_update and window_full can fire on such a segment, and the state
+// moves in few ways.
+func isSteady(f, r *dirState, p *decode.Packet) bool {
+	seq, seglen := p.Seq, uint32(p.PayloadLen)
+	switch {
+	case p.TCPFlags&(thSyn|thFin|thRst|thAck) != thAck, p.Has(decode.HasWScale),
+		seq != f.nextSeq, seq == 0, f.dflags&r.dflags&dBaseSet == 0,
+		r.maxSeqToBeAcked != 0 && seqGT(p.Ack, r.maxSeqToBeAcked):
+		return false
+	case seglen == 0: // not a duplicate ACK (nor the ACK of a probe)
+		return p.Ack != f.lastAck || uint32(p.Window) != f.window
+	}
+	return !(seglen == 1 && r.window == 0) && // a zero-window probe
+		!(r.lastAck != 0 && seqLE(seq+seglen, r.lastAck)) // spurious
+}
+
+// steadyPacket is update for a steady TCP segment (isSteady) of an
+// established flow whose handshake is settled, the flow of the shard's
+// previous packet, when the packet moves neither the table's clock by a
+// step nor the flow's idle tick, and no flow of the shard is due to
+// expire. For any other packet it changes nothing and returns false.
+func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
+	now := max(s.now, ts)
+	g := t.clock.Load()
+	if now > g+clockStep {
+		return false
+	}
+	now = max(now, g)
+	sl := s.last
+	hot := &s.hot[sl]
+	if now >= s.nextExpiry || hot.fflags&fLive == 0 || !hot.key.equal(k) ||
+		p.Flags&(decode.Fragment|decode.ShortIPLength) != 0 || p.PayloadLen < 0 ||
+		hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen ||
+		hot.lastTick != tickOf(ts) {
+		return false
+	}
+	side := uint(0)
+	if srcIsB {
+		side = 1
+	}
+	f, r := &hot.dir[side], &hot.dir[side^1]
+	if !isSteady(f, r, p) {
+		return false
+	}
+
+	s.st.packets++
+	s.st.steady++
+	s.now = now
+	c := &s.cold[sl]
+	dir := Direction(side)
+	if hot.clientB {
+		dir ^= 1
+	}
+	c.count(side, p, ts, frame)
+	s.fillResult(out, sl, c, dir, false, p)
+
+	// The rules of allRulesTCP that can apply to a steady segment.
+	seq, ack, window := p.Seq, p.Ack, uint32(p.Window)
+	oldNext := f.nextSeq
+	var ev EventSet
+	if seglen := uint32(p.PayloadLen); seglen == 0 {
+		if ack == f.lastAck && window != 0 { // and window != f.window
+			ev = ev.Add(WindowUpdate)
+		}
+	} else {
+		if r.winScale != -1 {
+			shift := uint32(0)
+			if r.dflags&dFirstAck == 0 && r.winScale >= 0 {
+				shift = uint32(r.winScale)
+			}
+			if seq+seglen == r.lastAck+(r.window<<(shift&31)) {
+				ev = ev.Add(WindowFull)
+			}
+		}
+		f.nextSeq = seq + seglen
+		f.nextSeqTime = ts
+	}
+	if window == 0 {
+		ev = ev.Add(ZeroWindow)
+	}
+	if ack != f.lastAck {
+		f.dupAcks = 0
+	}
+	if seq == f.maxSeqToBeAcked || f.maxSeqToBeAcked == 0 {
+		f.maxSeqToBeAcked = f.nextSeq
+	}
+	f.window, f.lastAck, f.lastAckTime = window, ack, ts
+	f.dflags &^= dLastKeepAlive | dLastZWP | dFirstAck
+	if hot.fflags&(fMruSyn|fIRTT) == fMruSyn {
+		s.firstRTT(hot, c, ts)
+	}
+	out.RelSeq = seq - f.baseSeq
+	out.RelAck = ack - r.baseSeq
+	win := int64(window)
+	if f.winScale >= 0 {
+		win <<= uint(f.winScale) & 63
+	} else if f.winScale == -1 {
+		win = -1
+	}
+	out.Window = win
+	out.Analyzed = true
+	out.Events = s.ownRulesTCP(t, sl, c, side, p, ts, frame, oldNext, ev, 0, out)
+	return true
+}
