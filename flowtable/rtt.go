@@ -95,3 +95,52 @@ func (r *rttStats) median() int64 {
 	}
 	return r.max
 }
+
+// sent records a data segment ending at end, sent at now, that RTT samples
+// may come from; when the direction's ring is full it is not recorded.
+func (c *flowCold) sent(side uint, end uint32, now int64) {
+	side &= 1
+	if n := c.ringN[side]; n < ringSize {
+		c.ring[side][(c.ringHead[side]+n)%ringSize] = unacked{end: end, t: now}
+		c.ringN[side]++
+	}
+}
+
+// acked removes the segments of direction o that ack covers and returns
+// the time since the last of them was sent, or -1 when none is covered or
+// the last was retransmitted (Karn's rule).
+func (c *flowCold) acked(o uint, ack uint32, now int64) int64 {
+	o &= 1
+	sample := int64(-1)
+	for c.ringN[o] > 0 {
+		e := &c.ring[o][c.ringHead[o]]
+		if !seqLE(e.end, ack) {
+			break
+		}
+		sample = -1
+		if !e.retrans {
+			sample = now - e.t
+		}
+		c.ringHead[o] = (c.ringHead[o] + 1) % ringSize
+		c.ringN[o]--
+	}
+	return sample
+}
+
+// echoed takes the TSval armed by direction o off when tsecr echoes it,
+// and returns the time since it was sent, or -1.
+func (c *flowCold) echoed(o uint, tsecr uint32, now int64) int64 {
+	if pr := &c.ts[o&1]; pr.armed && tsecr == pr.val {
+		pr.armed = false
+		return now - pr.t
+	}
+	return -1
+}
+
+// arm times a TSval sent at now, unless one of the direction is still
+// awaiting its echo (or it is the same value).
+func (c *flowCold) arm(side uint, tsval uint32, now int64) {
+	if own := &c.ts[side&1]; !own.armed && tsval != own.val {
+		own.val, own.t, own.armed = tsval, now, true
+	}
+}

@@ -97,7 +97,22 @@ type winTrack struct {
 	edge   uint32 // ack + window
 	win    uint32 // last window
 	maxWin uint32 // recent maximum, reset at each shrink
-	have   bool
+}
+
+// follow records a segment's ACK and window (scaled, or raw when the scale
+// is unknown). It reports a shrink: the right edge moved left, or the
+// window fell below half of its recent maximum; oldWin and oldEdge are the
+// window and right edge before. While every window so far was zero
+// (maxWin 0, as before the first segment) nothing can shrink.
+func (wt *winTrack) follow(ack, w uint32) (shrunk bool, oldWin, oldEdge uint32) {
+	edge := ack + w
+	shrunk = wt.maxWin != 0 && seqLE(wt.ack, ack) && (seqLT(edge, wt.edge) || uint64(w)*2 < uint64(wt.maxWin))
+	oldWin, oldEdge = wt.win, wt.edge
+	if shrunk || w > wt.maxWin {
+		wt.maxWin = w
+	}
+	wt.ack, wt.edge, wt.win = ack, edge, w
+	return shrunk, oldWin, oldEdge
 }
 
 // flowCold holds the rest of a flow's state, by canonical side, ordered by

@@ -71,10 +71,9 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 	s.fillResult(out, sl, c, dir, false, p)
 
 	// The rules of allRulesTCP that can apply to a steady segment.
-	seq, ack, window := p.Seq, p.Ack, uint32(p.Window)
-	oldNext := f.nextSeq
+	seq, ack, window, seglen := p.Seq, p.Ack, uint32(p.Window), uint32(p.PayloadLen)
 	var ev EventSet
-	if seglen := uint32(p.PayloadLen); seglen == 0 {
+	if seglen == 0 {
 		if ack == f.lastAck && window != 0 { // and window != f.window
 			ev = ev.Add(WindowUpdate)
 		}
@@ -115,6 +114,40 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 	}
 	out.Window = win
 	out.Analyzed = true
-	out.Events = s.ownRulesTCP(t, sl, c, side, p, ts, frame, oldNext, ev, 0, out)
+
+	// ownRulesTCP for a segment that is neither a retransmission nor a
+	// SYN or RST, and that acknowledges.
+	if p.Has(decode.HasSACK) {
+		c.sackPkts[side]++
+	}
+	w := uint32(win)
+	if win < 0 {
+		w = window
+	}
+	shrunk, oldWin, oldEdge := c.win[side].follow(ack, w)
+	if shrunk {
+		ev = ev.Add(WindowShrink)
+		oldEdge -= r.baseSeq
+	}
+	if seglen > 0 { // new data (a steady segment starts at the next sequence number)
+		c.sent(side, seq+seglen, ts)
+	}
+	if c.ringN[side^1] > 0 {
+		if d := c.acked(side^1, ack, ts); d >= 0 {
+			c.rtt.add(d)
+		}
+	}
+	if p.Has(decode.HasTimestamps) {
+		if d := c.echoed(side^1, p.TSEcr, ts); d >= 0 {
+			c.rtt.add(d)
+		}
+		if seglen > 0 {
+			c.arm(side, p.TSVal, ts)
+		}
+	}
+	if ev != 0 {
+		s.emitTCP(t, sl, ev, frame, ts, seglen, 0, out, oldWin, w, oldEdge, ack+w-r.baseSeq)
+	}
+	out.Events = ev
 	return true
 }

@@ -36,47 +36,80 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 }
 
 // ownRulesTCP is netblame's analysis of a segment after Wireshark's: SACK
-// use, RTT samples, window shrink; then it hands the segment's events to
-// emit (with the delay of a retransmission) and returns them.
+// use, window shrink, RTT samples; then it hands the segment's events to
+// emit (with the delay of a retransmission) and returns them. oldNext is
+// the sender's next expected sequence number before the segment.
+// steadyPacket does the same for its segments.
+//
+// RTT samples come from a data segment to the first ACK that covers it
+// (never from retransmitted data, Karn's rule), and from a TSval sent with
+// data to its echo.
 func (s *shard) ownRulesTCP(t *Table, sl uint32, c *flowCold, side uint, p *decode.Packet, now int64, frame uint64, oldNext uint32, ev EventSet, delay int64, out *PacketResult) EventSet {
 	side &= 1
+	flags, seq, ack, seglen := p.TCPFlags, p.Seq, p.Ack, uint32(p.PayloadLen)
 	if p.Has(decode.HasSACK) {
 		c.sackPkts[side]++
 	}
-	s.rttSample(c, side, p, now, oldNext, ev)
-	var oldWin, newWin int64
-	var oldEdge, newEdge uint32
-	if flags := p.TCPFlags; flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
-		ack, w := p.Ack, uint32(p.Window)
+	var oldWin, newWin, oldEdge, newEdge uint32
+	if flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
+		newWin = uint32(p.Window)
 		if out.Window >= 0 {
-			w = uint32(out.Window)
+			newWin = uint32(out.Window)
 		}
-		otherBase := ack - out.RelAck
-		wt := &c.win[side]
-		edge := ack + w
-		if wt.have && seqLE(wt.ack, ack) {
-			if seqLT(edge, wt.edge) || uint64(w)*2 < uint64(wt.maxWin) {
-				ev = ev.Add(WindowShrink)
-				oldWin, newWin = int64(wt.win), int64(w)
-				oldEdge, newEdge = wt.edge-otherBase, edge-otherBase
-				wt.maxWin = w
+		shrunk := false
+		if shrunk, oldWin, oldEdge = c.win[side].follow(ack, newWin); shrunk {
+			ev = ev.Add(WindowShrink)
+			otherBase := ack - out.RelAck
+			oldEdge, newEdge = oldEdge-otherBase, ack+newWin-otherBase
+		}
+	}
+
+	retrans := ev.MatchesFilter(Retransmission) || ev.Has(OutOfOrder)
+	if seglen > 0 {
+		if retrans {
+			n, head := c.ringN[side], c.ringHead[side]
+			for i := uint8(0); i < n; i++ {
+				if e := &c.ring[side][(head+i)%ringSize]; seqGT(e.end, seq) {
+					e.retrans = true
+				}
+			}
+		} else if end := seq + seglen; oldNext == 0 || seqGT(end, oldNext) {
+			c.sent(side, end, now)
+		}
+	}
+	if flags&thAck != 0 && c.ringN[side^1] > 0 {
+		if d := c.acked(side^1, ack, now); d >= 0 {
+			c.rtt.add(d)
+		}
+	}
+	if p.Has(decode.HasTimestamps) {
+		if flags&thAck != 0 {
+			if d := c.echoed(side^1, p.TSEcr, now); d >= 0 {
+				c.rtt.add(d)
 			}
 		}
-		if !wt.have || w > wt.maxWin {
-			wt.maxWin = w
+		if !retrans && (seglen > 0 || flags&(thSyn|thFin) != 0) {
+			c.arm(side, p.TSVal, now)
 		}
-		wt.have, wt.ack, wt.edge, wt.win = true, ack, edge, w
 	}
+
 	if ev != 0 {
-		rec := EventRecord{
-			Frame: frame, TS: now, Flow: out.Flow, Dir: out.Dir,
-			Seq: out.RelSeq, Ack: out.RelAck, Len: uint32(p.PayloadLen), Window: out.Window,
-			OldWindow: oldWin, NewWindow: newWin, OldRightEdge: oldEdge, NewRightEdge: newEdge,
-			Delay: time.Duration(delay),
-		}
-		s.emit(t, sl, ev, &rec)
+		s.emitTCP(t, sl, ev, frame, now, seglen, delay, out, oldWin, newWin, oldEdge, newEdge)
 	}
 	return ev
+}
+
+// emitTCP hands a segment's events to emit.
+func (s *shard) emitTCP(t *Table, sl uint32, ev EventSet, frame uint64, now int64, seglen uint32, delay int64, out *PacketResult, oldWin, newWin, oldEdge, newEdge uint32) {
+	rec := EventRecord{
+		Frame: frame, TS: now, Flow: out.Flow, Dir: out.Dir,
+		Seq: out.RelSeq, Ack: out.RelAck, Len: seglen, Window: out.Window,
+		Delay: time.Duration(delay),
+	}
+	if ev.Has(WindowShrink) {
+		rec.OldWindow, rec.NewWindow, rec.OldRightEdge, rec.NewRightEdge = int64(oldWin), int64(newWin), oldEdge, newEdge
+	}
+	s.emit(t, sl, ev, &rec)
 }
 
 // firstRTT sets Wireshark's iRTT at the first pure ACK after a SYN (a zero
@@ -365,55 +398,5 @@ func (s *shard) handshake(hot *flowHot, c *flowCold, side uint, dir Direction, f
 	}
 	if hot.state == StateNone {
 		hot.state = StateEstablished // joined mid-stream
-	}
-}
-
-// rttSample takes RTT samples: from a data segment to the first ACK that
-// covers it (never from retransmitted data, Karn's rule), and from a TSval
-// sent with data to its echo.
-func (s *shard) rttSample(c *flowCold, side uint, p *decode.Packet, now int64, oldNext uint32, ev EventSet) {
-	side &= 1
-	flags, seq, seglen := p.TCPFlags, p.Seq, uint32(p.PayloadLen)
-	if o := side ^ 1; flags&thAck != 0 && c.ringN[o] > 0 {
-		sample := int64(-1)
-		for c.ringN[o] > 0 {
-			e := &c.ring[o][c.ringHead[o]]
-			if !seqLE(e.end, p.Ack) {
-				break
-			}
-			sample = -1
-			if !e.retrans {
-				sample = now - e.t
-			}
-			c.ringHead[o] = (c.ringHead[o] + 1) % ringSize
-			c.ringN[o]--
-		}
-		if sample >= 0 {
-			c.rtt.add(sample)
-		}
-	}
-	retrans := ev.MatchesFilter(Retransmission) || ev.Has(OutOfOrder)
-	if seglen > 0 {
-		end := seq + seglen
-		n, head := c.ringN[side], c.ringHead[side]
-		if retrans {
-			for i := uint8(0); i < n; i++ {
-				if e := &c.ring[side][(head+i)%ringSize]; seqGT(e.end, seq) {
-					e.retrans = true
-				}
-			}
-		} else if (oldNext == 0 || seqGT(end, oldNext)) && n < ringSize {
-			c.ring[side][(head+n)%ringSize] = unacked{end: end, t: now}
-			c.ringN[side]++
-		}
-	}
-	if p.Has(decode.HasTimestamps) {
-		if pr := &c.ts[side^1]; pr.armed && flags&thAck != 0 && p.TSEcr == pr.val {
-			c.rtt.add(now - pr.t)
-			pr.armed = false
-		}
-		if own := &c.ts[side]; !own.armed && !retrans && (seglen > 0 || flags&(thSyn|thFin) != 0) && p.TSVal != own.val {
-			own.val, own.t, own.armed = p.TSVal, now, true
-		}
 	}
 }
