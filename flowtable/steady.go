@@ -9,32 +9,18 @@ import "github.com/netblame/netblame/decode"
 // update, which handles everything else, has many. The lockstep tests
 // (steady_test.go) hold steadyPacket to the results of update.
 
-// isSteady reports whether a segment is one of those that make up nearly
-// all of an established connection: ACK without SYN, FIN, RST or window
-// scale option, starting at the next expected sequence number, neither a
-// duplicate ACK, a zero-window probe nor a spurious retransmission, and
-// acknowledging nothing unseen. Of Wireshark's rules only zero_window,
-// window_update and window_full can fire on such a segment, and the state
-// moves in few ways.
-func isSteady(f, r *dirState, p *decode.Packet) bool {
-	seq, seglen := p.Seq, uint32(p.PayloadLen)
-	switch {
-	case p.TCPFlags&(thSyn|thFin|thRst|thAck) != thAck, p.Has(decode.HasWScale),
-		seq != f.nextSeq, seq == 0, f.dflags&r.dflags&dBaseSet == 0,
-		r.maxSeqToBeAcked != 0 && seqGT(p.Ack, r.maxSeqToBeAcked):
-		return false
-	case seglen == 0: // not a duplicate ACK (nor the ACK of a probe)
-		return p.Ack != f.lastAck || uint32(p.Window) != f.window
-	}
-	return !(seglen == 1 && r.window == 0) && // a zero-window probe
-		!(r.lastAck != 0 && seqLE(seq+seglen, r.lastAck)) // spurious
-}
-
-// steadyPacket is update for a steady TCP segment (isSteady) of an
-// established flow whose handshake is settled, the flow of the shard's
-// previous packet, when the packet moves neither the table's clock by a
-// step nor the flow's idle tick, and no flow of the shard is due to
-// expire. For any other packet it changes nothing and returns false.
+// steadyPacket is update for a steady segment of an established flow
+// whose handshake is settled, the flow of the shard's previous packet,
+// when the packet moves neither the table's clock by a step nor the
+// flow's idle tick, and no flow of the shard is due to expire. For any
+// other packet it changes nothing and returns false.
+//
+// Steady segments make up nearly all of an established connection: ACK
+// without SYN, FIN, RST or window scale option, starting at the next
+// expected sequence number, neither a duplicate ACK, a zero-window probe
+// nor a spurious retransmission, and acknowledging nothing unseen. Of
+// Wireshark's rules only zero_window, window_update and window_full can
+// fire on them, and the state moves in few ways.
 func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
 	now := max(s.now, ts)
 	g := t.clock.Load()
@@ -55,7 +41,13 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 		side = 1
 	}
 	f, r := &hot.dir[side], &hot.dir[side^1]
-	if !isSteady(f, r, p) {
+	seq, ack, window, seglen := p.Seq, p.Ack, uint32(p.Window), uint32(p.PayloadLen)
+	if p.TCPFlags&(thSyn|thFin|thRst|thAck) != thAck || p.Has(decode.HasWScale) ||
+		seq != f.nextSeq || seq == 0 || f.dflags&r.dflags&dBaseSet == 0 ||
+		r.maxSeqToBeAcked != 0 && seqGT(ack, r.maxSeqToBeAcked) || // acknowledges unseen data
+		seglen == 0 && ack == f.lastAck && window == f.window || // a duplicate ACK, or the ACK of a probe
+		seglen == 1 && r.window == 0 || // a zero-window probe
+		seglen > 0 && r.lastAck != 0 && seqLE(seq+seglen, r.lastAck) { // a spurious retransmission
 		return false
 	}
 
@@ -71,7 +63,6 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 	s.fillResult(out, sl, c, dir, false, p)
 
 	// The rules of allRulesTCP that can apply to a steady segment.
-	seq, ack, window, seglen := p.Seq, p.Ack, uint32(p.Window), uint32(p.PayloadLen)
 	var ev EventSet
 	if seglen == 0 {
 		if ack == f.lastAck && window != 0 { // and window != f.window
