@@ -10,8 +10,8 @@ import "github.com/netblame/netblame/decode"
 // (steady_test.go) hold steadyPacket to the results of update.
 
 // steadyPacket is update for a steady segment of an established flow
-// whose handshake is settled, the flow of the shard's previous packet,
-// when the packet moves neither the table's clock by a step nor the
+// whose handshake is settled, the flow of the shard's previous packet
+// (which the caller checked with lastIs: most often it is not), when the packet moves neither the table's clock by a step nor the
 // flow's idle tick, and no flow of the shard is due to expire. For any
 // other packet it changes nothing and returns false.
 //
@@ -21,7 +21,7 @@ import "github.com/netblame/netblame/decode"
 // nor a spurious retransmission, and acknowledging nothing unseen. Of
 // Wireshark's rules only zero_window, window_update and window_full can
 // fire on them, and the state moves in few ways.
-func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
+func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
 	now := max(s.now, ts)
 	g := t.clock.Load()
 	if now > g+clockStep {
@@ -30,7 +30,7 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 	now = max(now, g)
 	sl := s.last
 	hot := &s.hot[sl]
-	if now >= s.nextExpiry || hot.fflags&fLive == 0 || !hot.key.equal(k) ||
+	if now >= s.nextExpiry ||
 		p.Flags&(decode.Fragment|decode.ShortIPLength) != 0 || p.PayloadLen < 0 ||
 		hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen ||
 		hot.lastTick != tickOf(ts) {
@@ -62,7 +62,7 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 	c.count(side, p, ts, frame)
 	s.fillResult(out, sl, c, dir, false, p)
 
-	// The rules of allRulesTCP that can apply to a steady segment.
+	// The rules of analyzeTCP that can apply to a steady segment.
 	var ev EventSet
 	if seglen == 0 {
 		if ack == f.lastAck && window != 0 { // and window != f.window
@@ -106,7 +106,7 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 	out.Window = win
 	out.Analyzed = true
 
-	// ownRulesTCP for a segment that is neither a retransmission nor a
+	// netblame's own rules (as in analyzeTCP) for a segment that is neither a retransmission nor a
 	// SYN or RST, and that acknowledges.
 	if p.Has(decode.HasSACK) {
 		c.sackPkts[side]++
@@ -137,7 +137,7 @@ func (s *shard) steadyPacket(t *Table, k *flowKey, srcIsB bool, p *decode.Packet
 		}
 	}
 	if ev != 0 {
-		s.emitTCP(t, sl, ev, frame, ts, seglen, 0, out, oldWin, w, oldEdge, ack+w-r.baseSeq)
+		s.emitTCP(t, sl, ev, frame, ts, 0, out, oldWin, w, oldEdge, ack+w-r.baseSeq)
 	}
 	out.Events = ev
 	return true

@@ -115,7 +115,7 @@ func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 	s := t.shards[h>>t.shardShift]
 	s.mu.Lock()
 	tick := false
-	if t.noShortcuts || !s.steadyPacket(t, &k, srcIsB, p, ts, frame, out) {
+	if t.noShortcuts || !s.lastIs(&k) || !s.steadyPacket(t, srcIsB, p, ts, frame, out) {
 		tick = s.update(t, &k, h, srcIsB, p, ts, frame, out)
 	}
 	s.mu.Unlock()
@@ -145,24 +145,45 @@ type Owner struct {
 // and for them the owner reuses key, hash and shard instead of building
 // them again.
 type lastTuple struct {
-	addrs  uint64 // source << 32 | destination
-	ports  uint32 // source << 16 | destination
-	proto  uint8
-	valid  bool
-	srcIsB bool
-	shard  *shard
-	hash   uint64
+	ports, portsRev uint32 // source << 16 | destination, and the reply's
+	addrs           uint64 // source << 32 | destination, in memory order (only compared)
+	proto           uint8  // 0: no last packet
+	srcIsB          bool
+	shard           *shard
+	hash            uint64
 }
 
-// tuple4 packs an IPv4 TCP or UDP packet's addresses and ports as
-// lastTuple does; ok is false for other packets and, unless VLANs are
-// ignored, for tagged ones (the key would hold the tag).
-func tuple4(p *decode.Packet, ignoreVLAN bool) (addrs uint64, ports uint32, ok bool) {
-	if p.IPVersion != 4 || p.Layer != decode.LayerTransport || (p.VLANCount != 0 && !ignoreVLAN) {
-		return 0, 0, false
+// v4Untagged reports whether p is an IPv4 TCP or UDP packet without a VLAN
+// tag (or VLANs are ignored): its key is the tuple lastTuple holds.
+func v4Untagged(p *decode.Packet, ignoreVLAN bool) bool {
+	return p.IPVersion == 4 && p.Layer == decode.LayerTransport && (p.VLANCount == 0 || ignoreVLAN)
+}
+
+func ports(p *decode.Packet) uint32 { return uint32(p.SrcPort)<<16 | uint32(p.DstPort) }
+
+func addrs4(p *decode.Packet) uint64 {
+	return uint64(binary.NativeEndian.Uint32(p.SrcIP[:4]))<<32 | uint64(binary.NativeEndian.Uint32(p.DstIP[:4]))
+}
+
+// set remembers p, whose key Update built.
+func (m *lastTuple) set(p *decode.Packet, srcIsB bool, s *shard, h uint64) {
+	pp := ports(p)
+	m.ports, m.portsRev, m.addrs, m.proto = pp, bits.RotateLeft32(pp, 16), addrs4(p), p.Proto
+	m.srcIsB, m.shard, m.hash = srcIsB, s, h
+}
+
+// match reports whether p, whose ports pp are the last packet's or their
+// reverse, belongs to the last packet's flow, and if so whether p's source
+// is endpoint B.
+func (m *lastTuple) match(p *decode.Packet, pp uint32, ignoreVLAN bool) (srcIsB, ok bool) {
+	if p.Proto != m.proto || !v4Untagged(p, ignoreVLAN) {
+		return false, false
 	}
-	addrs = uint64(binary.BigEndian.Uint32(p.SrcIP[:4]))<<32 | uint64(binary.BigEndian.Uint32(p.DstIP[:4]))
-	return addrs, uint32(p.SrcPort)<<16 | uint32(p.DstPort), true
+	a := addrs4(p)
+	if pp == m.ports && a == m.addrs {
+		return m.srcIsB, true
+	}
+	return !m.srcIsB, pp == m.portsRev && a == bits.RotateLeft64(m.addrs, 32) // the reply
 }
 
 // Owner returns an owner of the given shards (indexes as ShardOf returns).
@@ -197,21 +218,20 @@ func (t *Table) SoleOwner() *Owner {
 func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
 	t := o.t
 	k, m := &o.key, &o.last
-	addrs, ports, v4 := tuple4(p, t.ignoreVLAN)
-	v4 = v4 && !t.noShortcuts
 	var (
 		s      *shard
 		h      uint64
 		srcIsB bool
+		ok     bool
 	)
-	switch {
-	case v4 && m.valid && p.Proto == m.proto && addrs == m.addrs && ports == m.ports:
-		s, h, srcIsB = m.shard, m.hash, m.srcIsB
-	case v4 && m.valid && p.Proto == m.proto && addrs == bits.RotateLeft64(m.addrs, 32) && ports == bits.RotateLeft32(m.ports, 16):
-		s, h, srcIsB = m.shard, m.hash, !m.srcIsB // the reply
-	default:
-		var ok bool
-		m.valid = false
+	// The ports tell most other flows apart; match checks the rest.
+	if pp := ports(p); pp == m.ports || pp == m.portsRev {
+		srcIsB, ok = m.match(p, pp, t.ignoreVLAN)
+	}
+	if ok {
+		s, h = m.shard, m.hash
+	} else {
+		m.proto = 0
 		srcIsB, ok = makeKey(p, t.ignoreVLAN, k)
 		if !ok {
 			t.untracked.Add(1)
@@ -226,11 +246,11 @@ func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 			return
 		}
 		s = t.shards[i]
-		if v4 {
-			*m = lastTuple{addrs: addrs, ports: ports, proto: p.Proto, valid: true, srcIsB: srcIsB, shard: s, hash: h}
+		if !t.noShortcuts && v4Untagged(p, t.ignoreVLAN) {
+			m.set(p, srcIsB, s, h)
 		}
 	}
-	if !t.noShortcuts && s.steadyPacket(t, k, srcIsB, p, ts, frame, out) {
+	if !t.noShortcuts && s.lastIs(k) && s.steadyPacket(t, srcIsB, p, ts, frame, out) {
 		return
 	}
 	if s.update(t, k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {

@@ -25,109 +25,19 @@ const (
 )
 
 // analyzeTCP runs Wireshark's sequence analysis for one segment sent by
-// canonical side `side`, then netblame's own (handshake, RTT, window
-// shrink, state), and returns the packet's events. It fills out's relative
-// numbers and scaled window.
-func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
-	side &= 1 // lets the compiler drop the bounds checks of the [2] arrays
-	oldNext := hot.dir[side].nextSeq
-	ev, delay := s.allRulesTCP(hot, c, side, dir, p, now, reused, out)
-	return s.ownRulesTCP(t, sl, c, side, p, now, frame, oldNext, ev, delay, out)
-}
-
-// ownRulesTCP is netblame's analysis of a segment after Wireshark's: SACK
-// use, window shrink, RTT samples; then it hands the segment's events to
-// emit (with the delay of a retransmission) and returns them. oldNext is
-// the sender's next expected sequence number before the segment.
-// steadyPacket does the same for its segments.
+// canonical side `side` (every rule: steadyPacket takes the common
+// segments with the few that apply to them), then netblame's own:
+// handshake and state, SACK use, window shrink, RTT samples. It fills out's
+// relative numbers and scaled window, hands the segment's events to emit
+// and returns them.
 //
 // RTT samples come from a data segment to the first ACK that covers it
 // (never from retransmitted data, Karn's rule), and from a TSval sent with
 // data to its echo.
-func (s *shard) ownRulesTCP(t *Table, sl uint32, c *flowCold, side uint, p *decode.Packet, now int64, frame uint64, oldNext uint32, ev EventSet, delay int64, out *PacketResult) EventSet {
-	side &= 1
-	flags, seq, ack, seglen := p.TCPFlags, p.Seq, p.Ack, uint32(p.PayloadLen)
-	if p.Has(decode.HasSACK) {
-		c.sackPkts[side]++
-	}
-	var oldWin, newWin, oldEdge, newEdge uint32
-	if flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
-		newWin = uint32(p.Window)
-		if out.Window >= 0 {
-			newWin = uint32(out.Window)
-		}
-		shrunk := false
-		if shrunk, oldWin, oldEdge = c.win[side].follow(ack, newWin); shrunk {
-			ev = ev.Add(WindowShrink)
-			otherBase := ack - out.RelAck
-			oldEdge, newEdge = oldEdge-otherBase, ack+newWin-otherBase
-		}
-	}
-
-	retrans := ev.MatchesFilter(Retransmission) || ev.Has(OutOfOrder)
-	if seglen > 0 {
-		if retrans {
-			n, head := c.ringN[side], c.ringHead[side]
-			for i := uint8(0); i < n; i++ {
-				if e := &c.ring[side][(head+i)%ringSize]; seqGT(e.end, seq) {
-					e.retrans = true
-				}
-			}
-		} else if end := seq + seglen; oldNext == 0 || seqGT(end, oldNext) {
-			c.sent(side, end, now)
-		}
-	}
-	if flags&thAck != 0 && c.ringN[side^1] > 0 {
-		if d := c.acked(side^1, ack, now); d >= 0 {
-			c.rtt.add(d)
-		}
-	}
-	if p.Has(decode.HasTimestamps) {
-		if flags&thAck != 0 {
-			if d := c.echoed(side^1, p.TSEcr, now); d >= 0 {
-				c.rtt.add(d)
-			}
-		}
-		if !retrans && (seglen > 0 || flags&(thSyn|thFin) != 0) {
-			c.arm(side, p.TSVal, now)
-		}
-	}
-
-	if ev != 0 {
-		s.emitTCP(t, sl, ev, frame, now, seglen, delay, out, oldWin, newWin, oldEdge, newEdge)
-	}
-	return ev
-}
-
-// emitTCP hands a segment's events to emit.
-func (s *shard) emitTCP(t *Table, sl uint32, ev EventSet, frame uint64, now int64, seglen uint32, delay int64, out *PacketResult, oldWin, newWin, oldEdge, newEdge uint32) {
-	rec := EventRecord{
-		Frame: frame, TS: now, Flow: out.Flow, Dir: out.Dir,
-		Seq: out.RelSeq, Ack: out.RelAck, Len: seglen, Window: out.Window,
-		Delay: time.Duration(delay),
-	}
-	if ev.Has(WindowShrink) {
-		rec.OldWindow, rec.NewWindow, rec.OldRightEdge, rec.NewRightEdge = int64(oldWin), int64(newWin), oldEdge, newEdge
-	}
-	s.emit(t, sl, ev, &rec)
-}
-
-// firstRTT sets Wireshark's iRTT at the first pure ACK after a SYN (a zero
-// difference leaves it unset, as there).
-func (s *shard) firstRTT(hot *flowHot, c *flowCold, now int64) {
-	if c.mruSyn != 0 {
-		if c.firstRTT = now - c.mruSyn; c.firstRTT != 0 {
-			hot.fflags |= fIRTT
-		}
-	}
-}
-
-// allRulesTCP applies every rule of Wireshark's sequence analysis to any
-// segment, then the handshake bookkeeping. It returns the events and the
-// delay of a retransmission.
-func (s *shard) allRulesTCP(hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, reused bool, out *PacketResult) (EventSet, int64) {
-	side &= 1
+func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
+	side &= 1 // lets the compiler drop the bounds checks of the [2] arrays
 	f, r := &hot.dir[side], &hot.dir[side^1]
+	oldNext := f.nextSeq
 	seq, ack := p.Seq, p.Ack
 	flags := p.TCPFlags
 	seglen := uint32(p.PayloadLen)
@@ -356,7 +266,80 @@ func (s *shard) allRulesTCP(hot *flowHot, c *flowCold, side uint, dir Direction,
 	if ev.MatchesFilter(Retransmission) {
 		c.retrans[side] += uint64(seglen)
 	}
-	return ev, retransDelay
+
+	// netblame's own: SACK use, window shrink, RTT samples.
+	if p.Has(decode.HasSACK) {
+		c.sackPkts[side]++
+	}
+	var oldWin, newWin, oldEdge, newEdge uint32
+	if flags&thAck != 0 && flags&(thSyn|thRst) == 0 {
+		newWin = uint32(p.Window)
+		if out.Window >= 0 {
+			newWin = uint32(out.Window)
+		}
+		shrunk := false
+		if shrunk, oldWin, oldEdge = c.win[side].follow(ack, newWin); shrunk {
+			ev = ev.Add(WindowShrink)
+			oldEdge, newEdge = oldEdge-r.baseSeq, ack+newWin-r.baseSeq
+		}
+	}
+
+	retrans := ev.MatchesFilter(Retransmission) || ev.Has(OutOfOrder)
+	if seglen > 0 {
+		if retrans {
+			n, head := c.ringN[side], c.ringHead[side]
+			for i := uint8(0); i < n; i++ {
+				if e := &c.ring[side][(head+i)%ringSize]; seqGT(e.end, seq) {
+					e.retrans = true
+				}
+			}
+		} else if end := seq + seglen; oldNext == 0 || seqGT(end, oldNext) {
+			c.sent(side, end, now)
+		}
+	}
+	if flags&thAck != 0 && c.ringN[side^1] > 0 {
+		if d := c.acked(side^1, ack, now); d >= 0 {
+			c.rtt.add(d)
+		}
+	}
+	if p.Has(decode.HasTimestamps) {
+		if flags&thAck != 0 {
+			if d := c.echoed(side^1, p.TSEcr, now); d >= 0 {
+				c.rtt.add(d)
+			}
+		}
+		if !retrans && (seglen > 0 || flags&(thSyn|thFin) != 0) {
+			c.arm(side, p.TSVal, now)
+		}
+	}
+
+	if ev != 0 {
+		s.emitTCP(t, sl, ev, frame, now, retransDelay, out, oldWin, newWin, oldEdge, newEdge)
+	}
+	return ev
+}
+
+// emitTCP hands a segment's events to emit.
+func (s *shard) emitTCP(t *Table, sl uint32, ev EventSet, frame uint64, now int64, delay int64, out *PacketResult, oldWin, newWin, oldEdge, newEdge uint32) {
+	rec := EventRecord{
+		Frame: frame, TS: now, Flow: out.Flow, Dir: out.Dir,
+		Seq: out.RelSeq, Ack: out.RelAck, Len: out.Len, Window: out.Window,
+		Delay: time.Duration(delay),
+	}
+	if ev.Has(WindowShrink) {
+		rec.OldWindow, rec.NewWindow, rec.OldRightEdge, rec.NewRightEdge = int64(oldWin), int64(newWin), oldEdge, newEdge
+	}
+	s.emit(t, sl, ev, &rec)
+}
+
+// firstRTT sets Wireshark's iRTT at the first pure ACK after a SYN (a zero
+// difference leaves it unset, as there).
+func (s *shard) firstRTT(hot *flowHot, c *flowCold, now int64) {
+	if c.mruSyn != 0 {
+		if c.firstRTT = now - c.mruSyn; c.firstRTT != 0 {
+			hot.fflags |= fIRTT
+		}
+	}
 }
 
 // handshake records handshake times and moves the connection state.

@@ -35,7 +35,7 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 	// Most packets continue the flow of the shard's previous packet (a
 	// burst, or its reply): check that slot before probing the index.
 	sl, found := s.last, false
-	if last := &s.hot[sl]; last.fflags&fLive != 0 && last.key.equal(k) {
+	if s.lastIs(k) {
 		found = true
 	} else {
 		sl, _, found = s.lookup(k, h)
@@ -110,6 +110,13 @@ func (s *shard) fillResult(out *PacketResult, sl uint32, c *flowCold, dir Direct
 	out.NewFlow = newFlow
 	out.Len = uint32(p.PayloadLen)
 	out.Window = -1
+}
+
+// lastIs reports whether k is the key of the flow of the shard's previous
+// packet, and that flow is live.
+func (s *shard) lastIs(k *flowKey) bool {
+	h := &s.hot[s.last]
+	return h.fflags&fLive != 0 && h.key.equal(k)
 }
 
 // sweep expires due flows of a shard that may see no packets of its own.
