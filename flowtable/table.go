@@ -131,12 +131,14 @@ func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 // update those shards, nor call Flow, Flows, Flush, Stats or Expire while
 // owners run. Make one with Table.Owner.
 type Owner struct {
-	t      *Table
-	owned  []bool // by shard
+	_      [64]byte // owners run on different cores: keep their
+	t      *Table   // written fields off each other's cache lines
+	owned  []bool   // by shard
 	shards []int
 	next   int
 	key    flowKey // the last packet's key (scratch, not cleared on the stack each call)
 	last   lastTuple
+	_      [64]byte
 }
 
 // lastTuple is the last packet's IPv4 addresses, ports and protocol as
