@@ -40,6 +40,16 @@
 // run synchronously inside Update, with the shard locked: they must not
 // call back into the Table.
 //
+// # The common packet
+//
+// Most packets of real traffic continue the flow of the packet before them
+// and are steady segments: in order, ACK, no SYN, FIN or RST, neither a
+// duplicate ACK, a probe nor a spurious retransmission. An Owner reuses the
+// previous packet's key, hash and shard when an IPv4 packet has its tuple
+// or the reverse, and steadyPacket applies to a steady segment only the
+// rules that can fire on it. Both give the results of the full path, which
+// the lockstep tests check packet by packet.
+//
 // # Wireshark compatibility
 //
 // The TCP rules follow tcp_analyze_sequence_number in Wireshark's

@@ -3,17 +3,19 @@ package flowtable
 import "github.com/netblame/netblame/decode"
 
 // Most packets of a busy capture are steady segments of the flow of the
-// shard's previous packet. steadyPacket handles them, checking first and
-// then changing state with no call before the last step: a call inside a
-// branch makes the compiler keep every live value on the stack, and
-// update, which handles everything else, has many. The lockstep tests
+// shard's previous packet. steadyPacket handles them: all its checks come
+// first, then only the rules that can apply, and it calls out only for
+// what is rare (an RTT sample, an event). update, which handles every
+// other packet, makes calls on every packet, and across a call the
+// compiler keeps live values on the stack. The lockstep tests
 // (steady_test.go) hold steadyPacket to the results of update.
 
 // steadyPacket is update for a steady segment of an established flow
-// whose handshake is settled, the flow of the shard's previous packet
-// (which the caller checked with lastIs: most often it is not), when the packet moves neither the table's clock by a step nor the
-// flow's idle tick, and no flow of the shard is due to expire. For any
-// other packet it changes nothing and returns false.
+// whose handshake is settled, the flow of the shard's previous packet (the
+// caller checked that with lastIs), when the packet moves neither the
+// table's clock by a step nor the flow's idle tick, and no flow of the
+// shard is due to expire. For any other packet it changes nothing and
+// returns false.
 //
 // Steady segments make up nearly all of an established connection: ACK
 // without SYN, FIN, RST or window scale option, starting at the next
@@ -106,8 +108,8 @@ func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, 
 	out.Window = win
 	out.Analyzed = true
 
-	// netblame's own rules (as in analyzeTCP) for a segment that is neither a retransmission nor a
-	// SYN or RST, and that acknowledges.
+	// netblame's own rules, as in analyzeTCP for a segment that
+	// acknowledges and is neither a retransmission nor a SYN or RST.
 	if p.Has(decode.HasSACK) {
 		c.sackPkts[side]++
 	}

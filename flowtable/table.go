@@ -38,7 +38,7 @@ type Table struct {
 	// sweepPerTick: shards swept each time the clock advances a step.
 	sweepPerTick int
 	// noShortcuts turns off the owner's reuse of the last packet's key
-	// and analyzeTCP's shortcut for steady segments (tests compare the results with and without them).
+	// and steadyPacket (tests compare the results with and without them).
 	noShortcuts bool
 }
 
@@ -131,9 +131,11 @@ func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 // update those shards, nor call Flow, Flows, Flush, Stats or Expire while
 // owners run. Make one with Table.Owner.
 type Owner struct {
-	_      [64]byte // owners run on different cores: keep their
-	t      *Table   // written fields off each other's cache lines
-	owned  []bool   // by shard
+	// Owners run on different cores: the padding keeps the fields that
+	// each Update writes off other owners' cache lines.
+	_      [64]byte
+	t      *Table
+	owned  []bool // by shard
 	shards []int
 	next   int
 	key    flowKey // the last packet's key (scratch, not cleared on the stack each call)
@@ -161,16 +163,16 @@ func v4Untagged(p *decode.Packet, ignoreVLAN bool) bool {
 	return p.IPVersion == 4 && p.Layer == decode.LayerTransport && (p.VLANCount == 0 || ignoreVLAN)
 }
 
-func ports(p *decode.Packet) uint32 { return uint32(p.SrcPort)<<16 | uint32(p.DstPort) }
+func portPair(p *decode.Packet) uint32 { return uint32(p.SrcPort)<<16 | uint32(p.DstPort) }
 
-func addrs4(p *decode.Packet) uint64 {
+func addrPair4(p *decode.Packet) uint64 {
 	return uint64(binary.NativeEndian.Uint32(p.SrcIP[:4]))<<32 | uint64(binary.NativeEndian.Uint32(p.DstIP[:4]))
 }
 
 // set remembers p, whose key Update built.
 func (m *lastTuple) set(p *decode.Packet, srcIsB bool, s *shard, h uint64) {
-	pp := ports(p)
-	m.ports, m.portsRev, m.addrs, m.proto = pp, bits.RotateLeft32(pp, 16), addrs4(p), p.Proto
+	pp := portPair(p)
+	m.ports, m.portsRev, m.addrs, m.proto = pp, bits.RotateLeft32(pp, 16), addrPair4(p), p.Proto
 	m.srcIsB, m.shard, m.hash = srcIsB, s, h
 }
 
@@ -181,7 +183,7 @@ func (m *lastTuple) match(p *decode.Packet, pp uint32, ignoreVLAN bool) (srcIsB,
 	if p.Proto != m.proto || !v4Untagged(p, ignoreVLAN) {
 		return false, false
 	}
-	a := addrs4(p)
+	a := addrPair4(p)
 	if pp == m.ports && a == m.addrs {
 		return m.srcIsB, true
 	}
@@ -227,7 +229,7 @@ func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 		ok     bool
 	)
 	// The ports tell most other flows apart; match checks the rest.
-	if pp := ports(p); pp == m.ports || pp == m.portsRev {
+	if pp := portPair(p); pp == m.ports || pp == m.portsRev {
 		srcIsB, ok = m.match(p, pp, t.ignoreVLAN)
 	}
 	if ok {
