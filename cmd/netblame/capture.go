@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -240,6 +241,7 @@ type captureRun struct {
 
 	linesMu sync.Mutex
 	lines   *bufio.Writer // one line a packet, when nothing else is asked for
+	lineBuf []byte        // printLine's line, under linesMu
 
 	analysis *liveAnalysis
 }
@@ -391,24 +393,70 @@ func (run *captureRun) printStats(elapsed time.Duration, prog *filter.EBPF) {
 }
 
 // printLine prints a one-line summary of a packet (only when no file and
-// no analysis was asked for; this path formats text and may allocate).
+// no analysis was asked for). The line is built in a buffer kept across
+// packets: printing allocates nothing per packet.
 func (run *captureRun) printLine(dp *decode.Packet, p *ring.Packet, frame uint64) {
 	dp.Decode(p.Data, run.link)
-	ts := time.Unix(0, p.Timestamp).Format("15:04:05.000000")
 	run.linesMu.Lock()
 	defer run.linesMu.Unlock()
-	w := run.lines
+	run.lineBuf = appendPacketLine(run.lineBuf[:0], dp, p.Timestamp, p.OrigLen, frame)
+	run.lines.Write(run.lineBuf)
+}
+
+// appendPacketLine appends the one-line summary of a decoded packet:
+//
+//	7 14:03:59.123456 TCP 10.0.0.1:40000 > 10.0.0.2:80 flags 0x018 seq 1 ack 2 win 502 len 100
+//	8 14:03:59.123501 UDP [fd00::1]:5353 > [fd00::2]:53 len 31
+func appendPacketLine(b []byte, dp *decode.Packet, ts int64, origLen int, frame uint64) []byte {
+	b = strconv.AppendUint(b, frame, 10)
+	b = append(b, ' ')
+	b = time.Unix(0, ts).AppendFormat(b, "15:04:05.000000")
+	endpoint := func(b []byte, a netip.Addr, port uint16) []byte {
+		return netip.AddrPortFrom(a, port).AppendTo(b) // [v6]:port
+	}
 	switch {
 	case dp.IsTCP():
-		fmt.Fprintf(w, "%d %s TCP %s:%d > %s:%d flags 0x%03x seq %d ack %d win %d len %d\n", frame, ts,
-			dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort, dp.TCPFlags, dp.Seq, dp.Ack, dp.Window, dp.PayloadLen)
+		b = append(b, " TCP "...)
+		b = endpoint(b, dp.Src(), dp.SrcPort)
+		b = append(b, " > "...)
+		b = endpoint(b, dp.Dst(), dp.DstPort)
+		b = append(b, " flags 0x"...)
+		for shift := 8; shift >= 0; shift -= 4 { // three hex digits
+			b = append(b, "0123456789abcdef"[dp.TCPFlags>>shift&0xf])
+		}
+		b = append(b, " seq "...)
+		b = strconv.AppendUint(b, uint64(dp.Seq), 10)
+		b = append(b, " ack "...)
+		b = strconv.AppendUint(b, uint64(dp.Ack), 10)
+		b = append(b, " win "...)
+		b = strconv.AppendUint(b, uint64(dp.Window), 10)
+		b = append(b, " len "...)
+		b = strconv.AppendInt(b, int64(dp.PayloadLen), 10)
 	case dp.IsUDP():
-		fmt.Fprintf(w, "%d %s UDP %s:%d > %s:%d len %d\n", frame, ts, dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort, dp.PayloadLen)
+		b = append(b, " UDP "...)
+		b = endpoint(b, dp.Src(), dp.SrcPort)
+		b = append(b, " > "...)
+		b = endpoint(b, dp.Dst(), dp.DstPort)
+		b = append(b, " len "...)
+		b = strconv.AppendInt(b, int64(dp.PayloadLen), 10)
 	case dp.IPVersion != 0:
-		fmt.Fprintf(w, "%d %s IP proto %d %s > %s len %d\n", frame, ts, dp.Proto, dp.Src(), dp.Dst(), p.OrigLen)
+		b = append(b, " IP proto "...)
+		b = strconv.AppendUint(b, uint64(dp.Proto), 10)
+		b = append(b, ' ')
+		b = dp.Src().AppendTo(b)
+		b = append(b, " > "...)
+		b = dp.Dst().AppendTo(b)
+		b = append(b, " len "...)
+		b = strconv.AppendInt(b, int64(origLen), 10)
 	default:
-		fmt.Fprintf(w, "%d %s ethertype 0x%04x len %d\n", frame, ts, dp.EtherType, p.OrigLen)
+		b = append(b, " ethertype 0x"...)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b = append(b, "0123456789abcdef"[dp.EtherType>>shift&0xf])
+		}
+		b = append(b, " len "...)
+		b = strconv.AppendInt(b, int64(origLen), 10)
 	}
+	return append(b, '\n')
 }
 
 // rotatingWriter writes every worker's packets to one file at a time,

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/capfile"
+	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/ring"
 	"github.com/netblame/netblame/ring/ringtest"
 )
@@ -466,5 +469,40 @@ func TestRotatedFileNames(t *testing.T) {
 	}
 	if got := (&rotatingWriter{base: "a.pcap"}).fileName(1); got != "a.pcap" {
 		t.Errorf("without rotation the name is %q", got)
+	}
+}
+
+// The plain capture output: one line a packet (IPv6 endpoints in
+// brackets), and no allocation per packet.
+func TestAppendPacketLine(t *testing.T) {
+	ts := time.Date(2026, 11, 23, 14, 3, 59, 123456789, time.Local).UnixNano()
+	var tcp, udp, ip6, arp decode.Packet
+	tcp.Layer, tcp.Proto = decode.LayerTransport, decode.ProtoTCP
+	tcp.SetAddrs(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"))
+	tcp.SrcPort, tcp.DstPort = 40000, 80
+	tcp.TCPFlags, tcp.Seq, tcp.Ack, tcp.Window, tcp.PayloadLen = 0x118, 4000000000, 2, 502, 100
+	udp.Layer, udp.Proto = decode.LayerTransport, decode.ProtoUDP
+	udp.SetAddrs(netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2"))
+	udp.SrcPort, udp.DstPort, udp.PayloadLen = 5353, 53, 31
+	ip6.Layer, ip6.Proto = decode.LayerNetwork, 58
+	ip6.SetAddrs(netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2"))
+	arp.EtherType = 0x806
+	cases := []struct {
+		p    *decode.Packet
+		want string
+	}{
+		{&tcp, fmt.Sprintf("7 %s TCP 10.0.0.1:40000 > 10.0.0.2:80 flags 0x%03x seq 4000000000 ack 2 win 502 len 100\n", time.Unix(0, ts).Format("15:04:05.000000"), 0x118)},
+		{&udp, "7 14:03:59.123456 UDP [fd00::1]:5353 > [fd00::2]:53 len 31\n"},
+		{&ip6, "7 14:03:59.123456 IP proto 58 fd00::1 > fd00::2 len 98\n"},
+		{&arp, "7 14:03:59.123456 ethertype 0x0806 len 98\n"},
+	}
+	for _, c := range cases {
+		if got := string(appendPacketLine(nil, c.p, ts, 98, 7)); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf = appendPacketLine(buf[:0], &tcp, ts, 98, 7) }); n != 0 {
+		t.Errorf("%v allocations a line, want 0", n)
 	}
 }
