@@ -45,8 +45,9 @@
 // Most packets of real traffic continue the flow of the packet before them
 // and are steady segments: in order, ACK, no SYN, FIN or RST, neither a
 // duplicate ACK, a probe nor a spurious retransmission. An Owner reuses the
-// previous packet's key, hash and shard when an IPv4 packet has its tuple
-// or the reverse, and steadyPacket applies to a steady segment only the
+// previous packet's key, hash and shard when a packet has its addresses,
+// ports and protocol or their reverse (untagged packets, or any when VLANs
+// are ignored), and steadyPacket applies to a steady segment only the
 // rules that can fire on it. Both give the results of the full path, which
 // the lockstep tests check packet by packet.
 //

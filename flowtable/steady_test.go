@@ -222,29 +222,35 @@ func TestSteadyMatchesAllRulesRandom(t *testing.T) {
 	}
 }
 
-// randomConnections generates n segments over up to four connections
-// between two hosts and hands each to feed.
+// randomConnections generates n segments over six connections and hands
+// each to feed. Most share the client's port and differ only in an
+// address or the IP version, so that telling them apart takes more than
+// the ports.
 func randomConnections(rng *rand.Rand, n int, feed func(*decode.Packet, int64, uint64)) {
 	type end struct {
 		next, acked uint32 // next sequence number to send; highest ACK sent
 		win         uint16
 	}
 	type connState struct {
-		port    uint16
+		cli, srv netip.AddrPort
 		ends    [2]end // client, server
 		ws      int    // window scale option + 1 on the SYNs (0: none)
 		ts      bool
 		tsClock uint32
-		v6      bool
 		phase   int  // of the handshake: 0 SYN next, 1 SYN-ACK, 2 ACK, 3 done
 		closed  bool // FIN or RST sent
 	}
-	conns := make([]connState, 4)
-	for i := range conns {
-		conns[i].port = 40000 + uint16(i)
+	var conns []connState
+	for _, ends := range [][2]string{
+		{"10.0.0.1:40000", "10.0.0.2:80"},
+		{"10.0.0.1:40000", "10.0.0.3:80"},
+		{"10.0.0.1:40001", "10.0.0.2:80"},
+		{"[fd00::1]:40000", "[fd00::2]:80"},
+		{"[fd00::1]:40000", "[fd00::3]:80"},
+		{"[::ffff:10.0.0.1]:40000", "[::ffff:10.0.0.2]:80"},
+	} {
+		conns = append(conns, connState{cli: netip.MustParseAddrPort(ends[0]), srv: netip.MustParseAddrPort(ends[1])})
 	}
-	conns[3].v6 = true
-	cliAddr, srvAddr := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	now := int64(1_700_000_000) * 1e9
 	c := &conns[0]
 	for frame := uint64(1); frame <= uint64(n); frame++ {
@@ -271,7 +277,7 @@ func randomConnections(rng *rand.Rand, n int, feed func(*decode.Packet, int64, u
 		case c.phase < 3:
 			d = c.phase % 2 // SYN-ACK from the server, then the ACK
 		}
-		src, dst := netip.AddrPortFrom(cliAddr, c.port), netip.AddrPortFrom(srvAddr, 80)
+		src, dst := c.cli, c.srv
 		if d == 1 {
 			src, dst = dst, src
 		}
@@ -363,10 +369,6 @@ func randomConnections(rng *rand.Rand, n int, feed func(*decode.Packet, int64, u
 		if c.ts {
 			c.tsClock += uint32(rng.IntN(3))
 			g.hasTS, g.tsval, g.tsecr = true, c.tsClock, c.tsClock-uint32(rng.IntN(4))
-		}
-		if c.v6 {
-			src = netip.AddrPortFrom(netip.AddrFrom16(src.Addr().As16()), src.Port())
-			dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
 		}
 		p := tcpPacket(src, dst, g)
 		switch rng.IntN(100) {

@@ -143,25 +143,24 @@ type Owner struct {
 	_      [64]byte
 }
 
-// lastTuple is the last packet's IPv4 addresses, ports and protocol as
-// they stood in the packet, with what Update derived from them: most
-// packets continue the flow of the packet before (a burst, or its reply),
-// and for them the owner reuses key, hash and shard instead of building
-// them again.
+// lastTuple is the last packet's addresses, ports and protocol as they
+// stood in the packet, with what Update derived from them: most packets
+// continue the flow of the packet before (a burst, or its reply), and for
+// them the owner reuses key, hash and shard instead of building them
+// again.
 type lastTuple struct {
-	ports, portsRev uint32 // source << 16 | destination, and the reply's
-	addrs           uint64 // source << 32 | destination, in memory order (only compared)
-	proto           uint8  // 0: no last packet
+	ports, portsRev uint32    // source << 16 | destination, and the reply's
+	addrs           uint64    // IPv4: source << 32 | destination
+	src6, dst6      [2]uint64 // IPv6: the addresses as words
+	version, proto  uint8     // proto 0: no last packet
 	srcIsB          bool
 	shard           *shard
 	hash            uint64
 }
 
-// v4Untagged reports whether p is an IPv4 TCP or UDP packet without a VLAN
-// tag (or VLANs are ignored): its key is the tuple lastTuple holds.
-func v4Untagged(p *decode.Packet, ignoreVLAN bool) bool {
-	return p.IPVersion == 4 && p.Layer == decode.LayerTransport && (p.VLANCount == 0 || ignoreVLAN)
-}
+// Addresses are compared in memory order, and loaded at the width decode
+// stored them with (an IPv4 address is 4 bytes after a 16-byte clear): a
+// wider load would wait for both stores to retire.
 
 func portPair(p *decode.Packet) uint32 { return uint32(p.SrcPort)<<16 | uint32(p.DstPort) }
 
@@ -169,10 +168,25 @@ func addrPair4(p *decode.Packet) uint64 {
 	return uint64(binary.NativeEndian.Uint32(p.SrcIP[:4]))<<32 | uint64(binary.NativeEndian.Uint32(p.DstIP[:4]))
 }
 
+func words6(a *[16]byte) [2]uint64 {
+	return [2]uint64{binary.NativeEndian.Uint64(a[:8]), binary.NativeEndian.Uint64(a[8:])}
+}
+
+// memoable reports whether p's key is made of what lastTuple holds: an IP
+// TCP or UDP packet without a VLAN tag (or VLANs are ignored).
+func memoable(p *decode.Packet, ignoreVLAN bool) bool {
+	return p.Layer == decode.LayerTransport && (p.VLANCount == 0 || ignoreVLAN)
+}
+
 // set remembers p, whose key Update built.
 func (m *lastTuple) set(p *decode.Packet, srcIsB bool, s *shard, h uint64) {
 	pp := portPair(p)
-	m.ports, m.portsRev, m.addrs, m.proto = pp, bits.RotateLeft32(pp, 16), addrPair4(p), p.Proto
+	m.ports, m.portsRev, m.version, m.proto = pp, bits.RotateLeft32(pp, 16), p.IPVersion, p.Proto
+	if p.IPVersion == 4 {
+		m.addrs = addrPair4(p)
+	} else {
+		m.src6, m.dst6 = words6(&p.SrcIP), words6(&p.DstIP)
+	}
 	m.srcIsB, m.shard, m.hash = srcIsB, s, h
 }
 
@@ -180,14 +194,21 @@ func (m *lastTuple) set(p *decode.Packet, srcIsB bool, s *shard, h uint64) {
 // reverse, belongs to the last packet's flow, and if so whether p's source
 // is endpoint B.
 func (m *lastTuple) match(p *decode.Packet, pp uint32, ignoreVLAN bool) (srcIsB, ok bool) {
-	if p.Proto != m.proto || !v4Untagged(p, ignoreVLAN) {
+	if p.Proto != m.proto || p.IPVersion != m.version || !memoable(p, ignoreVLAN) {
 		return false, false
 	}
-	a := addrPair4(p)
-	if pp == m.ports && a == m.addrs {
+	if p.IPVersion == 4 {
+		a := addrPair4(p)
+		if pp == m.ports && a == m.addrs {
+			return m.srcIsB, true
+		}
+		return !m.srcIsB, pp == m.portsRev && a == bits.RotateLeft64(m.addrs, 32) // the reply
+	}
+	src, dst := words6(&p.SrcIP), words6(&p.DstIP)
+	if pp == m.ports && src == m.src6 && dst == m.dst6 {
 		return m.srcIsB, true
 	}
-	return !m.srcIsB, pp == m.portsRev && a == bits.RotateLeft64(m.addrs, 32) // the reply
+	return !m.srcIsB, pp == m.portsRev && src == m.dst6 && dst == m.src6
 }
 
 // Owner returns an owner of the given shards (indexes as ShardOf returns).
@@ -250,7 +271,7 @@ func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 			return
 		}
 		s = t.shards[i]
-		if !t.noShortcuts && v4Untagged(p, t.ignoreVLAN) {
+		if !t.noShortcuts && memoable(p, t.ignoreVLAN) {
 			m.set(p, srcIsB, s, h)
 		}
 	}
