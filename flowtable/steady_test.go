@@ -233,12 +233,12 @@ func randomConnections(rng *rand.Rand, n int, feed func(*decode.Packet, int64, u
 	}
 	type connState struct {
 		cli, srv netip.AddrPort
-		ends    [2]end // client, server
-		ws      int    // window scale option + 1 on the SYNs (0: none)
-		ts      bool
-		tsClock uint32
-		phase   int  // of the handshake: 0 SYN next, 1 SYN-ACK, 2 ACK, 3 done
-		closed  bool // FIN or RST sent
+		ends     [2]end // client, server
+		ws       int    // window scale option + 1 on the SYNs (0: none)
+		ts       bool
+		tsClock  uint32
+		phase    int  // of the handshake: 0 SYN next, 1 SYN-ACK, 2 ACK, 3 done
+		closed   bool // FIN or RST sent
 	}
 	var conns []connState
 	for _, ends := range [][2]string{
