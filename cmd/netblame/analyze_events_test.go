@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/internal/sharedtest"
 )
@@ -115,4 +117,37 @@ func add(m map[string]map[string]bool, k, v string) {
 		m[k] = map[string]bool{}
 	}
 	m[k][v] = true
+}
+
+// writeCounter records what is written to it and in how many calls.
+type writeCounter struct {
+	buf    bytes.Buffer
+	writes int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.buf.Write(p)
+}
+
+// Rows of a streaming view go out in large writes when stdout is not a
+// terminal: a write(2) a row made --events seven times slower on a busy
+// capture.
+func TestAnalyzeBuffersOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "traffic.pcap")
+	if _, err := bench.WriteTraffic(path, bench.DefaultTraffic, 20_000); err != nil {
+		t.Fatal(err)
+	}
+	var out writeCounter
+	var errOut bytes.Buffer
+	if code := runIO([]string{"analyze", "--events", path}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	rows := bytes.Count(out.buf.Bytes(), []byte("\n"))
+	if rows < 200 {
+		t.Fatalf("%d rows: the test needs a capture with many events", rows)
+	}
+	if out.writes*50 > rows {
+		t.Errorf("%d writes for %d rows", out.writes, rows)
+	}
 }
