@@ -32,7 +32,8 @@ type lockstep struct {
 	owners          [2]*Owner // of fast and all
 	evFast, evAll   []EventRecord
 	endFast, endAll []FlowRecord
-	packets, steady int // packets fed, and how many of them steadyPacket took
+	packets, steady int    // packets fed, and how many of them steadyPacket took
+	ended           uint64 // flows handed to OnExpire
 }
 
 func newLockstep(tb testing.TB, cfg Config) *lockstep {
@@ -97,6 +98,7 @@ func (l *lockstep) sameEnds(what string, frame uint64) {
 	if len(l.endFast) != len(l.endAll) {
 		l.tb.Fatalf("%s frame %d: %d flows ended, all rules end %d", what, frame, len(l.endFast), len(l.endAll))
 	}
+	l.ended += uint64(len(l.endFast))
 	for i := range l.endFast {
 		if l.endFast[i] != l.endAll[i] {
 			l.tb.Fatalf("%s frame %d: flow record\n%+v\nall rules:\n%+v", what, frame, l.endFast[i], l.endAll[i])
