@@ -3,6 +3,8 @@ package bench
 import (
 	"encoding/binary"
 	"math/rand/v2"
+
+	"github.com/netblame/netblame/internal/ipsum"
 )
 
 // TrafficConfig shapes a synthetic capture.
@@ -309,7 +311,7 @@ func (f *genFlow) write(buf []byte, seg *segment) int {
 		ip[10], ip[11] = 0, 0
 		copy(ip[12:16], src[:4])
 		copy(ip[16:20], dst[:4])
-		binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip[:20]))
+		binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip[:20]))
 		ip = ip[20:]
 		o += 2 + 20
 	}
@@ -347,15 +349,4 @@ func (f *genFlow) write(buf []byte, seg *segment) int {
 	end := min(o+tcpLen+seg.payload, len(buf))
 	clear(buf[o+tcpLen : end])
 	return o + tcpLen + seg.payload
-}
-
-func ipv4Checksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/ipsum"
 )
 
 // The live differential test: the tests write a capture of hand-made
@@ -56,14 +57,7 @@ func rawTCP(src, dst netip.AddrPort, s seg) []byte {
 	s4, d4 := src.Addr().As4(), dst.Addr().As4()
 	copy(ip[12:], s4[:])
 	copy(ip[16:], d4[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip[:20]))
 	tcp := ip[20:]
 	binary.BigEndian.PutUint16(tcp[0:], src.Port())
 	binary.BigEndian.PutUint16(tcp[2:], dst.Port())

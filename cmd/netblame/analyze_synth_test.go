@@ -10,6 +10,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/ipsum"
 )
 
 // synthCapture builds small Ethernet/IPv4/TCP captures by hand, for views
@@ -132,7 +133,7 @@ func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int
 	s4, d4 := src.Addr().As4(), dst.Addr().As4()
 	copy(ip[12:16], s4[:])
 	copy(ip[16:20], d4[:])
-	binary.BigEndian.PutUint16(ip[10:], checksum(0, ip))
+	binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip))
 	tcp := b[34:]
 	binary.BigEndian.PutUint16(tcp[0:], src.Port())
 	binary.BigEndian.PutUint16(tcp[2:], dst.Port())
@@ -146,26 +147,8 @@ func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int
 	copy(pseudo[4:8], d4[:])
 	pseudo[9] = decode.ProtoTCP
 	binary.BigEndian.PutUint16(pseudo[10:], uint16(len(tcp)))
-	binary.BigEndian.PutUint16(tcp[16:], checksum(sum(0, pseudo[:]), tcp))
+	binary.BigEndian.PutUint16(tcp[16:], ipsum.Checksum(ipsum.Add(0, pseudo[:]), tcp))
 	return b
-}
-
-func sum(acc uint32, b []byte) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		acc += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		acc += uint32(b[len(b)-1]) << 8
-	}
-	return acc
-}
-
-func checksum(acc uint32, b []byte) uint16 {
-	acc = sum(acc, b)
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return ^uint16(acc)
 }
 
 // resetScenario is one client (10.0.0.1) with several connections to one

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/netblame/netblame/internal/ipsum"
 	"golang.org/x/sys/unix"
 )
 
@@ -164,14 +165,7 @@ func UDPFrame(srcMAC, dstMAC string, vlan int, src, dst netip.Addr, sport, dport
 	s4, d4 := src.As4(), dst.As4()
 	copy(ip[12:], s4[:])
 	copy(ip[16:], d4[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip[:20]))
 	binary.BigEndian.PutUint16(ip[20:], sport)
 	binary.BigEndian.PutUint16(ip[22:], dport)
 	binary.BigEndian.PutUint16(ip[24:], uint16(8+len(payload)))
