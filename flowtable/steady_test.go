@@ -20,10 +20,11 @@ import (
 
 // Two shortcuts save work on most packets: an Owner reuses the previous
 // packet's key when the packet continues its flow, and steadyPacket
-// handles steady segments with the few rules that can fire on them. These tests
-// feed the same packets to a table with both shortcuts and to one that
-// makes every key and applies every rule to every segment, and require the same results, the same events and the same
-// state of the packet's flow after each packet.
+// handles steady segments with the few rules that can fire on them. These
+// tests feed the same packets to a table with both shortcuts and to one
+// that makes every key and applies every rule to every segment, and
+// require the same results, events, flow state and shard state after each
+// packet.
 
 // lockstep runs the two tables side by side.
 type lockstep struct {
@@ -76,7 +77,7 @@ func (l *lockstep) update(what string, p *decode.Packet, ts int64, frame uint64)
 	l.evFast, l.evAll = l.evFast[:0], l.evAll[:0]
 	l.sameEnds(what, frame)
 	if got.Tracked {
-		shard, slot := uint32(got.Flow>>24&0xffff), uint32(got.Flow&0xffffff)
+		shard, slot, _ := got.Flow.parts()
 		sf, sa := l.fast.shards[shard], l.all.shards[shard]
 		stf, sta := sf.st, sa.st
 		stf.steady = 0
@@ -201,7 +202,9 @@ func TestSteadyMatchesAllRulesOnCaptures(t *testing.T) {
 // Random connections that are mostly in order, with every kind of
 // irregularity mixed in: loss, retransmission, reordering, duplicate and
 // old ACKs, window changes down to zero, probes, keep-alives, SYN, FIN and
-// RST, window scaling on or off, timestamps, SACK, idle gaps.
+// RST, simultaneous opens, uncaptured SYN-ACKs, window scaling on or off,
+// timestamps (and timestamps out of order), SACK, idle gaps, fragments,
+// and the same endpoints in UDP or under a VLAN tag.
 func TestSteadyMatchesAllRulesRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	total, steady := 0, 0
