@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -52,6 +53,8 @@ type tableWriter[R any] struct {
 	tw     *tabwriter.Writer
 	cw     *csv.Writer
 	header bool
+	keys   [][]byte // JSON: each column's key, encoded once
+	buf    []byte   // JSON: the row being written
 }
 
 func newTableWriter[R any](w io.Writer, f outputFormat, cols []column[R]) *tableWriter[R] {
@@ -61,6 +64,11 @@ func newTableWriter[R any](w io.Writer, f outputFormat, cols []column[R]) *table
 		t.tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	case formatCSV:
 		t.cw = csv.NewWriter(w)
+	case formatJSON:
+		for _, c := range cols {
+			k, _ := json.Marshal(c.Key) // a string always encodes
+			t.keys = append(t.keys, k)
+		}
 	}
 	return t
 }
@@ -112,30 +120,61 @@ func (t *tableWriter[R]) writeHeader() error {
 }
 
 func (t *tableWriter[R]) writeJSON(r R) error {
-	var b strings.Builder
-	b.WriteByte('{')
+	b := append(t.buf[:0], '{')
 	first := true
-	for _, c := range t.cols {
+	for i, c := range t.cols {
 		v := c.Value(r)
 		if v == nil {
 			continue
 		}
 		if !first {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		first = false
-		k, _ := json.Marshal(c.Key)
-		b.Write(k)
-		b.WriteByte(':')
-		enc, err := json.Marshal(v)
-		if err != nil {
+		b = append(append(b, t.keys[i]...), ':')
+		var err error
+		if b, err = appendJSON(b, v); err != nil {
 			return fmt.Errorf("column %s: %w", c.Key, err)
 		}
-		b.Write(enc)
 	}
-	b.WriteString("}\n")
-	_, err := io.WriteString(t.w, b.String())
+	t.buf = append(b, '}', '\n')
+	_, err := t.w.Write(t.buf)
 	return err
+}
+
+// appendJSON appends v as encoding/json would encode it, without its
+// reflection for the common kinds of values: JSON lines of a busy capture
+// are mostly numbers and plain strings.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case string:
+		if plainJSONString(x) {
+			return append(append(append(b, '"'), x...), '"'), nil
+		}
+	}
+	enc, err := json.Marshal(v)
+	return append(b, enc...), err
+}
+
+// plainJSONString reports whether s needs no escaping in JSON, as
+// encoding/json writes it (which also escapes <, > and &).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Flush writes out what text and CSV buffer.
