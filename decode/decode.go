@@ -85,3 +85,33 @@ func (p *Packet) setPayload(data []byte, off, end int) {
 	p.PayloadOffset = off
 	p.CapPayloadLen = capEnd - off
 }
+
+// DecodeReassembled turns p, the decoded first fragment of an IP datagram,
+// into the whole datagram once its fragments are together: transport
+// holds the datagram's first bytes past its IP headers (as many as the
+// fragments captured), and length is how many bytes there are past the IP
+// headers in all. The network fields of the first fragment stay; the
+// transport header is decoded from transport, and the offsets then index
+// transport (Reassembled is set, the fragment flags are cleared, and
+// Truncated says transport holds less than length). IPLen is the
+// datagram's: its IP headers, without IPv6's fragment header, and length.
+func (p *Packet) DecodeReassembled(transport []byte, length int) error {
+	ipHeaders := p.TransOffset - p.NetOffset
+	if p.IPVersion == 6 {
+		ipHeaders -= fragHeaderLen // the datagram itself has none
+	}
+	keep := p.Flags & (IPv4DontFragment | IPv4Options | LengthFromCapture | Jumbo)
+	*p = Packet{
+		Layer: LayerNetwork, IPVersion: p.IPVersion, TTL: p.TTL, Proto: p.Proto,
+		Flags: keep | Reassembled,
+		Link:  p.Link, EtherType: p.EtherType, VLANs: p.VLANs, VLANCount: p.VLANCount,
+		TOS: p.TOS, PktType: p.PktType, MPLSCount: p.MPLSCount,
+		IPID: p.IPID, FlowLabel: p.FlowLabel,
+		SrcIP: p.SrcIP, DstIP: p.DstIP,
+		IPLen: ipHeaders + length,
+	}
+	if len(transport) < length {
+		p.Flags |= Truncated
+	}
+	return p.transport(transport, 0, length, p.Proto)
+}

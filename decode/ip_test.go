@@ -61,10 +61,10 @@ func TestDecodeIPv4(t *testing.T) {
 		{name: "Ethernet padding after datagram", data: cat(frame(baseIP4(6), tcpSeg), make([]byte, 12)), link: eth,
 			want: ok},
 		{name: "first fragment decoded", data: frame(firstFrag, tcpSeg), link: eth,
-			want: with(ok, func(p *decode.Packet) { p.Flags = decode.Fragment })},
+			want: with(ok, func(p *decode.Packet) { p.Flags = decode.Fragment | decode.MoreFragments })},
 		{name: "later fragment not decoded", data: frame(lateFrag, tcpSeg), link: eth,
 			want: withPayload(with(net(44, 6), func(p *decode.Packet) {
-				p.Flags, p.FragOffset = decode.Fragment|decode.LaterFragment, 1480
+				p.Flags, p.FragOffset = decode.Fragment|decode.LaterFragment|decode.MoreFragments, 1480
 			}), 34, 24)},
 		{name: "last fragment", data: frame(ip4{Proto: 17, ID: tIPID, TTL: 61, TOS: 0x28, FragOff: 8}, tcpSeg), link: eth,
 			want: withPayload(with(net(44, 17), func(p *decode.Packet) {
@@ -129,10 +129,10 @@ func TestDecodeIPv6(t *testing.T) {
 		{name: "atomic fragment is no fragment", data: frame(baseIP6(44), frag6(6, 0, false, 0xdeadbeef, tcpSeg)), link: eth,
 			want: with(tcpAt(62, 32), func(p *decode.Packet) { p.IPID = 0xdeadbeef })},
 		{name: "first fragment decoded", data: frame(baseIP6(44), frag6(6, 0, true, 77, tcpSeg)), link: eth,
-			want: with(tcpAt(62, 32), func(p *decode.Packet) { p.IPID, p.Flags = 77, decode.Fragment })},
+			want: with(tcpAt(62, 32), func(p *decode.Packet) { p.IPID, p.Flags = 77, decode.Fragment|decode.MoreFragments })},
 		{name: "later fragment not decoded", data: frame(baseIP6(44), frag6(6, 1232, true, 77, tcpSeg)), link: eth,
 			want: withPayload(with(net(62, 32, 6), func(p *decode.Packet) {
-				p.IPID, p.Flags, p.FragOffset = 77, decode.Fragment|decode.LaterFragment, 1232
+				p.IPID, p.Flags, p.FragOffset = 77, decode.Fragment|decode.LaterFragment|decode.MoreFragments, 1232
 			}), 62, 24)},
 		{name: "fragment header cut", data: frame(baseIP6(44), frag6(6, 0, true, 77, tcpSeg))[:14+40+7], link: eth,
 			err: decode.ErrShortExtHeader, want: with(net(0, 32, 44), func(p *decode.Packet) { p.Flags = decode.Truncated })},

@@ -88,6 +88,9 @@ func (p *Packet) ipv4(data []byte, off int) error {
 	end := off + total
 	if ff&(ipv4FlagMF|ipv4FragOffset) != 0 {
 		f |= Fragment
+		if ff&ipv4FlagMF != 0 {
+			f |= MoreFragments
+		}
 		p.FragOffset = (ff & ipv4FragOffset) << 3
 		if p.FragOffset != 0 {
 			// The transport header is in the first fragment only.

@@ -148,6 +148,9 @@ func (p *Packet) extHeaders(data []byte, off, end int, nh uint8, v6 bool) error 
 			p.IPID = binary.BigEndian.Uint32(data[off+fragID:])
 			if of&(fragOffsetMask|fragMore) != 0 { // else an atomic fragment
 				p.Flags |= Fragment
+				if of&fragMore != 0 {
+					p.Flags |= MoreFragments
+				}
 				p.FragOffset = of & fragOffsetMask
 				if p.FragOffset != 0 {
 					p.Flags |= LaterFragment

@@ -116,6 +116,12 @@ const (
 	// fixed header and the options wholly captured are decoded; the
 	// captured payload is empty.
 	TCPHeaderTruncated
+	// MoreFragments: a fragment that is not the datagram's last (the
+	// MF bit of IPv4, the M flag of IPv6's fragment header).
+	MoreFragments
+	// Reassembled: the packet is a datagram put together from fragments
+	// (see DecodeReassembled); its offsets index the reassembled bytes.
+	Reassembled
 )
 
 // Layer says how far decoding got.
