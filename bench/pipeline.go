@@ -8,6 +8,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/defrag"
 	"github.com/netblame/netblame/flowtable"
 )
 
@@ -20,7 +21,8 @@ type PipelineResult struct {
 
 // Pipeline is netblame's whole single-capture pipeline, the work of
 // `netblame analyze` before any output: read the file, decode every packet,
-// and feed the flow table with its TCP analysis. table is reused across
+// put fragmented datagrams together, and feed the flow table with its TCP
+// analysis. table is reused across
 // runs (flushed at the end), so a benchmark measures the packet path and
 // not the table's allocation.
 func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
@@ -32,9 +34,11 @@ func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 	defer r.Close()
 	owner := table.SoleOwner() // one goroutine: no locks
 	var (
-		pkt capfile.Packet
-		dec decode.Packet
-		out flowtable.PacketResult
+		pkt    capfile.Packet
+		dec    decode.Packet
+		whole  decode.Packet
+		pieces = defrag.New(0, 0)
+		out    flowtable.PacketResult
 	)
 	for {
 		if err := r.Next(&pkt); err != nil {
@@ -48,7 +52,9 @@ func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 		// A packet that fails to decode past its link layer is still
 		// counted; the table skips what it cannot track.
 		_ = dec.Decode(pkt.Data, pkt.Link)
-		owner.Update(&dec, pkt.Timestamp, pkt.Frame, &out)
+		if p := pieces.Take(&dec, pkt.Data, pkt.Timestamp, &whole); p != nil {
+			owner.Update(p, pkt.Timestamp, pkt.Frame, &out)
+		}
 	}
 	table.Flush()
 	res.Table = table.Stats()

@@ -84,7 +84,8 @@ type Table struct {
 
 // New makes a table for at most capacity datagrams at a time (0 means
 // 1024) that drops a datagram timeout after its first fragment (0 means
-// DefaultTimeout).
+// DefaultTimeout). Its memory (about 500 bytes a datagram) is allocated
+// at the first fragment: most captures have none.
 func New(capacity int, timeout time.Duration) *Table {
 	if capacity <= 0 {
 		capacity = 1024
@@ -92,20 +93,32 @@ func New(capacity int, timeout time.Duration) *Table {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	return &Table{free: make([]int32, 0, capacity), oldest: -1, newest: -1, timeout: int64(timeout)}
+}
+
+// allocate makes the slots and the index, at the first fragment.
+func (t *Table) allocate() {
+	capacity := cap(t.free)
 	size := 1 << bits.Len(uint(2*capacity))
-	t := &Table{
-		slots:   make([]datagram, capacity),
-		free:    make([]int32, capacity),
-		index:   make([]int32, size),
-		mask:    uint64(size - 1),
-		oldest:  -1,
-		newest:  -1,
-		timeout: int64(timeout),
+	t.slots = make([]datagram, capacity)
+	t.index = make([]int32, size)
+	t.mask = uint64(size - 1)
+	for i := range capacity {
+		t.free = append(t.free, int32(capacity-1-i))
 	}
-	for i := range t.free {
-		t.free[i] = int32(capacity - 1 - i)
+}
+
+// Take returns the packet to analyse for p, decoded from data and seen at
+// ts: p itself when it is not a fragment; whole, filled by Add, when p
+// completes its datagram; nil while the datagram waits for more.
+func (t *Table) Take(p *decode.Packet, data []byte, ts int64, whole *decode.Packet) *decode.Packet {
+	if !p.Has(decode.Fragment) {
+		return p
 	}
-	return t
+	if t.Add(p, data, ts, whole) {
+		return whole
+	}
+	return nil
 }
 
 // Stats returns the counters.
@@ -116,6 +129,9 @@ func (t *Table) Stats() Stats { return t.stats }
 // decoded as one packet (decode.Packet.DecodeReassembled: its offsets
 // index bytes the table keeps until the next call) and reports true.
 func (t *Table) Add(p *decode.Packet, data []byte, ts int64, whole *decode.Packet) bool {
+	if t.slots == nil {
+		t.allocate()
+	}
 	t.stats.Fragments++
 	t.expire(ts)
 	k := key{src: p.SrcIP, dst: p.DstIP, id: p.IPID, proto: p.Proto, version: p.IPVersion}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/defrag"
 	"github.com/netblame/netblame/internal/sharedtest"
 )
 
@@ -38,8 +39,6 @@ var knownMismatch = map[string]string{}
 // excluded lists cells that measure something flowtable deliberately does
 // differently, with the reason. They are reported, not compared.
 var excluded = map[string]string{
-	"zeek/fragmented-syn.pcap\ttcp_packets":             "tshark reassembles IP fragments; flowtable does not (the SYN's TCP header spans two fragments)",
-	"zeek/fragmented-syn.pcap\ttcp_streams":             "tshark reassembles IP fragments; flowtable does not (the SYN's TCP header spans two fragments)",
 	"tcpdump/tcp_header_heapoverflow.pcap\ttcp_packets": "the capture ends inside the TCP header: tshark lists a partial TCP header, decode rejects the transport layer",
 }
 
@@ -100,8 +99,9 @@ func analyzeCapture(tb testing.TB, path string) fileAnalysis {
 		tb.Fatal(err)
 	}
 	var cp capfile.Packet
-	var p decode.Packet
+	var p, whole decode.Packet
 	var out PacketResult
+	pieces := defrag.New(0, 0) // tshark reassembles IP
 	for {
 		err := r.Next(&cp)
 		if err != nil {
@@ -111,8 +111,12 @@ func analyzeCapture(tb testing.TB, path string) fileAnalysis {
 			break
 		}
 		_ = p.Decode(cp.Data, cp.Link) // partial decodes still key on what was found
-		tab.Update(&p, cp.Timestamp, cp.Frame, &out)
-		if out.Tracked && p.Proto == decode.ProtoTCP {
+		dp := pieces.Take(&p, cp.Data, cp.Timestamp, &whole)
+		if dp == nil {
+			continue // a piece of a datagram not yet whole
+		}
+		tab.Update(dp, cp.Timestamp, cp.Frame, &out)
+		if out.Tracked && dp.Proto == decode.ProtoTCP {
 			res.tcpPackets++
 		}
 		if out.Analyzed {

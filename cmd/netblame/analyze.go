@@ -16,6 +16,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/defrag"
 	"github.com/netblame/netblame/flowtable"
 )
 
@@ -330,9 +331,11 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	owner := fc.table.SoleOwner() // this goroutine alone feeds the table: no locks
 	var (
-		cp capfile.Packet
-		dp decode.Packet
-		pk = packetCtx{cap: &cp, dec: &dp}
+		cp     capfile.Packet
+		dp     decode.Packet
+		whole  decode.Packet      // a datagram put together from fragments
+		pieces = defrag.New(0, 0) // as Wireshark reassembles IP by default
+		pk     = packetCtx{cap: &cp}
 	)
 	for {
 		err := r.Next(&cp)
@@ -350,9 +353,15 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		pk.err = dp.Decode(cp.Data, cp.Link)
 		pk.rel = cp.Timestamp - fc.first
 		fc.pending = fc.pending[:0]
-		owner.Update(&dp, cp.Timestamp, cp.Frame, &pk.res)
+		// A fragment that does not complete its datagram reaches the views
+		// as itself and not the table; the one that does, as the datagram.
+		if pk.dec = pieces.Take(&dp, cp.Data, cp.Timestamp, &whole); pk.dec != nil {
+			owner.Update(pk.dec, cp.Timestamp, cp.Frame, &pk.res)
+		} else {
+			pk.dec, pk.res = &dp, flowtable.PacketResult{}
+		}
 		pk.events = fc.pending
-		if !o.filter.match(&dp) {
+		if !o.filter.match(pk.dec) {
 			continue
 		}
 		if err := v.packet(&pk); err != nil {
@@ -496,7 +505,9 @@ func (f *packetFilter) matchHost(a netip.Addr) bool {
 
 // hasPorts reports whether the packet has TCP or UDP ports.
 func hasPorts(p *decode.Packet) bool {
-	return p.Layer == decode.LayerTransport && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP)
+	// A first fragment's ports are shown with its datagram once whole.
+	return p.Layer == decode.LayerTransport && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP) &&
+		!p.Has(decode.Fragment)
 }
 
 // decimalSeconds formats ns nanoseconds as seconds with nine fractional

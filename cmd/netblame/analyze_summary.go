@@ -168,7 +168,7 @@ func (v *summaryView) finish(fc *fileCtx) error {
 // protoName names the deepest protocol decoded, as tshark's Protocol
 // column would for the layers netblame decodes.
 func protoName(d *decode.Packet) string {
-	if d.Layer >= decode.LayerNetwork && d.Has(decode.LaterFragment) {
+	if d.Layer >= decode.LayerNetwork && d.Has(decode.Fragment) { // a piece of a datagram
 		return ipName(d)
 	}
 	if d.Layer == decode.LayerTransport {
@@ -278,7 +278,7 @@ func appendTCPFlags(b []byte, flags uint16) []byte {
 func appendInfo(b []byte, pk *packetCtx) []byte {
 	d := pk.dec
 	switch {
-	case d.Layer >= decode.LayerNetwork && d.Has(decode.LaterFragment):
+	case d.Layer >= decode.LayerNetwork && d.Has(decode.Fragment):
 		b = append(b, "Fragmented IP protocol (proto="...)
 		b = strconv.AppendUint(b, uint64(d.Proto), 10)
 		b = append(b, ", off="...)
