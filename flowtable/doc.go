@@ -59,10 +59,10 @@
 // direction is 0xffffffff, window_full is disabled while the reverse
 // window scale is unknown, a retransmitted SYN with the same ISN is a
 // retransmission, the out-of-order threshold is the iRTT (3 ms before it is
-// known), and a keep-alive is never a retransmission. Differences: Wireshark
-// reassembles IP fragments and analyses the segment at its last fragment;
-// flowtable does not reassemble and skips the analysis of fragmented
-// segments (their packets and bytes are still counted). Wireshark stops
+// known), and a keep-alive is never a retransmission. Wireshark
+// reassembles IP fragments and analyses the segment at its last fragment:
+// package defrag does that before the table (netblame analyze uses it); a
+// fragment given to the table itself is counted but not analysed. Wireshark stops
 // adding to its unacked list after 10000 segments; flowtable's list is a
 // small ring used only for RTT samples, which no event depends on.
 package flowtable
