@@ -141,8 +141,9 @@ func (t *Table) Add(p *decode.Packet, data []byte, ts int64, whole *decode.Packe
 	}
 	d := &t.slots[sl]
 
-	// The fragment's part of the transport data: [off, off+length), of
-	// which the capture holds cap bytes from data[p.TransOffset:].
+	// The fragment's part of the transport data is [off, off+length); the
+	// capture holds its first bytes (all, without a snaplen cut) from
+	// data[p.TransOffset:].
 	off, length := int(p.FragOffset), p.PayloadLen
 	if !p.Has(decode.LaterFragment) {
 		// The first fragment: decode went on into its transport header,
