@@ -356,6 +356,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		// A fragment that does not complete its datagram reaches the views
 		// as itself and not the table; the one that does, as the datagram.
 		if pk.dec = pieces.Take(&dp, cp.Data, cp.Timestamp, &whole); pk.dec != nil {
+			if pk.dec == &whole {
+				pk.err = nil // the fragment's complaint, not the datagram's
+			}
 			owner.Update(pk.dec, cp.Timestamp, cp.Frame, &pk.res)
 		} else {
 			pk.dec, pk.res = &dp, flowtable.PacketResult{}

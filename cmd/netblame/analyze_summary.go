@@ -279,11 +279,9 @@ func appendInfo(b []byte, pk *packetCtx) []byte {
 	d := pk.dec
 	switch {
 	case d.Layer >= decode.LayerNetwork && d.Has(decode.Fragment):
-		b = append(b, "Fragmented IP protocol (proto="...)
-		b = strconv.AppendUint(b, uint64(d.Proto), 10)
-		b = append(b, ", off="...)
-		b = strconv.AppendUint(b, uint64(d.FragOffset), 10)
-		b = append(b, ')')
+		// A piece of a datagram, worded as tshark words it; decode's
+		// complaint about a transport header it cuts is no news.
+		return appendFragmentInfo(b, d)
 	case d.IsTCP():
 		b = appendTCPInfo(b, pk)
 	case d.IsUDP():
@@ -310,6 +308,60 @@ func appendInfo(b []byte, pk *packetCtx) []byte {
 		b = append(b, ']')
 	}
 	return b
+}
+
+// appendFragmentInfo appends the Info of a fragment that did not complete
+// its datagram: "Fragmented IP protocol (proto=TCP 6, off=0, ID=0001)", or
+// for IPv6 "IPv6 fragment (off=0 more=y ident=0xa5d33a2d nxt=6)".
+func appendFragmentInfo(b []byte, d *decode.Packet) []byte {
+	if d.IPVersion == 6 {
+		b = append(b, "IPv6 fragment (off="...)
+		b = strconv.AppendUint(b, uint64(d.FragOffset), 10)
+		b = append(b, " more="...)
+		if d.Has(decode.MoreFragments) {
+			b = append(b, 'y')
+		} else {
+			b = append(b, 'n')
+		}
+		b = append(b, " ident=0x"...)
+		b = appendHex(b, uint64(d.IPID), 8)
+		b = append(b, " nxt="...)
+		b = strconv.AppendUint(b, uint64(d.Proto), 10)
+		return append(b, ')')
+	}
+	b = append(b, "Fragmented IP protocol (proto="...)
+	if name := ipProtoName(d.Proto); name != "" {
+		b = append(append(b, name...), ' ')
+	}
+	b = strconv.AppendUint(b, uint64(d.Proto), 10)
+	b = append(b, ", off="...)
+	b = strconv.AppendUint(b, uint64(d.FragOffset), 10)
+	b = append(b, ", ID="...)
+	b = appendHex(b, uint64(d.IPID), 4)
+	return append(b, ')')
+}
+
+// appendHex appends v in lower-case hex, zero-padded to width digits.
+func appendHex(b []byte, v uint64, width int) []byte {
+	for shift := 4 * (width - 1); shift >= 0; shift -= 4 {
+		b = append(b, "0123456789abcdef"[v>>shift&0xf])
+	}
+	return b
+}
+
+// ipProtoName names an IP protocol as tshark does, or "".
+func ipProtoName(proto uint8) string {
+	switch proto {
+	case decode.ProtoTCP:
+		return "TCP"
+	case decode.ProtoUDP:
+		return "UDP"
+	case decode.ProtoICMP:
+		return "ICMP"
+	case decode.ProtoICMPv6:
+		return "ICMPv6"
+	}
+	return ipProtoNames[proto]
 }
 
 // eventTags are the bracketed notes tshark puts before the Info of a TCP
