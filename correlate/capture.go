@@ -10,6 +10,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/defrag"
 )
 
 // Capture is what correlation keeps of one capture file: a compact record
@@ -117,7 +118,8 @@ type packetReader interface {
 // stops, keeps what it read, records the error in c.Err and returns it.
 func (c *Capture) ReadFrom(r packetReader) error {
 	var cp capfile.Packet
-	var dp decode.Packet
+	var dp, whole decode.Packet
+	pieces := defrag.New(0, 0) // fragments count as the datagram they complete
 	for {
 		err := r.Next(&cp)
 		if err == io.EOF {
@@ -128,17 +130,25 @@ func (c *Capture) ReadFrom(r packetReader) error {
 			return c.Err
 		}
 		_ = dp.Decode(cp.Data, cp.Link) // a partial decode still counts if TCP was reached
-		var payload []byte
-		if dp.IsTCP() {
-			payload = cp.Data[dp.PayloadOffset : dp.PayloadOffset+dp.CapPayloadLen]
+		p, data := pieces.Take(&dp, cp.Data, cp.Timestamp, &whole), cp.Data
+		switch {
+		case p == nil:
+			p = &dp // a piece of a datagram not yet whole: counted, not TCP
+		case p == &whole:
+			data = pieces.Transport()
 		}
-		c.Add(cp.Frame, cp.Timestamp, &dp, payload)
+		var payload []byte
+		if p.IsTCP() && !p.Has(decode.Fragment) {
+			payload = data[p.PayloadOffset : p.PayloadOffset+p.CapPayloadLen]
+		}
+		c.Add(cp.Frame, cp.Timestamp, p, payload)
 	}
 }
 
 // Add records one decoded packet. payload is the captured TCP payload (it
 // is hashed for the first data segment of each direction, not kept). Only
-// TCP packets are kept; Add returns whether p was one. Packets must come in
+// TCP packets are kept, and not the fragments of a datagram (ReadFrom puts
+// those together first); Add returns whether p was kept. Packets must come in
 // frame order, and none may be added after the capture was correlated.
 func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) bool {
 	if c.Packets == 0 || ts < c.First {
@@ -148,7 +158,7 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 		c.Last = ts
 	}
 	c.Packets++
-	if c.done || !p.IsTCP() || p.Has(decode.LaterFragment) {
+	if c.done || !p.IsTCP() || p.Has(decode.Fragment) { // a datagram's piece (see defrag)
 		return false
 	}
 	c.TCPPackets++

@@ -1,12 +1,16 @@
 package correlate_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io/fs"
+	"math/rand/v2"
 	"path"
 	"testing"
 
+	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/correlate"
+	"github.com/netblame/netblame/internal/fragtest"
 	"github.com/netblame/netblame/internal/netlab"
 	"github.com/netblame/netblame/samples"
 )
@@ -45,6 +49,87 @@ func TestSamples(t *testing.T) {
 			rep := correlate.Correlate(open("span.pcap"), open("server.pcap"), correlate.Options{})
 			for _, e := range checkTruth(rep, &tr) {
 				t.Error(e)
+			}
+		})
+	}
+}
+
+// When the network between the two points fragments packets (a tunnel with
+// a smaller MTU, say), the server side holds fragments; put back together,
+// they correlate as the whole packets do: same verdicts, matches, losses,
+// retransmissions and exchanges.
+func TestFragmentedServerSide(t *testing.T) {
+	fsys := samples.TwoPoint()
+	for _, name := range samples.Names() {
+		t.Run(name, func(t *testing.T) {
+			read := func(file string, fragment bool) *correlate.Capture {
+				f, err := fsys.Open(path.Join(name, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				r, err := capfile.NewReader(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				if !fragment {
+					c := correlate.NewCapture(file)
+					if err := c.ReadFrom(r); err != nil {
+						t.Fatal(err)
+					}
+					return c
+				}
+				// Write the capture again, most datagrams in fragments.
+				var buf bytes.Buffer
+				w, err := capfile.NewWriter(&buf, capfile.FormatPCAP, r.LinkType(), 65535)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rng := rand.New(rand.NewPCG(5, 6))
+				var cp capfile.Packet
+				var id uint16
+				for r.Next(&cp) == nil {
+					id++
+					for _, fr := range fragtest.Fragment4(cp.Data, id, rng) {
+						if err := w.WritePacket(cp.Timestamp, fr, len(fr)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				c, err := correlate.Read(file, &buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			span := read("span.pcap", false)
+			whole := correlate.Correlate(span, read("server.pcap", false), correlate.Options{})
+			span = read("span.pcap", false)
+			cut := correlate.Correlate(span, read("server.pcap", true), correlate.Options{})
+			if cut.ServerSide.Packets <= whole.ServerSide.Packets {
+				t.Fatalf("the fragmented server side has %d packets, the whole one %d: nothing was cut", cut.ServerSide.Packets, whole.ServerSide.Packets)
+			}
+			if cut.Verdict != whole.Verdict || len(cut.Flows) != len(whole.Flows) {
+				t.Fatalf("verdict %s with %d flows, whole packets give %s with %d", cut.Verdict, len(cut.Flows), whole.Verdict, len(whole.Flows))
+			}
+			for i, w := range whole.Flows {
+				c := cut.Flows[i]
+				type view struct {
+					client, server, matchedBy string
+					verdict                   correlate.Verdict
+					matched, retrans, exch    int
+					lost                      correlate.DirCount
+				}
+				v := func(f correlate.FlowReport) view {
+					return view{f.Client, f.Server, f.MatchedBy, f.Verdict, f.MatchedPackets, f.Retransmissions, f.Exchanges, f.LostBetween}
+				}
+				if v(c) != v(w) {
+					t.Errorf("flow %d:\n fragmented %+v\n whole      %+v", i, v(c), v(w))
+				}
 			}
 		})
 	}

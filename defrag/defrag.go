@@ -21,9 +21,10 @@ import (
 	"github.com/netblame/netblame/decode"
 )
 
-// headerBytes is how much of a datagram's transport data is kept: enough
-// for a TCP header with every option (60 bytes).
-const headerBytes = 64
+// headerBytes is how much of a datagram's transport data is kept: a TCP
+// header with every option (60 bytes) and the 64 payload bytes after it
+// that correlate hashes to recognise a connection.
+const headerBytes = 128
 
 // maxRanges bounds the separate byte ranges of a datagram received so
 // far; a datagram cut into more pieces than that is dropped (Linux allows
@@ -59,10 +60,10 @@ type datagram struct {
 	have  [maxRanges]rng // byte ranges received, sorted and merged
 	n     int
 	hdr   [headerBytes]byte
-	hmask uint64        // bit i: hdr[i] was captured
-	head  decode.Packet // the first fragment, decoded
-	gotHd bool          // head is set
-	next  int32         // the next older datagram (eviction order), -1 at the end
+	hmask [headerBytes / 64]uint64 // bit i: hdr[i] was captured
+	head  decode.Packet            // the first fragment, decoded
+	gotHd bool                     // head is set
+	next  int32                    // the next older datagram (eviction order), -1 at the end
 	prev  int32
 }
 
@@ -80,6 +81,7 @@ type Table struct {
 	timeout int64
 	stats   Stats
 	out     [headerBytes]byte // the transport bytes the last completed datagram's offsets index
+	outLen  int
 }
 
 // New makes a table for at most capacity datagrams at a time (0 means
@@ -124,6 +126,11 @@ func (t *Table) Take(p *decode.Packet, data []byte, ts int64, whole *decode.Pack
 // Stats returns the counters.
 func (t *Table) Stats() Stats { return t.stats }
 
+// Transport returns the bytes the offsets of the last datagram Add put
+// together index: its first captured bytes past the IP headers (at most
+// 128). They stay valid until the next Add.
+func (t *Table) Transport() []byte { return t.out[:t.outLen] }
+
 // Add takes p, a packet decode marked Fragment, decoded from data, seen at
 // ts. When it completes its datagram, Add fills whole with the datagram
 // decoded as one packet (decode.Packet.DecodeReassembled: its offsets
@@ -167,9 +174,10 @@ func (t *Table) Add(p *decode.Packet, data []byte, ts int64, whole *decode.Packe
 		d.end = off + length
 	}
 	for i := 0; i < len(captured) && off+i < headerBytes; i++ {
-		if d.hmask&(1<<(off+i)) == 0 { // the first copy of a byte wins
+		w, bit := (off+i)/64, uint64(1)<<((off+i)%64)
+		if d.hmask[w]&bit == 0 { // the first copy of a byte wins
 			d.hdr[off+i] = captured[i]
-			d.hmask |= 1 << (off + i)
+			d.hmask[w] |= bit
 		}
 	}
 	if !d.gotHd || d.end < 0 || d.n != 1 || d.have[0].from != 0 || d.have[0].to != d.end {
@@ -177,8 +185,11 @@ func (t *Table) Add(p *decode.Packet, data []byte, ts int64, whole *decode.Packe
 	}
 
 	// Complete: the captured bytes from the start, then the datagram.
-	n := bits.TrailingZeros64(^d.hmask)
-	copy(t.out[:], d.hdr[:n])
+	n := bits.TrailingZeros64(^d.hmask[0])
+	if n == 64 {
+		n += bits.TrailingZeros64(^d.hmask[1])
+	}
+	t.outLen = copy(t.out[:], d.hdr[:n])
 	*whole = d.head
 	end := d.end
 	t.drop(sl)
