@@ -172,15 +172,8 @@ func protoName(d *decode.Packet) string {
 		return ipName(d)
 	}
 	if d.Layer == decode.LayerTransport {
-		switch d.Proto {
-		case decode.ProtoTCP:
-			return "TCP"
-		case decode.ProtoUDP:
-			return "UDP"
-		case decode.ProtoICMP:
-			return "ICMP"
-		case decode.ProtoICMPv6:
-			return "ICMPv6"
+		if n := transportName(d.Proto); n != "" {
+			return n
 		}
 	}
 	if d.Layer >= decode.LayerNetwork {
@@ -349,8 +342,8 @@ func appendHex(b []byte, v uint64, width int) []byte {
 	return b
 }
 
-// ipProtoName names an IP protocol as tshark does, or "".
-func ipProtoName(proto uint8) string {
+// transportName names the transport protocols decode decodes, or "".
+func transportName(proto uint8) string {
 	switch proto {
 	case decode.ProtoTCP:
 		return "TCP"
@@ -360,6 +353,14 @@ func ipProtoName(proto uint8) string {
 		return "ICMP"
 	case decode.ProtoICMPv6:
 		return "ICMPv6"
+	}
+	return ""
+}
+
+// ipProtoName names an IP protocol as tshark does, or "".
+func ipProtoName(proto uint8) string {
+	if n := transportName(proto); n != "" {
+		return n
 	}
 	return ipProtoNames[proto]
 }
