@@ -7,8 +7,8 @@
 // It sits between decode and the flow table: give it every packet decode
 // marks Fragment, and feed the table what it returns instead. Fragments
 // are matched by source, destination, protocol and identification (IPv4
-// and IPv6 alike). Memory is fixed when the Table is made and nothing is
-// allocated per packet; a datagram that does not complete within the
+// and IPv6 alike). Memory is fixed (allocated at the first fragment) and
+// nothing is allocated per packet; a datagram that does not complete within the
 // timeout (packet time), or that a full table evicts, is dropped and
 // counted.
 package defrag
@@ -26,9 +26,9 @@ import (
 // that correlate hashes to recognise a connection.
 const headerBytes = 128
 
-// maxRanges bounds the separate byte ranges of a datagram received so
-// far; a datagram cut into more pieces than that is dropped (Linux allows
-// 64 fragments a datagram, but captures rarely hold more than a few).
+// maxRanges bounds the separate byte ranges a datagram may have received
+// at a time (fragments that touch merge into one range); a datagram with
+// more is dropped. Fragments rarely arrive so scattered.
 const maxRanges = 8
 
 // DefaultTimeout is how long a datagram may wait for its fragments, in
