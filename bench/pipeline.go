@@ -22,9 +22,8 @@ type PipelineResult struct {
 // Pipeline is netblame's whole single-capture pipeline, the work of
 // `netblame analyze` before any output: read the file, decode every packet,
 // put fragmented datagrams together, and feed the flow table with its TCP
-// analysis. table is reused across
-// runs (flushed at the end), so a benchmark measures the packet path and
-// not the table's allocation.
+// analysis. table is reused across runs (flushed at the end), so a
+// benchmark measures the packet path and not the table's allocation.
 func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 	var res PipelineResult
 	r, err := capfile.Open(path)

@@ -235,7 +235,7 @@ func (p *Packet) SetAddrs(src, dst netip.Addr) {
 	p.SrcIP, p.DstIP = ipBytes(src), ipBytes(dst)
 }
 
-// ipBytes is a in SrcIP's form.
+// ipBytes returns a in the form of SrcIP and DstIP.
 func ipBytes(a netip.Addr) (b [16]byte) {
 	if a.Is4() {
 		v4 := a.As4()

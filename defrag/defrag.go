@@ -72,16 +72,17 @@ type rng struct{ from, to int }
 // Table holds the datagrams being put together. Make one with New; it is
 // not safe for concurrent use.
 type Table struct {
-	slots   []datagram
-	free    []int32
-	index   []int32 // open addressing over slots: slot+1, 0 empty
-	mask    uint64
-	oldest  int32 // eviction order: oldest first
-	newest  int32
-	timeout int64
-	stats   Stats
-	out     [headerBytes]byte // the transport bytes the last completed datagram's offsets index
-	outLen  int
+	capacity int
+	slots    []datagram
+	free     []int32
+	index    []int32 // open addressing over slots: slot+1, 0 empty
+	mask     uint64
+	oldest   int32 // eviction order: oldest first
+	newest   int32
+	timeout  int64
+	stats    Stats
+	out      [headerBytes]byte // the transport bytes the last completed datagram's offsets index
+	outLen   int
 }
 
 // New makes a table for at most capacity datagrams at a time (0 means
@@ -95,18 +96,19 @@ func New(capacity int, timeout time.Duration) *Table {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Table{free: make([]int32, 0, capacity), oldest: -1, newest: -1, timeout: int64(timeout)}
+	return &Table{capacity: capacity, oldest: -1, newest: -1, timeout: int64(timeout)}
 }
 
-// allocate makes the slots and the index, at the first fragment.
+// allocate makes the slots, the free list and the index, at the first
+// fragment.
 func (t *Table) allocate() {
-	capacity := cap(t.free)
-	size := 1 << bits.Len(uint(2*capacity))
-	t.slots = make([]datagram, capacity)
+	size := 1 << bits.Len(uint(2*t.capacity))
+	t.slots = make([]datagram, t.capacity)
 	t.index = make([]int32, size)
 	t.mask = uint64(size - 1)
-	for i := range capacity {
-		t.free = append(t.free, int32(capacity-1-i))
+	t.free = make([]int32, t.capacity)
+	for i := range t.free {
+		t.free[i] = int32(t.capacity - 1 - i) // pop gives slot 0 first
 	}
 }
 

@@ -34,10 +34,8 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 
 	// Most packets continue the flow of the shard's previous packet (a
 	// burst, or its reply): check that slot before probing the index.
-	sl, found := s.last, false
-	if s.lastIs(k) {
-		found = true
-	} else {
+	sl, found := s.last, s.lastIs(k)
+	if !found {
 		sl, _, found = s.lookup(k, h)
 	}
 	reused := false

@@ -290,7 +290,7 @@ func appendInfo(b []byte, pk *packetCtx) []byte {
 		b = strconv.AppendUint(b, uint64(d.Proto), 10)
 	case d.Layer == decode.LayerLink && d.EtherType != 0:
 		b = append(b, "EtherType 0x"...)
-		b = append(b, strconv.FormatUint(uint64(d.EtherType)|0x10000, 16)[1:]...)
+		b = appendHex(b, uint64(d.EtherType), 4)
 	}
 	if pk.err != nil {
 		if len(b) > 0 {
@@ -332,29 +332,6 @@ func appendFragmentInfo(b []byte, d *decode.Packet) []byte {
 	b = append(b, ", ID="...)
 	b = appendHex(b, uint64(d.IPID), 4)
 	return append(b, ')')
-}
-
-// appendHex appends v in lower-case hex, zero-padded to width digits.
-func appendHex(b []byte, v uint64, width int) []byte {
-	for shift := 4 * (width - 1); shift >= 0; shift -= 4 {
-		b = append(b, "0123456789abcdef"[v>>shift&0xf])
-	}
-	return b
-}
-
-// transportName names the transport protocols decode decodes, or "".
-func transportName(proto uint8) string {
-	switch proto {
-	case decode.ProtoTCP:
-		return "TCP"
-	case decode.ProtoUDP:
-		return "UDP"
-	case decode.ProtoICMP:
-		return "ICMP"
-	case decode.ProtoICMPv6:
-		return "ICMPv6"
-	}
-	return ""
 }
 
 // ipProtoName names an IP protocol as tshark does, or "".

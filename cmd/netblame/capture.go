@@ -411,32 +411,24 @@ func appendPacketLine(b []byte, dp *decode.Packet, ts int64, origLen int, frame 
 	b = strconv.AppendUint(b, frame, 10)
 	b = append(b, ' ')
 	b = time.Unix(0, ts).AppendFormat(b, "15:04:05.000000")
-	endpoint := func(b []byte, a netip.Addr, port uint16) []byte {
-		return netip.AddrPortFrom(a, port).AppendTo(b) // [v6]:port
-	}
 	switch {
-	case dp.IsTCP():
-		b = append(b, " TCP "...)
-		b = endpoint(b, dp.Src(), dp.SrcPort)
+	case dp.IsTCP(), dp.IsUDP():
+		b = append(b, ' ')
+		b = append(b, transportName(dp.Proto)...)
+		b = append(b, ' ')
+		b = netip.AddrPortFrom(dp.Src(), dp.SrcPort).AppendTo(b) // [v6]:port
 		b = append(b, " > "...)
-		b = endpoint(b, dp.Dst(), dp.DstPort)
-		b = append(b, " flags 0x"...)
-		for shift := 8; shift >= 0; shift -= 4 { // three hex digits
-			b = append(b, "0123456789abcdef"[dp.TCPFlags>>shift&0xf])
+		b = netip.AddrPortFrom(dp.Dst(), dp.DstPort).AppendTo(b)
+		if dp.IsTCP() {
+			b = append(b, " flags 0x"...)
+			b = appendHex(b, uint64(dp.TCPFlags), 3)
+			b = append(b, " seq "...)
+			b = strconv.AppendUint(b, uint64(dp.Seq), 10)
+			b = append(b, " ack "...)
+			b = strconv.AppendUint(b, uint64(dp.Ack), 10)
+			b = append(b, " win "...)
+			b = strconv.AppendUint(b, uint64(dp.Window), 10)
 		}
-		b = append(b, " seq "...)
-		b = strconv.AppendUint(b, uint64(dp.Seq), 10)
-		b = append(b, " ack "...)
-		b = strconv.AppendUint(b, uint64(dp.Ack), 10)
-		b = append(b, " win "...)
-		b = strconv.AppendUint(b, uint64(dp.Window), 10)
-		b = append(b, " len "...)
-		b = strconv.AppendInt(b, int64(dp.PayloadLen), 10)
-	case dp.IsUDP():
-		b = append(b, " UDP "...)
-		b = endpoint(b, dp.Src(), dp.SrcPort)
-		b = append(b, " > "...)
-		b = endpoint(b, dp.Dst(), dp.DstPort)
 		b = append(b, " len "...)
 		b = strconv.AppendInt(b, int64(dp.PayloadLen), 10)
 	case dp.IPVersion != 0:
@@ -450,9 +442,7 @@ func appendPacketLine(b []byte, dp *decode.Packet, ts int64, origLen int, frame 
 		b = strconv.AppendInt(b, int64(origLen), 10)
 	default:
 		b = append(b, " ethertype 0x"...)
-		for shift := 12; shift >= 0; shift -= 4 {
-			b = append(b, "0123456789abcdef"[dp.EtherType>>shift&0xf])
-		}
+		b = appendHex(b, uint64(dp.EtherType), 4)
 		b = append(b, " len "...)
 		b = strconv.AppendInt(b, int64(origLen), 10)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/netblame/netblame/decode"
 	"github.com/spf13/cobra"
 )
 
@@ -208,4 +209,27 @@ func writeJSONObject(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// appendHex appends v in lower-case hex, zero-padded to width digits.
+func appendHex(b []byte, v uint64, width int) []byte {
+	for shift := 4 * (width - 1); shift >= 0; shift -= 4 {
+		b = append(b, "0123456789abcdef"[v>>shift&0xf])
+	}
+	return b
+}
+
+// transportName names the transport protocols decode decodes, or "".
+func transportName(proto uint8) string {
+	switch proto {
+	case decode.ProtoTCP:
+		return "TCP"
+	case decode.ProtoUDP:
+		return "UDP"
+	case decode.ProtoICMP:
+		return "ICMP"
+	case decode.ProtoICMPv6:
+		return "ICMPv6"
+	}
+	return ""
 }
