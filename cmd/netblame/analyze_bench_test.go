@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -92,6 +93,24 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				if code := runIO(c.args, io.Discard, io.Discard); code != exitOK {
+					b.Fatalf("exit %d", code)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+		})
+	}
+	// The event rows go to a real file (/dev/null), as when redirected:
+	// their cost is in how they are written as much as in making them.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devNull.Close()
+	for _, format := range []string{"text", "json"} {
+		b.Run("netblame-events-"+format, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if code := runIO([]string{"analyze", "--events", "--format", format, path}, devNull, io.Discard); code != exitOK {
 					b.Fatalf("exit %d", code)
 				}
 			}
