@@ -87,8 +87,8 @@ type Table struct {
 
 // New makes a table for at most capacity datagrams at a time (0 means
 // 1024) that drops a datagram timeout after its first fragment (0 means
-// DefaultTimeout). Its memory (about 500 bytes a datagram) is allocated
-// at the first fragment: most captures have none.
+// DefaultTimeout). Its memory, 556 bytes a datagram it can hold, is
+// allocated at the first fragment: most captures have none.
 func New(capacity int, timeout time.Duration) *Table {
 	if capacity <= 0 {
 		capacity = 1024

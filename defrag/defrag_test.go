@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/ipsum"
@@ -285,4 +286,21 @@ func FuzzAdd(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The table's memory, allocated at the first fragment, is the 556 bytes a
+// datagram the doc of New gives.
+func TestMemoryPerDatagram(t *testing.T) {
+	tab := New(1024, 0)
+	seg := tcpSegment(64)
+	f := frame4(1, 0, true, seg[:32])
+	var p, got decode.Packet
+	_ = p.Decode(f, decode.LinkEthernet)
+	tab.Add(&p, f, 0, &got)
+	bytes := len(tab.slots)*int(unsafe.Sizeof(datagram{})) + 4*len(tab.index) + 4*cap(tab.free)
+	perDatagram := bytes / tab.capacity
+	t.Logf("%d bytes for %d datagrams: %d a datagram", bytes, tab.capacity, perDatagram)
+	if perDatagram > 600 {
+		t.Errorf("%d bytes a datagram: update New's doc", perDatagram)
+	}
 }
