@@ -1,13 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,39 +28,18 @@ func TestMakeBulkCapture(t *testing.T) {
 		t.Skip("needs tcpdump")
 	}
 	p := ringtest.ForTest(t)
-	cmd := exec.Command("ip", "netns", "exec", p.NSB, tcpdump, "-i", p.IfB, "-s", "128", "-B", "262144", "-w", path, "tcp")
-	stderr, err := cmd.StderrPipe()
+	td, err := ringtest.StartInNS(p.NSB, "listening on", tcpdump, "-i", p.IfB, "-s", "128", "-B", "262144", "-w", path, "tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	var report strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				close(ready)
-			}
-			report.WriteString(sc.Text() + "\n")
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("tcpdump did not start")
-	}
 	if err := ringtest.TCPBulk(p.NSA, p.NSB, p.AddrB, 5001, 64, 12<<20); err != nil {
-		cmd.Process.Kill()
+		td.Stop()
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // the last ACKs and FINs
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("tcpdump: %v\n%s", err, report.String())
+	report, err := td.Stop()
+	if err != nil {
+		t.Fatalf("tcpdump: %v\n%s", err, report)
 	}
 
 	r, err := capfile.Open(path)
@@ -79,5 +55,5 @@ func TestMakeBulkCapture(t *testing.T) {
 	if !errors.Is(err, io.EOF) || n == 0 {
 		t.Fatalf("%s: %d packets, then %v", path, n, err)
 	}
-	t.Logf("%s: %d packets; tcpdump said:\n%s", path, n, report.String())
+	t.Logf("%s: %d packets; tcpdump said:\n%s", path, n, report)
 }

@@ -1,7 +1,6 @@
 package ring
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"io"
@@ -132,27 +131,11 @@ func runBenchVariant(t *testing.T, p *ringtest.Pair, v benchVariant, bin, tcpdum
 	default:
 		t.Fatalf("unknown tool %q", v.tool)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", p.NSB}, args...)...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	proc, err := ringtest.StartInNS(p.NSB, ready, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", v.name, err)
 	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var log []string
-	for l := range lines {
-		log = append(log, l)
-		if strings.Contains(l, ready) {
-			break
-		}
-	}
+	defer proc.Cmd.Process.Kill()
 	rx0, tx0, _ := ringtest.Counters(p.NSB, p.IfB)
 	start := time.Now()
 	if err := ringtest.TCPBulk(p.NSA, p.NSB, p.AddrB, 5001, 4, mb<<20); err != nil {
@@ -161,14 +144,10 @@ func runBenchVariant(t *testing.T, p *ringtest.Pair, v benchVariant, bin, tcpdum
 	elapsed := time.Since(start)
 	time.Sleep(100 * time.Millisecond)
 	rx1, tx1, _ := ringtest.Counters(p.NSB, p.IfB)
-	cmd.Process.Signal(syscall.SIGINT)
-	for l := range lines {
-		log = append(log, l)
+	all, err := proc.Stop()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", v.name, err, all)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%s: %v\n%s", v.name, err, strings.Join(log, "\n"))
-	}
-	all := strings.Join(log, "\n")
 	re := nbDropsRE
 	if v.tool == "tcpdump" {
 		re = tdDropsRE
@@ -181,7 +160,7 @@ func runBenchVariant(t *testing.T, p *ringtest.Pair, v benchVariant, bin, tcpdum
 	}
 	r.onWire = rx1 - rx0 + tx1 - tx0
 	r.inFile = countPackets(t, file)
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	ru := proc.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	r.pps = float64(r.onWire) / elapsed.Seconds()
 	r.cpuPerPkt = float64(cpu.Nanoseconds()) / float64(max(r.inFile, 1))

@@ -8,6 +8,7 @@
 package ringtest
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/netblame/netblame/internal/ipsum"
 	"golang.org/x/sys/unix"
@@ -225,4 +227,61 @@ func run(args ...string) error {
 		return fmt.Errorf("ringtest: %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// Proc is a command StartInNS started in a namespace; its stderr is kept.
+type Proc struct {
+	Cmd   *exec.Cmd // Cmd.ProcessState holds its resource use once Stop returned
+	lines chan string
+	log   []string
+}
+
+// StartInNS starts args in namespace ns and returns once a line of the
+// command's stderr contains ready ("listening on" for tcpdump). After 10 s
+// without it, or when the command ends first, it kills it and fails.
+func StartInNS(ns, ready string, args ...string) (*Proc, error) {
+	p := &Proc{Cmd: exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...), lines: make(chan string, 64)}
+	stderr, err := p.Cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				p.Cmd.Wait()
+				return nil, fmt.Errorf("%s ended before saying %q: %s", args[0], ready, strings.Join(p.log, "\n"))
+			}
+			p.log = append(p.log, l)
+			if strings.Contains(l, ready) {
+				return p, nil
+			}
+		case <-timeout:
+			p.Cmd.Process.Kill()
+			p.Cmd.Wait()
+			return nil, fmt.Errorf("%s did not say %q within 10 s: %s", args[0], ready, strings.Join(p.log, "\n"))
+		}
+	}
+}
+
+// Stop interrupts the command (SIGINT, as Ctrl-C), waits for it to end and
+// returns all it wrote to stderr.
+func (p *Proc) Stop() (string, error) {
+	p.Cmd.Process.Signal(os.Interrupt)
+	for l := range p.lines {
+		p.log = append(p.log, l)
+	}
+	err := p.Cmd.Wait()
+	return strings.Join(p.log, "\n"), err
 }
