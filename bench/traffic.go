@@ -136,6 +136,9 @@ type genFlow struct {
 	lost       int // index of the lost segment, -1 for none
 	dupACKs    int
 	repaired   bool
+	// ipid numbers each sender's IPv4 packets, as Linux does per
+	// connection: a retransmission gets a new ID.
+	ipid [2]uint16
 }
 
 // segment is one TCP packet to write.
@@ -306,7 +309,12 @@ func (f *genFlow) write(buf []byte, seg *segment) int {
 		ipLen += 20
 		ip[0], ip[1] = 0x45, 0
 		binary.BigEndian.PutUint16(ip[2:], uint16(ipLen))
-		binary.BigEndian.PutUint16(ip[4:], uint16(seg.seq))
+		d := 0
+		if seg.fromClient {
+			d = 1
+		}
+		binary.BigEndian.PutUint16(ip[4:], uint16(f.cisn>>uint(16*d))+f.ipid[d])
+		f.ipid[d]++
 		ip[6], ip[7], ip[8], ip[9] = 0x40, 0, 64, 6
 		ip[10], ip[11] = 0, 0
 		copy(ip[12:16], src[:4])

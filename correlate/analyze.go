@@ -218,6 +218,7 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 
 	fr.Packets = SideCount{len(va.recs), len(vb.recs)}
 	fr.MatchedPackets = int(fa.matched[0] + fa.matched[1])
+	fr.CaptureDuplicates = SideCount{int(fa.dups), int(z.b.flows.at(p.b).dups)}
 
 	// Sequence numbers are made relative to the first one the client side
 	// saw in each direction.

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"io"
 	"net/netip"
+	"time"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
@@ -23,6 +24,17 @@ type Capture struct {
 	Packets, TCPPackets uint64
 	// Truncated counts TCP packets cut short by the capture's snaplen.
 	Truncated uint64
+	// Duplicates counts capture duplicates left out: copies of a packet
+	// identical to one seen DupWindow before or less (a SPAN session that
+	// mirrors both ingress and egress records every packet twice).
+	Duplicates uint64
+	// SuperSegments counts TCP packets longer than their connection's
+	// wire segment size (TSO/GSO on send, GRO/LRO on receive at the
+	// capturing host); each is kept as the wire segments it stands for.
+	SuperSegments uint64
+	// DupWindow is how close in time two identical packets must be to
+	// count as one packet recorded twice; 0 keeps every copy.
+	DupWindow int64
 	// First and Last are the earliest and latest packet timestamps.
 	First, Last int64
 	// Err is the error that ended reading early (a damaged file), if any:
@@ -35,8 +47,9 @@ type Capture struct {
 	// open-addressing table of flow index+1, at most half full.
 	index   []int32
 	indexed int
-	lastF   int32   // flow of the previous packet, -1 at first
-	order   []int32 // record indices grouped by flow, in frame order within a flow
+	lastF   int32       // flow of the previous packet, -1 at first
+	recent  []recentPkt // direct-mapped table of recent packets, for duplicates
+	order   []int32     // record indices grouped by flow, in frame order within a flow
 	done    bool
 }
 
@@ -50,15 +63,19 @@ type flow struct {
 	wscale         [2]int8 // window scale offered in the SYN, -1 when not
 	data           [2]dataSig
 	pkts           [2]uint32
-	rstBy          int8 // direction that sent the first RST, -1 when none
-	fin            [2]bool
-	start, count   uint32    // this flow's records are order[start:start+count]
-	partner        int32     // matched flow in the other capture, -1 when none
-	matched        [2]uint32 // client-side flows: records matched, by direction
-	weak           [2]bool   // client-side flows: matched without IP ID and timestamp
-	unanswered     bool      // client-side flows: SYNs lost between the points
-	nextSame       int32     // next instance with the same addresses and ports, -1 when none
-	firstSame      int32     // first instance with the same addresses and ports
+	// seg is each direction's wire segment size: the MSS its receiver
+	// announced less the timestamp option, 0 until known.
+	seg          [2]uint16
+	dups         uint32 // capture duplicates left out
+	rstBy        int8   // direction that sent the first RST, -1 when none
+	fin          [2]bool
+	start, count uint32    // this flow's records are order[start:start+count]
+	partner      int32     // matched flow in the other capture, -1 when none
+	matched      [2]uint32 // client-side flows: records matched, by direction
+	weak         [2]bool   // client-side flows: matched without IP ID and timestamp
+	unanswered   bool      // client-side flows: SYNs lost between the points
+	nextSame     int32     // next instance with the same addresses and ports, -1 when none
+	firstSame    int32     // first instance with the same addresses and ports
 }
 
 // dataSig identifies one direction of a flow by its first segment with
@@ -76,9 +93,54 @@ const payloadHashLen = 64
 
 var payloadSeed = maphash.MakeSeed()
 
+// DefaultDupWindow is how close two identical packets are, at most, to
+// count as a capture duplicate: mirrored copies come microseconds apart,
+// while a host's own retransmission waits at least a round trip and
+// changes the IP ID.
+const DefaultDupWindow = int64(time.Millisecond)
+
 // NewCapture returns an empty capture named name.
 func NewCapture(name string) *Capture {
-	return &Capture{Name: name, lastF: -1}
+	return &Capture{Name: name, lastF: -1, DupWindow: DefaultDupWindow}
+}
+
+// recentPkt is one slot of the duplicate detector: the identity hash of a
+// packet and when it was seen.
+type recentPkt struct {
+	hash uint64
+	ts   int64
+}
+
+// recentSlots sizes the duplicate detector; a collision only forgets a
+// packet, so it may miss a duplicate among thousands per millisecond.
+const recentSlots = 1 << 12
+
+// duplicate reports whether p, of flow fi, is a copy of a packet seen at
+// most c.DupWindow before, and remembers p otherwise. Every byte that
+// identifies a transmission takes part: IP ID, seq, ack, length, flags,
+// window, timestamp and TCP checksum (which covers the SACK blocks that
+// tell successive duplicate ACKs apart).
+func (c *Capture) duplicate(fi int32, ts int64, p *decode.Packet) bool {
+	// A stack answers each segment arriving after an abort with the same
+	// RST, byte for byte: copies of those are real packets.
+	if c.DupWindow <= 0 || p.TCPFlags&decode.TCPRst != 0 {
+		return false
+	}
+	if c.recent == nil {
+		c.recent = make([]recentPkt, recentSlots)
+	}
+	h := uint64(fi)<<32 ^ uint64(p.Seq)
+	h = (h ^ uint64(p.Ack)<<16 ^ uint64(p.IPID)) * 0x9e3779b97f4a7c15
+	h ^= uint64(p.PayloadLen)<<48 ^ uint64(p.TCPFlags)<<32 ^ uint64(p.Window)<<16 ^ uint64(p.Checksum)
+	h = (h ^ h>>29) * 0xbf58476d1ce4e5b9
+	h ^= uint64(p.TSVal) * 0xc4ceb9fe1a85ec53
+	h ^= h >> 32
+	slot := &c.recent[h&(recentSlots-1)]
+	if slot.hash == h && ts >= slot.ts && ts-slot.ts <= c.DupWindow {
+		return true
+	}
+	*slot = recentPkt{hash: h, ts: ts}
+	return false
 }
 
 // ReadFile reads a pcap or pcapng file (plain, gzip or zstd). A file that
@@ -196,34 +258,55 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	}
 	c.lastF = fi
 	f := c.flows.at(fi)
+	if c.duplicate(fi, ts, p) {
+		c.Duplicates++
+		f.dups++
+		return true
+	}
 
 	dir := c2s
 	if src != f.client {
 		dir = s2c
 	}
-	r := c.recs.add()
-	r.ts = ts
-	r.frame = uint32(frame)
-	r.flow = uint32(fi)
-	r.seq, r.ack = p.Seq, p.Ack
-	r.plen = uint16(min(p.PayloadLen, 0xffff))
-	if p.IPVersion == 4 {
-		r.ident = uint16(p.IPID)
-	}
-	r.win = p.Window
-	r.flags = uint8(p.TCPFlags)
-	r.bits = uint8(dir)
-	if p.Has(decode.HasTimestamps) {
-		r.ident ^= uint16(p.TSVal) ^ uint16(p.TSVal>>16)*0x9e37
-		r.bits |= recTS
-	}
 	if p.Has(decode.Truncated) {
-		r.bits |= recTrunc
 		c.Truncated++
 	}
-
 	f.last = ts
-	f.pkts[dir]++
+	if syn && p.Has(decode.HasMSS) {
+		// The MSS a SYN announces bounds the other direction's segments.
+		seg := int(p.MSS)
+		if p.Has(decode.HasTimestamps) {
+			seg -= tsOptionLen
+		}
+		f.seg[1-dir] = uint16(max(seg, 1))
+	}
+	plen := min(p.PayloadLen, 0xffff)
+	seg, over := int(f.seg[dir]), int(f.seg[dir])
+	if seg == 0 {
+		// Without the handshake's MSS, only what no 1500-byte Ethernet
+		// frame can carry counts as coalesced.
+		seg, over = wireSegment(p), maxWirePayload
+	}
+	if plen <= over || syn {
+		c.addRec(frame, ts, fi, dir, p, p.Seq, plen, uint8(p.TCPFlags), 0)
+	} else {
+		// A super-segment stands for the wire segments the sender's
+		// stack (TSO/GSO) cut it into, or that GRO merged: consecutive
+		// seq ranges of seg bytes with consecutive IPv4 IDs, one
+		// timestamp and ack, PSH and FIN on the last only.
+		c.SuperSegments++
+		for off, j := 0, uint32(0); off < plen; off, j = off+seg, j+1 {
+			n := min(seg, plen-off)
+			flags := uint8(p.TCPFlags)
+			if off+n < plen {
+				flags &^= flagPSH | flagFIN
+			}
+			if off > 0 {
+				flags &^= 0x80 // CWR belongs to the first
+			}
+			c.addRec(frame, ts, fi, dir, p, p.Seq+uint32(off), n, flags, j)
+		}
+	}
 	if syn {
 		if !f.hasSYN[dir] || (dir == c2s && !ack) {
 			f.isn[dir] = p.Seq
@@ -242,12 +325,58 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	// The direction's first packet identifies it until its first
 	// payload does.
 	if d := &f.data[dir]; !d.ok || d.plen == 0 && p.PayloadLen > 0 {
-		d.ok, d.seq, d.ack, d.plen = true, p.Seq, p.Ack, r.plen
+		d.ok, d.seq, d.ack, d.plen = true, p.Seq, p.Ack, uint16(min(plen, seg))
 		if p.PayloadLen > 0 {
 			d.hash = uint32(maphash.Bytes(payloadSeed, payload[:min(len(payload), payloadHashLen)]))
 		}
 	}
 	return true
+}
+
+// tsOptionLen is what the TCP timestamp option (with its padding) takes
+// out of every segment's MSS.
+const tsOptionLen = 12
+
+// maxWirePayload is the most TCP payload a 1500-byte IP packet carries.
+const maxWirePayload = 1500 - 20 - 20
+
+// wireSegment is the largest payload a segment of p's connection can
+// carry on a 1500-byte Ethernet MTU, for connections whose handshake the
+// capture missed: anything longer was coalesced by the capturing host.
+func wireSegment(p *decode.Packet) int {
+	n := 1500 - 20 - 20
+	if p.IPVersion == 6 {
+		n = 1500 - 40 - 20
+	}
+	if p.Has(decode.HasTimestamps) {
+		n -= tsOptionLen
+	}
+	return n
+}
+
+// addRec stores one record of flow fi: the packet p, or the j-th wire
+// segment of it, [seq, seq+plen), with flags.
+func (c *Capture) addRec(frame uint64, ts int64, fi int32, dir int, p *decode.Packet, seq uint32, plen int, flags uint8, j uint32) {
+	r := c.recs.add()
+	r.ts = ts
+	r.frame = uint32(frame)
+	r.flow = uint32(fi)
+	r.seq, r.ack = seq, p.Ack
+	r.plen = uint16(plen)
+	if p.IPVersion == 4 {
+		r.ident = uint16(p.IPID + j)
+	}
+	r.win = p.Window
+	r.flags = flags
+	r.bits = uint8(dir)
+	if p.Has(decode.HasTimestamps) {
+		r.ident ^= uint16(p.TSVal) ^ uint16(p.TSVal>>16)*0x9e37
+		r.bits |= recTS
+	}
+	if p.Has(decode.Truncated) {
+		r.bits |= recTrunc
+	}
+	c.flows.at(fi).pkts[dir]++
 }
 
 // hashConn hashes a connection's endpoints independently of direction.

@@ -1,7 +1,9 @@
 package correlate
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/netblame/netblame/decode"
@@ -44,7 +46,7 @@ func TestAddAllocs(t *testing.T) {
 // that the direction follows the SYN.
 func TestFlowInstances(t *testing.T) {
 	c := NewCapture("instances")
-	add := func(p decode.Packet) { c.Add(uint64(c.Packets+1), int64(c.Packets)*1e6, &p, nil) }
+	add := func(p decode.Packet) { c.Add(uint64(c.Packets+1), int64(c.Packets)*1e9, &p, nil) }
 	add(tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, decode.TCPSyn, 100, 0, 0))
 	add(tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, decode.TCPSyn, 100, 0, 0)) // retransmitted SYN
 	add(tcpPacket("10.0.0.2", "10.0.0.1", 80, 40000, decode.TCPSyn|decode.TCPAck, 900, 101, 0))
@@ -149,5 +151,68 @@ func TestUnansweredSYNs(t *testing.T) {
 	rep = build(false)
 	if rep.Verdict != Inconclusive || len(rep.OnlyClientSide) != 2 {
 		t.Errorf("server side without that server: verdict %s, only client side %v; want inconclusive with both listed", rep.Verdict, rep.OnlyClientSide)
+	}
+}
+
+// TestSuperSegments checks that a packet longer than its direction's
+// MSS (a TSO or GRO super-segment) is kept as the wire segments it stands
+// for: MSS-sized seq ranges with consecutive IPv4 IDs, PSH on the last.
+func TestSuperSegments(t *testing.T) {
+	c := NewCapture("offload")
+	add := func(p decode.Packet) { c.Add(uint64(c.Packets+1), int64(c.Packets)*1e6, &p, nil) }
+	syn := tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, decode.TCPSyn, 100, 0, 0)
+	syn.Flags |= decode.HasMSS | decode.HasTimestamps
+	syn.MSS = 1460
+	add(syn)
+	sa := tcpPacket("10.0.0.2", "10.0.0.1", 80, 40000, decode.TCPSyn|decode.TCPAck, 900, 101, 0)
+	sa.Flags |= decode.HasMSS | decode.HasTimestamps
+	sa.MSS = 1400
+	add(sa)
+	big := tcpPacket("10.0.0.2", "10.0.0.1", 80, 40000, decode.TCPAck|decode.TCPPsh, 901, 101, 3*1448+100)
+	big.Flags |= decode.HasTimestamps
+	big.IPVersion, big.IPID, big.TSVal = 4, 7000, 55
+	add(big)
+	up := tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, decode.TCPAck, 101, 901, 1388+1)
+	up.Flags |= decode.HasTimestamps
+	add(up)
+	if c.SuperSegments != 2 {
+		t.Fatalf("%d super-segments, want 2", c.SuperSegments)
+	}
+	c.finish()
+	var got []string
+	for _, i := range c.flowRecs(0) {
+		r := c.recs.at(i)
+		if r.plen > 0 {
+			got = append(got, fmt.Sprintf("%d+%d/%x", r.seq, r.plen, r.flags))
+		}
+	}
+	// s2c wire segments are 1460-12 bytes, c2s 1400-12.
+	want := []string{"901+1448/10", "2349+1448/10", "3797+1448/10", "5245+100/18", "101+1388/10", "1489+1/10"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+	recs := c.flowRecs(0)
+	if a, b := c.recs.at(recs[2]), c.recs.at(recs[3]); b.ident^a.ident != uint16(7000)^uint16(7001) {
+		t.Errorf("IP IDs of the first two wire segments not consecutive: idents %x %x", a.ident, b.ident)
+	}
+}
+
+// TestCaptureDuplicates checks that a packet recorded twice within the
+// window is left out and counted, while a copy after the window (a real
+// retransmission would also change its IP ID) and RSTs are kept.
+func TestCaptureDuplicates(t *testing.T) {
+	c := NewCapture("dups")
+	p := tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, decode.TCPAck, 1000, 2000, 100)
+	p.IPVersion, p.IPID = 4, 1
+	c.Add(1, 0, &p, nil)
+	c.Add(2, 20e3, &p, nil) // 20 µs later: the mirror's second copy
+	c.Add(3, 5e6, &p, nil)  // 5 ms later: kept
+	p.IPID = 2
+	c.Add(4, 5.01e6, &p, nil) // a new IP ID: another packet
+	rst := tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, decode.TCPRst, 1100, 0, 0)
+	c.Add(5, 6e6, &rst, nil)
+	c.Add(6, 6.01e6, &rst, nil)
+	if c.Duplicates != 1 || c.recs.len() != 5 || c.flows.at(0).dups != 1 {
+		t.Errorf("%d duplicates, %d records, flow dups %d; want 1, 5, 1", c.Duplicates, c.recs.len(), c.flows.at(0).dups)
 	}
 }

@@ -55,6 +55,16 @@ type CaptureSummary struct {
 	TCPPackets uint64 `json:"tcp_packets"`
 	Flows      int    `json:"flows"`
 	Truncated  uint64 `json:"truncated,omitempty"`
+	// Offload: the capture holds super-segments, packets longer than
+	// their connection's MSS (TSO/GSO or GRO/LRO at the capturing host);
+	// SuperSegments counts them. Each is matched and counted as the wire
+	// segments it stands for.
+	Offload       bool   `json:"offload"`
+	SuperSegments uint64 `json:"super_segments"`
+	// CaptureDuplicates counts packets this capture recorded twice
+	// (identical copies within 1 ms, as a SPAN mirroring both ingress and
+	// egress makes), left out of every count.
+	CaptureDuplicates uint64 `json:"capture_duplicates"`
 }
 
 // Endpoints is a connection's client and server as one capture saw them.
@@ -126,9 +136,13 @@ type FlowReport struct {
 	Verdict        Verdict    `json:"verdict"`
 	Reason         string     `json:"reason"`
 
-	Packets        SideCount `json:"packets"`
-	MatchedPackets int       `json:"matched_packets"`
-	LostBetween    DirCount  `json:"lost_between"`
+	// Packets counts each side's packets, a super-segment as the wire
+	// segments it stands for and capture duplicates left out
+	// (CaptureDuplicates counts those).
+	Packets           SideCount `json:"packets"`
+	CaptureDuplicates SideCount `json:"capture_duplicates"`
+	MatchedPackets    int       `json:"matched_packets"`
+	LostBetween       DirCount  `json:"lost_between"`
 	// LostPct is lost-between packets as a percentage of those that
 	// passed the upstream point, per direction.
 	LostPct       DirPct    `json:"lost_between_pct"`

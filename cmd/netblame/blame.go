@@ -189,6 +189,12 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 		if c.s.Truncated > 0 {
 			fmt.Fprintf(w, ", %d cut by snaplen", c.s.Truncated)
 		}
+		if c.s.Offload {
+			fmt.Fprintf(w, ", offload: %d super-segments (TSO/GRO) matched as wire segments", c.s.SuperSegments)
+		}
+		if c.s.CaptureDuplicates > 0 {
+			fmt.Fprintf(w, ", %d capture duplicates left out", c.s.CaptureDuplicates)
+		}
 		fmt.Fprintln(w)
 	}
 	if len(rep.Flows) > 0 {
