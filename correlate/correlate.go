@@ -54,6 +54,35 @@ func Correlate(a, b *Capture, opt Options) *Report {
 	if opt.OffsetKnown || clk.Source == "estimated" && clk.Uncertainty > 1e15 {
 		clk.MinTransit = minTransit(a, b, ma, &clk)
 	}
+	if clk.reversed() {
+		if !opt.NoOrient {
+			a.reset()
+			b.reset()
+			opt.NoOrient = true
+			rep := Correlate(b, a, opt)
+			if rep.Orientation == "reversed" {
+				// Reversed either way round: the timing of the matched
+				// packets is not that of one path; keep the order given.
+				a.reset()
+				b.reset()
+				rep = Correlate(a, b, opt)
+				rep.Orientation = "as_given"
+				// Its last warning says the order looks reversed; replace it.
+				rep.Warnings = append(rep.Warnings[:len(rep.Warnings)-1],
+					"the order of the captures cannot be told: the matched packets' timing contradicts either order")
+				return rep
+			}
+			rep.Orientation = "swapped"
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the captures were given in reverse order: %s is nearer the client "+
+				"(packets reach it first in both directions), so it was judged as the client side (--no-orient keeps the order given)", b.Name))
+			return rep
+		}
+		rep.Orientation = "reversed"
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the captures look reversed: %s sees packets before %s in both directions; judged in the order given", b.Name, a.Name))
+	}
+	if rep.Orientation == "" {
+		rep.Orientation = "as_given"
+	}
 	rep.Clock = clk
 	rep.ClockOffsetS = clk.Offset / 1e9
 	rep.ClockDriftPPM = clk.Drift * 1e6
@@ -124,6 +153,32 @@ func minTransit(a, b *Capture, ma []int32, clk *Clock) [2]int64 {
 func summary(c *Capture) CaptureSummary {
 	return CaptureSummary{File: c.Name, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: c.flows.len(), Truncated: c.Truncated,
 		Offload: c.SuperSegments > 0, SuperSegments: c.SuperSegments, CaptureDuplicates: c.Duplicates}
+}
+
+// reversedMargin is how far below zero the least one-way delay between
+// the points must be to show the captures were given the wrong way round:
+// causality makes it positive, timestamping noise never this negative.
+const reversedMargin = 100e3 // ns
+
+// minOrientSamples is how many matched packets each way the orientation
+// check needs: a handful of chance matches between unrelated captures
+// says nothing.
+const minOrientSamples = 8
+
+// reversed reports whether the clock estimate puts the server-side point
+// before the client-side one: a negative least transit both ways.
+func (c *Clock) reversed() bool {
+	return c.Source == "estimated" && c.Samples[c2s] >= minOrientSamples && c.Samples[s2c] >= minOrientSamples &&
+		c.Uncertainty < -reversedMargin
+}
+
+// reset forgets what an earlier correlation recorded in c's flows, so it
+// can be correlated again (the other way round).
+func (c *Capture) reset() {
+	for i := range c.flows.len() {
+		f := c.flows.at(int32(i))
+		f.partner, f.matched, f.weak, f.unanswered = -1, [2]uint32{}, [2]bool{}, false
+	}
 }
 
 // keep reports whether flow f passes the filter.

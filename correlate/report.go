@@ -33,6 +33,13 @@ type Report struct {
 	// ClockUncertaintyMS bounds the offset's error (-1 when unbounded).
 	ClockUncertaintyMS float64 `json:"clock_uncertainty_ms"`
 	ClockSource        string  `json:"clock_source"`
+	// Orientation says whether the files were given in the right order:
+	// "as_given"; "swapped" when they show the second file is nearer the
+	// client (packets reached it first in both directions' clock
+	// estimate) and were judged that way round; "reversed" when
+	// Options.NoOrient kept a reversed order. ClientSide and ServerSide
+	// name the files in the order judged.
+	Orientation string `json:"orientation"`
 
 	ClientSide CaptureSummary `json:"client_side"`
 	ServerSide CaptureSummary `json:"server_side"`
@@ -260,4 +267,7 @@ type Options struct {
 	Filter      Filter
 	// MaxEvidence bounds the evidence listed per flow (default 12).
 	MaxEvidence int
+	// NoOrient judges the captures in the order given even when they
+	// show that it is reversed.
+	NoOrient bool
 }

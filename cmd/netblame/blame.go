@@ -21,6 +21,9 @@ type blameOptions struct {
 	host   string
 	port   uint16
 	offset string
+	// noOrient keeps the order given even when the captures show it is
+	// reversed.
+	noOrient bool
 }
 
 var blameOpts = &blameOptions{}
@@ -59,6 +62,7 @@ func init() {
 	f.StringVar(&blameOpts.host, "host", "", "only connections to or from this address (in either capture)")
 	f.Uint16Var(&blameOpts.port, "port", 0, "only connections to or from this port (in either capture)")
 	f.StringVar(&blameOpts.offset, "offset", "", "known clock offset, server capture minus client side (e.g. 3s, -1.5ms, or seconds as a number); estimated when not given")
+	f.BoolVar(&blameOpts.noOrient, "no-orient", false, "judge the files in the order given even when the captures show the second is nearer the client")
 	rootCmd.AddCommand(blameCmd)
 }
 
@@ -91,6 +95,7 @@ func (o *blameOptions) options() (correlate.Options, outputFormat, error) {
 		}
 		opt.Offset, opt.OffsetKnown = d, true
 	}
+	opt.NoOrient = o.noOrient
 	return opt, f, nil
 }
 
@@ -138,7 +143,16 @@ func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide stri
 		return err
 	}
 	// A damaged file was used up to the damage; say so in the exit status.
-	return readErr
+	if readErr != nil {
+		return readErr
+	}
+	switch {
+	case rep.Orientation != "as_given":
+		return warningError{"captures in reverse order"}
+	case rep.Verdict == correlate.Inconclusive && o.host == "" && o.port == 0 && o.flow == "":
+		return warningError{"no connection could be followed through both captures"}
+	}
+	return nil
 }
 
 // blameFiles reads and correlates two captures. A file that cannot be

@@ -150,7 +150,14 @@ func TestBlameTextAndFilters(t *testing.T) {
 // inconclusive with a reason, not a crash or a guess.
 func TestBlameMismatched(t *testing.T) {
 	dir := sharedtest.TwoPoint(t)
-	r := runBlameJSON(t, filepath.Join(dir, "server-think-400ms", "span.pcap"), filepath.Join(dir, "syn-loss", "server.pcap"))
+	out, errOut, code := runCLI(t, "blame", "--format", "json", filepath.Join(dir, "server-think-400ms", "span.pcap"), filepath.Join(dir, "syn-loss", "server.pcap"))
+	if code != exitWarning {
+		t.Errorf("exit %d, want %d (a warning: no connection in both captures); stderr %q", code, exitWarning, errOut)
+	}
+	var r blameJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
 	if r.Verdict != "inconclusive" || !strings.Contains(r.Reason, "no connection could be followed through both captures") {
 		t.Errorf("verdict %q reason %q, want inconclusive: no connection in both", r.Verdict, r.Reason)
 	}

@@ -24,7 +24,17 @@ const (
 	exitOK      = 0
 	exitInput   = 1 // bad input or usage
 	exitRuntime = 2 // a failure while running
+	// exitWarning: the job ran and wrote its output, but the inputs need
+	// a look (blame: files given in reverse order, no connection in both
+	// captures); the warning is on stderr.
+	exitWarning = 3
 )
+
+// warningError ends a command that finished with a warning already
+// printed: exit status 3, nothing more on stderr.
+type warningError struct{ what string }
+
+func (e warningError) Error() string { return e.what }
 
 // usageError marks an error caused by how netblame was called or by what it
 // was given to read; it exits with exitInput instead of exitRuntime.
@@ -117,6 +127,10 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	}
 	if err == nil {
 		return exitOK
+	}
+	var we warningError
+	if errors.As(err, &we) {
+		return exitWarning
 	}
 	fmt.Fprintln(stderr, "netblame:", err)
 	var ue usageError
