@@ -50,6 +50,22 @@ func TestSamples(t *testing.T) {
 			for _, e := range checkTruth(rep, &tr) {
 				t.Error(e)
 			}
+			if rep.Orientation != "as_given" {
+				t.Errorf("orientation %q in the right order", rep.Orientation)
+			}
+			// Given the wrong way round, the pair says so and is judged
+			// the right way round all the same.
+			rev := correlate.Correlate(open("server.pcap"), open("span.pcap"), correlate.Options{})
+			if rev.Orientation != "swapped" || rev.ClientSide.File != "span.pcap" {
+				t.Errorf("reversed pair: orientation %q, client side %s; want swapped, span.pcap", rev.Orientation, rev.ClientSide.File)
+			}
+			for _, e := range checkTruth(rev, &tr) {
+				t.Error("reversed: " + e)
+			}
+			kept := correlate.Correlate(open("server.pcap"), open("span.pcap"), correlate.Options{NoOrient: true})
+			if kept.Orientation != "reversed" {
+				t.Errorf("reversed pair with NoOrient: orientation %q, want reversed", kept.Orientation)
+			}
 		})
 	}
 }
