@@ -110,6 +110,7 @@ type flowState struct {
 	recovery float64 // ns of loss recovery, union of intervals
 	recEnd   int64
 	harmful  int // lost segments that carried data, SYN or FIN
+	outside  int // packets unmatched because the other capture was not running
 	synLost  int
 	congest  float64 // ns of queueing between the points
 	// latency is the round trip between the points when it alone is
@@ -251,6 +252,7 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 	z.windows(va, vb, p, rel, st)
 	z.exchanges(va, vb, rel, st)
 	z.handshake(va, vb, st)
+	fr.OutsideCommonWindow = st.outside
 	if rb := fa.rstBy; rb >= 0 {
 		fr.ResetBy = [2]string{"client", "server"}[rb]
 		for _, i := range va.recs {
@@ -340,6 +342,12 @@ func buildAcks(dst []ackPt, v *view, d int, rel func(*view, int, uint32) int64) 
 	return dst
 }
 
+// inWindow reports whether time t, in v's clock, lies while v's capture
+// was running.
+func (z *analyzer) inWindow(v *view, t int64) bool {
+	return t >= v.c.First && t <= v.c.Last
+}
+
 // lossAndRetrans classifies direction d's packets that passed the upstream
 // point up but not the downstream point down (lost between the points, or
 // dropped by down's capture), those down saw that up did not (dropped by
@@ -399,6 +407,10 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 		if r.dir() != d || down.match[i] >= 0 {
 			continue
 		}
+		if !z.inWindow(up, z.toView(down, up, r.ts)-minT) {
+			st.outside++
+			continue
+		}
 		fr.CaptureDrops++
 		if up.isA {
 			fr.CaptureDropAt.ClientSide++
@@ -451,6 +463,13 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 				}
 			}
 		}
+	}
+	// Arriving while the downstream capture was not running, it is
+	// neither lost nor missed, unless the sender repaired it (a repair,
+	// when it too falls outside, proves nothing either).
+	if !z.inWindow(down, arrive) && (nextIdx < 0 || !z.inWindow(down, z.toView(up, down, nextAt)+z.clk.MinTransit[d])) {
+		st.outside++
+		return
 	}
 	lost := true
 	if e > s && provable {

@@ -3,6 +3,7 @@ package correlate
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Files reads both captures and correlates them. clientSide was taken
@@ -93,6 +94,12 @@ func Correlate(a, b *Capture, opt Options) *Report {
 	}
 	rep.ClockSource = clk.Source
 
+	start, end := max(a.First, clk.toClient(b.First)), min(a.Last, clk.toClient(b.Last))
+	rep.CommonWindow = Window{Timestamp(start), Timestamp(end)}
+	if clk.Source != "none" && (start-min(a.First, clk.toClient(b.First)) > partialSlack || max(a.Last, clk.toClient(b.Last))-end > partialSlack) {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the captures overlap in time only from %s to %s (%.1f s): packets outside it at one point are neither lost nor missed",
+			time.Unix(0, start).UTC().Format(time.RFC3339Nano), time.Unix(0, end).UTC().Format(time.RFC3339Nano), float64(end-start)/1e9))
+	}
 	z := &analyzer{a: a, b: b, ma: ma, mb: mb, clk: &clk, maxEv: opt.MaxEvidence}
 	rep.Flows = make([]FlowReport, 0, len(pairs))
 	for i := range pairs {
@@ -154,6 +161,10 @@ func summary(c *Capture) CaptureSummary {
 	return CaptureSummary{File: c.Name, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: c.flows.len(), Truncated: c.Truncated,
 		Offload: c.SuperSegments > 0, SuperSegments: c.SuperSegments, CaptureDuplicates: c.Duplicates}
 }
+
+// partialSlack is how much longer one capture may run than the other,
+// at either end, before the partial overlap is worth a warning.
+const partialSlack = int64(time.Second)
 
 // reversedMargin is how far below zero the least one-way delay between
 // the points must be to show the captures were given the wrong way round:

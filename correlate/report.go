@@ -40,6 +40,9 @@ type Report struct {
 	// Options.NoOrient kept a reversed order. ClientSide and ServerSide
 	// name the files in the order judged.
 	Orientation string `json:"orientation"`
+	// CommonWindow is when both captures were running, in the client
+	// side's clock; only what happened inside it is judged.
+	CommonWindow Window `json:"common_window"`
 
 	ClientSide CaptureSummary `json:"client_side"`
 	ServerSide CaptureSummary `json:"server_side"`
@@ -53,6 +56,12 @@ type Report struct {
 
 	// Clock is the full clock estimate behind the Clock* fields.
 	Clock Clock `json:"-"`
+}
+
+// Window is a span of time.
+type Window struct {
+	Start Timestamp `json:"start"`
+	End   Timestamp `json:"end"`
 }
 
 // CaptureSummary describes one input.
@@ -154,6 +163,10 @@ type FlowReport struct {
 	// passed the upstream point, per direction.
 	LostPct       DirPct    `json:"lost_between_pct"`
 	CaptureDrops  int       `json:"capture_drops"`
+	// OutsideCommonWindow counts packets seen at one point only because
+	// the other capture had not started or had stopped: neither lost nor
+	// missed, and left out of the verdict.
+	OutsideCommonWindow int `json:"outside_common_window"`
 	CaptureDropAt SideCount `json:"capture_drops_at"`
 
 	Retransmissions     int     `json:"retransmissions"`

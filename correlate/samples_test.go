@@ -150,3 +150,88 @@ func TestFragmentedServerSide(t *testing.T) {
 		})
 	}
 }
+
+// timeCut passes on the packets of r whose timestamps lie in [from, to).
+type timeCut struct {
+	r        *capfile.Reader
+	from, to int64
+}
+
+func (c *timeCut) Next(p *capfile.Packet) error {
+	for {
+		if err := c.r.Next(p); err != nil {
+			return err
+		}
+		if p.Timestamp >= c.from && p.Timestamp < c.to {
+			return nil
+		}
+	}
+}
+
+// TestPartialOverlap cuts one capture of each sample pair (started late,
+// or stopped early, as a file cut short would be): what the other point
+// saw while it was not running is neither lost nor a capture drop, and the
+// verdict and the losses inside the common window stay the truth's.
+func TestPartialOverlap(t *testing.T) {
+	fsys := samples.TwoPoint()
+	for _, name := range []string{"clean", "server-think"} {
+		for _, cut := range []string{"server-stops-early", "span-starts-late"} {
+			t.Run(name+"/"+cut, func(t *testing.T) {
+				read := func(file string, keep func(first, last int64) (int64, int64)) *correlate.Capture {
+					open := func() *capfile.Reader {
+						f, err := fsys.Open(path.Join(name, file))
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { f.Close() })
+						r, err := capfile.NewReader(f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return r
+					}
+					whole := correlate.NewCapture(file)
+					if err := whole.ReadFrom(open()); err != nil {
+						t.Fatal(err)
+					}
+					from, to := keep(whole.First, whole.Last)
+					c := correlate.NewCapture(file)
+					if err := c.ReadFrom(&timeCut{open(), from, to}); err != nil {
+						t.Fatal(err)
+					}
+					return c
+				}
+				all := func(first, last int64) (int64, int64) { return first, last + 1 }
+				early := func(first, last int64) (int64, int64) { return first, first + (last-first)/2 }
+				late := func(first, last int64) (int64, int64) { return first + (last-first)*2/5, last + 1 }
+				var span, server *correlate.Capture
+				if cut == "server-stops-early" {
+					span, server = read("span.pcap", all), read("server.pcap", early)
+				} else {
+					span, server = read("span.pcap", late), read("server.pcap", all)
+				}
+				rep := correlate.Correlate(span, server, correlate.Options{})
+				want := correlate.None
+				if name == "server-think" {
+					want = correlate.Server
+				}
+				outside := 0
+				for _, f := range rep.Flows {
+					outside += f.OutsideCommonWindow
+					if f.LostBetween.Total() != 0 || f.CaptureDrops != 0 {
+						t.Errorf("%s: lost %+v, %d capture drops; want none", f.Client, f.LostBetween, f.CaptureDrops)
+					}
+				}
+				if rep.Verdict != want {
+					t.Errorf("verdict %s (%s), want %s", rep.Verdict, rep.Reason, want)
+				}
+				if outside == 0 {
+					t.Error("no packet counted outside the common window")
+				}
+				if start, end := rep.CommonWindow.Start, rep.CommonWindow.End; end <= start {
+					t.Errorf("common window %v to %v", start, end)
+				}
+			})
+		}
+	}
+}
