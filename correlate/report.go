@@ -161,13 +161,13 @@ type FlowReport struct {
 	LostBetween       DirCount  `json:"lost_between"`
 	// LostPct is lost-between packets as a percentage of those that
 	// passed the upstream point, per direction.
-	LostPct       DirPct    `json:"lost_between_pct"`
-	CaptureDrops  int       `json:"capture_drops"`
+	LostPct      DirPct `json:"lost_between_pct"`
+	CaptureDrops int    `json:"capture_drops"`
 	// OutsideCommonWindow counts packets seen at one point only because
 	// the other capture had not started or had stopped: neither lost nor
 	// missed, and left out of the verdict.
-	OutsideCommonWindow int `json:"outside_common_window"`
-	CaptureDropAt SideCount `json:"capture_drops_at"`
+	OutsideCommonWindow int       `json:"outside_common_window"`
+	CaptureDropAt       SideCount `json:"capture_drops_at"`
 
 	Retransmissions     int     `json:"retransmissions"`
 	RetransmissionKinds Retrans `json:"retransmission_kinds"`
