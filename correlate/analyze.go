@@ -55,6 +55,7 @@ type analyzer struct {
 	think   []int64
 	client  []int64
 	st      flowState // the flow being analysed
+	base    [2]uint32 // its client side's first seq by direction
 }
 
 // toA converts a timestamp of view v's clock to the client side's.
@@ -168,6 +169,7 @@ const (
 	evAfterAckLoss
 	evPremature
 	evLossBeyond
+	evLostBefore
 	evZeroWindowClient
 	evZeroWindowServer
 	evServerThink
@@ -180,7 +182,7 @@ const (
 var evNames = [numEvKinds]string{
 	"lost_c2s", "lost_s2c", "lost_syn", "lost_synack", "capture_drop",
 	"spurious_retransmission", "retransmission_after_ack_loss", "premature_retransmission", "loss_beyond_far_point",
-	"zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
+	"lost_before_client_side", "zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
 }
 
 // Evidence details, by direction (c2s, s2c): fixed strings, so listing
@@ -239,6 +241,7 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 			base[d], haveBase[d] = r.seq-p.delta[d], true
 		}
 	}
+	z.base = base
 	rel := func(v *view, d int, x uint32) int64 { return int64(int32(x - v.delta[d] - base[d])) }
 
 	z.transit(va, st)
@@ -522,6 +525,21 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 	}
 }
 
+// unmatchedCopy reports whether v holds a copy of direction d's byte s
+// that the other capture lacks (which the other capture then missed).
+func (z *analyzer) unmatchedCopy(v *view, d int, s int64) bool {
+	for _, i := range v.recs {
+		r := v.c.recs.at(i)
+		if r.dir() != d || v.match[i] >= 0 || r.plen == 0 {
+			continue
+		}
+		if qs := int64(int32(r.seq - v.delta[d] - z.base[d])); qs <= s && s < qs+int64(r.plen) {
+			return true
+		}
+	}
+	return false
+}
+
 // classifyRetrans says why up.recs[k], a retransmission of [s, ...), was
 // sent, from what happened to the previous copy of s, and returns that
 // copy (-1 when not found).
@@ -547,6 +565,12 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 	}
 	rk := &fr.RetransmissionKinds
 	switch {
+	case prev < 0 && d == c2s && up.isA && up.c.flows.at(int32(r.flow)).hasSYN[c2s] && !z.unmatchedCopy(down, d, s):
+		// The client's retransmission of data its earlier copy never
+		// brought past the client-side point, nor to the server: lost
+		// between the client and that point.
+		rk.LostBeforeClientSide++
+		z.evidence(st, evLostBefore, up, i, "a client retransmission whose original never passed the client-side point: lost between the client and that point")
 	case prev < 0:
 		rk.Unknown++
 	case up.match[prev] < 0:

@@ -216,3 +216,52 @@ func TestCaptureDuplicates(t *testing.T) {
 		t.Errorf("%d duplicates, %d records, flow dups %d; want 1, 5, 1", c.Duplicates, c.recs.len(), c.flows.at(0).dups)
 	}
 }
+
+// TestLostBeforeClientSide: a client segment lost between the client and
+// the client-side point reaches neither capture; its retransmission
+// reaches both. That is a loss before the client side, not a capture drop
+// and not a loss between the points.
+func TestLostBeforeClientSide(t *testing.T) {
+	a, b := NewCapture("span"), NewCapture("server")
+	const transit = 5e6
+	var now int64 = 1e9
+	var id uint32
+	send := func(fromClient bool, flags uint16, seq, ack uint32, plen int) {
+		id++
+		p := tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, flags, seq, ack, plen)
+		if !fromClient {
+			p = tcpPacket("10.0.0.2", "10.0.0.1", 80, 40000, flags, seq, ack, plen)
+		}
+		p.IPVersion, p.IPID = 4, id
+		if fromClient {
+			a.Add(uint64(a.Packets+1), now, &p, nil)
+			b.Add(uint64(b.Packets+1), now+transit, &p, nil)
+		} else {
+			b.Add(uint64(b.Packets+1), now, &p, nil)
+			a.Add(uint64(a.Packets+1), now+transit, &p, nil)
+		}
+		now += 20e6
+	}
+	const ack = decode.TCPAck
+	send(true, decode.TCPSyn, 100, 0, 0)
+	send(false, decode.TCPSyn|ack, 900, 101, 0)
+	send(true, ack, 101, 901, 0)
+	id++ // [101, 201) leaves the client and is lost before the span
+	send(true, ack, 201, 901, 100)
+	send(false, ack, 901, 101, 0) // duplicate ACK
+	send(true, ack, 101, 901, 100) // the retransmission
+	send(false, ack, 901, 301, 0)
+	for i := range 6 {
+		send(true, ack, 301+uint32(i*100), 901, 100)
+		send(false, ack, 901, 401+uint32(i*100), 0)
+	}
+	rep := Correlate(a, b, Options{})
+	if len(rep.Flows) != 1 {
+		t.Fatalf("%d flows", len(rep.Flows))
+	}
+	f := rep.Flows[0]
+	if f.RetransmissionKinds.LostBeforeClientSide != 1 || f.LostBetween.Total() != 0 || f.CaptureDrops != 0 {
+		t.Errorf("lost before client side %d, lost between %+v, capture drops %d; want 1, none, 0",
+			f.RetransmissionKinds.LostBeforeClientSide, f.LostBetween, f.CaptureDrops)
+	}
+}

@@ -137,7 +137,11 @@ type Retrans struct {
 	Spurious         int `json:"spurious"`          // retransmitted data already acknowledged at the sender's point
 	Premature        int `json:"premature_rto"`     // acknowledged at the receiver's point before the copy arrived: timer too short
 	AfterAckLoss     int `json:"after_ack_loss"`    // the receiver's ACK was lost between the points
-	Unknown          int `json:"unknown,omitempty"` // earlier copy not in the capture
+	// LostBeforeClientSide: a client retransmission whose original
+	// reached neither capture point, lost between the client and the
+	// client-side point.
+	LostBeforeClientSide int `json:"lost_before_client_side"`
+	Unknown              int `json:"unknown,omitempty"` // earlier copy not in the capture
 }
 
 // FlowReport is the correlation of one connection.
