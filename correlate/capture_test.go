@@ -248,7 +248,7 @@ func TestLostBeforeClientSide(t *testing.T) {
 	send(true, ack, 101, 901, 0)
 	id++ // [101, 201) leaves the client and is lost before the span
 	send(true, ack, 201, 901, 100)
-	send(false, ack, 901, 101, 0) // duplicate ACK
+	send(false, ack, 901, 101, 0)  // duplicate ACK
 	send(true, ack, 101, 901, 100) // the retransmission
 	send(false, ack, 901, 301, 0)
 	for i := range 6 {

@@ -134,9 +134,9 @@ type Handshake struct {
 type Retrans struct {
 	AfterLossBetween int `json:"after_loss_between"` // the earlier copy was lost between the points
 	LossBeyond       int `json:"loss_beyond_far_point"`
-	Spurious         int `json:"spurious"`          // retransmitted data already acknowledged at the sender's point
-	Premature        int `json:"premature_rto"`     // acknowledged at the receiver's point before the copy arrived: timer too short
-	AfterAckLoss     int `json:"after_ack_loss"`    // the receiver's ACK was lost between the points
+	Spurious         int `json:"spurious"`       // retransmitted data already acknowledged at the sender's point
+	Premature        int `json:"premature_rto"`  // acknowledged at the receiver's point before the copy arrived: timer too short
+	AfterAckLoss     int `json:"after_ack_loss"` // the receiver's ACK was lost between the points
 	// LostBeforeClientSide: a client retransmission whose original
 	// reached neither capture point, lost between the client and the
 	// client-side point.
