@@ -11,6 +11,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/dedup"
 	"github.com/netblame/netblame/defrag"
 )
 
@@ -47,9 +48,9 @@ type Capture struct {
 	// open-addressing table of flow index+1, at most half full.
 	index   []int32
 	indexed int
-	lastF   int32       // flow of the previous packet, -1 at first
-	recent  []recentPkt // direct-mapped table of recent packets, for duplicates
-	order   []int32     // record indices grouped by flow, in frame order within a flow
+	lastF   int32           // flow of the previous packet, -1 at first
+	dups    *dedup.Detector // made at the first packet, with DupWindow
+	order   []int32         // record indices grouped by flow, in frame order within a flow
 	done    bool
 }
 
@@ -93,54 +94,9 @@ const payloadHashLen = 64
 
 var payloadSeed = maphash.MakeSeed()
 
-// DefaultDupWindow is how close two identical packets are, at most, to
-// count as a capture duplicate: mirrored copies come microseconds apart,
-// while a host's own retransmission waits at least a round trip and
-// changes the IP ID.
-const DefaultDupWindow = int64(time.Millisecond)
-
 // NewCapture returns an empty capture named name.
 func NewCapture(name string) *Capture {
-	return &Capture{Name: name, lastF: -1, DupWindow: DefaultDupWindow}
-}
-
-// recentPkt is one slot of the duplicate detector: the identity hash of a
-// packet and when it was seen.
-type recentPkt struct {
-	hash uint64
-	ts   int64
-}
-
-// recentSlots sizes the duplicate detector; a collision only forgets a
-// packet, so it may miss a duplicate among thousands per millisecond.
-const recentSlots = 1 << 12
-
-// duplicate reports whether p, of flow fi, is a copy of a packet seen at
-// most c.DupWindow before, and remembers p otherwise. Every byte that
-// identifies a transmission takes part: IP ID, seq, ack, length, flags,
-// window, timestamp and TCP checksum (which covers the SACK blocks that
-// tell successive duplicate ACKs apart).
-func (c *Capture) duplicate(fi int32, ts int64, p *decode.Packet) bool {
-	// A stack answers each segment arriving after an abort with the same
-	// RST, byte for byte: copies of those are real packets.
-	if c.DupWindow <= 0 || p.TCPFlags&decode.TCPRst != 0 {
-		return false
-	}
-	if c.recent == nil {
-		c.recent = make([]recentPkt, recentSlots)
-	}
-	h := uint64(fi)<<32 ^ uint64(p.Seq)
-	h = (h ^ uint64(p.Ack)<<16 ^ uint64(p.IPID)) * 0x9e3779b97f4a7c15
-	h ^= uint64(p.PayloadLen)<<48 ^ uint64(p.TCPFlags)<<32 ^ uint64(p.Window)<<16 ^ uint64(p.Checksum)
-	h = (h ^ h>>29) * 0xbf58476d1ce4e5b9
-	h ^= uint64(p.TSVal) * 0xc4ceb9fe1a85ec53
-	h ^= h >> 32
-	slot := &c.recent[h&(recentSlots-1)]
-	if slot.hash == h && ts >= slot.ts && ts-slot.ts <= c.DupWindow {
-		return true
-	}
-	*slot = recentPkt{hash: h, ts: ts}
-	return false
+	return &Capture{Name: name, lastF: -1, DupWindow: int64(dedup.DefaultWindow)}
 }
 
 // ReadFile reads a pcap or pcapng file (plain, gzip or zstd). A file that
@@ -258,7 +214,10 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	}
 	c.lastF = fi
 	f := c.flows.at(fi)
-	if c.duplicate(fi, ts, p) {
+	if c.dups == nil {
+		c.dups = dedup.New(time.Duration(c.DupWindow))
+	}
+	if c.dups.Duplicate(ts, p) {
 		c.Duplicates++
 		f.dups++
 		return true

@@ -16,6 +16,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/dedup"
 	"github.com/netblame/netblame/defrag"
 	"github.com/netblame/netblame/flowtable"
 )
@@ -37,6 +38,7 @@ type analyzeOptions struct {
 	ports         []string
 	maxFlows      int
 	splitVLANs    bool
+	dedup         bool
 
 	// csvHeader: a CSV header line was printed for an earlier file; later
 	// files' tables continue below it without one.
@@ -125,6 +127,7 @@ func init() {
 	f.StringVar(&analyzeOpts.sortBy, "sort", "", "sort table rows by this field (see docs/CLI.md); +FIELD ascending, -FIELD descending")
 	f.IntVar(&analyzeOpts.top, "top", 0, "print only the first N rows of a table (0: all)")
 	f.IntVar(&analyzeOpts.maxFlows, "max-flows", 1<<18, "flow table capacity (oldest idle flows are evicted beyond it)")
+	f.BoolVar(&analyzeOpts.dedup, "dedup", false, "leave out capture duplicates (a packet identical to one less than 1 ms before, as a SPAN mirroring ingress and egress records); off, counts match tshark's")
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "keep only packets to or from this address or prefix (repeatable)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "keep only packets to or from this TCP/UDP port (repeatable)")
@@ -336,7 +339,11 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		whole  decode.Packet      // a datagram put together from fragments
 		pieces = defrag.New(0, 0) // as Wireshark reassembles IP by default
 		pk     = packetCtx{cap: &cp}
+		dups   *dedup.Detector
 	)
+	if o.dedup {
+		dups = dedup.New(dedup.DefaultWindow)
+	}
 	for {
 		err := r.Next(&cp)
 		if err == io.EOF {
@@ -351,6 +358,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		}
 		fc.packets++
 		pk.err = dp.Decode(cp.Data, cp.Link)
+		if dups != nil && pk.err == nil && dups.Duplicate(cp.Timestamp, &dp) {
+			continue
+		}
 		pk.rel = cp.Timestamp - fc.first
 		fc.pending = fc.pending[:0]
 		// A fragment that does not complete its datagram reaches the views
@@ -372,6 +382,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		}
 	}
 	prog.stop()
+	if dups != nil {
+		fmt.Fprintf(stderr, "netblame: %s: --dedup left out %d capture duplicate(s)\n", fc.name, dups.Dropped)
+	}
 	fc.frames = r.Frames()
 	fc.table.Flush()
 	if err := v.finish(fc); err != nil {
