@@ -152,3 +152,86 @@ func TestOffloadedServerSide(t *testing.T) {
 		})
 	}
 }
+
+// doubled writes every frame of src twice, the copy 20 µs later, as a
+// SPAN session mirroring both ingress and egress records it; it returns
+// the file and how many IPv4 frames it doubled.
+func doubled(t *testing.T, src fs.File) ([]byte, int) {
+	r, err := capfile.NewReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	w, err := capfile.NewWriter(&out, capfile.FormatPCAP, r.LinkType(), 262144)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var p capfile.Packet
+	for r.Next(&p) == nil {
+		for _, ts := range []int64{p.Timestamp, p.Timestamp + 20e3} {
+			if err := w.WritePacket(ts, p.Data, p.OrigLen); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(p.Data) > 14 && p.Data[12] == 8 && p.Data[13] == 0 {
+			n++
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), n
+}
+
+// TestDoubledSpan correlates each sample pair with its span capture
+// doubled: the copies are counted as capture duplicates and left out, so
+// the verdicts and losses stay the truth's (the evidence's span frame
+// numbers are those of the doubled file, so only counts are compared).
+func TestDoubledSpan(t *testing.T) {
+	fsys := samples.TwoPoint()
+	for _, name := range samples.Names() {
+		t.Run(name, func(t *testing.T) {
+			b, err := fs.ReadFile(fsys, path.Join(name, "truth.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tr netlab.Truth
+			if err := json.Unmarshal(b, &tr); err != nil {
+				t.Fatal(err)
+			}
+			open := func(file string) fs.File {
+				f, err := fsys.Open(path.Join(name, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { f.Close() })
+				return f
+			}
+			span, n := doubled(t, open("span.pcap"))
+			a, err := correlate.Read("span.pcap", bytes.NewReader(span))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := correlate.Read("server.pcap", open("server.pcap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := correlate.Correlate(a, sb, correlate.Options{})
+			// RSTs are never taken for copies; these pairs have none.
+			if rep.ClientSide.CaptureDuplicates != uint64(n) || rep.ServerSide.CaptureDuplicates != 0 {
+				t.Errorf("capture duplicates %d at the client side, %d at the server side; want %d, 0",
+					rep.ClientSide.CaptureDuplicates, rep.ServerSide.CaptureDuplicates, n)
+			}
+			for _, e := range checkTruth(rep, &tr) {
+				t.Error(e)
+			}
+			for _, f := range rep.Flows {
+				if f.Handshake != nil && f.Handshake.SYNRetrans != 0 {
+					t.Errorf("%s: %d SYN retransmissions invented by the copies", f.Client, f.Handshake.SYNRetrans)
+				}
+			}
+		})
+	}
+}
