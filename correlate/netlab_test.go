@@ -78,7 +78,8 @@ func runScenario(t *testing.T, s netlab.Scenario) []string {
 
 // checkTruth compares a report with the lab's truth: the verdict overall
 // and per connection, the exact lost-between and capture-drop counts, the
-// NAT view and the clock offset.
+// NAT view, the capture duplicates, the offload flags and the clock
+// offset.
 func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 	var errs []string
 	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -102,6 +103,9 @@ func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 			errorf("%s: lost between c2s %d s2c %d, want %d %d", tf.Client,
 				fr.LostBetween.C2S, fr.LostBetween.S2C, tf.LostBetween.C2S, tf.LostBetween.S2C)
 		}
+		if fr.CaptureDuplicates.ClientSide != tf.SpanDuplicates || fr.CaptureDuplicates.ServerSide != 0 {
+			errorf("%s: capture duplicates %+v, want %d at the client side", tf.Client, fr.CaptureDuplicates, tf.SpanDuplicates)
+		}
 		if fr.CaptureDrops != tf.CaptureDrops {
 			errorf("%s: %d capture drops, want %d", tf.Client, fr.CaptureDrops, tf.CaptureDrops)
 		}
@@ -113,6 +117,9 @@ func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 	}
 	if len(rep.Flows) != len(tr.Flows) {
 		errorf("%d connections reported, truth has %d", len(rep.Flows), len(tr.Flows))
+	}
+	if tr.Offload != nil && (rep.ClientSide.Offload != tr.Offload["span"] || rep.ServerSide.Offload != tr.Offload["server"]) {
+		errorf("offload: client side %v, server side %v; truth %v", rep.ClientSide.Offload, rep.ServerSide.Offload, tr.Offload)
 	}
 	tol := 1e-3
 	if tr.DriftPPM != 0 {

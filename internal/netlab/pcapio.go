@@ -172,3 +172,50 @@ func flagNames(fl uint16) string {
 	}
 	return sb.String()
 }
+
+// wireSegments returns frames with every TCP super-segment (a frame whose
+// payload is longer than the lab's 1500-byte MTU lets one segment carry,
+// which TSO/GSO or GRO made at an endpoint with offloads on) replaced by
+// the wire segments the router forwarded: MSS-sized pieces with
+// consecutive IPv4 IDs, PSH and FIN on the last. Each piece keeps the
+// frame's number and time. Frames is returned as is when it holds none.
+func wireSegments(frames []frame) []frame {
+	seg := func(f *frame) int {
+		n := 1500 - 20 - 20 - 12 // every lab connection uses TCP timestamps
+		if f.V6 {
+			n -= 20
+		}
+		return n
+	}
+	super := false
+	for i := range frames {
+		if frames[i].TCP && frames[i].PayLen > seg(&frames[i]) {
+			super = true
+			break
+		}
+	}
+	if !super {
+		return frames
+	}
+	var out []frame
+	for _, f := range frames {
+		n := seg(&f)
+		if !f.TCP || f.PayLen <= n {
+			out = append(out, f)
+			continue
+		}
+		for off, j := 0, uint32(0); off < f.PayLen; off, j = off+n, j+1 {
+			p := f
+			p.Seq = f.Seq + uint32(off)
+			p.PayLen = min(n, f.PayLen-off)
+			if !f.V6 {
+				p.IPID = (f.IPID + j) & 0xffff
+			}
+			if off+p.PayLen < f.PayLen {
+				p.Flags &^= 0x08 | 0x01
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}

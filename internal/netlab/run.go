@@ -173,7 +173,8 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 	}
 
 	addrs := labAddrs{client: netip.MustParseAddr(plan.client), server: netip.MustParseAddr(plan.server)}
-	an := analyze(&s, addrs, spanF, serverF, &ir)
+	// The truth is in wire segments, as the impairer decided them.
+	an := analyze(&s, addrs, spanF, wireSegments(serverF), &ir)
 
 	res := &Result{Dir: dir, SpanPcap: filepath.Join(dir, "span.pcap"), ServerPcap: filepath.Join(dir, "server.pcap"),
 		TruthPath: filepath.Join(dir, "truth.json")}
@@ -182,6 +183,20 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 	for i := range spanF {
 		if an.finalSpanFrame(i) > 0 {
 			kept = append(kept, spanF[i])
+		}
+	}
+	if s.SpanDuplicates {
+		two := make([]frame, 0, 2*len(kept))
+		for _, f := range kept {
+			c := f
+			c.TS += 20e3
+			two = append(two, f, c)
+		}
+		kept = two
+		for i := range an.lost {
+			if n := an.lost[i].SpanFrame; n > 0 {
+				an.lost[i].SpanFrame = 2*n - 1 // the original of the two
+			}
 		}
 	}
 	if err := writeFrames(res.SpanPcap, link, s.Snaplen, kept, func(f *frame) int64 { return f.TS }); err != nil {
@@ -195,6 +210,16 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 	}
 
 	t := buildTruth(&s, l, plan, target, an, &ir, cres, sres)
+	t.CaptureDuplicates = map[string]int{"span": 0, "server": 0}
+	t.Offload = map[string]bool{"span": len(wireSegments(spanF)) != len(spanF), "server": len(wireSegments(serverF)) != len(serverF)}
+	if s.SpanDuplicates {
+		for i, tg := range an.span {
+			if tg.conn >= 0 && an.finalSpanFrame(i) > 0 {
+				t.Flows[tg.conn].SpanDuplicates++
+				t.CaptureDuplicates["span"]++
+			}
+		}
+	}
 	t.TBFDrops = tbf
 	t.Clock.T0Ns = t0
 	t.Captures = map[string]CaptureInfo{

@@ -102,6 +102,18 @@ type Scenario struct {
 	// reached both points from span.pcap after capture (a SPAN port that
 	// drops under load). Recorded with Where "span-capture".
 	SpanDropPct float64 `json:"span_drop_pct,omitempty"`
+
+	// ServerOffloads leaves TSO, GSO, GRO and checksum offload on at the
+	// server's interface, as on every real server: server.pcap then
+	// holds super-segments (what the stack hands the driver and what GRO
+	// hands the stack) while the router and the span see wire-sized
+	// segments. ClientOffloads does the same at the client's interface.
+	ServerOffloads bool `json:"server_offloads,omitempty"`
+	ClientOffloads bool `json:"client_offloads,omitempty"`
+	// SpanDuplicates writes every frame of span.pcap twice, the copy
+	// 20 µs after the original, as a SPAN session mirroring both
+	// ingress and egress records each packet.
+	SpanDuplicates bool `json:"span_duplicates,omitempty"`
 }
 
 // Scenarios returns the named scenarios the lab's tests run, each a few
@@ -165,6 +177,24 @@ func Scenarios() []Scenario {
 		{Name: "span-capture-drops", ExpectedBlame: BlameNone, Seed: 14, C2S: d, S2C: d, SpanDropPct: 2,
 			Description: "no network loss, but the span capture misses 2% of the data segments (a capture drop, not the network)",
 			Conns:       []Conn{bulk(256 << 10), {Mode: "upload", Bytes: 128 << 10, StartMs: 20}}},
+		{Name: "offload-server", ExpectedBlame: BlameNone, Seed: 16, C2S: d, S2C: d, ServerOffloads: true,
+			Description: "TSO, GSO and GRO on at the server: server.pcap holds super-segments, the span wire packets; no impairment",
+			Conns:       []Conn{bulk(512 << 10), {Mode: "upload", Bytes: 256 << 10, StartMs: 20}, rr(200, 4096, 3, 50)}},
+		{Name: "offload-server-loss", ExpectedBlame: BlameNetwork, Seed: 17, ServerOffloads: true,
+			C2S:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			Description: "offloads on at the server and 2% loss each way between the points, counted in wire segments",
+			Conns:       []Conn{bulk(384 << 10), {Mode: "upload", Bytes: 256 << 10, StartMs: 20}}},
+		{Name: "offload-both", ExpectedBlame: BlameNone, Seed: 18, C2S: d, S2C: d, ServerOffloads: true, ClientOffloads: true,
+			Description: "offloads on at the server and at the client (the client's GRO sends fewer ACKs); no impairment",
+			Conns:       []Conn{bulk(256 << 10), rr(200, 4096, 3, 50)}},
+		{Name: "span-duplicates", ExpectedBlame: BlameNone, Seed: 19, C2S: d, S2C: d, SpanDuplicates: true,
+			Description: "the span capture records every packet twice (a SPAN of ingress and egress); no impairment",
+			Conns:       []Conn{bulk(256 << 10), {Mode: "upload", Bytes: 128 << 10, StartMs: 20}}},
+		{Name: "span-duplicates-loss", ExpectedBlame: BlameNetwork, Seed: 20, C2S: d, SpanDuplicates: true,
+			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
+			Description: "a doubled span capture and 2% loss server to client between the points",
+			Conns:       []Conn{bulk(256 << 10)}},
 		{Name: "delay", ExpectedBlame: BlameNetwork, Seed: 15,
 			C2S:         Impairment{DelayMs: 60},
 			S2C:         Impairment{DelayMs: 60},

@@ -63,21 +63,24 @@ type DirCount struct {
 
 // FlowTruth is the ground truth of one connection.
 type FlowTruth struct {
-	Conn             int        `json:"conn"`
-	Spec             Conn       `json:"spec"`
-	Client           string     `json:"client"` // ip:port in span.pcap
-	Server           string     `json:"server"` // ip:port in span.pcap
-	ServerSeesClient string     `json:"server_sees_client"`
-	ServerSeesServer string     `json:"server_sees_server"`
-	ExpectedBlame    string     `json:"expected_blame"`
-	Reason           string     `json:"reason"`
-	ImpairerDrops    DirCount   `json:"impairer_drops"`
-	LostBetween      DirCount   `json:"lost_between"`
-	CaptureDrops     int        `json:"capture_drops"`
-	SpanPackets      int        `json:"span_packets"`
-	ServerPackets    int        `json:"server_packets"`
-	ClientResult     *EndResult `json:"client_result,omitempty"`
-	ServerResult     *EndResult `json:"server_result,omitempty"`
+	Conn             int      `json:"conn"`
+	Spec             Conn     `json:"spec"`
+	Client           string   `json:"client"` // ip:port in span.pcap
+	Server           string   `json:"server"` // ip:port in span.pcap
+	ServerSeesClient string   `json:"server_sees_client"`
+	ServerSeesServer string   `json:"server_sees_server"`
+	ExpectedBlame    string   `json:"expected_blame"`
+	Reason           string   `json:"reason"`
+	ImpairerDrops    DirCount `json:"impairer_drops"`
+	LostBetween      DirCount `json:"lost_between"`
+	CaptureDrops     int      `json:"capture_drops"`
+	// SpanDuplicates counts the copies span.pcap holds of this
+	// connection's packets (Scenario.SpanDuplicates).
+	SpanDuplicates int        `json:"span_duplicates"`
+	SpanPackets    int        `json:"span_packets"`
+	ServerPackets  int        `json:"server_packets"`
+	ClientResult   *EndResult `json:"client_result,omitempty"`
+	ServerResult   *EndResult `json:"server_result,omitempty"`
 }
 
 // EndResult is what one endpoint program reports about a connection.
@@ -160,7 +163,12 @@ type Truth struct {
 	NetLostC2S    int    `json:"net_lost_c2s"`
 	NetLostS2C    int    `json:"net_lost_s2c"`
 	CaptureDrops  int    `json:"capture_drops"`
-	TBFDrops      int    `json:"tbf_drops"` // tc's own drop counter on the bottleneck(s)
+	// CaptureDuplicates counts each file's copies of packets it holds
+	// twice; Offload says whether it holds super-segments (server.pcap
+	// with Scenario.ServerOffloads).
+	CaptureDuplicates map[string]int  `json:"capture_duplicates"`
+	Offload           map[string]bool `json:"offload"`
+	TBFDrops          int             `json:"tbf_drops"` // tc's own drop counter on the bottleneck(s)
 	// OneWayDelayMs is the median one-way delay between the points over
 	// both directions; MeasuredDelay has the per-direction detail.
 	OneWayDelayMs float64                `json:"one_way_delay_ms"`
