@@ -235,5 +235,12 @@ func SampleScenarios() []Scenario {
 			ClockOffset: 3 * time.Second, DriftPPM: 20,
 			Description: "SNAT+DNAT between the points, server clock 3 s ahead drifting +20 ppm, two data segments dropped server to client",
 			Conns:       []Conn{{Mode: "bulk", Bytes: 64 << 10}, {Mode: "rr", ReqBytes: 200, Bytes: 2048, Rounds: 2, StartMs: 30}}},
+		{Name: "offload", ExpectedBlame: BlameNetwork, Seed: 105, ServerOffloads: true, C2S: d,
+			S2C:         Impairment{DelayMs: 5, DropNth: []int{10}},
+			Description: "TSO/GSO/GRO on at the server (server.pcap holds super-segments, span.pcap wire packets), a 64 KB download whose 10th wire segment the router drops, and request/response rounds",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 64 << 10}, {Mode: "rr", ReqBytes: 200, Bytes: 4096, Rounds: 2, StartMs: 30}}},
+		{Name: "span-duplicates", ExpectedBlame: BlameNone, Seed: 106, C2S: d, S2C: d, SpanDuplicates: true,
+			Description: "span.pcap records every packet twice, 20 µs apart (a SPAN of ingress and egress); a 48 KB download and request/response rounds, nothing goes wrong",
+			Conns:       []Conn{{Mode: "bulk", Bytes: 48 << 10}, {Mode: "rr", ReqBytes: 200, Bytes: 2048, Rounds: 2, StartMs: 30}}},
 	}
 }
