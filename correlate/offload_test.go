@@ -14,6 +14,28 @@ import (
 	"github.com/netblame/netblame/samples"
 )
 
+// samplePair reads the truth of sample pair name and returns it with a
+// function that opens the pair's files (closed when t ends).
+func samplePair(t *testing.T, name string) (netlab.Truth, func(file string) fs.File) {
+	fsys := samples.TwoPoint()
+	b, err := fs.ReadFile(fsys, path.Join(name, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr netlab.Truth
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr, func(file string) fs.File {
+		f, err := fsys.Open(path.Join(name, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+}
+
 // tsoFrames rewrites an Ethernet/IPv4 capture as a server with TCP
 // segmentation offload captures it: each run of up to max adjacent
 // segments that the stack would have handed the driver as one (same
@@ -103,25 +125,9 @@ func tsoFrames(t *testing.T, src fs.File, max int) ([]byte, int) {
 // truth's, as with the wire-sized capture, and every wire segment not lost
 // on its way from the server is matched.
 func TestOffloadedServerSide(t *testing.T) {
-	fsys := samples.TwoPoint()
 	for _, name := range samples.Names() {
 		t.Run(name, func(t *testing.T) {
-			b, err := fs.ReadFile(fsys, path.Join(name, "truth.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tr netlab.Truth
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatal(err)
-			}
-			open := func(file string) fs.File {
-				f, err := fsys.Open(path.Join(name, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { f.Close() })
-				return f
-			}
+			tr, open := samplePair(t, name)
 			tr.Offload = nil // the rewrite changes it; checked below
 			server, merged := tsoFrames(t, open("server.pcap"), 10)
 			if merged == 0 {
@@ -191,25 +197,9 @@ func doubled(t *testing.T, src fs.File) ([]byte, int) {
 // the verdicts and losses stay the truth's (the evidence's span frame
 // numbers are those of the doubled file, so only counts are compared).
 func TestDoubledSpan(t *testing.T) {
-	fsys := samples.TwoPoint()
 	for _, name := range samples.Names() {
 		t.Run(name, func(t *testing.T) {
-			b, err := fs.ReadFile(fsys, path.Join(name, "truth.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tr netlab.Truth
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatal(err)
-			}
-			open := func(file string) fs.File {
-				f, err := fsys.Open(path.Join(name, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { f.Close() })
-				return f
-			}
+			tr, open := samplePair(t, name)
 			if tr.CaptureDuplicates["span"] > 0 {
 				t.Skip("this pair's span capture is doubled already")
 			}

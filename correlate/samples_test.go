@@ -2,8 +2,6 @@ package correlate_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io/fs"
 	"math/rand/v2"
 	"path"
 	"testing"
@@ -11,7 +9,6 @@ import (
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/correlate"
 	"github.com/netblame/netblame/internal/fragtest"
-	"github.com/netblame/netblame/internal/netlab"
 	"github.com/netblame/netblame/samples"
 )
 
@@ -19,28 +16,15 @@ import (
 // (made by the lab from real Linux TCP; they need no root) and checks them
 // against their ground truth like TestNetlab does.
 func TestSamples(t *testing.T) {
-	fsys := samples.TwoPoint()
 	names := samples.Names()
 	if len(names) == 0 {
 		t.Skip("package samples holds no pairs")
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			b, err := fs.ReadFile(fsys, path.Join(name, "truth.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tr netlab.Truth
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatal(err)
-			}
+			tr, openFile := samplePair(t, name)
 			open := func(file string) *correlate.Capture {
-				f, err := fsys.Open(path.Join(name, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				c, err := correlate.Read(file, f)
+				c, err := correlate.Read(file, openFile(file))
 				if err != nil {
 					t.Fatal(err)
 				}
