@@ -140,7 +140,8 @@ type analysis struct {
 	lost         []Drop                 // between the points, with reasons
 	unverified   []Drop                 // impairer drops not found missing downstream
 	extra        int                    // downstream transmissions with no upstream copy
-	spanDrops    []int                  // span frame indexes to remove
+	spanDrops    []int                  // raw span frame indexes (Num-1) to remove, ascending
+	spanDropTags []int                  // the same as indexes into span
 	isn          map[[2]int]uint32      // {conn, 1 for c2s} -> the sender's initial sequence number
 	delays       map[string]DelayStats
 	medianDelay  float64
@@ -272,16 +273,18 @@ func (an *analysis) pickSpanDrops(s *Scenario) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(s.Seed), 99))
 	for i, t := range an.span {
-		if t.conn < 0 || t.match < 0 || t.f.PayLen == 0 || t.f.Flags&0x07 != 0 {
+		// A piece of a super-segment cannot leave the file alone.
+		if t.conn < 0 || t.match < 0 || t.f.PayLen == 0 || t.f.Flags&0x07 != 0 || t.f.Pieces > 0 {
 			continue
 		}
 		if rng.Float64()*100 < s.SpanDropPct {
-			an.spanDrops = append(an.spanDrops, i)
+			an.spanDrops = append(an.spanDrops, t.f.Num-1)
+			an.spanDropTags = append(an.spanDropTags, i)
 		}
 	}
 }
 
-// finalSpanFrame maps a raw span frame index to its number in the final
+// finalSpanFrame maps a raw span frame index (Num-1) to its number in the final
 // span.pcap (after removing the span-capture drops), 0 if removed.
 func (an *analysis) finalSpanFrame(idx int) int {
 	n, found := slices.BinarySearch(an.spanDrops, idx)

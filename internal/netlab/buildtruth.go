@@ -45,13 +45,14 @@ func buildTruth(s *Scenario, l *lab, plan addrPlan, target netip.AddrPort, an *a
 	for peer, c := range an.peers {
 		flows[c].ServerSeesClient = peer.String()
 	}
+	// Packet counts are frames of the files, not wire segments.
 	for _, tg := range an.span {
-		if tg.conn >= 0 {
+		if tg.conn >= 0 && tg.f.Piece == 0 {
 			flows[tg.conn].SpanPackets++
 		}
 	}
 	for _, tg := range an.server {
-		if tg.conn >= 0 {
+		if tg.conn >= 0 && tg.f.Piece == 0 {
 			flows[tg.conn].ServerPackets++
 		}
 	}
@@ -82,7 +83,7 @@ func buildTruth(s *Scenario, l *lab, plan addrPlan, target netip.AddrPort, an *a
 			}
 		}
 	}
-	for _, idx := range an.spanDrops {
+	for _, idx := range an.spanDropTags {
 		tg := an.span[idx]
 		st := an.server[tg.match]
 		d := Drop{Conn: tg.conn, Dir: "s2c", Where: "span-capture", Reason: "span-capture", Time: tg.f.TS,
@@ -274,6 +275,24 @@ func checks(s *Scenario, t *Truth, an *analysis, spanF, serverF []frame, ir *imp
 	if s.SpanDropPct > 0 {
 		add("capture_drops>0", t.CaptureDrops > 0, "%d", t.CaptureDrops)
 	}
+	// Offloads are off unless the scenario leaves them on; on, the
+	// server's TSO and GRO make super-segments for any bulk transfer.
+	if s.ServerOffloads {
+		add("server.offload", t.Offload["server"], "super-segments in server.pcap: %v", t.Offload["server"])
+	} else {
+		add("server.no_offload", !t.Offload["server"], "super-segments in server.pcap: %v", t.Offload["server"])
+	}
+	if !s.ClientOffloads {
+		add("span.no_offload", !t.Offload["span"], "super-segments in span.pcap: %v", t.Offload["span"])
+	}
+	// The copies span.pcap holds are those of the connections' frames.
+	dups := 0
+	for _, f := range t.Flows {
+		dups += f.SpanDuplicates
+	}
+	sd := t.CaptureDuplicates["span"]
+	add("capture_duplicates_consistent", sd == dups && (sd > 0) == s.SpanDuplicates && 2*sd <= t.Captures["span"].Packets && t.CaptureDuplicates["server"] == 0,
+		"span %d (flows %d, of %d frames), server %d", sd, dups, t.Captures["span"].Packets, t.CaptureDuplicates["server"])
 	for _, d := range []struct {
 		name string
 		imp  Impairment

@@ -120,33 +120,65 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 			// Every c2s drop was seen at the span point (its frame there
-			// is the same segment), every s2c drop at the server.
+			// is the same segment), every s2c drop at the server; with
+			// offloads on, as one wire segment of a super-segment.
+			wireSpan, wireServer := wireSegments(span), wireSegments(server)
+			piece := func(ws []frame, num int, seq uint32) *frame {
+				for i := range ws {
+					if ws[i].Num == num && ws[i].Seq == seq {
+						return &ws[i]
+					}
+				}
+				return nil
+			}
 			for _, d := range tr.Drops {
 				var f *frame
 				switch {
-				case d.Where == "between" && d.Dir == "c2s" && d.SpanFrame > 0 && d.SpanFrame <= len(span):
-					f = &span[d.SpanFrame-1]
-				case d.ServerFrame > 0 && d.ServerFrame <= len(server):
-					// With offloads on, the drop is one wire segment of
-					// a super-segment.
-					for _, w := range wireSegments(server[d.ServerFrame-1 : d.ServerFrame]) {
-						if w.Seq == d.Seq {
-							f = &w
-						}
-					}
+				case d.Where == "between" && d.Dir == "c2s" && d.SpanFrame > 0:
+					f = piece(wireSpan, d.SpanFrame, d.Seq)
+				case d.ServerFrame > 0:
+					f = piece(wireServer, d.ServerFrame, d.Seq)
 				}
 				if f == nil || f.Seq != d.Seq || f.PayLen != d.Len || f.IPID != d.IPID || f.Flags != d.Flags {
 					t.Errorf("drop %+v: frame in the file does not match", d)
 				}
 			}
+			// Offload flags say which file holds super-segments; packet
+			// counts stay frames of the files.
+			if tr.Offload["server"] != hasSuperSegments(server) || tr.Offload["span"] != hasSuperSegments(span) ||
+				(s.ServerOffloads && !tr.Offload["server"]) || (!s.ServerOffloads && tr.Offload["server"]) ||
+				(!s.ClientOffloads && tr.Offload["span"]) {
+				t.Errorf("offload %v; server offloads %v, client offloads %v", tr.Offload, s.ServerOffloads, s.ClientOffloads)
+			}
+			if tr.Captures["span"].Packets != len(span) || tr.Captures["server"].Packets != len(server) {
+				t.Errorf("capture packets %d/%d, files %d/%d", tr.Captures["span"].Packets, tr.Captures["server"].Packets, len(span), len(server))
+			}
+			serverPkts, dups := 0, 0
+			for _, f := range tr.Flows {
+				serverPkts += f.ServerPackets
+				dups += f.SpanDuplicates
+			}
+			if serverPkts > len(server) || dups != tr.CaptureDuplicates["span"] || tr.CaptureDuplicates["server"] != 0 {
+				t.Errorf("flows hold %d server frames of %d, %d span duplicates; truth %v", serverPkts, len(server), dups, tr.CaptureDuplicates)
+			}
 
 			// Span-capture drops are gone from span.pcap and only from it.
 			kept := len(span)
 			if s.SpanDuplicates {
-				kept /= 2 // every frame twice
-				if tr.CaptureDuplicates["span"] == 0 {
-					t.Error("span duplicates written, none in the truth")
+				// Every kept frame twice, the copy next and 20 µs later
+				// with the same bytes.
+				kept /= 2
+				if tr.CaptureDuplicates["span"] == 0 || len(span)%2 != 0 {
+					t.Errorf("span duplicates written, %d in the truth, %d frames", tr.CaptureDuplicates["span"], len(span))
 				}
+				for i := 0; i+1 < len(span); i += 2 {
+					if span[i+1].TS-span[i].TS != 20e3 || string(span[i].Data) != string(span[i+1].Data) {
+						t.Errorf("span frames %d and %d are not a copy 20 µs later", i+1, i+2)
+						break
+					}
+				}
+			} else if tr.CaptureDuplicates["span"] != 0 {
+				t.Errorf("%d span duplicates without SpanDuplicates", tr.CaptureDuplicates["span"])
 			}
 			if len(rawSpan)-kept != tr.CaptureDrops || len(rawServer) != len(server) {
 				t.Errorf("span %d->%d frames with %d capture drops; server %d->%d",

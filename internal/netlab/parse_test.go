@@ -33,7 +33,7 @@ func TestParseEthernetTCP(t *testing.T) {
 	f := frame{Data: tcpFrame(1448, 30)} // cut 30 bytes into the payload
 	parseEthernetTCP(&f)
 	want := frame{TCP: true, Src: netip.MustParseAddrPort("10.0.0.1:40000"), Dst: netip.MustParseAddrPort("10.0.0.2:5201"),
-		IPID: 4242, Seq: 1000, Ack: 2000, Flags: 0x18, PayLen: 1448, TSVal: 12345}
+		IPID: 4242, Seq: 1000, Ack: 2000, Flags: 0x18, PayLen: 1448, TSVal: 12345, HasTS: true}
 	f.Data = nil
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("got %+v\nwant %+v", f, want)

@@ -30,6 +30,12 @@ type frame struct {
 	Win      uint16
 	PayLen   int // TCP payload length from the IP length fields (snaplen-proof)
 	TSVal    uint32
+	HasTS    bool   // the segment carries a TCP timestamp option
+	MSS      uint16 // the MSS option's value (SYNs), 0 if none
+
+	// Pieces is the number of wire segments wireSegments cut this frame's
+	// super-segment into (0 when it was not cut), Piece this one's index.
+	Pieces, Piece int
 }
 
 // readFrames reads every packet of a capture file.
@@ -135,28 +141,38 @@ func parseEthernetTCP(f *frame) {
 	f.Flags = uint16(b[13]) | uint16(b[12]&1)<<8
 	f.Win = binary.BigEndian.Uint16(b[14:])
 	f.PayLen = ipPayload - hl
-	f.TSVal = tcpTSVal(b[20:hl])
+	f.TSVal, f.HasTS, f.MSS = tcpOptions(b[20:hl])
 }
 
 // tcpTSVal returns the TSval of a TCP timestamp option, or 0.
 func tcpTSVal(opts []byte) uint32 {
+	v, _, _ := tcpOptions(opts)
+	return v
+}
+
+// tcpOptions returns the TSval of a TCP timestamp option (and whether
+// there is one) and the value of an MSS option (0 if none).
+func tcpOptions(opts []byte) (tsval uint32, hasTS bool, mss uint16) {
 	for len(opts) > 0 {
 		switch opts[0] {
 		case 0:
-			return 0
+			return
 		case 1:
 			opts = opts[1:]
 			continue
 		}
 		if len(opts) < 2 || int(opts[1]) < 2 || int(opts[1]) > len(opts) {
-			return 0
+			return
 		}
-		if opts[0] == 8 && opts[1] == 10 {
-			return binary.BigEndian.Uint32(opts[2:])
+		switch {
+		case opts[0] == 8 && opts[1] == 10:
+			tsval, hasTS = binary.BigEndian.Uint32(opts[2:]), true
+		case opts[0] == 2 && opts[1] == 4:
+			mss = binary.BigEndian.Uint16(opts[2:])
 		}
 		opts = opts[opts[1]:]
 	}
-	return 0
+	return
 }
 
 // flagNames spells TCP flags the way the shared truth files do ("S", "SA", "PA", "FA", "R").
@@ -173,43 +189,78 @@ func flagNames(fl uint16) string {
 	return sb.String()
 }
 
-// wireSegments returns frames with every TCP super-segment (a frame whose
-// payload is longer than the lab's 1500-byte MTU lets one segment carry,
-// which TSO/GSO or GRO made at an endpoint with offloads on) replaced by
-// the wire segments the router forwarded: MSS-sized pieces with
-// consecutive IPv4 IDs, PSH and FIN on the last. Each piece keeps the
-// frame's number and time. Frames is returned as is when it holds none.
-func wireSegments(frames []frame) []frame {
-	seg := func(f *frame) int {
-		n := 1500 - 20 - 20 - 12 // every lab connection uses TCP timestamps
+// segSizes gives the size of a wire segment in each direction of the
+// connections of one capture: the MSS the receiver announced in its SYN
+// or SYN-ACK, less 12 bytes when the segment carries the TCP timestamp
+// option. A direction whose handshake the capture missed gets what the
+// lab's 1500-byte MTU lets one segment carry.
+type segSizes map[[2]netip.AddrPort]int
+
+func segSizesOf(frames []frame) segSizes {
+	m := segSizes{}
+	for i := range frames {
+		f := &frames[i]
+		if f.TCP && f.Flags&0x02 != 0 && f.MSS > 0 {
+			m[[2]netip.AddrPort{f.Dst, f.Src}] = int(f.MSS) // what the SYN's receiver may send
+		}
+	}
+	return m
+}
+
+func (m segSizes) of(f *frame) int {
+	n, ok := m[[2]netip.AddrPort{f.Src, f.Dst}]
+	if !ok {
+		n = 1500 - 20 - 20
 		if f.V6 {
 			n -= 20
 		}
-		return n
 	}
-	super := false
+	if f.HasTS {
+		n -= 12
+	}
+	return n
+}
+
+// hasSuperSegments reports whether frames holds a TCP frame longer than
+// its direction's wire segment size (TSO/GSO or GRO at the capturing
+// host).
+func hasSuperSegments(frames []frame) bool {
+	m := segSizesOf(frames)
 	for i := range frames {
-		if frames[i].TCP && frames[i].PayLen > seg(&frames[i]) {
-			super = true
-			break
+		if n := m.of(&frames[i]); frames[i].TCP && n > 0 && frames[i].PayLen > n {
+			return true
 		}
 	}
-	if !super {
+	return false
+}
+
+// wireSegments returns frames with every TCP super-segment (a frame whose
+// payload is longer than its direction's wire segment size, which TSO/GSO
+// or GRO made at an endpoint with offloads on) replaced by the wire
+// segments the router forwarded: segment-sized pieces with consecutive
+// IPv4 IDs, the same ack and TSval, PSH and FIN on the last. Each piece
+// keeps the frame's number and time and records its place in Pieces and
+// Piece. Frames is returned as is when it holds none.
+func wireSegments(frames []frame) []frame {
+	if !hasSuperSegments(frames) {
 		return frames
 	}
+	m := segSizesOf(frames)
 	var out []frame
 	for _, f := range frames {
-		n := seg(&f)
-		if !f.TCP || f.PayLen <= n {
+		n := m.of(&f)
+		if !f.TCP || f.PayLen <= n || n <= 0 {
 			out = append(out, f)
 			continue
 		}
-		for off, j := 0, uint32(0); off < f.PayLen; off, j = off+n, j+1 {
+		f.Pieces = (f.PayLen + n - 1) / n
+		for off, j := 0, 0; off < f.PayLen; off, j = off+n, j+1 {
 			p := f
+			p.Piece = j
 			p.Seq = f.Seq + uint32(off)
 			p.PayLen = min(n, f.PayLen-off)
 			if !f.V6 {
-				p.IPID = (f.IPID + j) & 0xffff
+				p.IPID = (f.IPID + uint32(j)) & 0xffff
 			}
 			if off+p.PayLen < f.PayLen {
 				p.Flags &^= 0x08 | 0x01

@@ -174,7 +174,7 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 
 	addrs := labAddrs{client: netip.MustParseAddr(plan.client), server: netip.MustParseAddr(plan.server)}
 	// The truth is in wire segments, as the impairer decided them.
-	an := analyze(&s, addrs, spanF, wireSegments(serverF), &ir)
+	an := analyze(&s, addrs, wireSegments(spanF), wireSegments(serverF), &ir)
 
 	res := &Result{Dir: dir, SpanPcap: filepath.Join(dir, "span.pcap"), ServerPcap: filepath.Join(dir, "server.pcap"),
 		TruthPath: filepath.Join(dir, "truth.json")}
@@ -211,10 +211,12 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 
 	t := buildTruth(&s, l, plan, target, an, &ir, cres, sres)
 	t.CaptureDuplicates = map[string]int{"span": 0, "server": 0}
-	t.Offload = map[string]bool{"span": len(wireSegments(spanF)) != len(spanF), "server": len(wireSegments(serverF)) != len(serverF)}
+	t.Offload = map[string]bool{"span": hasSuperSegments(spanF), "server": hasSuperSegments(serverF)}
 	if s.SpanDuplicates {
-		for i, tg := range an.span {
-			if tg.conn >= 0 && an.finalSpanFrame(i) > 0 {
+		// One copy of every frame kept in span.pcap (not of a
+		// super-segment's pieces, nor of span-capture drops).
+		for _, tg := range an.span {
+			if tg.conn >= 0 && tg.f.Piece == 0 && an.finalSpanFrame(tg.f.Num-1) > 0 {
 				t.Flows[tg.conn].SpanDuplicates++
 				t.CaptureDuplicates["span"]++
 			}
