@@ -56,6 +56,9 @@ type analyzer struct {
 	client  []int64
 	st      flowState // the flow being analysed
 	base    [2]uint32 // its client side's first seq by direction
+	// reordered lists, ascending, the upstream records of the flow that
+	// reached the downstream point after a packet sent later.
+	reordered []int32
 }
 
 // toA converts a timestamp of view v's clock to the client side's.
@@ -119,6 +122,9 @@ type flowState struct {
 	latency float64
 	// slowThink sums the think times long enough to blame the server.
 	slowThink float64
+	// reorderHarm counts retransmissions that reordering between the
+	// points caused.
+	reorderHarm int
 }
 
 // evidence lists record i of v as evidence of kind k, unless the flow has
@@ -170,6 +176,9 @@ const (
 	evPremature
 	evLossBeyond
 	evLostBefore
+	evReordered
+	evDuplicated
+	evAfterReorder
 	evZeroWindowClient
 	evZeroWindowServer
 	evServerThink
@@ -182,7 +191,7 @@ const (
 var evNames = [numEvKinds]string{
 	"lost_c2s", "lost_s2c", "lost_syn", "lost_synack", "capture_drop",
 	"spurious_retransmission", "retransmission_after_ack_loss", "premature_retransmission", "loss_beyond_far_point",
-	"lost_before_client_side", "zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
+	"lost_before_client_side", "reordered_between", "duplicated_between", "retransmission_after_reordering", "zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
 }
 
 // Evidence details, by direction (c2s, s2c): fixed strings, so listing
@@ -203,6 +212,14 @@ var (
 	zeroDetail = [2]string{
 		"the client advertised a zero window: its application is not reading",
 		"the server advertised a zero window: its application is not reading",
+	}
+	reorderDetail = [2]string{
+		"left the client-side point before the ref packet and reached the server-side point after it: reordered between the points",
+		"left the server-side point before the ref packet and reached the client-side point after it: reordered between the points",
+	}
+	dupDetail = [2]string{
+		"a second copy, at the server-side point, of one packet that passed the client-side point once (ref: the first copy): duplicated between the points",
+		"a second copy, at the client-side point, of one packet that passed the server-side point once (ref: the first copy): duplicated between the points",
 	}
 	beyondDetail = [2]string{
 		"the earlier copy passed both points, but the server beyond the server-side point did not acknowledge it",
@@ -250,6 +267,7 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 		if d == s2c {
 			up, down = vb, va
 		}
+		z.reorder(d, up, down, st)
 		z.lossAndRetrans(d, up, down, rel, st)
 	}
 	z.windows(va, vb, p, rel, st)
@@ -325,6 +343,57 @@ func (z *analyzer) transit(va *view, st *flowState) {
 			st.congest += float64(q)
 		}
 	}
+}
+
+// reorder finds direction d's segments that left the upstream point
+// before another packet and reached the downstream point after it, and
+// keeps them in z.reordered for the retransmission analysis. Pure ACKs
+// are not counted: TCP does not care in which order they come, and a
+// receiving host's GRO reorders them by microseconds. Records are stored
+// in frame order, so an upstream record's index is its place in the
+// order packets left that point.
+func (z *analyzer) reorder(d int, up, down *view, st *flowState) {
+	z.reordered = z.reordered[:0]
+	latest := int32(-1) // the latest-sent packet to arrive so far
+	var latestAt int32
+	for _, i := range down.recs {
+		j := down.match[i]
+		if j < 0 || down.c.recs.at(i).dir() != d {
+			continue
+		}
+		if j > latest {
+			latest, latestAt = j, i
+			continue
+		}
+		if down.c.recs.at(i).seqLen() == 0 {
+			continue
+		}
+		if d == c2s {
+			st.fr.ReorderedBetween.C2S++
+		} else {
+			st.fr.ReorderedBetween.S2C++
+		}
+		z.reordered = append(z.reordered, j)
+		ev := z.evidence(st, evReordered, down, i, reorderDetail[d])
+		ev.ref(down, latestAt)
+		ev.delay(z.toA(down, down.c.recs.at(i).ts) - z.toA(down, down.c.recs.at(latestAt).ts))
+	}
+	slices.Sort(z.reordered)
+}
+
+// duplicateOf returns the earlier record of down (before down.recs[k],
+// matched) that record down.recs[k] is an identical copy of, or -1.
+func duplicateOf(down *view, k int) int32 {
+	r := down.c.recs.at(down.recs[k])
+	for n, kk := 0, k-1; kk >= 0 && n < maxBackScan; kk, n = kk-1, n+1 {
+		j := down.recs[kk]
+		q := down.c.recs.at(j)
+		if down.match[j] >= 0 && q.bits == r.bits && q.seq == r.seq && q.ack == r.ack && q.plen == r.plen &&
+			q.flags == r.flags && q.ident == r.ident && q.win == r.win {
+			return j
+		}
+	}
+	return -1
 }
 
 // buildAcks collects where the receiver of direction d (which sends in
@@ -405,9 +474,20 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 	}
 	// Packets the downstream point saw that the upstream one did not: the
 	// upstream capture missed them.
-	for _, i := range down.recs {
+	// Unless they are second copies of a packet that passed the upstream
+	// point once: the network duplicated those.
+	for k, i := range down.recs {
 		r := down.c.recs.at(i)
 		if r.dir() != d || down.match[i] >= 0 {
+			continue
+		}
+		if first := duplicateOf(down, k); first >= 0 {
+			if d == c2s {
+				fr.DuplicatedBetween.C2S++
+			} else {
+				fr.DuplicatedBetween.S2C++
+			}
+			z.evidence(st, evDuplicated, down, i, dupDetail[d]).ref(down, first)
 			continue
 		}
 		if !z.inWindow(up, z.toView(down, up, r.ts)-minT) {
@@ -575,6 +655,16 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 		rk.Unknown++
 	case up.match[prev] < 0:
 		rk.AfterLossBetween++
+	case isReordered(z.reordered, prev):
+		// Reordering between the points made the receiver report a gap
+		// (duplicate ACKs, SACK) that the sender took for a loss.
+		rk.AfterReordering++
+		st.reorderHarm++
+		z.evidence(st, evAfterReorder, up, i, "the earlier copy (ref) was reordered between the points, not lost: the receiver's duplicate ACKs made the sender retransmit").ref(up, prev)
+		if t0, t1 := max(z.toA(up, up.c.recs.at(prev).ts), st.recEnd), z.toA(up, r.ts); t1 > t0 {
+			st.recovery += float64(t1 - t0)
+			st.recEnd = t1
+		}
 	default:
 		if ai := firstAck(ackUp, pe); ai >= 0 && ackUp[ai].t <= r.ts {
 			rk.Spurious++
@@ -600,6 +690,13 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 		z.evidence(st, evLossBeyond, up, i, beyondDetail[d]).ref(up, prev)
 	}
 	return prev
+}
+
+// isReordered reports whether upstream record j is in the sorted list of
+// reordered records.
+func isReordered(list []int32, j int32) bool {
+	_, found := slices.BinarySearch(list, j)
+	return found
 }
 
 // windows finds zero windows and shrinking windows, each at the capture

@@ -141,7 +141,11 @@ type Retrans struct {
 	// reached neither capture point, lost between the client and the
 	// client-side point.
 	LostBeforeClientSide int `json:"lost_before_client_side"`
-	Unknown              int `json:"unknown,omitempty"` // earlier copy not in the capture
+	// AfterReordering: the earlier copy was reordered between the points
+	// (it arrived after a later packet), and the receiver's duplicate ACKs
+	// made the sender retransmit it.
+	AfterReordering int `json:"after_reordering"`
+	Unknown         int `json:"unknown,omitempty"` // earlier copy not in the capture
 }
 
 // FlowReport is the correlation of one connection.
@@ -172,6 +176,13 @@ type FlowReport struct {
 	// missed, and left out of the verdict.
 	OutsideCommonWindow int       `json:"outside_common_window"`
 	CaptureDropAt       SideCount `json:"capture_drops_at"`
+	// ReorderedBetween counts segments (pure ACKs aside) that reached the
+	// downstream point after a packet that left the upstream point later; DuplicatedBetween
+	// second copies at the downstream point of a packet that passed the
+	// upstream point once (more than 1 ms apart; closer copies are capture
+	// duplicates). Both are the network's doing.
+	ReorderedBetween  DirCount `json:"reordered_between"`
+	DuplicatedBetween DirCount `json:"duplicated_between"`
 
 	Retransmissions     int     `json:"retransmissions"`
 	RetransmissionKinds Retrans `json:"retransmission_kinds"`

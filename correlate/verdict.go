@@ -41,7 +41,7 @@ func judgeFlow(st *flowState) {
 	}
 	fr.Blame = Blame{Network: round3(net / 1e9), Server: round3(srv / 1e9), Client: round3(cli / 1e9)}
 
-	netSig := st.harmful > 0 || st.congest > 0 || st.latency > 0
+	netSig := st.harmful > 0 || st.reorderHarm > 0 || st.congest > 0 || st.latency > 0
 	srvSig := srv >= perceptible || fr.ResetBy == "server"
 	cliSig := cli >= perceptible || fr.ResetBy == "client"
 
@@ -69,6 +69,9 @@ func judgeFlow(st *flowState) {
 		if fr.CaptureDrops > 0 {
 			fr.Reason += fmt.Sprintf("; %d packet(s) missing from one capture were delivered (capture drops, not the network)", fr.CaptureDrops)
 		}
+		if n, m := fr.ReorderedBetween.Total(), fr.DuplicatedBetween.Total(); n+m > 0 {
+			fr.Reason += fmt.Sprintf("; the network reordered %d and duplicated %d packet(s), at no cost", n, m)
+		}
 	}
 }
 
@@ -84,6 +87,10 @@ func networkReason(st *flowState) string {
 			s += fmt.Sprintf(", recovery took %.0f ms", st.recovery/1e6)
 		}
 		parts = append(parts, s)
+	}
+	if st.reorderHarm > 0 {
+		parts = append(parts, fmt.Sprintf("%d packet(s) reordered between the points (c2s %d, s2c %d) caused %d needless retransmission(s)",
+			fr.ReorderedBetween.Total(), fr.ReorderedBetween.C2S, fr.ReorderedBetween.S2C, st.reorderHarm))
 	}
 	if st.congest > 0 {
 		parts = append(parts, fmt.Sprintf("queueing between the points: transit median %.1f/%.1f ms against a minimum of %.1f/%.1f ms (c2s/s2c)",
