@@ -78,8 +78,9 @@ func runScenario(t *testing.T, s netlab.Scenario) []string {
 
 // checkTruth compares a report with the lab's truth: the verdict overall
 // and per connection, the exact lost-between and capture-drop counts, the
-// NAT view, the capture duplicates, the offload flags and the clock
-// offset.
+// exact reordering and duplication between the points and the
+// retransmissions reordering caused, the NAT view, the capture
+// duplicates, the offload flags and the clock offset.
 func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 	var errs []string
 	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -105,6 +106,15 @@ func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 		}
 		if fr.CaptureDuplicates.ClientSide != tf.SpanDuplicates || fr.CaptureDuplicates.ServerSide != 0 {
 			errorf("%s: capture duplicates %+v, want %d at the client side", tf.Client, fr.CaptureDuplicates, tf.SpanDuplicates)
+		}
+		if fr.ReorderedBetween.C2S != tf.ReorderedBetween.C2S || fr.ReorderedBetween.S2C != tf.ReorderedBetween.S2C {
+			errorf("%s: reordered between %+v, want %+v", tf.Client, fr.ReorderedBetween, tf.ReorderedBetween)
+		}
+		if want := tf.RetransAfterReordering.C2S + tf.RetransAfterReordering.S2C; fr.RetransmissionKinds.AfterReordering != want {
+			errorf("%s: %d retransmissions after reordering, want %d", tf.Client, fr.RetransmissionKinds.AfterReordering, want)
+		}
+		if fr.DuplicatedBetween.C2S != tf.DuplicatedBetween.C2S || fr.DuplicatedBetween.S2C != tf.DuplicatedBetween.S2C {
+			errorf("%s: duplicated between %+v, want %+v", tf.Client, fr.DuplicatedBetween, tf.DuplicatedBetween)
 		}
 		if fr.CaptureDrops != tf.CaptureDrops {
 			errorf("%s: %d capture drops, want %d", tf.Client, fr.CaptureDrops, tf.CaptureDrops)

@@ -140,11 +140,16 @@ type analysis struct {
 	lost         []Drop                 // between the points, with reasons
 	unverified   []Drop                 // impairer drops not found missing downstream
 	extra        int                    // downstream transmissions with no upstream copy
-	spanDrops    []int                  // raw span frame indexes (Num-1) to remove, ascending
-	spanDropTags []int                  // the same as indexes into span
-	isn          map[[2]int]uint32      // {conn, 1 for c2s} -> the sender's initial sequence number
-	delays       map[string]DelayStats
-	medianDelay  float64
+	// Per connection: data segments reordered between the points, their
+	// retransmissions, and second copies downstream of a packet that
+	// passed the upstream point once.
+	reordered, afterReorder, duplicated []DirCount
+	reorderedKeys                       []pktKey          // the reordered segments, as sent upstream
+	spanDrops                           []int             // raw span frame indexes (Num-1) to remove, ascending
+	spanDropTags                        []int             // the same as indexes into span
+	isn                                 map[[2]int]uint32 // {conn, 1 for c2s} -> the sender's initial sequence number
+	delays                              map[string]DelayStats
+	medianDelay                         float64
 }
 
 func analyze(s *Scenario, a labAddrs, spanF, serverF []frame, imp *impairerResult) *analysis {
@@ -202,16 +207,9 @@ func analyze(s *Scenario, a labAddrs, spanF, serverF []frame, imp *impairerResul
 			an.unverified = append(an.unverified, imp.Drops[i])
 		}
 	}
-	for _, t := range an.span {
-		if t.conn >= 0 && !t.c2s && t.match < 0 {
-			an.extra++
-		}
-	}
-	for _, t := range an.server {
-		if t.conn >= 0 && t.c2s && t.match < 0 {
-			an.extra++
-		}
-	}
+	an.duplicated = make([]DirCount, len(s.Conns))
+	an.extra = an.countExtra(an.span, false) + an.countExtra(an.server, true)
+	an.findReordering(len(s.Conns))
 	slices.SortStableFunc(an.lost, func(x, y Drop) int { return cmpInt64(x.Time, y.Time) })
 	an.delays = map[string]DelayStats{"c2s": delayStats(d2s), "s2c": delayStats(s2d)}
 	all := append(append([]int64(nil), d2s...), s2d...)
@@ -295,8 +293,9 @@ func (an *analysis) finalSpanFrame(idx int) int {
 }
 
 // flowReason derives a connection's expected blame and its reason from
-// its spec and its measured losses.
-func flowReason(c *Conn, lostC2S, lostS2C int, s *Scenario) (string, string) {
+// its spec, its measured losses and the retransmissions reordering
+// between the points caused.
+func flowReason(c *Conn, lostC2S, lostS2C int, f *FlowTruth, s *Scenario) (string, string) {
 	lost := lostC2S + lostS2C
 	switch {
 	case c.Blame == BlameNetwork && lost == 0:
@@ -305,6 +304,9 @@ func flowReason(c *Conn, lostC2S, lostS2C int, s *Scenario) (string, string) {
 		return c.Blame, "set by the scenario"
 	case lost > 0:
 		return BlameNetwork, fmt.Sprintf("%d packet(s) lost between the points (c2s %d, s2c %d)", lost, lostC2S, lostS2C)
+	case f.RetransAfterReordering.C2S+f.RetransAfterReordering.S2C > 0:
+		return BlameNetwork, fmt.Sprintf("%d segment(s) reordered between the points caused %d needless retransmission(s)",
+			f.ReorderedBetween.C2S+f.ReorderedBetween.S2C, f.RetransAfterReordering.C2S+f.RetransAfterReordering.S2C)
 	case c.ServerStallMs > 0:
 		return BlameServer, fmt.Sprintf("server stops reading for %d ms (zero window)", c.ServerStallMs)
 	case c.ServerThinkMs > 0:
@@ -331,4 +333,100 @@ func (an *analysis) relSeq(t *tagged) uint32 {
 		return t.f.Seq - isn
 	}
 	return 0
+}
+
+// countExtra counts direction c2s's (or s2c's) transmissions in down, its
+// downstream file, that have no upstream copy, less the second copies of
+// one that has: those the network duplicated.
+func (an *analysis) countExtra(down []tagged, c2s bool) int {
+	seen := map[pktKey]bool{}
+	for i := range down {
+		if t := &down[i]; t.conn >= 0 && t.c2s == c2s && t.match >= 0 {
+			seen[keyOf(t)] = true
+		}
+	}
+	extra := 0
+	for i := range down {
+		t := &down[i]
+		if t.conn < 0 || t.c2s != c2s || t.match >= 0 {
+			continue
+		}
+		if !seen[keyOf(t)] {
+			extra++
+			continue
+		}
+		if c2s {
+			an.duplicated[t.conn].C2S++
+		} else {
+			an.duplicated[t.conn].S2C++
+		}
+	}
+	return extra
+}
+
+// findReordering finds, per connection and direction, the data segments
+// that reached the downstream point after a segment that left the
+// upstream point later, and counts the retransmissions whose earlier copy
+// (the latest transmission before them holding their first byte) was one
+// of those.
+func (an *analysis) findReordering(nconn int) {
+	an.reordered = make([]DirCount, nconn)
+	an.afterReorder = make([]DirCount, nconn)
+	for _, c2s := range []bool{true, false} {
+		up, down := an.span, an.server
+		if !c2s {
+			up, down = an.server, an.span
+		}
+		count := func(dc *DirCount) *int {
+			if c2s {
+				return &dc.C2S
+			}
+			return &dc.S2C
+		}
+		reordered := map[int]bool{}  // upstream indexes
+		latest := make([]int, nconn) // per conn, the latest-sent upstream index arrived
+		for i := range latest {
+			latest[i] = -1
+		}
+		for i := range down {
+			t := &down[i]
+			if t.conn < 0 || t.c2s != c2s || t.match < 0 {
+				continue
+			}
+			if t.match > latest[t.conn] {
+				latest[t.conn] = t.match
+				continue
+			}
+			if t.f.PayLen == 0 {
+				continue // pure ACKs: see correlate's reorder
+			}
+			reordered[t.match] = true
+			an.reorderedKeys = append(an.reorderedKeys, keyOf(&up[t.match]))
+			*count(&an.reordered[t.conn])++
+		}
+		sentEnd := map[int]uint32{} // per conn, the highest sequence number sent + 1
+		for i := range up {
+			r := &up[i]
+			if r.conn < 0 || r.c2s != c2s || r.f.PayLen == 0 {
+				continue
+			}
+			end, seen := sentEnd[r.conn]
+			if rEnd := r.f.Seq + uint32(r.f.PayLen); !seen || int32(rEnd-end) > 0 {
+				sentEnd[r.conn] = rEnd
+			}
+			if !seen || int32(r.f.Seq-end) >= 0 {
+				continue // new data
+			}
+			for j := i - 1; j >= 0; j-- {
+				u := &up[j]
+				if u.conn == r.conn && u.c2s == c2s && u.f.PayLen > 0 &&
+					int32(r.f.Seq-u.f.Seq) >= 0 && int32(r.f.Seq-u.f.Seq) < int32(u.f.PayLen) {
+					if reordered[j] {
+						*count(&an.afterReorder[r.conn])++
+					}
+					break
+				}
+			}
+		}
+	}
 }

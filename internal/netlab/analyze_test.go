@@ -128,19 +128,23 @@ func TestFlowReason(t *testing.T) {
 	for _, c := range []struct {
 		conn     Conn
 		c2s, s2c int
+		reorder  int // retransmissions after reordering
 		want     string
 	}{
-		{Conn{}, 0, 0, BlameNone},
-		{Conn{}, 0, 2, BlameNetwork},
-		{Conn{ServerThinkMs: 100}, 0, 0, BlameServer},
-		{Conn{ServerThinkMs: 100}, 1, 0, BlameNetwork}, // loss between the points outranks the endpoint
-		{Conn{ServerStallMs: 100}, 0, 0, BlameServer},
-		{Conn{ClientStallMs: 100}, 0, 0, BlameClient},
-		{Conn{ClientRST: true}, 0, 0, BlameClient},
-		{Conn{Blame: BlameNetwork}, 0, 0, BlameNetwork},
-		{Conn{Blame: BlameServer}, 3, 0, BlameServer},
+		{Conn{}, 0, 0, 0, BlameNone},
+		{Conn{}, 0, 2, 0, BlameNetwork},
+		{Conn{ServerThinkMs: 100}, 0, 0, 0, BlameServer},
+		{Conn{ServerThinkMs: 100}, 1, 0, 0, BlameNetwork}, // loss between the points outranks the endpoint
+		{Conn{ServerStallMs: 100}, 0, 0, 0, BlameServer},
+		{Conn{ClientStallMs: 100}, 0, 0, 0, BlameClient},
+		{Conn{ClientRST: true}, 0, 0, 0, BlameClient},
+		{Conn{Blame: BlameNetwork}, 0, 0, 0, BlameNetwork},
+		{Conn{Blame: BlameServer}, 3, 0, 0, BlameServer},
+		{Conn{}, 0, 0, 2, BlameNetwork}, // needless retransmissions the reordering caused
+		{Conn{ServerThinkMs: 100}, 0, 0, 1, BlameNetwork},
 	} {
-		got, reason := flowReason(&c.conn, c.c2s, c.s2c, s)
+		f := &FlowTruth{RetransAfterReordering: DirCount{S2C: c.reorder}, ReorderedBetween: DirCount{S2C: c.reorder}}
+		got, reason := flowReason(&c.conn, c.c2s, c.s2c, f, s)
 		if got != c.want || reason == "" {
 			t.Errorf("flowReason(%+v, %d, %d) = %q (%q), want %q", c.conn, c.c2s, c.s2c, got, reason, c.want)
 		}

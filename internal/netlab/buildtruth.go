@@ -100,7 +100,8 @@ func buildTruth(s *Scenario, l *lab, plan addrPlan, target netip.AddrPort, an *a
 	slices.SortStableFunc(t.Drops, func(a, b Drop) int { return cmpInt64(a.Time, b.Time) })
 	for i := range flows {
 		f := &flows[i]
-		f.ExpectedBlame, f.Reason = flowReason(&f.Spec, f.LostBetween.C2S, f.LostBetween.S2C, s)
+		f.ReorderedBetween, f.RetransAfterReordering, f.DuplicatedBetween = an.reordered[i], an.afterReorder[i], an.duplicated[i]
+		f.ExpectedBlame, f.Reason = flowReason(&f.Spec, f.LostBetween.C2S, f.LostBetween.S2C, f, s)
 		t.PerFlowBlame[f.Client] = f.ExpectedBlame
 		if s.NAT && f.ServerSeesClient != "" {
 			t.NAT = append(t.NAT, NATMapping{Conn: i, SpanClient: f.Client, SpanServer: f.Server,
@@ -157,6 +158,7 @@ func checks(s *Scenario, t *Truth, an *analysis, spanF, serverF []frame, ir *imp
 	}
 	add("lost_unexplained==0", unexplained == 0, "%d packet(s) missing downstream that neither the impairer nor a bottleneck dropped", unexplained)
 	add("extra_downstream==0", an.extra == 0, "%d packet(s) downstream without an upstream copy", an.extra)
+	reorderChecks(add, s, t, an, ir)
 	impC2S, impS2C := 0, 0
 	for _, d := range ir.Drops {
 		if d.Dir == "c2s" {
@@ -311,4 +313,33 @@ func checks(s *Scenario, t *Truth, an *analysis, spanF, serverF []frame, ir *imp
 	}
 	add("a_flow_carries_the_overall_blame", hasBlame, "overall %s", s.ExpectedBlame)
 	return cs
+}
+
+// reorderChecks checks reordering and duplication between the points
+// against what the impairer did: every reordered segment was one it held
+// back, and every second copy downstream one it sent.
+func reorderChecks(add func(string, bool, string, ...any), s *Scenario, t *Truth, an *analysis, ir *impairerResult) {
+	held := map[pktKey]bool{}
+	for _, d := range ir.Holds {
+		held[pktKey{conn: d.Conn, c2s: d.Dir == "c2s", seq: d.Seq, ack: d.Ack, flags: d.Flags, len: d.Len, ipid: d.IPID, tsval: d.TSVal}] = true
+	}
+	unheld := 0
+	for _, k := range an.reorderedKeys {
+		if !held[k] {
+			unheld++
+		}
+	}
+	n := len(an.reorderedKeys)
+	add("reordered_were_held", unheld == 0, "%d of %d reordered segment(s) not held by the impairer", unheld, n)
+	if s.C2S.holds() || s.S2C.holds() {
+		add("reordered>0", n > 0, "%d reordered of %d held", n, len(ir.Holds))
+	}
+	dups := 0
+	for _, f := range t.Flows {
+		dups += f.DuplicatedBetween.C2S + f.DuplicatedBetween.S2C
+	}
+	add("duplicated==impairer_dups", dups == len(ir.Dups), "%d second copies downstream, the impairer sent %d", dups, len(ir.Dups))
+	if s.C2S.dups() || s.S2C.dups() {
+		add("duplicated>0", dups > 0, "%d", dups)
+	}
 }

@@ -8,7 +8,9 @@
 // The router forwards through an NFQUEUE impairer (this package's own
 // minimal nfnetlink_queue client) that drops chosen packets with a seeded
 // generator and logs every drop with its IP ID, sequence number and
-// length; it also delays packets, as the kernel here has no netem. TBF
+// length; it also delays packets, as the kernel here has no netem, holds
+// chosen ones back so later ones overtake them (reordering), and sends
+// chosen ones twice through a raw socket (duplication). TBF
 // gives a congested bottleneck, iptables SNAT/DNAT changes tuples between
 // the points, and after capture server.pcap's clock can be shifted and
 // span.pcap can lose packets like an overloaded SPAN port. The truth is

@@ -195,3 +195,19 @@ func (q *nfQueue) Close() error {
 	q.fd = -1
 	return err
 }
+
+// openRawIPv4 opens a raw socket that sends whole IPv4 packets, header
+// included, as they are given.
+func openRawIPv4() (int, error) {
+	return unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+}
+
+// sendRawIPv4 sends pkt, an IPv4 packet, to its destination address.
+func sendRawIPv4(fd int, pkt []byte) error {
+	if len(pkt) < 20 {
+		return errors.New("short IPv4 packet")
+	}
+	return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: [4]byte(pkt[16:20])})
+}
+
+func closeRaw(fd int) { unix.Close(fd) }

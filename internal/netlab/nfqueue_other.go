@@ -16,3 +16,7 @@ func openNFQueue(num uint16, copyRange, maxLen uint32) (*nfQueue, error) {
 func (q *nfQueue) Receive(stop func() bool, fn func(p nfqPacket)) error { return nil }
 func (q *nfQueue) Verdict(id uint32, accept bool) error                 { return nil }
 func (q *nfQueue) Close() error                                         { return nil }
+
+func openRawIPv4() (int, error)          { return -1, errors.New("raw sockets: Linux only") }
+func sendRawIPv4(fd int, b []byte) error { return errors.New("raw sockets: Linux only") }
+func closeRaw(fd int)                    {}

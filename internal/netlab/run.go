@@ -261,6 +261,9 @@ func validate(s *Scenario) error {
 		return errors.New("netlab: NAT is IPv4 only")
 	case s.Snaplen != 0 && s.Snaplen < 96:
 		return errors.New("netlab: snaplen below 96 would cut TCP headers")
+	case (s.C2S.dups() || s.S2C.dups()) && (s.IPv6 || s.NAT || s.ServerOffloads || s.ClientOffloads):
+		// The copy is sent before SNAT and must be a wire-sized IPv4 packet.
+		return errors.New("netlab: duplication is IPv4 only, without NAT or offloads")
 	}
 	for i, c := range s.Conns {
 		switch c.Mode {

@@ -57,3 +57,5 @@ func TestGenerateSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var keepDir = flag.String("keep", "", "TestScenarios copies each scenario's files (captures, truth, impairer logs) to DIR/NAME")

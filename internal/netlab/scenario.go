@@ -34,7 +34,26 @@ type Impairment struct {
 	RateKbit int `json:"rate_kbit,omitempty"`
 	// QueueMs is the TBF latency bound (queue length in time); default 20.
 	QueueMs int `json:"queue_ms,omitempty"`
+	// HoldNth and HoldPct hold back these data segments (ordinals as for
+	// DropNth) or this percentage of them for HoldMs (default 10) beyond
+	// DelayMs, so that later segments overtake them: reordering between
+	// the points. Every hold is recorded.
+	HoldNth []int   `json:"hold_nth,omitempty"`
+	HoldPct float64 `json:"hold_pct,omitempty"`
+	HoldMs  int     `json:"hold_ms,omitempty"`
+	// DupNth and DupPct send a second, identical copy of these data
+	// segments (or this percentage) DupGapMs (default 3) after the
+	// original: duplication between the points. The gap is longer than
+	// correlate's 1 ms capture-duplicate window, as a network duplicate's
+	// is. IPv4 without NAT or offloads only.
+	DupNth   []int   `json:"dup_nth,omitempty"`
+	DupPct   float64 `json:"dup_pct,omitempty"`
+	DupGapMs int     `json:"dup_gap_ms,omitempty"`
 }
+
+// holds and dups report whether the impairment reorders or duplicates.
+func (i *Impairment) holds() bool { return len(i.HoldNth) > 0 || i.HoldPct > 0 }
+func (i *Impairment) dups() bool  { return len(i.DupNth) > 0 || i.DupPct > 0 }
 
 // Conn is one TCP connection from client to server.
 type Conn struct {
@@ -195,6 +214,16 @@ func Scenarios() []Scenario {
 			S2C:         with(d, func(i *Impairment) { i.DropPct = 2 }),
 			Description: "a doubled span capture and 2% loss server to client between the points",
 			Conns:       []Conn{bulk(256 << 10)}},
+		{Name: "reorder", ExpectedBlame: BlameNetwork, Seed: 21,
+			C2S:         with(d, func(i *Impairment) { i.HoldPct = 2; i.HoldMs = 20 }),
+			S2C:         with(d, func(i *Impairment) { i.HoldPct = 2; i.HoldMs = 20 }),
+			Description: "the router holds 2% of the data segments each way 20 ms longer, so later ones overtake them: reordering between the points, which makes the senders retransmit needlessly",
+			Conns:       []Conn{bulk(384 << 10), {Mode: "upload", Bytes: 256 << 10, StartMs: 20}}},
+		{Name: "duplicate", ExpectedBlame: BlameNone, Seed: 22,
+			C2S:         with(d, func(i *Impairment) { i.DupPct = 2 }),
+			S2C:         with(d, func(i *Impairment) { i.DupPct = 2 }),
+			Description: "the router sends 2% of the data segments each way twice, 3 ms apart: duplication between the points, harmless",
+			Conns:       []Conn{bulk(256 << 10), {Mode: "upload", Bytes: 128 << 10, StartMs: 20}, rr(200, 4096, 3, 50)}},
 		{Name: "delay", ExpectedBlame: BlameNetwork, Seed: 15,
 			C2S:         Impairment{DelayMs: 60},
 			S2C:         Impairment{DelayMs: 60},

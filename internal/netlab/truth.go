@@ -74,6 +74,14 @@ type FlowTruth struct {
 	ImpairerDrops    DirCount `json:"impairer_drops"`
 	LostBetween      DirCount `json:"lost_between"`
 	CaptureDrops     int      `json:"capture_drops"`
+	// ReorderedBetween counts data segments that reached the downstream
+	// point after one that left the upstream point later;
+	// RetransAfterReordering the retransmissions of those segments (each
+	// needless: the original was delivered); DuplicatedBetween the second
+	// copies downstream of a packet that passed the upstream point once.
+	ReorderedBetween       DirCount `json:"reordered_between"`
+	RetransAfterReordering DirCount `json:"retransmissions_after_reordering"`
+	DuplicatedBetween      DirCount `json:"duplicated_between"`
 	// SpanDuplicates counts the copies span.pcap holds of this
 	// connection's packets (Scenario.SpanDuplicates).
 	SpanDuplicates int        `json:"span_duplicates"`
@@ -187,6 +195,10 @@ type ImpairerDir struct {
 	Packets int   `json:"packets"`
 	Bytes   int64 `json:"bytes"`
 	Dropped int   `json:"dropped"`
+	// Held and Duplicated count the data segments held back (reordering
+	// them) and sent twice.
+	Held       int `json:"held,omitempty"`
+	Duplicated int `json:"duplicated,omitempty"`
 }
 
 // FailedChecks returns the names and details of checks that did not hold.
