@@ -41,6 +41,54 @@ type view struct {
 	isA   bool    // the client-side capture
 	// delta: this capture's seq minus the client side's, by direction.
 	delta [2]uint32
+	// marks, by direction, say where the flow's relative sequence numbers
+	// passed another gigabyte (see rel).
+	marks [2][]seqMark
+}
+
+// seqMark says that from record rec on, a direction's relative sequence
+// numbers lie within 2 GB of high.
+type seqMark struct {
+	rec  int32
+	high int64
+}
+
+// markSeq lists v's marks for direction d: a mark at each gigabyte the
+// direction's highest sent byte passes.
+func (z *analyzer) markSeq(dst []seqMark, v *view, d int) []seqMark {
+	var near, high int64
+	for _, i := range v.recs {
+		r := v.c.recs.at(i)
+		if r.dir() != d {
+			continue
+		}
+		s := near + int64(int32(r.seq-v.delta[d]-z.base[d]-uint32(near)))
+		high = max(high, s+int64(r.seqLen()))
+		if high-near >= 1<<30 {
+			near = high
+			dst = append(dst, seqMark{i, high})
+		}
+	}
+	return dst
+}
+
+// rel returns x, a sequence number of direction d (a seq of that
+// direction, or an ack of the other) in record i of v, relative to the
+// client side's first one, in 64 bits: taken as the value nearest to the
+// direction's progress at record i, so a connection may carry any number
+// of gigabytes. A sender's unacknowledged data and a receiver's window
+// are each under 1 GB, so the nearest value is the right one.
+func (z *analyzer) rel(v *view, d int, i int32, x uint32) int64 {
+	u := x - v.delta[d] - z.base[d]
+	var near int64
+	if m := v.marks[d]; len(m) > 0 {
+		// The last mark at or before record i.
+		k := sort.Search(len(m), func(k int) bool { return m[k].rec > i })
+		if k > 0 {
+			near = m[k-1].high
+		}
+	}
+	return near + int64(int32(u-uint32(near)))
 }
 
 // analyzer holds the inputs and reusable scratch space of the per-flow
@@ -54,8 +102,9 @@ type analyzer struct {
 	samples [2][]int64
 	think   []int64
 	client  []int64
-	st      flowState // the flow being analysed
-	base    [2]uint32 // its client side's first seq by direction
+	st      flowState       // the flow being analysed
+	base    [2]uint32       // its client side's first seq by direction
+	marks   [2][2][]seqMark // scratch for the views' marks: [client side, server side][direction]
 	// reordered lists, ascending, the upstream records of the flow that
 	// reached the downstream point after a packet sent later.
 	reordered []int32
@@ -259,7 +308,11 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 		}
 	}
 	z.base = base
-	rel := func(v *view, d int, x uint32) int64 { return int64(int32(x - v.delta[d] - base[d])) }
+	for d := range 2 {
+		z.marks[0][d] = z.markSeq(z.marks[0][d][:0], va, d)
+		z.marks[1][d] = z.markSeq(z.marks[1][d][:0], vb, d)
+		va.marks[d], vb.marks[d] = z.marks[0][d], z.marks[1][d]
+	}
 
 	z.transit(va, st)
 	for d := range 2 {
@@ -268,10 +321,10 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 			up, down = vb, va
 		}
 		z.reorder(d, up, down, st)
-		z.lossAndRetrans(d, up, down, rel, st)
+		z.lossAndRetrans(d, up, down, st)
 	}
-	z.windows(va, vb, p, rel, st)
-	z.exchanges(va, vb, rel, st)
+	z.windows(va, vb, p, st)
+	z.exchanges(va, vb, st)
 	z.handshake(va, vb, st)
 	fr.OutsideCommonWindow = st.outside
 	if rb := fa.rstBy; rb >= 0 {
@@ -398,7 +451,7 @@ func duplicateOf(down *view, k int) int32 {
 
 // buildAcks collects where the receiver of direction d (which sends in
 // direction 1-d) advanced its cumulative ACK, as seen in v.
-func buildAcks(dst []ackPt, v *view, d int, rel func(*view, int, uint32) int64) []ackPt {
+func (z *analyzer) buildAcks(dst []ackPt, v *view, d int) []ackPt {
 	dst = dst[:0]
 	hi := int64(math.MinInt64)
 	for _, i := range v.recs {
@@ -406,7 +459,7 @@ func buildAcks(dst []ackPt, v *view, d int, rel func(*view, int, uint32) int64) 
 		if r.dir() != 1-d || r.flags&flagACK == 0 {
 			continue
 		}
-		if a := rel(v, d, r.ack); a > hi {
+		if a := z.rel(v, d, i, r.ack); a > hi {
 			hi = a
 			dst = append(dst, ackPt{t: r.ts, a: a, rec: i})
 		}
@@ -424,16 +477,17 @@ func (z *analyzer) inWindow(v *view, t int64) bool {
 // point up but not the downstream point down (lost between the points, or
 // dropped by down's capture), those down saw that up did not (dropped by
 // up's capture), and up's retransmissions.
-func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, uint32) int64, st *flowState) {
+func (z *analyzer) lossAndRetrans(d int, up, down *view, st *flowState) {
 	fr := st.fr
-	z.acks[0] = buildAcks(z.acks[0], up, d, rel)
-	z.acks[1] = buildAcks(z.acks[1], down, d, rel)
+	z.acks[0] = z.buildAcks(z.acks[0], up, d)
+	z.acks[1] = z.buildAcks(z.acks[1], down, d)
 	ackUp, ackDown := z.acks[0], z.acks[1]
 	minT := z.clk.MinTransit[d]
 	tol := int64(1e6) + int64(min(z.clk.Uncertainty, 1e12))
 
-	segOf := func(v *view, r *rec) (int64, int64) {
-		s := rel(v, d, r.seq)
+	segOf := func(v *view, i int32) (int64, int64) {
+		r := v.c.recs.at(i)
+		s := z.rel(v, d, i, r.seq)
 		return s, s + int64(r.seqLen())
 	}
 	// downTime is when record i of up reached down: measured when matched,
@@ -454,7 +508,7 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 			continue
 		}
 		sent++
-		s, e := segOf(up, r)
+		s, e := segOf(up, i)
 		matched := up.match[i] >= 0
 		prev := int32(-1)
 		if e > s && started && s < high {
@@ -517,7 +571,7 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, rel func(*view, int, ui
 // arrived: a cumulative ACK covering it, sent after it could have arrived
 // and before any later copy of its start arrived.
 func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []ackPt, downTime func(int32) int64,
-	segOf func(*view, *rec) (int64, int64), tol int64, provable bool, st *flowState) {
+	segOf func(*view, int32) (int64, int64), tol int64, provable bool, st *flowState) {
 	fr := st.fr
 	i := up.recs[k]
 	r := up.c.recs.at(i)
@@ -535,7 +589,7 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 				continue
 			}
 			n++
-			qs, qe := segOf(up, q)
+			qs, qe := segOf(up, j)
 			if qe > qs && qs <= s && s < qe {
 				if nextAt < 0 {
 					nextAt, nextIdx = q.ts, j
@@ -613,7 +667,7 @@ func (z *analyzer) unmatchedCopy(v *view, d int, s int64) bool {
 		if r.dir() != d || v.match[i] >= 0 || r.plen == 0 {
 			continue
 		}
-		if qs := int64(int32(r.seq - v.delta[d] - z.base[d])); qs <= s && s < qs+int64(r.plen) {
+		if qs := z.rel(v, d, i, r.seq); qs <= s && s < qs+int64(r.plen) {
 			return true
 		}
 	}
@@ -624,7 +678,7 @@ func (z *analyzer) unmatchedCopy(v *view, d int, s int64) bool {
 // sent, from what happened to the previous copy of s, and returns that
 // copy (-1 when not found).
 func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp, ackDown []ackPt,
-	downTime func(int32) int64, segOf func(*view, *rec) (int64, int64), st *flowState) int32 {
+	downTime func(int32) int64, segOf func(*view, int32) (int64, int64), st *flowState) int32 {
 	fr := st.fr
 	i := up.recs[k]
 	r := up.c.recs.at(i)
@@ -637,7 +691,7 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 			continue
 		}
 		n++
-		qs, qe := segOf(up, q)
+		qs, qe := segOf(up, j)
 		if qe > qs && qs <= s && s < qe {
 			prev, pe = j, qe
 			break
@@ -701,7 +755,7 @@ func isReordered(list []int32, j int32) bool {
 
 // windows finds zero windows and shrinking windows, each at the capture
 // point next to the endpoint that advertised them.
-func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) int64, st *flowState) {
+func (z *analyzer) windows(va, vb *view, p *pair, st *flowState) {
 	fa := z.a.flows.at(int32(p.a))
 	fb := z.b.flows.at(int32(p.b))
 	for d := range 2 {
@@ -741,7 +795,7 @@ func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) i
 				total += r.ts - zstart
 			}
 			if known && r.flags&flagACK != 0 {
-				edge := rel(v, 1-d, r.ack) + int64(r.win)<<scale
+				edge := z.rel(v, 1-d, i, r.ack) + int64(r.win)<<scale
 				if edge < prevEdge {
 					*ws++
 				}
@@ -759,7 +813,7 @@ func (z *analyzer) windows(va, vb *view, p *pair, rel func(*view, int, uint32) i
 // exchanges measures server think time (the request's last new byte at
 // the server to the response's first new byte leaving it) and client time
 // (the response's last byte at the client side to the next request).
-func (z *analyzer) exchanges(va, vb *view, rel func(*view, int, uint32) int64, st *flowState) {
+func (z *analyzer) exchanges(va, vb *view, st *flowState) {
 	z.think, z.client = z.think[:0], z.client[:0]
 	var maxThink int64 = -1
 	var maxReq, maxResp int32
@@ -775,7 +829,7 @@ func (z *analyzer) exchanges(va, vb *view, rel func(*view, int, uint32) int64, s
 			if r.plen == 0 {
 				continue
 			}
-			s := rel(v, d, r.seq)
+			s := z.rel(v, d, i, r.seq)
 			e := s + int64(r.plen)
 			if seen[d] && e <= high[d] {
 				continue // retransmitted data is not a new turn

@@ -265,3 +265,72 @@ func TestLostBeforeClientSide(t *testing.T) {
 			f.RetransmissionKinds.LostBeforeClientSide, f.LostBetween, f.CaptureDrops)
 	}
 }
+
+// TestLongConnection follows a download of 6 GB, beyond the 32-bit
+// sequence space, with one segment lost between the points at 4.5 GB and
+// retransmitted. Both captures hold one segment of every megabyte (as a
+// sampled capture would), so the test stays small: every count must be
+// the same as for a short connection.
+func TestLongConnection(t *testing.T) {
+	a, b := NewCapture("a"), NewCapture("b")
+	ms := int64(1e6)
+	const (
+		segs   = 6000
+		lostAt = 4500
+		step   = 1 << 20
+		plen   = 1000
+		isn    = 0xfff00000 // the absolute sequence space wraps early too
+	)
+	var ipid uint32
+	both := func(ts int64, c2s, inA bool, p decode.Packet) {
+		ipid++
+		p.IPID = ipid
+		transit := 5 * ms
+		if !c2s {
+			transit = -transit // the server side is upstream
+		}
+		if inA {
+			a.Add(uint64(a.Packets+1), ts, &p, nil)
+		}
+		b.Add(uint64(b.Packets+1), ts+transit, &p, nil)
+	}
+	c2s := func(ts int64, flags uint16, seq, ack uint32, n int) {
+		both(ts, true, true, tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, flags, seq, ack, n))
+	}
+	s2c := func(ts int64, inA bool, seq, ack uint32, n int) {
+		both(ts, false, inA, tcpPacket("10.0.0.2", "10.0.0.1", 80, 40000, decode.TCPAck, seq, ack, n))
+	}
+	c2s(0, decode.TCPSyn, 100, 0, 0)
+	both(10*ms, false, true, tcpPacket("10.0.0.2", "10.0.0.1", 80, 40000, decode.TCPSyn|decode.TCPAck, isn, 101, 0))
+	c2s(11*ms, decode.TCPAck, 101, isn+1, 0)
+	c2s(12*ms, decode.TCPAck|decode.TCPPsh, 101, isn+1, 100)
+	seq := func(k int) uint32 { return isn + 1 + uint32(k)*step } // wraps, as it should
+	ts := 30 * ms
+	acked := seq(0)
+	for k := 0; k < segs; k++ {
+		ts += ms / 10
+		s2c(ts, k != lostAt, seq(k), 201, plen)
+		if k < lostAt || k > lostAt+3 {
+			acked = seq(k) + plen
+		}
+		c2s(ts+ms/20, decode.TCPAck, 201, acked, 0)
+		if k == lostAt+3 {
+			ts += ms / 10
+			s2c(ts, true, seq(lostAt), 201, plen) // the fast retransmission
+			acked = seq(k) + plen
+			c2s(ts+ms/20, decode.TCPAck, 201, acked, 0)
+		}
+	}
+	rep := Correlate(a, b, Options{})
+	if len(rep.Flows) != 1 {
+		t.Fatalf("%d flows, want 1: %+v", len(rep.Flows), rep)
+	}
+	f := rep.Flows[0]
+	if f.LostBetween != (DirCount{S2C: 1}) || f.CaptureDrops != 0 || f.Retransmissions != 1 || f.RetransmissionKinds.AfterLossBetween != 1 {
+		t.Errorf("lost %+v, %d capture drops, %d retransmissions (%+v); want 1 lost s2c, its retransmission after that loss, nothing else",
+			f.LostBetween, f.CaptureDrops, f.Retransmissions, f.RetransmissionKinds)
+	}
+	if f.Verdict != Network || f.WindowShrinks != (PartyCount{}) {
+		t.Errorf("verdict %s (%s), window shrinks %+v; want network and none", f.Verdict, f.Reason, f.WindowShrinks)
+	}
+}
