@@ -105,6 +105,7 @@ type analyzer struct {
 	st      flowState       // the flow being analysed
 	base    [2]uint32       // its client side's first seq by direction
 	marks   [2][2][]seqMark // scratch for the views' marks: [client side, server side][direction]
+	views   [2]view         // the flow's client-side and server-side views
 	// reordered lists, ascending, the upstream records of the flow that
 	// reached the downstream point after a packet sent later.
 	reordered []int32
@@ -279,8 +280,10 @@ var (
 // analyzePair fills fr with everything found in one matched connection.
 // The state it returns is valid until the next call.
 func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
-	va := &view{c: z.a, recs: z.a.flowRecs(p.a), match: z.ma, isA: true}
-	vb := &view{c: z.b, recs: z.b.flowRecs(p.b), match: z.mb, delta: p.delta}
+	// The views live in z: one allocation per flow is a byte a packet.
+	z.views[0] = view{c: z.a, recs: z.a.flowRecs(p.a), match: z.ma, isA: true}
+	z.views[1] = view{c: z.b, recs: z.b.flowRecs(p.b), match: z.mb, delta: p.delta}
+	va, vb := &z.views[0], &z.views[1]
 	z.st = flowState{fr: fr}
 	st := &z.st
 	fa := z.a.flows.at(int32(p.a))
