@@ -7,6 +7,8 @@ import (
 	"hash/maphash"
 	"io"
 	"net/netip"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/netblame/netblame/capfile"
@@ -21,6 +23,9 @@ import (
 type Capture struct {
 	// Name labels the capture in messages (usually its file name).
 	Name string
+	// Files lists the files read as this capture when there were several
+	// (rotated files, merged in time order; see ReadFiles).
+	Files []string
 	// Packets counts every packet read, TCP or not; TCPPackets those kept.
 	Packets, TCPPackets uint64
 	// Truncated counts TCP packets cut short by the capture's snaplen.
@@ -110,6 +115,29 @@ func ReadFile(path string) (*Capture, error) {
 	defer r.Close()
 	c := NewCapture(path)
 	err = c.ReadFrom(r)
+	return c, err
+}
+
+// ReadFiles reads one capture from several files (or directories of
+// them), merged in time order as mergecap merges them: the frame numbers
+// in a report are those of the merged file. Like ReadFile, it returns what
+// it read before any damage, with the error.
+func ReadFiles(paths ...string) (*Capture, error) {
+	if len(paths) == 1 {
+		if st, err := os.Stat(paths[0]); err == nil && !st.IsDir() {
+			return ReadFile(paths[0])
+		}
+	}
+	m, err := capfile.OpenMerged(paths...)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	c := NewCapture(strings.Join(m.Files(), "+"))
+	if len(m.Files()) > 1 {
+		c.Files = m.Files()
+	}
+	err = c.ReadFrom(m)
 	return c, err
 }
 

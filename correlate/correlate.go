@@ -158,7 +158,7 @@ func minTransit(a, b *Capture, ma []int32, clk *Clock) [2]int64 {
 }
 
 func summary(c *Capture) CaptureSummary {
-	return CaptureSummary{File: c.Name, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: c.flows.len(), Truncated: c.Truncated,
+	return CaptureSummary{File: c.Name, Files: c.Files, Packets: c.Packets, TCPPackets: c.TCPPackets, Flows: c.flows.len(), Truncated: c.Truncated,
 		Offload: c.SuperSegments > 0, SuperSegments: c.SuperSegments, CaptureDuplicates: c.Duplicates}
 }
 

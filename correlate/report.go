@@ -66,11 +66,15 @@ type Window struct {
 
 // CaptureSummary describes one input.
 type CaptureSummary struct {
-	File       string `json:"file"`
-	Packets    uint64 `json:"packets"`
-	TCPPackets uint64 `json:"tcp_packets"`
-	Flows      int    `json:"flows"`
-	Truncated  uint64 `json:"truncated,omitempty"`
+	File string `json:"file"`
+	// Files lists the files merged into this side when there were
+	// several; frame numbers are those of their time-ordered merge
+	// (mergecap -w merged.pcap FILES...).
+	Files      []string `json:"files,omitempty"`
+	Packets    uint64   `json:"packets"`
+	TCPPackets uint64   `json:"tcp_packets"`
+	Flows      int      `json:"flows"`
+	Truncated  uint64   `json:"truncated,omitempty"`
 	// Offload: the capture holds super-segments, packets longer than
 	// their connection's MSS (TSO/GSO or GRO/LRO at the capturing host);
 	// SuperSegments counts them. Each is matched and counted as the wire

@@ -2,8 +2,11 @@ package correlate_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"path"
+	"path/filepath"
 	"testing"
 
 	"github.com/netblame/netblame/capfile"
@@ -217,5 +220,76 @@ func TestPartialOverlap(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRotatedFiles splits each sample pair's captures the way a rotating
+// capture does (span.pcap into three files, server.pcap into two, a
+// directory each) and correlates the directories: the report is the one
+// of the whole files, frame numbers included, since the merge numbers
+// frames as the whole file does.
+func TestRotatedFiles(t *testing.T) {
+	for _, name := range samples.Names() {
+		t.Run(name, func(t *testing.T) {
+			_, openFile := samplePair(t, name)
+			whole := func(file string) *correlate.Capture {
+				c, err := correlate.Read(file, openFile(file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			want := correlate.Correlate(whole("span.pcap"), whole("server.pcap"), correlate.Options{})
+			split := func(file string, parts int) string {
+				dir := t.TempDir()
+				r, err := capfile.NewReader(openFile(file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var all []capfile.Packet
+				var p capfile.Packet
+				for r.Next(&p) == nil {
+					q := p
+					q.Data = bytes.Clone(p.Data)
+					all = append(all, q)
+				}
+				per := (len(all) + parts - 1) / parts
+				for i := 0; i < parts; i++ {
+					w, err := capfile.Create(filepath.Join(dir, fmt.Sprintf("%s%d", file, i)), r.LinkType(), 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, q := range all[min(i*per, len(all)):min((i+1)*per, len(all))] {
+						if err := w.WritePacket(q.Timestamp, q.Data, q.OrigLen); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return dir
+			}
+			a, err := correlate.ReadFiles(split("span.pcap", 3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := correlate.ReadFiles(split("server.pcap", 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := correlate.Correlate(a, b, correlate.Options{})
+			if len(got.ClientSide.Files) != 3 || len(got.ServerSide.Files) != 2 {
+				t.Errorf("files %v and %v; want 3 and 2", got.ClientSide.Files, got.ServerSide.Files)
+			}
+			for _, r := range []*correlate.Report{want, got} {
+				r.ClientSide.File, r.ClientSide.Files, r.ServerSide.File, r.ServerSide.Files = "", nil, "", nil
+			}
+			wj, _ := json.Marshal(want)
+			gj, _ := json.Marshal(got)
+			if !bytes.Equal(wj, gj) {
+				t.Errorf("rotated files give another report:\n got %s\nwant %s", gj, wj)
+			}
+		})
 	}
 }

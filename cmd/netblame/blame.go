@@ -24,12 +24,15 @@ type blameOptions struct {
 	// noOrient keeps the order given even when the captures show it is
 	// reversed.
 	noOrient bool
+	// clientFiles and serverFiles: each side as several files (rotated
+	// captures), instead of the two arguments.
+	clientFiles, serverFiles []string
 }
 
 var blameOpts = &blameOptions{}
 
 var blameCmd = &cobra.Command{
-	Use:   "blame [flags] CLIENT_SIDE SERVER_SIDE",
+	Use:   "blame [flags] CLIENT_SIDE SERVER_SIDE | -r FILE... --server-side FILE...",
 	Short: "Correlate a client-side and a server-side capture: is it the network?",
 	Long: `Correlate two captures of the same traffic: CLIENT_SIDE taken near the
 client (a SPAN port on its switch, say), SERVER_SIDE at or near the server.
@@ -39,19 +42,34 @@ and delay is placed where it happened. The verdict is network, server,
 client, none or inconclusive, with its reason and the frame numbers in both
 files that prove it.
 
+Either side may be a directory of capture files, or several files given
+with -r (client side) and --server-side, each flag once per file: rotated
+captures (tcpdump -C/-G, dumpcap -b) are merged in time order, and frame
+numbers are those of the merge (mergecap -w merged.pcap FILES...).
+
 Text output gives the verdict first, then one row per connection, then the
 evidence. --format json prints one object (verdict, reason, clock_offset_s,
 clock_drift_ppm, flows with lost_between, capture_drops, retransmissions,
 zero_window_s, transit_ms, think_ms and evidence); --format csv prints the
 connection table.`,
 	Args: func(cmd *cobra.Command, args []string) error {
+		if len(blameOpts.clientFiles)+len(blameOpts.serverFiles) > 0 {
+			if len(args) != 0 || len(blameOpts.clientFiles) == 0 || len(blameOpts.serverFiles) == 0 {
+				return inputErr(errors.New("blame: with -r, give every client-side file with -r and every server-side file with --server-side, and no other argument"))
+			}
+			return nil
+		}
 		if len(args) != 2 {
 			return inputErr(fmt.Errorf("blame: want CLIENT_SIDE and SERVER_SIDE capture files, got %d argument(s)", len(args)))
 		}
 		return nil
 	},
 	RunE: func(cmd *cobra.Command, args []string) error {
-		return blameOpts.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1])
+		client, server := blameOpts.clientFiles, blameOpts.serverFiles
+		if len(args) == 2 {
+			client, server = args[:1], args[1:]
+		}
+		return blameOpts.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), client, server)
 	},
 }
 
@@ -62,6 +80,8 @@ func init() {
 	f.StringVar(&blameOpts.host, "host", "", "only connections to or from this address (in either capture)")
 	f.Uint16Var(&blameOpts.port, "port", 0, "only connections to or from this port (in either capture)")
 	f.StringVar(&blameOpts.offset, "offset", "", "known clock offset, server capture minus client side (e.g. 3s, -1.5ms, or seconds as a number); estimated when not given")
+	f.StringArrayVarP(&blameOpts.clientFiles, "read", "r", nil, "a client-side capture file or directory (repeat for rotated files)")
+	f.StringArrayVar(&blameOpts.serverFiles, "server-side", nil, "a server-side capture file or directory (repeat for rotated files)")
 	f.BoolVar(&blameOpts.noOrient, "no-orient", false, "judge the files in the order given even when the captures show the second is nearer the client")
 	rootCmd.AddCommand(blameCmd)
 }
@@ -127,7 +147,7 @@ func parseOffset(s string) (time.Duration, error) {
 	return time.Duration(sec * 1e9), nil
 }
 
-func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide string) error {
+func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide []string) error {
 	opt, f, err := o.options()
 	if err != nil {
 		return err
@@ -158,12 +178,12 @@ func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide stri
 // blameFiles reads and correlates two captures. A file that cannot be
 // opened is an error; one damaged part-way is used up to the damage and
 // reported as readErr.
-func blameFiles(clientSide, serverSide string, opt correlate.Options) (rep *correlate.Report, readErr, err error) {
-	a, errA := correlate.ReadFile(clientSide)
+func blameFiles(clientSide, serverSide []string, opt correlate.Options) (rep *correlate.Report, readErr, err error) {
+	a, errA := correlate.ReadFiles(clientSide...)
 	if a == nil {
 		return nil, nil, inputErr(fmt.Errorf("client side: %w", errA))
 	}
-	b, errB := correlate.ReadFile(serverSide)
+	b, errB := correlate.ReadFiles(serverSide...)
 	if b == nil {
 		return nil, nil, inputErr(fmt.Errorf("server side: %w", errB))
 	}

@@ -179,3 +179,37 @@ func TestBlameUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBlameSeveralFiles: a side given with -r/--server-side, or as a
+// directory, is read as its files merged in time order; the verdict and
+// the flows are those of the single files, and usage mistakes are input
+// errors.
+func TestBlameSeveralFiles(t *testing.T) {
+	dir := filepath.Join("..", "..", "samples", "twopoint", "loss-s2c")
+	a, b := filepath.Join(dir, "span.pcap"), filepath.Join(dir, "server.pcap")
+	want := mustRun(t, "blame", "--format", "json", a, b)
+	got := mustRun(t, "blame", "--format", "json", "-r", a, "--server-side", b)
+	if got != want {
+		t.Errorf("-r/--server-side give another report:\n%s\nwant\n%s", got, want)
+	}
+	sdir := t.TempDir()
+	raw, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(sdir, "server.pcap"), raw, 0o644)
+	r := runBlameJSON(t, a, sdir)
+	if r.Verdict != "network" || len(r.Flows) != 1 || r.Flows[0].LostBetween == nil || r.Flows[0].LostBetween.S2C != 3 {
+		t.Errorf("server side as a directory: verdict %s, flows %+v; want network, 3 lost s2c", r.Verdict, r.Flows)
+	}
+	for _, args := range [][]string{
+		{"blame", "-r", a},
+		{"blame", "--server-side", b},
+		{"blame", "-r", a, "--server-side", b, a},
+		{"blame", a, t.TempDir()},
+	} {
+		if _, errOut, code := runCLI(t, args...); code != exitInput || errOut == "" {
+			t.Errorf("netblame %s: exit %d, stderr %q; want exit %d with a message", strings.Join(args, " "), code, errOut, exitInput)
+		}
+	}
+}
