@@ -48,6 +48,7 @@ type dirImpairer struct {
 	q       *nfQueue
 	raw     int          // IPv4 raw socket that sends the duplicates, -1 if none
 	dataN   int          // data segments seen so far
+	scratch []byte       // parseIPTCP's
 	synDone map[int]bool // conns whose first SYN was already decided
 	drops   []Drop
 	holds   []Drop
@@ -90,7 +91,7 @@ func impairerRole(cfg *roleConfig) error {
 		if d.imp.dups() {
 			copyRange = 0xffff
 		}
-		q, err := openNFQueue(d.num, copyRange, 16384)
+		q, err := openNFQueue(d.num, copyRange, 1<<16)
 		if err != nil {
 			return err
 		}
@@ -181,7 +182,7 @@ func impairerRole(cfg *roleConfig) error {
 func (d *dirImpairer) handle(p nfqPacket) {
 	now := time.Now()
 	var f frame
-	parseIPTCP(&f, p.Payload)
+	d.scratch = parseIPTCP(&f, p.Payload, d.scratch)
 	d.stats.Packets++
 	d.stats.Bytes += int64(f.OrigLen)
 	if !f.TCP {
@@ -193,7 +194,7 @@ func (d *dirImpairer) handle(p nfqPacket) {
 	if d.dir == "s2c" {
 		port = f.Dst.Port()
 	}
-	if port >= clientPort && int(port) < clientPort+1000 {
+	if port >= clientPort && int(port) < clientPort+maxConns {
 		conn = int(port) - clientPort
 	}
 	reason := ""
@@ -297,12 +298,14 @@ func (d *dirImpairer) release(id uint32, dup []byte) {
 }
 
 // parseIPTCP parses a packet that starts at its IP header (as NFQUEUE
-// hands it over) by giving parseEthernetTCP a fake Ethernet header.
-func parseIPTCP(f *frame, ip []byte) {
+// hands it over) by giving parseEthernetTCP a fake Ethernet header, built
+// in scratch; it returns scratch for the next call.
+func parseIPTCP(f *frame, ip, scratch []byte) []byte {
 	if len(ip) == 0 {
-		return
+		return scratch
 	}
-	buf := make([]byte, 14+len(ip))
+	buf := slices.Grow(scratch[:0], 14+len(ip))[:14+len(ip)]
+	clear(buf[:14])
 	et := uint16(0x0800)
 	if ip[0]>>4 == 6 {
 		et = 0x86dd
@@ -318,4 +321,5 @@ func parseIPTCP(f *frame, ip []byte) {
 		f.OrigLen = 40 + int(binary.BigEndian.Uint16(ip[4:]))
 	}
 	f.Data = nil
+	return buf
 }

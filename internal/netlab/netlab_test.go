@@ -24,6 +24,11 @@ func runScenario(t *testing.T, dir string, s Scenario) *Result {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := Run(ctx, dir, s)
+	if *keepDir != "" {
+		if err := os.CopyFS(filepath.Join(*keepDir, s.Name), os.DirFS(dir)); err != nil {
+			t.Log(err)
+		}
+	}
 	if err != nil {
 		if res != nil {
 			for _, c := range res.Truth.Checks {
@@ -52,11 +57,6 @@ func TestScenarios(t *testing.T) {
 			defer func() { <-sem }()
 			dir := t.TempDir()
 			res := runScenario(t, dir, s)
-			if *keepDir != "" {
-				if err := os.CopyFS(filepath.Join(*keepDir, s.Name), os.DirFS(dir)); err != nil {
-					t.Log(err)
-				}
-			}
 			tr, err := ReadTruth(res.TruthPath)
 			if err != nil {
 				t.Fatal(err)
@@ -290,7 +290,7 @@ func ownNamespaces(t *testing.T) []string {
 func TestScenarioList(t *testing.T) {
 	want := []string{"clean", "loss-c2s", "loss-s2c", "syn-loss", "congestion", "server-think", "server-recv-stall",
 		"client-recv-stall", "client-reset", "nat", "ipv6", "clock-offset-3s-20ppm", "snaplen-96", "span-capture-drops",
-		"offload-server", "offload-server-loss", "offload-both", "span-duplicates", "span-duplicates-loss", "reorder", "duplicate", "delay"}
+		"offload-server", "offload-server-loss", "offload-both", "span-duplicates", "span-duplicates-loss", "reorder", "duplicate", "many-connections", "delay"}
 	var got []string
 	for _, s := range Scenarios() {
 		got = append(got, s.Name)

@@ -62,7 +62,7 @@ func FuzzParseEthernetTCP(f *testing.F) {
 			t.Fatalf("negative payload length %d", fr.PayLen)
 		}
 		var g frame
-		parseIPTCP(&g, b)
+		parseIPTCP(&g, b, nil)
 	})
 }
 

@@ -255,8 +255,8 @@ func validate(s *Scenario) error {
 		return errors.New("netlab: scenario needs a name")
 	case len(s.Conns) == 0:
 		return errors.New("netlab: scenario has no connections")
-	case len(s.Conns) > 1000:
-		return errors.New("netlab: at most 1000 connections")
+	case len(s.Conns) > maxConns:
+		return fmt.Errorf("netlab: at most %d connections (client ports %d and up)", maxConns, clientPort)
 	case s.NAT && s.IPv6:
 		return errors.New("netlab: NAT is IPv4 only")
 	case s.Snaplen != 0 && s.Snaplen < 96:
@@ -295,8 +295,14 @@ func routerRules(sc *script, s *Scenario, plan addrPlan) {
 	}
 	for _, t := range ipt {
 		sc.add(t, "-w", "-N", "nlimpair")
-		sc.add(t, "-w", "-A", "nlimpair", "-i", ifRouterClient, "-o", ifRouterServer, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueC2S))
-		sc.add(t, "-w", "-A", "nlimpair", "-i", ifRouterServer, "-o", ifRouterClient, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueS2C))
+		// A direction the impairer leaves alone bypasses it: user space
+		// is the slowest part of the path.
+		if s.C2S.queued() {
+			sc.add(t, "-w", "-A", "nlimpair", "-i", ifRouterClient, "-o", ifRouterServer, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueC2S))
+		}
+		if s.S2C.queued() {
+			sc.add(t, "-w", "-A", "nlimpair", "-i", ifRouterServer, "-o", ifRouterClient, "-p", "tcp", "-j", "NFQUEUE", "--queue-num", strconv.Itoa(queueS2C))
+		}
 		sc.add(t, "-w", "-A", "FORWARD", "-j", "nlimpair")
 	}
 	if !s.NAT {

@@ -51,6 +51,12 @@ type Impairment struct {
 	DupGapMs int     `json:"dup_gap_ms,omitempty"`
 }
 
+// queued reports whether the impairment needs the impairer (not only
+// the TBF bottleneck).
+func (i *Impairment) queued() bool {
+	return i.DropPct > 0 || len(i.DropNth) > 0 || len(i.DropSYNOfConns) > 0 || i.DelayMs > 0 || i.holds() || i.dups()
+}
+
 // holds and dups report whether the impairment reorders or duplicates.
 func (i *Impairment) holds() bool { return len(i.HoldNth) > 0 || i.HoldPct > 0 }
 func (i *Impairment) dups() bool  { return len(i.DupNth) > 0 || i.DupPct > 0 }
@@ -224,12 +230,29 @@ func Scenarios() []Scenario {
 			S2C:         with(d, func(i *Impairment) { i.DupPct = 2 }),
 			Description: "the router sends 2% of the data segments each way twice, 3 ms apart: duplication between the points, harmless",
 			Conns:       []Conn{bulk(256 << 10), {Mode: "upload", Bytes: 128 << 10, StartMs: 20}, rr(200, 4096, 3, 50)}},
+		{Name: "many-connections", ExpectedBlame: BlameNetwork, Seed: 23,
+			// No added delay: holding 20,000 connections' packets in user
+			// space would queue them behind each other.
+			S2C:         Impairment{DropNth: []int{5000, 12000, 19000}},
+			Description: "20,000 short request/response connections opened over 7 s; three responses lost between the points",
+			Conns:       manyConns(20000)},
 		{Name: "delay", ExpectedBlame: BlameNetwork, Seed: 15,
 			C2S:         Impairment{DelayMs: 60},
 			S2C:         Impairment{DelayMs: 60},
 			Description: "the path between the points adds 60 ms each way; request/response rounds, server answers at once",
 			Conns:       []Conn{{Mode: "rr", ReqBytes: 200, Bytes: 2048, Rounds: 4, Blame: BlameNetwork}}},
 	}
+}
+
+// manyConns returns n short request/response connections, started three
+// a millisecond: the router's impairer, one goroutine in user space,
+// keeps up with that on two busy cores.
+func manyConns(n int) []Conn {
+	cs := make([]Conn, n)
+	for i := range cs {
+		cs[i] = Conn{Mode: "rr", ReqBytes: 100, Bytes: 1000, Rounds: 1, StartMs: i / 3}
+	}
+	return cs
 }
 
 // ScenarioByName returns the named scenario from Scenarios.

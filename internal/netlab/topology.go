@@ -27,6 +27,9 @@ const (
 	serverPort = 5201
 	natPort    = 80 // the port the client dials when the router NATs
 	clientPort = 40000
+	// maxConns keeps client ports below 65536 and out of the kernel's
+	// default ephemeral range's top.
+	maxConns = 20000
 )
 
 // Addresses, all private and only ever configured inside the lab's namespaces.
