@@ -293,3 +293,55 @@ func TestRotatedFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestVLANAtOnePoint: a SPAN port often delivers frames with their
+// 802.1Q tag while the server's capture has none (or the other way
+// round). Tagging every frame of one side must change nothing.
+func TestVLANAtOnePoint(t *testing.T) {
+	for _, name := range []string{"loss-s2c", "nat-clock-offset"} {
+		for _, side := range []string{"span.pcap", "server.pcap"} {
+			t.Run(name+"/"+side, func(t *testing.T) {
+				_, openFile := samplePair(t, name)
+				read := func(file string, tag bool) *correlate.Capture {
+					if !tag {
+						c, err := correlate.Read(file, openFile(file))
+						if err != nil {
+							t.Fatal(err)
+						}
+						return c
+					}
+					r, err := capfile.NewReader(openFile(file))
+					if err != nil {
+						t.Fatal(err)
+					}
+					var out bytes.Buffer
+					w, err := capfile.NewWriter(&out, capfile.FormatPCAP, r.LinkType(), 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var p capfile.Packet
+					for r.Next(&p) == nil {
+						// dst, src, then TPID 0x8100 and VLAN 100 before the EtherType.
+						b := append(append(bytes.Clone(p.Data[:12]), 0x81, 0x00, 0x00, 100), p.Data[12:]...)
+						if err := w.WritePacket(p.Timestamp, b, p.OrigLen+4); err != nil {
+							t.Fatal(err)
+						}
+					}
+					w.Close()
+					c, err := correlate.Read(file, &out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return c
+				}
+				want := correlate.Correlate(read("span.pcap", false), read("server.pcap", false), correlate.Options{})
+				got := correlate.Correlate(read("span.pcap", side == "span.pcap"), read("server.pcap", side == "server.pcap"), correlate.Options{})
+				wj, _ := json.Marshal(want)
+				gj, _ := json.Marshal(got)
+				if !bytes.Equal(wj, gj) {
+					t.Errorf("a VLAN tag at one point changes the report:\n got %s\nwant %s", gj, wj)
+				}
+			})
+		}
+	}
+}
