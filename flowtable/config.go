@@ -17,9 +17,12 @@ type Timeouts struct {
 
 // DefaultTimeouts and DefaultEmergencyTimeouts follow Suricata's flow
 // defaults in spirit: generous normally, short for half-open flows when a
-// shard fills up with them (a SYN flood).
+// shard fills up with them (a SYN flood). A closed connection is kept as
+// long as an idle open one: a late segment or a RST that answers it long
+// after the FINs belongs to that connection, as in tshark's streams, and
+// must not start a new flow whose client is guessed, often wrongly.
 var (
-	DefaultTimeouts          = Timeouts{HalfOpen: 60 * time.Second, Established: 600 * time.Second, Closing: 60 * time.Second, UDP: 300 * time.Second}
+	DefaultTimeouts          = Timeouts{HalfOpen: 60 * time.Second, Established: 600 * time.Second, Closing: 600 * time.Second, UDP: 300 * time.Second}
 	DefaultEmergencyTimeouts = Timeouts{HalfOpen: 5 * time.Second, Established: 300 * time.Second, Closing: 10 * time.Second, UDP: 60 * time.Second}
 )
 

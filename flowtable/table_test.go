@@ -237,3 +237,27 @@ func TestLazyLRUExpiry(t *testing.T) {
 		t.Fatalf("at 16.6 s ended %v, want [1002 1001]", ended)
 	}
 }
+
+// TestLateResetStaysInItsConnection: a server that answers a late
+// segment with RST 90 s after the FIN exchange resets that connection, as
+// tshark counts it (same stream); the RST must not expire the flow and
+// start a new one with the server as its client.
+func TestLateResetStaysInItsConnection(t *testing.T) {
+	c := newConv(t, Config{})
+	c.srv = netip.MustParseAddrPort("10.0.0.2:5201") // no well-known port to tell the server by
+	c.handshake(-1, -1)
+	c.at(time.Millisecond).c2s(seg{seq: 1001, ack: 5001, flags: thFin | thAck, win: 512})
+	c.at(time.Millisecond).s2c(seg{seq: 5001, ack: 1002, flags: thFin | thAck, win: 512})
+	c.at(time.Millisecond).c2s(seg{seq: 1002, ack: 5002, flags: thAck, win: 512})
+	id := c.last.Flow
+	c.at(90 * time.Second).s2c(seg{seq: 5002, flags: thRst, win: 0})
+	if c.last.NewFlow || c.last.Flow != id || c.last.Dir != ServerToClient {
+		t.Fatalf("late RST: new flow %v, flow %v (was %v), direction %v", c.last.NewFlow, c.last.Flow, id, c.last.Dir)
+	}
+	if r := c.flow(); r.ResetBy != SideServer || r.Client != c.cli {
+		t.Errorf("reset by %v, client %v; want the server's reset of %v's connection", r.ResetBy, r.Client, c.cli)
+	}
+	if len(c.expired) != 0 {
+		t.Errorf("flows ended: %+v", c.expired)
+	}
+}
