@@ -52,7 +52,7 @@ func TestNetlab(t *testing.T) {
 // runScenario runs s in the lab, correlates its captures and returns how
 // the report disagrees with the truth.
 func runScenario(t *testing.T, s netlab.Scenario) []string {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	res, err := netlab.Run(ctx, t.TempDir(), s)
 	if res == nil {

@@ -21,7 +21,7 @@ func needLab(t *testing.T) {
 
 func runScenario(t *testing.T, dir string, s Scenario) *Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	res, err := Run(ctx, dir, s)
 	if *keepDir != "" {

@@ -38,6 +38,11 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 	if err := validate(&s); err != nil {
 		return nil, err
 	}
+	unlock, err := lockLab(ctx, filepath.Join(os.TempDir(), "netlab.lock"), s.heavy())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	start := time.Now()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

@@ -296,3 +296,7 @@ func SampleScenarios() []Scenario {
 			Conns:       []Conn{{Mode: "bulk", Bytes: 48 << 10}, {Mode: "rr", ReqBytes: 200, Bytes: 2048, Rounds: 2, StartMs: 30}}},
 	}
 }
+
+// heavy reports whether s loads the machine enough to run alone: its
+// connections' packets pass the user-space impairer at thousands a second.
+func (s *Scenario) heavy() bool { return len(s.Conns) > 1000 }

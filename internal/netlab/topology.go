@@ -224,6 +224,10 @@ func (l *lab) build(ctx context.Context, s *Scenario) error {
 		}
 		sc.add("ip", "link", "set", "lo", "up")
 	}
+	// Room for every connection a scenario opens at once: a full SYN
+	// queue would answer with SYN cookies and a full accept queue drop
+	// handshakes, neither of which the truth describes.
+	scripts[l.server].add("sysctl", "-q", "-w", "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535")
 	type end struct {
 		ns, dev, v4, v6 string
 	}
