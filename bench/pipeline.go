@@ -1,15 +1,13 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/defrag"
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/track"
 )
 
 // PipelineResult is what one pass of the analysis pipeline saw.
@@ -31,29 +29,18 @@ func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 		return res, err
 	}
 	defer r.Close()
-	owner := table.SoleOwner() // one goroutine: no locks
-	var (
-		pkt    capfile.Packet
-		dec    decode.Packet
-		whole  decode.Packet
-		pieces = defrag.New(0, 0)
-		out    flowtable.PacketResult
-	)
-	for {
-		if err := r.Next(&pkt); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return res, err
-		}
-		res.Packets++
-		res.Bytes += uint64(len(pkt.Data))
-		// A packet that fails to decode past its link layer is still
-		// counted; the table skips what it cannot track.
-		_ = dec.Decode(pkt.Data, pkt.Link)
-		if p := pieces.Take(&dec, pkt.Data, pkt.Timestamp, &whole); p != nil {
-			owner.Update(p, pkt.Timestamp, pkt.Frame, &out)
-		}
+	// One goroutine: it owns the whole table, no locks.
+	t, err := track.New(track.Options{Owner: table.SoleOwner()})
+	if err != nil {
+		return res, err
+	}
+	err = t.Run(r, func(p *track.Packet) error {
+		res.Bytes += uint64(len(p.Capture.Data))
+		return nil
+	})
+	res.Packets = t.Stats().Packets
+	if err != nil {
+		return res, err
 	}
 	table.Flush()
 	res.Table = table.Stats()

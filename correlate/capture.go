@@ -14,7 +14,7 @@ import (
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/dedup"
-	"github.com/netblame/netblame/defrag"
+	"github.com/netblame/netblame/track"
 )
 
 // Capture is what correlation keeps of one capture file: a compact record
@@ -160,35 +160,24 @@ type packetReader interface {
 	Next(p *capfile.Packet) error
 }
 
-// ReadFrom adds every packet r yields until io.EOF. On any other error it
-// stops, keeps what it read, records the error in c.Err and returns it.
+// ReadFrom adds every packet r yields until io.EOF, after IP
+// reassembly (fragments count as the datagram they complete). On any
+// other error it stops, keeps what it read, records the error in c.Err
+// and returns it.
 func (c *Capture) ReadFrom(r packetReader) error {
-	var cp capfile.Packet
-	var dp, whole decode.Packet
-	pieces := defrag.New(0, 0) // fragments count as the datagram they complete
-	for {
-		err := r.Next(&cp)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			c.Err = fmt.Errorf("%s: %w", c.Name, err)
-			return c.Err
-		}
-		_ = dp.Decode(cp.Data, cp.Link) // a partial decode still counts if TCP was reached
-		p, data := pieces.Take(&dp, cp.Data, cp.Timestamp, &whole), cp.Data
-		switch {
-		case p == nil:
-			p = &dp // a piece of a datagram not yet whole: counted, not TCP
-		case p == &whole:
-			data = pieces.Transport()
-		}
-		var payload []byte
-		if p.IsTCP() && !p.Has(decode.Fragment) {
-			payload = data[p.PayloadOffset : p.PayloadOffset+p.CapPayloadLen]
-		}
-		c.Add(cp.Frame, cp.Timestamp, p, payload)
+	t, err := track.New(track.Options{}) // correlate keeps its own flows
+	if err != nil {
+		return err
 	}
+	err = t.Run(r, func(p *track.Packet) error {
+		c.Add(p.Capture.Frame, p.Capture.Timestamp, p.Decoded, p.Payload())
+		return nil
+	})
+	if err != nil {
+		c.Err = fmt.Errorf("%s: %w", c.Name, err)
+		return c.Err
+	}
+	return nil
 }
 
 // Add records one decoded packet. payload is the captured TCP payload (it

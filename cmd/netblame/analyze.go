@@ -16,9 +16,8 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/dedup"
-	"github.com/netblame/netblame/defrag"
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/track"
 )
 
 // analyzeOptions holds the flags of `netblame analyze`.
@@ -324,66 +323,42 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		// Like Wireshark's tcp.stream, one connection seen on two VLANs
 		// (a SPAN of both sides of a router) is one flow.
 		IgnoreVLAN: !o.splitVLANs,
-		OnEvent:    func(e *flowtable.EventRecord) { fc.pending = append(fc.pending, *e) },
 	}
 	if fs, ok := v.(flowSink); ok {
 		cfg.OnExpire = fs.flow
 	}
-	if fc.table, err = flowtable.New(cfg); err != nil {
+	tr, err := track.New(track.Options{Flows: &cfg, Dedup: o.dedup})
+	if err != nil {
 		return inputErr(fmt.Errorf("--max-flows: %w", err))
 	}
-	owner := fc.table.SoleOwner() // this goroutine alone feeds the table: no locks
-	var (
-		cp     capfile.Packet
-		dp     decode.Packet
-		whole  decode.Packet      // a datagram put together from fragments
-		pieces = defrag.New(0, 0) // as Wireshark reassembles IP by default
-		pk     = packetCtx{cap: &cp}
-		dups   *dedup.Detector
-	)
-	if o.dedup {
-		dups = dedup.New(dedup.DefaultWindow)
-	}
-	for {
-		err := r.Next(&cp)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			fc.readErr = fmt.Errorf("%s: %w", fc.name, err)
-			break
-		}
+	fc.table = tr.Table()
+	pk := packetCtx{}
+	err = tr.Run(r, func(p *track.Packet) error {
 		if !fc.started {
-			fc.first, fc.started = cp.Timestamp, true
+			fc.first, fc.started = p.Capture.Timestamp, true
 		}
-		fc.packets++
-		pk.err = dp.Decode(cp.Data, cp.Link)
-		if dups != nil && pk.err == nil && dups.Duplicate(cp.Timestamp, &dp) {
-			continue
+		// The table has seen every packet; the host and port filter only
+		// narrows what the views show.
+		if !o.filter.match(p.Decoded) {
+			return nil
 		}
-		pk.rel = cp.Timestamp - fc.first
-		fc.pending = fc.pending[:0]
-		// A fragment that does not complete its datagram reaches the views
-		// as itself and not the table; the one that does, as the datagram.
-		if pk.dec = pieces.Take(&dp, cp.Data, cp.Timestamp, &whole); pk.dec != nil {
-			if pk.dec == &whole {
-				pk.err = nil // the fragment's complaint, not the datagram's
-			}
-			owner.Update(pk.dec, cp.Timestamp, cp.Frame, &pk.res)
-		} else {
-			pk.dec, pk.res = &dp, flowtable.PacketResult{}
-		}
-		pk.events = fc.pending
-		if !o.filter.match(pk.dec) {
-			continue
-		}
+		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
+			res: p.Result, events: p.Events}
 		if err := v.packet(&pk); err != nil {
-			return err
+			return viewError{err}
 		}
+		return nil
+	})
+	fc.packets = tr.Stats().Packets
+	if ve, ok := err.(viewError); ok {
+		return ve.err
+	}
+	if err != nil {
+		fc.readErr = fmt.Errorf("%s: %w", fc.name, err) // the packets before it stand
 	}
 	prog.stop()
-	if dups != nil {
-		fmt.Fprintf(stderr, "netblame: %s: --dedup left out %d capture duplicate(s)\n", fc.name, dups.Dropped)
+	if o.dedup {
+		fmt.Fprintf(stderr, "netblame: %s: --dedup left out %d capture duplicate(s)\n", fc.name, tr.Stats().Duplicates)
 	}
 	fc.frames = r.Frames()
 	fc.table.Flush()
@@ -550,3 +525,9 @@ func appendDecimalSeconds(b []byte, ns int64, digits int) []byte {
 	}
 	return append(b, d[:digits]...)
 }
+
+// viewError carries a view's error out of track.Run, apart from the
+// reader's.
+type viewError struct{ err error }
+
+func (e viewError) Error() string { return e.err.Error() }
