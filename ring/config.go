@@ -111,6 +111,12 @@ type Config struct {
 	Fanout  FanoutMode
 	// FanoutID names the fanout group; 0 picks one from the process id.
 	FanoutID uint16
+	// FanoutDefrag (PACKET_FANOUT_FLAG_DEFRAG) has the kernel reassemble
+	// IPv4 fragments before it picks a worker, so a datagram and the
+	// rest of its flow reach the same one; the workers then see, and
+	// write, the whole datagram instead of its fragments. Only with
+	// Workers > 1.
+	FanoutDefrag bool
 
 	// Filter is the classic BPF program to attach (nil keeps every packet,
 	// truncated to Snaplen). It must return the snap length for packets it

@@ -107,6 +107,9 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, 
 	}
 	if cfg.Workers > 1 {
 		mode, _ := cfg.Fanout.sockopt()
+		if cfg.FanoutDefrag {
+			mode |= unix.PACKET_FANOUT_FLAG_DEFRAG
+		}
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(cfg.FanoutID)|mode<<16); err != nil {
 			return nil, 0, fmt.Errorf("ring: joining fanout group %d (%s): %w", cfg.FanoutID, cfg.Fanout, err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/ring"
 	"github.com/netblame/netblame/ring/filter"
+	"github.com/netblame/netblame/track"
 )
 
 // captureOpts are the flags of `netblame capture`.
@@ -119,6 +120,10 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	cfg := ring.Config{
 		Interface: o.iface, Snaplen: o.snaplen, Workers: o.workers, Fanout: mode,
 		Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks,
+		// Live analysis reassembles fragments as file analysis does; the
+		// kernel puts them together first so a datagram reaches the
+		// worker of its flow.
+		FanoutDefrag: o.analyze && o.workers > 1,
 	}
 	// The filter is compiled for the interface's link type, which only an
 	// open socket tells; Ethernet is what AF_PACKET shows nearly always, so
@@ -293,7 +298,7 @@ func (run *captureRun) worker(r *ring.Ring) {
 			frame = run.frames.Add(1)
 		}
 		if an != nil {
-			an.packet(&dp, &p, frame)
+			an.packet(&p, frame)
 		} else if run.lines != nil {
 			run.printLine(&dp, &p, frame)
 		}
@@ -612,11 +617,12 @@ type liveAnalysis struct {
 	nTop  int
 }
 
-// workerAnalysis is one worker's share: its table and its event counts.
+// workerAnalysis is one worker's share: its path to the table and its
+// event counts.
 type workerAnalysis struct {
 	run    *captureRun
-	table  *flowtable.Table
-	res    flowtable.PacketResult
+	track  *track.Tracker
+	cp     capfile.Packet
 	events [flowtable.NumEvents]atomic.Uint64
 	line   []byte // reused for event lines
 }
@@ -634,21 +640,29 @@ func (run *captureRun) setupAnalysis() error {
 			}
 			la.tables = append(la.tables, t)
 		}
-		la.workers = append(la.workers, &workerAnalysis{run: run, table: la.tables[len(la.tables)-1], line: make([]byte, 0, 256)})
+		// The table is shared with the summary, which expires and reads
+		// it: updates take its shard locks.
+		tr, err := track.New(track.Options{Table: la.tables[len(la.tables)-1]})
+		if err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		la.workers = append(la.workers, &workerAnalysis{run: run, track: tr, line: make([]byte, 0, 256)})
 	}
 	run.analysis = la
 	return nil
 }
 
-// packet decodes and tracks one packet and prints its events.
-func (w *workerAnalysis) packet(dp *decode.Packet, p *ring.Packet, frame uint64) {
-	dp.Decode(p.Data, w.run.link)
-	w.table.Update(dp, p.Timestamp, frame, &w.res)
-	if w.res.Events == 0 {
+// packet runs one packet through the path (decode, defrag, table) and
+// prints its events.
+func (w *workerAnalysis) packet(p *ring.Packet, frame uint64) {
+	w.cp = capfile.Packet{Frame: frame, Timestamp: p.Timestamp, Data: p.Data, OrigLen: p.OrigLen, Link: w.run.link}
+	tp := w.track.Feed(&w.cp)
+	if tp == nil || tp.Result.Events == 0 {
 		return
 	}
+	res, dp := &tp.Result, tp.Decoded
 	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		if w.res.Events.Has(e) {
+		if res.Events.Has(e) {
 			w.events[e].Add(1)
 		}
 	}
@@ -657,7 +671,7 @@ func (w *workerAnalysis) packet(dp *decode.Packet, p *ring.Packet, frame uint64)
 	b := w.line[:0]
 	b = fmt.Appendf(b, "event frame=%d time=%s %s:%d > %s:%d %s seq=%d ack=%d len=%d win=%d\n",
 		frame, time.Unix(0, p.Timestamp).UTC().Format("15:04:05.000000"), dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort,
-		w.res.Events, w.res.RelSeq, w.res.RelAck, w.res.Len, w.res.Window)
+		res.Events, res.RelSeq, res.RelAck, res.Len, res.Window)
 	w.line = b
 	la.outMu.Lock()
 	la.out.Write(b)

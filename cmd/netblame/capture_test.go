@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/fragtest"
 	"github.com/netblame/netblame/ring"
 	"github.com/netblame/netblame/ring/ringtest"
 )
@@ -333,6 +335,44 @@ func TestCaptureAnalyze(t *testing.T) {
 	}
 	if n := strings.Count(out, "\nflow "); n != 3 {
 		t.Errorf("%d flow lines at the end, want the 3 connections:\n%s", n, out)
+	}
+}
+
+// TestCaptureAnalyzeReassembles: fragmented UDP datagrams are counted by
+// live analysis as the datagrams they are, as file analysis counts them:
+// four flows of ten 1,228-byte packets, with one worker (reassembled in user space)
+// and with two (the kernel reassembles before the fanout picks a worker).
+func TestCaptureAnalyzeReassembles(t *testing.T) {
+	p := ringtest.ForTest(t)
+	rng := rand.New(rand.NewPCG(7, 11))
+	var frames [][]byte
+	for i := range 40 {
+		payload := make([]byte, 1200)
+		binary.BigEndian.PutUint64(payload, uint64(i))
+		f := ringtest.UDPFrame(p.MACA, p.MACB, -1, p.AddrA, p.AddrB, uint16(7000+i%4), 5001, payload)
+		frames = append(frames, fragtest.Fragment4(f, uint16(100+i), rng)...)
+	}
+	for _, workers := range []string{"1", "2"} {
+		t.Run("workers="+workers, func(t *testing.T) {
+			lc := startCapture(t, p.NSB, "-i", p.IfB, "--analyze", "--workers", workers, "--summary-interval", "1h")
+			if err := ringtest.SendRaw(p.NSA, p.IfA, frames); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			lc.stop(t, syscall.SIGINT)
+			out := lc.stdout.String()
+			m := regexp.MustCompile(`created=(\d+) \(tcp (\d+), udp (\d+)\)`).FindAllStringSubmatch(out, -1)
+			if len(m) == 0 || m[len(m)-1][1] != "4" || m[len(m)-1][3] != "4" {
+				t.Errorf("%d fragments of 40 datagrams on 4 port pairs; the last summary says %v, want 4 UDP flows:\n%s", len(frames), m, out)
+			}
+			for _, line := range regexp.MustCompile(`(?m)^flow .*$`).FindAllString(out, -1) {
+				// 10 datagrams of 20+8+1200 bytes: only their first
+				// fragments would be 10 packets of fewer bytes.
+				if !strings.Contains(line, "proto 17 packets 10/0 bytes 12280/0 ") {
+					t.Errorf("want 10 datagrams of 1228 bytes one way in every flow: %s", line)
+				}
+			}
+		})
 	}
 }
 
