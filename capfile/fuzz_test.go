@@ -29,7 +29,7 @@ func addSharedSeeds(f *testing.F, ext string) {
 // fuzzRead reads data to the end and checks the reader's promises: no
 // panic, increasing frame numbers, views no larger than the input, and
 // an ending that is io.EOF or a *FormatError pointing inside the input,
-// repeated by later calls.
+// followed by io.EOF, with the error kept by Err.
 func fuzzRead(t *testing.T, data []byte) {
 	r, err := NewReader(bytes.NewReader(data))
 	if err != nil {
@@ -54,8 +54,11 @@ func fuzzRead(t *testing.T, data []byte) {
 					t.Fatalf("error %v: offset outside %d input bytes or frame %d != %d", fe, len(data), fe.Frame, r.Frames())
 				}
 			}
-			if again := r.Next(&p); again != err {
-				t.Fatalf("Next after %v returned %v", err, again)
+			if again := r.Next(&p); again != io.EOF {
+				t.Fatalf("Next after %v returned %v, want io.EOF", err, again)
+			}
+			if keep := r.Err(); err == io.EOF && keep != nil || err != io.EOF && keep != err {
+				t.Fatalf("Err() = %v after Next returned %v", keep, err)
 			}
 			return
 		}

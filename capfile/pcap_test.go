@@ -210,3 +210,30 @@ func TestPcapErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { checkErrCase(t, tc) })
 	}
 }
+
+// TestReadOnAfterError: the loop a user writes first (log the error, read
+// on, stop at io.EOF) ends on a damaged file, with the packets before the
+// damage and the error exactly once; Err keeps it.
+func TestReadOnAfterError(t *testing.T) {
+	rec := pcapRec{sec: 1, origlen: 4, data: []byte{1, 2, 3, 4}}
+	file := buildPcap(binary.LittleEndian, pcapMagicMicro, 65535, 1, 16, rec, rec, rec)
+	file = file[:len(file)-2] // the third record cut short
+	r := mustReader(t, file)
+	var p Packet
+	packets, errs := 0, 0
+	for i := 0; i < 100; i++ { // the bound only stops a broken reader
+		err := r.Next(&p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs++
+			continue
+		}
+		packets++
+	}
+	var fe *FormatError
+	if packets != 2 || errs != 1 || !errors.As(r.Err(), &fe) {
+		t.Errorf("%d packets, %d errors, Err %v; want 2, 1 and a *FormatError", packets, errs, r.Err())
+	}
+}

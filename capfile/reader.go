@@ -150,11 +150,15 @@ func (r *Reader) corrupt(err error) error {
 
 // Next reads the next packet into p. p.Data is a view into the reader's
 // buffer, valid until the next call. Next returns io.EOF at the clean end
-// of the file and a *FormatError for malformed input; once it has
-// returned an error it returns the same error again.
+// of the file and a *FormatError for malformed input, once: every later
+// call returns io.EOF, so a loop that logs an error and reads on still
+// ends. Err keeps the error.
 func (r *Reader) Next(p *Packet) error {
 	if r.err != nil {
-		return r.err
+		if r.err == errClosed {
+			return r.err
+		}
+		return io.EOF
 	}
 	var err error
 	if r.format == FormatPCAP {
@@ -169,6 +173,15 @@ func (r *Reader) Next(p *Packet) error {
 		r.err = err
 	}
 	return err
+}
+
+// Err returns the error that ended the reading (nil while reading, and
+// after a clean end).
+func (r *Reader) Err() error {
+	if r.err == io.EOF || r.err == errClosed {
+		return nil
+	}
+	return r.err
 }
 
 // Format reports whether the file is pcap or pcapng.
