@@ -1,10 +1,60 @@
 package flowtable
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sort"
+	"time"
 )
+
+// SlowHandshakes returns the flows of recs whose SYN-ACK came more than d
+// after their first SYN, in the order of those SYNs: the question "which
+// connection waited for the server first?".
+func SlowHandshakes(recs []FlowRecord, d time.Duration) []FlowRecord {
+	var out []FlowRecord
+	for i := range recs {
+		if r := &recs[i]; r.SynTime != 0 && r.SynAckTime != 0 && r.SynToSynAck > d {
+			out = append(out, *r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b FlowRecord) int {
+		return cmp.Or(cmp.Compare(a.SynTime, b.SynTime), cmp.Compare(a.Index, b.Index))
+	})
+	return out
+}
+
+// ResetFlow is a flow that was reset, with how many other TCP connections
+// of its client were in progress at its first RST.
+type ResetFlow struct {
+	FlowRecord
+	OtherInProgress int
+}
+
+// ResetsBy returns the TCP flows of recs whose first RST came from side
+// (SideClient or SideServer), in the order of those RSTs, each with the
+// client's other TCP connections in progress then (among recs): "when the
+// server reset this one, what else was the client doing?".
+func ResetsBy(recs []FlowRecord, side Side) []ResetFlow {
+	var tcp []FlowRecord
+	for i := range recs {
+		if recs[i].Proto == 6 {
+			tcp = append(tcp, recs[i])
+		}
+	}
+	idx := NewInProgress(tcp)
+	var out []ResetFlow
+	for i := range tcp {
+		r := &tcp[i]
+		if r.FirstResetBy != side {
+			continue
+		}
+		// The reset flow itself is in progress at its own RST.
+		out = append(out, ResetFlow{FlowRecord: *r, OtherInProgress: idx.At(r.Client.Addr(), r.FirstResetTS) - 1})
+	}
+	slices.SortStableFunc(out, func(a, b ResetFlow) int { return cmp.Compare(a.FirstResetFrame, b.FirstResetFrame) })
+	return out
+}
 
 // InProgress answers "how many flows of this client were in progress at
 // that instant?" over a set of finished flow records, for instance the

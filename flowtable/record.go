@@ -143,6 +143,11 @@ type FlowRecord struct {
 
 	ResetBy    Side // who sent RST
 	FinFirstBy Side // who sent the first FIN
+	// The first RST: who sent it, when, in which frame (SideNone, 0, 0
+	// without one).
+	FirstResetBy    Side
+	FirstResetTS    int64
+	FirstResetFrame uint64
 
 	// Events counts the packets that raised each event (the plain kind:
 	// see EventSet.MatchesFilter for Wireshark's retransmission filter).

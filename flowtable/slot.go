@@ -130,6 +130,7 @@ type flowCold struct {
 	win                     [2]winTrack
 	ringHead, ringN         [2]uint8
 	resetBy, finFirst       uint8 // bit per canonical side (1<<side)
+	rstFirst                uint8 // the side of the first RST (1<<side)
 
 	// Data segments and timestamps.
 	ring    [2][ringSize]unacked
@@ -141,6 +142,7 @@ type flowCold struct {
 	synTime, synAckTime int64
 	ackTime             int64
 	mruSyn, firstRTT    int64 // Wireshark's ts_mru_syn and ts_first_rtt
+	rstTime, rstFrame   int64 // the first RST
 	mss                 [2]uint16
 	events              [NumEvents]uint32
 	sackPkts            [2]uint32

@@ -442,5 +442,8 @@ func (s *shard) record(sl uint32, why EndReason, r *FlowRecord) {
 		if c.finFirst&(1<<side) != 0 {
 			r.FinFirstBy = sideOf(Direction(d))
 		}
+		if c.rstFirst&(1<<side) != 0 {
+			r.FirstResetBy, r.FirstResetTS, r.FirstResetFrame = sideOf(Direction(d)), c.rstTime, uint64(c.rstFrame)
+		}
 	}
 }

@@ -254,8 +254,10 @@ func TestLateResetStaysInItsConnection(t *testing.T) {
 	if c.last.NewFlow || c.last.Flow != id || c.last.Dir != ServerToClient {
 		t.Fatalf("late RST: new flow %v, flow %v (was %v), direction %v", c.last.NewFlow, c.last.Flow, id, c.last.Dir)
 	}
-	if r := c.flow(); r.ResetBy != SideServer || r.Client != c.cli {
-		t.Errorf("reset by %v, client %v; want the server's reset of %v's connection", r.ResetBy, r.Client, c.cli)
+	c.at(time.Millisecond).c2s(seg{seq: 1002, flags: thRst, win: 0})
+	if r := c.flow(); r.ResetBy != SideBoth || r.Client != c.cli || r.FirstResetBy != SideServer || r.FirstResetFrame != c.frame-1 {
+		t.Errorf("reset by %v (first %v in frame %d of %d), client %v; want the server's reset of %v's connection, then the client's",
+			r.ResetBy, r.FirstResetBy, r.FirstResetFrame, c.frame, r.Client, c.cli)
 	}
 	if len(c.expired) != 0 {
 		t.Errorf("flows ended: %+v", c.expired)

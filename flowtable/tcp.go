@@ -254,6 +254,9 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	}
 	if flags&thRst != 0 {
 		ev = ev.Add(Reset)
+		if c.resetBy == 0 {
+			c.rstFirst, c.rstTime, c.rstFrame = 1<<side, now, int64(frame)
+		}
 		c.resetBy |= 1 << side
 		f.dflags |= dSawRst
 	}

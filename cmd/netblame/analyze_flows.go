@@ -22,95 +22,63 @@ const (
 	queryReset                      // --reset-by
 )
 
-// resetInfo is the first RST of a flow.
-type resetInfo struct {
-	frame uint64
-	ts    int64
-	dir   flowtable.Direction
-}
-
 // flowRow is one row of a flow table.
 type flowRow struct {
 	fc  *fileCtx
 	rec flowtable.FlowRecord
 	// Set for --reset-by rows.
-	reset      *resetInfo
+	reset      bool
 	inProgress int
 }
 
 // flowsView collects the records of the flows that leave the table and
 // prints them, filtered, selected and sorted, when the file ends.
 type flowsView struct {
-	w      io.Writer
-	o      *analyzeOptions
-	fc     *fileCtx
-	query  flowQuery
-	rows   []flowRow
-	all    []flowtable.FlowRecord // --reset-by: every TCP flow, for InProgress
-	resets map[uint64]resetInfo   // --reset-by: first RST by flow index
+	w     io.Writer
+	o     *analyzeOptions
+	fc    *fileCtx
+	query flowQuery
+	all   []flowtable.FlowRecord
 }
 
 func newFlowsView(w io.Writer, o *analyzeOptions, fc *fileCtx, q flowQuery) *flowsView {
-	v := &flowsView{w: w, o: o, fc: fc, query: q}
-	if q == queryReset {
-		v.resets = make(map[uint64]resetInfo)
-	}
-	return v
+	return &flowsView{w: w, o: o, fc: fc, query: q}
 }
 
-// packet notes the first RST of each flow for --reset-by. It sees only
-// packets that pass the filters, but a flow passes them exactly when its
-// packets do (both are matched on the same two endpoints).
-func (v *flowsView) packet(pk *packetCtx) error {
-	if v.resets == nil {
-		return nil
-	}
-	for i := range pk.events {
-		e := &pk.events[i]
-		if e.Kind != flowtable.Reset {
-			continue
-		}
-		if _, seen := v.resets[pk.res.Index]; !seen {
-			v.resets[pk.res.Index] = resetInfo{frame: e.Frame, ts: e.TS, dir: e.Dir}
-		}
-	}
-	return nil
-}
+func (v *flowsView) packet(*packetCtx) error { return nil }
 
-func (v *flowsView) flow(r *flowtable.FlowRecord) {
-	if v.query == queryReset && r.Proto == 6 {
-		// Other connections of a client count whatever the filters say.
-		v.all = append(v.all, *r)
-	}
-	if !v.o.filter.matchFlow(r) {
-		return
-	}
-	switch v.query {
-	case queryHandshake:
-		if r.SynTime == 0 || r.SynAckTime == 0 || r.SynToSynAck <= v.o.handshakeOver {
-			return
-		}
-	case queryReset:
-		if r.ResetBy == flowtable.SideNone {
-			return
-		}
-	}
-	v.rows = append(v.rows, flowRow{fc: v.fc, rec: *r})
-}
+func (v *flowsView) flow(r *flowtable.FlowRecord) { v.all = append(v.all, *r) }
 
 func (v *flowsView) finish(fc *fileCtx) error {
-	rows := v.rows
+	var rows []flowRow
+	keep := func(r *flowtable.FlowRecord) bool { return v.o.filter.matchFlow(r) }
 	switch v.query {
 	case queryHandshake:
-		slices.SortStableFunc(rows, func(a, b flowRow) int {
-			return cmp.Or(cmp.Compare(a.rec.SynTime, b.rec.SynTime), cmp.Compare(a.rec.Index, b.rec.Index))
-		})
+		for _, r := range flowtable.SlowHandshakes(v.all, v.o.handshakeOver) {
+			if keep(&r) {
+				rows = append(rows, flowRow{fc: fc, rec: r})
+			}
+		}
 		if v.o.first && len(rows) > 1 {
 			rows = rows[:1]
 		}
 	case queryReset:
-		rows = v.resetRows(rows)
+		side := flowtable.SideClient
+		if v.o.resetBy == "server" {
+			side = flowtable.SideServer
+		}
+		// Other connections of a client count whatever the filters say.
+		for _, r := range flowtable.ResetsBy(v.all, side) {
+			if keep(&r.FlowRecord) {
+				rows = append(rows, flowRow{fc: fc, rec: r.FlowRecord, reset: true, inProgress: r.OtherInProgress})
+			}
+		}
 	default:
+		for i := range v.all {
+			if keep(&v.all[i]) {
+				rows = append(rows, flowRow{fc: fc, rec: v.all[i]})
+			}
+		}
 		slices.SortFunc(rows, func(a, b flowRow) int { return cmp.Compare(a.rec.Index, b.rec.Index) })
 	}
 	cols := flowColumns(v.o.fmt, fc.multi, v.query == queryReset)
@@ -128,30 +96,6 @@ func (v *flowsView) finish(fc *fileCtx) error {
 		}
 	}
 	return finishViewTable(v.o, tw)
-}
-
-// resetRows keeps the flows whose first RST came from the side asked for,
-// in the order of their resets, and counts for each the client's other TCP
-// connections in progress at the reset.
-func (v *flowsView) resetRows(rows []flowRow) []flowRow {
-	want := flowtable.ClientToServer
-	if v.o.resetBy == "server" {
-		want = flowtable.ServerToClient
-	}
-	idx := flowtable.NewInProgress(v.all)
-	out := rows[:0]
-	for _, r := range rows {
-		ri, ok := v.resets[r.rec.Index]
-		if !ok || ri.dir != want {
-			continue
-		}
-		r.reset = &ri
-		// The reset flow itself is in progress at its own RST.
-		r.inProgress = idx.At(r.rec.Client.Addr(), ri.ts) - 1
-		out = append(out, r)
-	}
-	slices.SortStableFunc(out, func(a, b flowRow) int { return cmp.Compare(a.reset.frame, b.reset.frame) })
-	return out
 }
 
 // seconds formats a duration as a JSON number of seconds (exact, nine
@@ -271,22 +215,22 @@ func resetColumns(data bool) []column[*flowRow] {
 	type c = column[*flowRow]
 	ifReset := func(f func(r *flowRow) any) func(r *flowRow) any {
 		return func(r *flowRow) any {
-			if r.reset == nil {
+			if !r.reset {
 				return nil
 			}
 			return f(r)
 		}
 	}
 	cols := []c{
-		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.reset.frame })},
+		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.rec.FirstResetFrame })},
 	}
 	if data {
 		cols = append(cols,
-			c{"RESET_S", "reset_s", ifReset(func(r *flowRow) any { return seconds(time.Duration(r.reset.ts-r.fc.first), false) })},
-			c{"RESET_TS", "reset_ts", ifReset(func(r *flowRow) any { return decimalSeconds(r.reset.ts) })},
+			c{"RESET_S", "reset_s", ifReset(func(r *flowRow) any { return seconds(time.Duration(r.rec.FirstResetTS-r.fc.first), false) })},
+			c{"RESET_TS", "reset_ts", ifReset(func(r *flowRow) any { return decimalSeconds(r.rec.FirstResetTS) })},
 		)
 	} else {
-		cols = append(cols, c{"RESET AT", "", ifReset(func(r *flowRow) any { return decimalSecondsText(r.reset.ts - r.fc.first) })})
+		cols = append(cols, c{"RESET AT", "", ifReset(func(r *flowRow) any { return decimalSecondsText(r.rec.FirstResetTS - r.fc.first) })})
 	}
 	return append(cols, c{"OTHER_IN_PROGRESS", "other_in_progress", ifReset(func(r *flowRow) any { return r.inProgress })})
 }
