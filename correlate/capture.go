@@ -14,6 +14,7 @@ import (
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/dedup"
+	"github.com/netblame/netblame/flowrule"
 	"github.com/netblame/netblame/track"
 )
 
@@ -428,19 +429,7 @@ func (c *Capture) insert(s int, fi int32) {
 // newFlow starts a flow whose first packet is p, from src to dst. prev is
 // the earlier connection on the same addresses and ports, or -1.
 func (c *Capture) newFlow(p *decode.Packet, ts int64, src, dst netip.AddrPort, prev int32) int32 {
-	syn := p.TCPFlags&decode.TCPSyn != 0
-	ack := p.TCPFlags&decode.TCPAck != 0
-	var srcIsClient bool
-	switch {
-	case syn && !ack:
-		srcIsClient = true
-	case syn && ack:
-		srcIsClient = false
-	default:
-		// Mid-stream: the higher (ephemeral) port is the client's, which
-		// both captures of a flow agree on without seeing its start.
-		srcIsClient = p.SrcPort >= p.DstPort
-	}
+	srcIsClient := flowrule.SourceIsClient(p) // as the flow table names it
 	f := flow{first: ts, rstBy: -1, wscale: [2]int8{-1, -1}, partner: -1, nextSame: -1}
 	if srcIsClient {
 		f.client, f.server = src, dst

@@ -18,12 +18,10 @@
 // A flow key is direction-independent: the two (address, port) endpoints in
 // canonical order, the IP protocol and the outermost VLAN ID (unless
 // Config.IgnoreVLAN, which tshark-compatible counting needs). The client of a
-// flow is the sender of its first SYN without ACK; if the first packet seen
-// is a SYN-ACK, its receiver; otherwise the sender of the first packet,
-// except that when that packet comes from a port below 1024 and goes to a
-// port at or above 1024 (a server answering mid-stream) its receiver is taken
-// as the client. A pure SYN seen later in a flow that had none makes its
-// sender the client.
+// flow is named from the first packet seen of it by flowrule.SourceIsClient
+// (the SYN's sender, the SYN-ACK's receiver, else by ports), the rule
+// correlate follows too. A pure SYN seen later in a flow that had none
+// makes its sender the client.
 //
 // A pure SYN whose sequence number differs from the ISN already known for
 // its direction starts a new flow on the same key (Wireshark's "ports

@@ -61,12 +61,13 @@ func TestClientMidStreamPortHeuristic(t *testing.T) {
 	if r := c.flow(); r.Client != c.cli {
 		t.Errorf("client %v, want %v", r.Client, c.cli)
 	}
-	// Between two high ports the first sender is the client.
+	// Between two high ports the higher (ephemeral) one is the client's,
+	// whoever spoke first, as correlate names it (flowrule).
 	c2 := newConv(t, Config{})
 	c2.srv = netip.MustParseAddrPort("10.0.0.2:5000")
 	c2.s2c(seg{seq: 5000, ack: 1001, flags: thAck, win: 100, len: 5})
-	if r := c2.flow(); r.Client != c2.srv {
-		t.Errorf("client %v, want first sender %v", r.Client, c2.srv)
+	if r := c2.flow(); r.Client != c2.cli {
+		t.Errorf("server port 5000 speaking first to 40000: client %v, want %v", r.Client, c2.cli)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowrule"
 )
 
 // update is the per-packet work, with the shard locked (or owned).
@@ -134,28 +135,18 @@ func (t *Table) sweep(s *shard, lock bool) {
 	}
 }
 
-// initFlow settles a new flow's client (see the package doc) and kind.
+// initFlow settles a new flow's client (flowrule's rule) and kind.
 func (s *shard) initFlow(sl uint32, side int, p *decode.Packet) {
 	hot := &s.hot[sl]
-	clientSide := side
 	if p.Proto == decode.ProtoTCP {
 		hot.fflags |= fTCP
 		s.st.tcp++
-		switch {
-		case p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
-			// the sender is the client (update marks fSawSyn)
-		case p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck:
-			clientSide = 1 - side
-		default:
-			if p.SrcPort < 1024 && p.DstPort >= 1024 {
-				clientSide = 1 - side
-			}
-		}
 	} else {
 		s.st.udp++
-		if p.SrcPort < 1024 && p.DstPort >= 1024 {
-			clientSide = 1 - side
-		}
+	}
+	clientSide := side
+	if !flowrule.SourceIsClient(p) {
+		clientSide = 1 - side
 	}
 	hot.clientB = clientSide == 1
 }
