@@ -54,7 +54,7 @@ func Example() {
 		fmt.Println(p.Frame, p.Timestamp, len(p.Data), p.OrigLen)
 	}
 	// Output:
-	// pcapng zstd 101 96
+	// pcapng zstd RAW 96
 	// 1 1700000000000000001 4 20
 	// 2 1700000000250000000 96 1500
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 )
 
 // Classic pcap magic numbers, as read in the file's own byte order.
@@ -82,7 +82,7 @@ func (r *Reader) readPcapHeader() error {
 		resol = 9
 	}
 	r.ifaces = append(r.ifaces[:0], Interface{
-		Link:    decode.LinkType(link),
+		Link:    linktype.Type(link),
 		Snaplen: int(min(snaplen, 1<<31-1)),
 		FCSLen:  fcs,
 		TSResol: resol,

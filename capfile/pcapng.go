@@ -5,7 +5,7 @@ import (
 	"io"
 	"math/bits"
 
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 )
 
 // pcapng block types this reader interprets; all others are skipped.
@@ -261,7 +261,7 @@ func (r *Reader) readIDB(off int64, body []byte) error {
 		return r.blockErr(off, "interface description block body is %d bytes, less than 8", len(body))
 	}
 	iface := Interface{
-		Link:    decode.LinkType(r.u16(body)),
+		Link:    linktype.Type(r.u16(body)),
 		Snaplen: int(min(r.u32(body[4:]), 1<<31-1)),
 		FCSLen:  -1,
 		TSResol: 6,

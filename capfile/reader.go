@@ -6,23 +6,23 @@ import (
 	"io"
 	"os"
 
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 )
 
 // Packet is one captured packet as read from a file.
 type Packet struct {
-	Frame     uint64          // 1-based frame number, as Wireshark counts (see Reader.Frames)
-	Timestamp int64           // nanoseconds since the Unix epoch
-	Data      []byte          // captured bytes; a view valid until the next Next
-	OrigLen   int             // length of the packet on the wire
-	Link      decode.LinkType // link type of Data
-	Interface int             // pcapng interface index within its section; 0 for pcap
+	Frame     uint64        // 1-based frame number, as Wireshark counts (see Reader.Frames)
+	Timestamp int64         // nanoseconds since the Unix epoch
+	Data      []byte        // captured bytes; a view valid until the next Next
+	OrigLen   int           // length of the packet on the wire
+	Link      linktype.Type // link type of Data
+	Interface int           // pcapng interface index within its section; 0 for pcap
 }
 
 // Interface describes one capture interface: the single one of a pcap
 // file or one interface description block of the current pcapng section.
 type Interface struct {
-	Link    decode.LinkType
+	Link    linktype.Type
 	Snaplen int // 0 means no limit (pcapng)
 	// FCSLen is the number of frame-check-sequence bytes at the end of
 	// each packet, or -1 when the file does not say.
@@ -192,7 +192,7 @@ func (r *Reader) Compression() Compression { return r.comp }
 
 // LinkType is the link type of a pcap file, or of the first interface of
 // the current pcapng section (see Interfaces for the others).
-func (r *Reader) LinkType() decode.LinkType {
+func (r *Reader) LinkType() linktype.Type {
 	if len(r.ifaces) == 0 {
 		return 0
 	}

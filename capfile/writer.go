@@ -12,7 +12,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 )
 
 // DefaultSnaplen is the snapshot length written when none is given.
@@ -54,7 +54,7 @@ type Writer struct {
 // gives pcapng and anything else pcap, and a further ".zst" (or ".zstd")
 // or ".gz" suffix compresses with zstd or gzip. snaplen <= 0 means
 // DefaultSnaplen.
-func Create(path string, link decode.LinkType, snaplen int, opts ...Option) (*Writer, error) {
+func Create(path string, link linktype.Type, snaplen int, opts ...Option) (*Writer, error) {
 	format, comp := FormatFromName(path)
 	f, err := os.Create(path)
 	if err != nil {
@@ -95,7 +95,7 @@ func FormatFromName(path string) (Format, Compression) {
 // (for pcapng the section header and interface description) at once into
 // its buffer. snaplen <= 0 means DefaultSnaplen. Close flushes and
 // finishes compression but does not close w.
-func NewWriter(w io.Writer, f Format, link decode.LinkType, snaplen int, opts ...Option) (*Writer, error) {
+func NewWriter(w io.Writer, f Format, link linktype.Type, snaplen int, opts ...Option) (*Writer, error) {
 	var cfg writerConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -145,7 +145,7 @@ func (w *Writer) write(b []byte) {
 
 var le = binary.LittleEndian
 
-func (w *Writer) writePcapHeader(link decode.LinkType) {
+func (w *Writer) writePcapHeader(link linktype.Type) {
 	h := w.scratch[:pcapFileHeaderLen]
 	magic := uint32(pcapMagicNano)
 	if w.micro {
@@ -161,7 +161,7 @@ func (w *Writer) writePcapHeader(link decode.LinkType) {
 	w.write(h)
 }
 
-func (w *Writer) writePcapngHeader(link decode.LinkType) {
+func (w *Writer) writePcapngHeader(link linktype.Type) {
 	var b [shbMinLen + 32]byte
 	shb := b[:shbMinLen]
 	le.PutUint32(shb[0:], blockSHB)

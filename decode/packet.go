@@ -31,24 +31,28 @@
 // what they find.
 package decode
 
-import "net/netip"
+import (
+	"net/netip"
 
-// LinkType is a pcap LINKTYPE_ value: what the first byte of a frame is.
-type LinkType uint16
+	"github.com/netblame/netblame/linktype"
+)
 
-// Link types the decoder understands. Values are those of the pcap and
-// pcapng LINKTYPE registry; DLT 12 and 14 are raw IP on some platforms.
+// LinkType is a pcap LINKTYPE_ value: what the first byte of a frame is
+// (package linktype, which sources use without importing the decoder).
+type LinkType = linktype.Type
+
+// Link types the decoder understands (linktype's constants).
 const (
-	LinkNull      LinkType = 0   // BSD loopback, host-order 4-byte family
-	LinkEthernet  LinkType = 1   // Ethernet II, with 802.1Q/802.1ad tags
-	LinkRawDLT12  LinkType = 12  // raw IP (OpenBSD and others write DLT 12)
-	LinkRawDLT14  LinkType = 14  // raw IP (some BSDs write DLT 14)
-	LinkRaw       LinkType = 101 // raw IP, version from the first nibble
-	LinkLoop      LinkType = 108 // OpenBSD loopback, network-order family
-	LinkLinuxSLL  LinkType = 113 // Linux "cooked" capture v1
-	LinkIPv4      LinkType = 228 // raw IPv4
-	LinkIPv6      LinkType = 229 // raw IPv6
-	LinkLinuxSLL2 LinkType = 276 // Linux "cooked" capture v2
+	LinkNull      = linktype.Null
+	LinkEthernet  = linktype.Ethernet
+	LinkRawDLT12  = linktype.RawDLT12
+	LinkRawDLT14  = linktype.RawDLT14
+	LinkRaw       = linktype.Raw
+	LinkLoop      = linktype.Loop
+	LinkLinuxSLL  = linktype.LinuxSLL
+	LinkIPv4      = linktype.IPv4
+	LinkIPv6      = linktype.IPv6
+	LinkLinuxSLL2 = linktype.LinuxSLL2
 )
 
 // IP protocol numbers the decoder names.

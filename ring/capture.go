@@ -6,13 +6,13 @@ import (
 
 	"golang.org/x/net/bpf"
 
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 )
 
 // Capture is a set of fanout workers capturing on one interface.
 type Capture struct {
 	cfg    Config
-	link   decode.LinkType
+	link   linktype.Type
 	rings  []*Ring
 	stop   *stopper
 	filter string // "none", "classic" or "ebpf"
@@ -110,7 +110,7 @@ func (c *Capture) attachEBPF() error {
 func (c *Capture) Workers() []*Ring { return c.rings }
 
 // Link is the link type of the captured frames.
-func (c *Capture) Link() decode.LinkType { return c.link }
+func (c *Capture) Link() linktype.Type { return c.link }
 
 // Config is the configuration in use, defaults filled in.
 func (c *Capture) Config() Config { return c.cfg }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 )
 
 // rejectAll is the filter a socket carries from creation until the real
@@ -28,7 +28,7 @@ func isPerm(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is(err
 
 // linkInfo finds the interface index and its link type (from the ARPHRD
 // hardware type) using the packet socket fd.
-func linkInfo(fd int, name string) (int, decode.LinkType, error) {
+func linkInfo(fd int, name string) (int, linktype.Type, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("ring: interface %q: %w", name, err)
@@ -43,9 +43,9 @@ func linkInfo(fd int, name string) (int, decode.LinkType, error) {
 	}
 	switch hw := ifr.Uint16(); hw { // sa_family of ifr_hwaddr is the ARPHRD type
 	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
-		return index, decode.LinkEthernet, nil
+		return index, linktype.Ethernet, nil
 	case unix.ARPHRD_NONE, unix.ARPHRD_RAWIP, unix.ARPHRD_TUNNEL, unix.ARPHRD_TUNNEL6, unix.ARPHRD_SIT:
-		return index, decode.LinkRaw, nil
+		return index, linktype.Raw, nil
 	default:
 		return 0, 0, fmt.Errorf("ring: interface %q: hardware type %d is not supported (Ethernet and raw IP are)", name, hw)
 	}
@@ -55,7 +55,7 @@ func linkInfo(fd int, name string) (int, decode.LinkType, error) {
 // filter's promise: socket with protocol 0 (receives nothing), reject-all
 // filter, ring, bind (starts receiving, but the filter rejects), fanout.
 // The caller attaches the real filter once every worker has joined.
-func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, err error) {
+func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, err error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		if isPerm(err) {
@@ -76,7 +76,7 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link decode.LinkType, 
 	if err != nil {
 		return nil, 0, err
 	}
-	r.ether = link == decode.LinkEthernet
+	r.ether = link == linktype.Ethernet
 	if err := attachClassicRaw(fd, rejectAll); err != nil {
 		return nil, 0, fmt.Errorf("ring: attaching the reject-all filter: %w", err)
 	}
