@@ -239,3 +239,16 @@ func (r *Reader) Close() error {
 }
 
 var errClosed = errors.New("capfile: reader closed")
+
+// Source yields captured packets one at a time: Reader and Merged for
+// files, ring.Source for a live interface. Next fills p with a view valid
+// until the next call and returns io.EOF at the end; an error other than
+// io.EOF comes once, io.EOF after it.
+type Source interface {
+	Next(p *Packet) error
+}
+
+var (
+	_ Source = (*Reader)(nil)
+	_ Source = (*Merged)(nil)
+)

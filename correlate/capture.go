@@ -156,16 +156,11 @@ func Read(name string, r io.Reader) (*Capture, error) {
 	return c, err
 }
 
-// packetReader is what ReadFrom needs of a capfile.Reader.
-type packetReader interface {
-	Next(p *capfile.Packet) error
-}
-
 // ReadFrom adds every packet r yields until io.EOF, after IP
 // reassembly (fragments count as the datagram they complete). On any
 // other error it stops, keeps what it read, records the error in c.Err
 // and returns it.
-func (c *Capture) ReadFrom(r packetReader) error {
+func (c *Capture) ReadFrom(r capfile.Source) error {
 	t, err := track.New(track.Options{}) // correlate keeps its own flows
 	if err != nil {
 		return err

@@ -27,12 +27,10 @@ import (
 	"github.com/netblame/netblame/flowtable"
 )
 
-// Source yields captured packets: capfile.Reader and capfile.Merged (and
-// a live ring through its adapter) are sources. Next returns io.EOF at
-// the end; any other error ends the run.
-type Source interface {
-	Next(p *capfile.Packet) error
-}
+// Source yields captured packets: capfile.Reader and capfile.Merged for
+// files, ring.Source for a live interface. Next returns io.EOF at the
+// end; any other error ends the run.
+type Source = capfile.Source
 
 // Options configure a Tracker. The zero value decodes and reassembles
 // only, with no flow table.
