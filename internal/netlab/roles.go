@@ -6,8 +6,9 @@ import (
 	"os"
 )
 
-// The lab's programs (server, client, impairer) are this same executable,
-// re-executed inside a namespace with `ip netns exec NS <exe>` and
+// The lab's programs (server, client, impairer) are this same executable
+// (or, under the race detector, cmd/netlabrole built plain: see
+// roleExecutable), re-executed inside a namespace with `ip netns exec NS <exe>` and
 // NETLAB_ROLE naming the role: a goroutine cannot safely move into another
 // network namespace, a fresh process can. init runs the role before the
 // test framework starts, so any test binary that imports netlab can serve

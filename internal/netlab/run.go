@@ -47,9 +47,9 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	exe, err := os.Executable()
+	exe, exeNote, err := roleExecutable()
 	if err != nil {
-		return nil, fmt.Errorf("netlab: locating the test binary: %w", err)
+		return nil, err
 	}
 	l := newLab()
 	var procs []*proc
@@ -128,6 +128,12 @@ func Run(ctx context.Context, dir string, s Scenario) (*Result, error) {
 		return nil, err
 	}
 	var warnings []string
+	if exeNote != "" {
+		warnings = append(warnings, exeNote)
+	}
+	if exeNote != "" {
+		warnings = append(warnings, exeNote)
+	}
 	select {
 	case <-client.done:
 	case <-ctx.Done():
