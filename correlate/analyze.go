@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Bounds on how far the analysis looks back or ahead in one flow for the
@@ -180,7 +181,7 @@ type flowState struct {
 // evidence lists record i of v as evidence of kind k, unless the flow has
 // enough of that kind already; it returns the new item (for the caller to
 // add a related frame or delay) or nil.
-func (z *analyzer) evidence(st *flowState, k evKind, v *view, i int32, detail string) *Evidence {
+func (z *analyzer) evidence(st *flowState, k EvidenceKind, v *view, i int32, detail string) *Evidence {
 	perKind := max(5, z.maxEv/4)
 	st.evCount[k]++
 	if st.evCount[k] > perKind || len(st.fr.Evidence) >= z.maxEv {
@@ -188,7 +189,7 @@ func (z *analyzer) evidence(st *flowState, k evKind, v *view, i int32, detail st
 	}
 	sf, bf := z.frames(v, i)
 	st.fr.Evidence = append(st.fr.Evidence, Evidence{
-		Kind: evNames[k], SpanFrame: Frame(sf), ServerFrame: Frame(bf),
+		Kind: k, SpanFrame: Frame(sf), ServerFrame: Frame(bf),
 		Time: Timestamp(z.toA(v, v.c.recs.at(i).ts)), Detail: detail,
 	})
 	return &st.fr.Evidence[len(st.fr.Evidence)-1]
@@ -200,48 +201,17 @@ func (e *Evidence) ref(v *view, i int32) {
 		return
 	}
 	e.RefFrame = Frame(v.c.recs.at(i).frame)
-	e.RefIn = sideName[v.isA]
+	e.RefIn = ServerSide
+	if v.isA {
+		e.RefIn = ClientSide
+	}
 }
 
 // delay sets e's delay.
 func (e *Evidence) delay(ns int64) {
 	if e != nil {
-		e.DelayMS = ms(ns)
+		e.Delay = usec(ns)
 	}
-}
-
-var sideName = map[bool]string{true: "client_side", false: "server_side"}
-
-// evKind is a kind of evidence.
-type evKind uint8
-
-const (
-	evLostC2S evKind = iota
-	evLostS2C
-	evLostSYN
-	evLostSYNACK
-	evCaptureDrop
-	evSpurious
-	evAfterAckLoss
-	evPremature
-	evLossBeyond
-	evLostBefore
-	evReordered
-	evDuplicated
-	evAfterReorder
-	evZeroWindowClient
-	evZeroWindowServer
-	evServerThink
-	evSlowSYNACK
-	evResetByClient
-	evResetByServer
-	numEvKinds
-)
-
-var evNames = [numEvKinds]string{
-	"lost_c2s", "lost_s2c", "lost_syn", "lost_synack", "capture_drop",
-	"spurious_retransmission", "retransmission_after_ack_loss", "premature_retransmission", "loss_beyond_far_point",
-	"lost_before_client_side", "reordered_between", "duplicated_between", "retransmission_after_reordering", "zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
 }
 
 // Evidence details, by direction (c2s, s2c): fixed strings, so listing
@@ -331,10 +301,10 @@ func (z *analyzer) analyzePair(p *pair, fr *FlowReport) *flowState {
 	z.handshake(va, vb, st)
 	fr.OutsideCommonWindow = st.outside
 	if rb := fa.rstBy; rb >= 0 {
-		fr.ResetBy = [2]string{"client", "server"}[rb]
+		fr.ResetBy = ClientParty + Party(rb)
 		for _, i := range va.recs {
 			if r := z.a.recs.at(i); r.flags&flagRST != 0 {
-				z.evidence(st, evResetByClient+evKind(rb), va, i, "the connection was aborted with a reset")
+				z.evidence(st, ResetByClient+EvidenceKind(rb), va, i, "the connection was aborted with a reset")
 				break
 			}
 		}
@@ -379,9 +349,9 @@ func (z *analyzer) transit(va *view, st *flowState) {
 			return Stat{}
 		}
 		slices.Sort(z.samples[d])
-		return Stat{Min: ms(lo[d]), Median: ms(z.samples[d][len(z.samples[d])/2]), Max: ms(hi[d]), N: n[d]}
+		return Stat{Min: usec(lo[d]), Median: usec(z.samples[d][len(z.samples[d])/2]), Max: usec(hi[d]), N: n[d]}
 	}
-	st.fr.TransitMS = Transit{C2S: stat(c2s), S2C: stat(s2c)}
+	st.fr.Transit = Transit{C2S: stat(c2s), S2C: stat(s2c)}
 	if n[c2s] > 0 && n[s2c] > 0 {
 		rtt := z.samples[c2s][len(z.samples[c2s])/2] + z.samples[s2c][len(z.samples[s2c])/2]
 		if rtt >= perceptible {
@@ -430,7 +400,7 @@ func (z *analyzer) reorder(d int, up, down *view, st *flowState) {
 			st.fr.ReorderedBetween.S2C++
 		}
 		z.reordered = append(z.reordered, j)
-		ev := z.evidence(st, evReordered, down, i, reorderDetail[d])
+		ev := z.evidence(st, ReorderedBetween, down, i, reorderDetail[d])
 		ev.ref(down, latestAt)
 		ev.delay(z.toA(down, down.c.recs.at(i).ts) - z.toA(down, down.c.recs.at(latestAt).ts))
 	}
@@ -544,7 +514,7 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, st *flowState) {
 			} else {
 				fr.DuplicatedBetween.S2C++
 			}
-			z.evidence(st, evDuplicated, down, i, dupDetail[d]).ref(down, first)
+			z.evidence(st, DuplicatedBetween, down, i, dupDetail[d]).ref(down, first)
 			continue
 		}
 		if !z.inWindow(up, z.toView(down, up, r.ts)-minT) {
@@ -557,7 +527,7 @@ func (z *analyzer) lossAndRetrans(d int, up, down *view, st *flowState) {
 		} else {
 			fr.CaptureDropAt.ServerSide++
 		}
-		z.evidence(st, evCaptureDrop, down, i, onlyDownDetail[d])
+		z.evidence(st, CaptureDrop, down, i, onlyDownDetail[d])
 	}
 	if sent > 0 {
 		pct := 100 * float64(dirCount(&fr.LostBetween, d)) / float64(sent)
@@ -623,7 +593,7 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 				} else {
 					fr.CaptureDropAt.ServerSide++
 				}
-				z.evidence(st, evCaptureDrop, up, i, ackedDetail[d]).ref(down, ackDown[ai].rec)
+				z.evidence(st, CaptureDrop, up, i, ackedDetail[d]).ref(down, ackDown[ai].rec)
 			}
 		}
 	}
@@ -635,9 +605,9 @@ func (z *analyzer) missing(d int, up, down *view, k int, s, e int64, ackDown []a
 	} else {
 		fr.LostBetween.S2C++
 	}
-	kind := evLostC2S + evKind(d)
+	kind := LostC2S + EvidenceKind(d)
 	if r.flags&flagSYN != 0 {
-		kind = evLostSYN + evKind(d)
+		kind = LostSYN + EvidenceKind(d)
 	}
 	ev := z.evidence(st, kind, up, i, lostDetail[d])
 	if e > s {
@@ -707,7 +677,7 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 		// brought past the client-side point, nor to the server: lost
 		// between the client and that point.
 		rk.LostBeforeClientSide++
-		z.evidence(st, evLostBefore, up, i, "a client retransmission whose original never passed the client-side point: lost between the client and that point")
+		z.evidence(st, LostBeforeClientSide, up, i, "a client retransmission whose original never passed the client-side point: lost between the client and that point")
 	case prev < 0:
 		rk.Unknown++
 	case up.match[prev] < 0:
@@ -717,7 +687,7 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 		// (duplicate ACKs, SACK) that the sender took for a loss.
 		rk.AfterReordering++
 		st.reorderHarm++
-		z.evidence(st, evAfterReorder, up, i, "the earlier copy (ref) was reordered between the points, not lost: the receiver's duplicate ACKs made the sender retransmit").ref(up, prev)
+		z.evidence(st, RetransmissionAfterReordering, up, i, "the earlier copy (ref) was reordered between the points, not lost: the receiver's duplicate ACKs made the sender retransmit").ref(up, prev)
 		if t0, t1 := max(z.toA(up, up.c.recs.at(prev).ts), st.recEnd), z.toA(up, r.ts); t1 > t0 {
 			st.recovery += float64(t1 - t0)
 			st.recEnd = t1
@@ -725,26 +695,26 @@ func (z *analyzer) classifyRetrans(d int, up, down *view, k int, s int64, ackUp,
 	default:
 		if ai := firstAck(ackUp, pe); ai >= 0 && ackUp[ai].t <= r.ts {
 			rk.Spurious++
-			z.evidence(st, evSpurious, up, i, "the data was already acknowledged at the sender's capture point").ref(up, ackUp[ai].rec)
+			z.evidence(st, SpuriousRetransmission, up, i, "the data was already acknowledged at the sender's capture point").ref(up, ackUp[ai].rec)
 			return prev
 		}
 		if ai := firstAck(ackDown, pe); ai >= 0 && ackDown[ai].t < downTime(i) {
 			if down.match[ackDown[ai].rec] < 0 {
 				rk.AfterAckLoss++
-				z.evidence(st, evAfterAckLoss, up, i, "the receiver's ACK (ref) was lost between the points").ref(down, ackDown[ai].rec)
+				z.evidence(st, RetransmissionAfterAckLoss, up, i, "the receiver's ACK (ref) was lost between the points").ref(down, ackDown[ai].rec)
 			} else {
 				rk.Premature++
-				z.evidence(st, evPremature, up, i, "the receiver had acknowledged the earlier copy (ref); its ACK was still on the way: the sender's timer was too short").ref(down, ackDown[ai].rec)
+				z.evidence(st, PrematureRetransmission, up, i, "the receiver had acknowledged the earlier copy (ref); its ACK was still on the way: the sender's timer was too short").ref(down, ackDown[ai].rec)
 			}
 			return prev
 		}
 		if downTime(prev) >= z.toView(up, down, r.ts) {
 			rk.Premature++
-			z.evidence(st, evPremature, up, i, "the earlier copy (ref) was still on its way between the points, delayed, not lost").ref(up, prev)
+			z.evidence(st, PrematureRetransmission, up, i, "the earlier copy (ref) was still on its way between the points, delayed, not lost").ref(up, prev)
 			return prev
 		}
 		rk.LossBeyond++
-		z.evidence(st, evLossBeyond, up, i, beyondDetail[d]).ref(up, prev)
+		z.evidence(st, LossBeyondFarPoint, up, i, beyondDetail[d]).ref(up, prev)
 	}
 	return prev
 }
@@ -791,7 +761,7 @@ func (z *analyzer) windows(va, vb *view, p *pair, st *flowState) {
 				if !zero {
 					zero, zstart = true, r.ts
 					*zc++
-					z.evidence(st, evZeroWindowClient+evKind(d), v, i, zeroDetail[d])
+					z.evidence(st, ZeroWindowClient+EvidenceKind(d), v, i, zeroDetail[d])
 				}
 			} else if zero {
 				zero = false
@@ -808,8 +778,8 @@ func (z *analyzer) windows(va, vb *view, p *pair, st *flowState) {
 		if zero {
 			total += last - zstart
 		}
-		*zw = float64(total) / 1e9
-		st.fr.ZeroWindowS += float64(total) / 1e9
+		*zw = time.Duration(total)
+		st.fr.ZeroWindow += time.Duration(total)
 	}
 }
 
@@ -851,7 +821,7 @@ func (z *analyzer) exchanges(va, vb *view, st *flowState) {
 		}
 		th := t - reqLast
 		z.think = append(z.think, th)
-		rtt := int64((st.fr.TransitMS.C2S.Median + st.fr.TransitMS.S2C.Median) * 1e6)
+		rtt := int64(st.fr.Transit.C2S.Median + st.fr.Transit.S2C.Median)
 		if th >= perceptible && th >= rtt {
 			st.slowThink += float64(th)
 		}
@@ -869,17 +839,17 @@ func (z *analyzer) exchanges(va, vb *view, st *flowState) {
 	fr.Exchanges = len(z.think)
 	if len(z.think) > 0 {
 		slices.Sort(z.think)
-		fr.ThinkMS = ms(z.think[len(z.think)/2])
-		fr.ThinkMaxMS = ms(z.think[len(z.think)-1])
+		fr.Think = usec(z.think[len(z.think)/2])
+		fr.ThinkMax = usec(z.think[len(z.think)-1])
 		if maxThink >= perceptible {
-			ev := z.evidence(st, evServerThink, vb, maxResp, "the server's slowest answer: from the request's last byte (ref) to this response")
+			ev := z.evidence(st, ServerThink, vb, maxResp, "the server's slowest answer: from the request's last byte (ref) to this response")
 			ev.ref(vb, maxReq)
 			ev.delay(maxThink)
 		}
 	}
 	if len(z.client) > 0 {
 		slices.Sort(z.client)
-		fr.ClientMS = ms(z.client[len(z.client)/2])
+		fr.ClientWait = usec(z.client[len(z.client)/2])
 	}
 }
 
@@ -921,20 +891,21 @@ func (z *analyzer) handshake(va, vb *view, st *flowState) {
 		return
 	}
 	h := &Handshake{
-		TotalMS:    ms(ackA - synA),
-		C2SMS:      ms(z.clk.toClient(synB) - synA),
-		ServerMS:   ms(synAckB - synB),
-		S2CMS:      ms(synAckA - z.clk.toClient(synAckB)),
-		ClientMS:   ms(ackA - synAckA),
+		Total:      usec(ackA - synA),
+		C2S:        usec(z.clk.toClient(synB) - synA),
+		Server:     usec(synAckB - synB),
+		S2C:        usec(synAckA - z.clk.toClient(synAckB)),
+		Client:     usec(ackA - synAckA),
 		SYNRetrans: max(nSYN-1, 0),
 	}
 	st.fr.Handshake = h
 	if synAckB-synB >= perceptible {
-		z.evidence(st, evSlowSYNACK, vb, synAckBIdx, "the server was slow to answer the SYN").delay(synAckB - synB)
+		z.evidence(st, SlowSYNACK, vb, synAckBIdx, "the server was slow to answer the SYN").delay(synAckB - synB)
 	}
 }
 
-func ms(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
+// usec rounds ns to the microsecond, the precision the report keeps.
+func usec(ns int64) time.Duration { return time.Duration(ns).Round(time.Microsecond) }
 
 func dirKey(d int) string { return [2]string{"c2s", "s2c"}[d] }
 

@@ -254,7 +254,7 @@ func TestSyntheticTwoPoint(t *testing.T) {
 	if missing != tp.removed {
 		t.Errorf("missing downstream c2s %d s2c %d, generator removed %d %d", missing[0], missing[1], tp.removed[0], tp.removed[1])
 	}
-	if d := rep.ClockOffsetS - benchOffset.Seconds(); d > 1e-3 || d < -1e-3 {
-		t.Errorf("clock offset %.6f s, want %.6f", rep.ClockOffsetS, benchOffset.Seconds())
+	if d := rep.ClockOffset.Seconds() - benchOffset.Seconds(); d > 1e-3 || d < -1e-3 {
+		t.Errorf("clock offset %.6f s, want %.6f", rep.ClockOffset.Seconds(), benchOffset.Seconds())
 	}
 }

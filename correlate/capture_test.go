@@ -134,14 +134,14 @@ func TestUnansweredSYNs(t *testing.T) {
 	}
 	var x *FlowReport
 	for i := range rep.Flows {
-		if rep.Flows[i].Client == "10.0.0.1:40002" {
+		if rep.Flows[i].Client == netip.MustParseAddrPort("10.0.0.1:40002") {
 			x = &rep.Flows[i]
 		}
 	}
 	if x == nil {
 		t.Fatalf("unanswered connection not reported; flows %+v, only client side %v", rep.Flows, rep.OnlyClientSide)
 	}
-	if x.Verdict != Network || x.LostBetween != (DirCount{C2S: 3}) || len(x.Evidence) != 3 || x.Evidence[0].Kind != "lost_syn" || x.Evidence[0].SpanFrame != 1 {
+	if x.Verdict != Network || x.LostBetween != (DirCount{C2S: 3}) || len(x.Evidence) != 3 || x.Evidence[0].Kind != LostSYN || x.Evidence[0].SpanFrame != 1 {
 		t.Errorf("unanswered connection: %+v", *x)
 	}
 	if len(rep.OnlyClientSide) != 0 {

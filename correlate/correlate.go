@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -61,36 +62,33 @@ func Correlate(a, b *Capture, opt Options) *Report {
 			b.reset()
 			opt.NoOrient = true
 			rep := Correlate(b, a, opt)
-			if rep.Orientation == "reversed" {
+			if rep.Orientation == Reversed {
 				// Reversed either way round: the timing of the matched
 				// packets is not that of one path; keep the order given.
 				a.reset()
 				b.reset()
 				rep = Correlate(a, b, opt)
-				rep.Orientation = "as_given"
+				rep.Orientation = AsGiven
 				// Its last warning says the order looks reversed; replace it.
 				rep.Warnings = append(rep.Warnings[:len(rep.Warnings)-1],
 					"the order of the captures cannot be told: the matched packets' timing contradicts either order")
 				return rep
 			}
-			rep.Orientation = "swapped"
+			rep.Orientation = Swapped
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the captures were given in reverse order: %s is nearer the client "+
 				"(packets reach it first in both directions), so it was judged as the client side (--no-orient keeps the order given)", b.Name))
 			return rep
 		}
-		rep.Orientation = "reversed"
+		rep.Orientation = Reversed
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the captures look reversed: %s sees packets before %s in both directions; judged in the order given", b.Name, a.Name))
 	}
-	if rep.Orientation == "" {
-		rep.Orientation = "as_given"
-	}
 	rep.Clock = clk
-	rep.ClockOffsetS = clk.Offset / 1e9
+	rep.ClockOffset = time.Duration(math.Round(clk.Offset))
 	rep.ClockDriftPPM = clk.Drift * 1e6
 	rep.ClockDriftUncertaintyPPM = clk.DriftUncertainty * 1e6
-	rep.ClockUncertaintyMS = clk.Uncertainty / 1e6
+	rep.ClockUncertainty = time.Duration(math.Round(clk.Uncertainty))
 	if clk.Uncertainty > 1e15 {
-		rep.ClockUncertaintyMS = -1
+		rep.ClockUncertainty = -1
 	}
 	rep.ClockSource = clk.Source
 
@@ -109,14 +107,14 @@ func Correlate(a, b *Capture, opt Options) *Report {
 			continue
 		}
 		rep.Flows = append(rep.Flows, FlowReport{
-			Client:    fa.client.String(),
-			Server:    fa.server.String(),
+			Client:    fa.client,
+			Server:    fa.server,
 			MatchedBy: p.how.String(),
 			Evidence:  []Evidence{},
 		})
 		fr := &rep.Flows[len(rep.Flows)-1]
 		if p.nat {
-			fr.ServerSideView = &Endpoints{Client: fb.client.String(), Server: fb.server.String()}
+			fr.ServerSideView = &Endpoints{Client: fb.client, Server: fb.server}
 		}
 		judgeFlow(z.analyzePair(p, fr))
 	}
@@ -237,7 +235,7 @@ func (z *analyzer) unanswered(rep *Report, flt *Filter) {
 		f.unanswered = true
 		n := int(f.pkts[c2s])
 		rep.Flows = append(rep.Flows, FlowReport{
-			Client: f.client.String(), Server: f.server.String(), MatchedBy: "none",
+			Client: f.client, Server: f.server, MatchedBy: "none",
 			Verdict: Network,
 			Reason: fmt.Sprintf("%d SYN(s) over %.0f ms passed the client-side point and none reached the server-side point, which saw other connections of this server meanwhile",
 				n, float64(f.last-f.first)/1e6),
@@ -245,13 +243,13 @@ func (z *analyzer) unanswered(rep *Report, flt *Filter) {
 			LostBetween: DirCount{C2S: n},
 			LostPct:     DirPct{C2S: 100},
 			Evidence:    []Evidence{},
-			Blame:       Blame{Network: round3(float64(f.last-f.first) / 1e9)},
+			Blame:       Blame{Network: msec(float64(f.last - f.first))},
 		})
 		fr := &rep.Flows[len(rep.Flows)-1]
 		st := &flowState{fr: fr}
 		va := &view{c: a, recs: a.flowRecs(fi), match: z.ma, isA: true}
 		for _, i := range va.recs {
-			z.evidence(st, evLostSYN, va, i, lostDetail[c2s])
+			z.evidence(st, LostSYN, va, i, lostDetail[c2s])
 		}
 	}
 }

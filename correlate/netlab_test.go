@@ -89,7 +89,7 @@ func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 	}
 	byClient := map[string]*correlate.FlowReport{}
 	for i := range rep.Flows {
-		byClient[rep.Flows[i].Client] = &rep.Flows[i]
+		byClient[rep.Flows[i].Client.String()] = &rep.Flows[i]
 	}
 	for _, tf := range tr.Flows {
 		fr := byClient[tf.Client]
@@ -120,7 +120,7 @@ func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 			errorf("%s: %d capture drops, want %d", tf.Client, fr.CaptureDrops, tf.CaptureDrops)
 		}
 		if tf.ServerSeesClient != "" && tf.ServerSeesClient != tf.Client {
-			if fr.ServerSideView == nil || fr.ServerSideView.Client != tf.ServerSeesClient {
+			if fr.ServerSideView == nil || fr.ServerSideView.Client.String() != tf.ServerSeesClient {
 				errorf("%s: server side view %+v, want client %s", tf.Client, fr.ServerSideView, tf.ServerSeesClient)
 			}
 		}
@@ -135,8 +135,8 @@ func checkTruth(rep *correlate.Report, tr *netlab.Truth) []string {
 	if tr.DriftPPM != 0 {
 		tol = 3e-3
 	}
-	if d := math.Abs(rep.ClockOffsetS - tr.ClockOffsetS); d > tol {
-		errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffsetS, tr.ClockOffsetS, d*1e3)
+	if d := math.Abs(rep.ClockOffset.Seconds() - tr.ClockOffsetS); d > tol {
+		errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffset.Seconds(), tr.ClockOffsetS, d*1e3)
 	}
 	return errs
 }

@@ -222,7 +222,7 @@ func TestDoubledSpan(t *testing.T) {
 			// compares the rest.
 			byClient := map[string]int{}
 			for _, f := range rep.Flows {
-				byClient[f.Client] = f.CaptureDuplicates.ClientSide
+				byClient[f.Client.String()] = f.CaptureDuplicates.ClientSide
 			}
 			for i := range tr.Flows {
 				tr.Flows[i].SpanDuplicates = byClient[tr.Flows[i].Client]

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// The report's Go types carry typed values (addresses, durations,
+// enums); json.go writes them with the unit-suffixed field names the JSON
+// output documents.
+
 // Verdict is who is to blame.
 type Verdict string
 
@@ -20,43 +24,116 @@ const (
 
 // Report is the result of correlating two captures.
 type Report struct {
-	Verdict Verdict `json:"verdict"`
-	Reason  string  `json:"reason"`
-	// ClockOffsetS is the server capture's clock minus the client side's,
-	// in seconds, at the client side's first packet.
-	ClockOffsetS float64 `json:"clock_offset_s"`
+	Verdict Verdict
+	Reason  string
+	// ClockOffset is the server capture's clock minus the client side's
+	// at the client side's first packet (JSON clock_offset_s).
+	ClockOffset time.Duration
 	// ClockDriftPPM is how fast the server clock gains, in parts per million.
-	ClockDriftPPM float64 `json:"clock_drift_ppm"`
+	ClockDriftPPM float64
 	// ClockDriftUncertaintyPPM is the drift's standard error; a drift
 	// below twice it is reported as 0.
-	ClockDriftUncertaintyPPM float64 `json:"clock_drift_uncertainty_ppm"`
-	// ClockUncertaintyMS bounds the offset's error (-1 when unbounded).
-	ClockUncertaintyMS float64 `json:"clock_uncertainty_ms"`
-	ClockSource        string  `json:"clock_source"`
-	// Orientation says whether the files were given in the right order:
-	// "as_given"; "swapped" when they show the second file is nearer the
-	// client (packets reached it first in both directions' clock
-	// estimate) and were judged that way round; "reversed" when
-	// Options.NoOrient kept a reversed order. ClientSide and ServerSide
-	// name the files in the order judged.
-	Orientation string `json:"orientation"`
+	ClockDriftUncertaintyPPM float64
+	// ClockUncertainty bounds the offset's error; negative when nothing
+	// bounds it (JSON clock_uncertainty_ms, -1 then).
+	ClockUncertainty time.Duration
+	ClockSource      string
+	// Orientation says whether the files were given in the right order.
+	// ClientSide and ServerSide name the files in the order judged.
+	Orientation Orientation
 	// CommonWindow is when both captures were running, in the client
 	// side's clock; only what happened inside it is judged.
-	CommonWindow Window `json:"common_window"`
+	CommonWindow Window
 
-	ClientSide CaptureSummary `json:"client_side"`
-	ServerSide CaptureSummary `json:"server_side"`
+	ClientSide CaptureSummary
+	ServerSide CaptureSummary
 
-	Flows []FlowReport `json:"flows"`
+	Flows []FlowReport
 	// OnlyClientSide and OnlyServerSide list the connections seen at one
 	// point only, as "client -> server" in that capture's addresses.
-	OnlyClientSide []string `json:"only_client_side,omitempty"`
-	OnlyServerSide []string `json:"only_server_side,omitempty"`
-	Warnings       []string `json:"warnings,omitempty"`
+	OnlyClientSide []string
+	OnlyServerSide []string
+	Warnings       []string
 
-	// Clock is the full clock estimate behind the Clock* fields.
-	Clock Clock `json:"-"`
+	// Clock is the full clock estimate behind the Clock* fields; the JSON
+	// output takes its sub-nanosecond offset and uncertainty from it.
+	Clock Clock
 }
+
+// Orientation says how the two files were judged relative to the order
+// they were given in.
+type Orientation uint8
+
+// Orientations.
+const (
+	// AsGiven: the first file is the client side, as given.
+	AsGiven Orientation = iota
+	// Swapped: the files show the second is nearer the client (packets
+	// reached it first in both directions' clock estimate), and they were
+	// judged that way round.
+	Swapped
+	// Reversed: the files look reversed, and Options.NoOrient kept the
+	// order given.
+	Reversed
+)
+
+var orientationNames = [...]string{"as_given", "swapped", "reversed"}
+
+func (o Orientation) String() string {
+	if int(o) < len(orientationNames) {
+		return orientationNames[o]
+	}
+	return "orientation(" + strconv.Itoa(int(o)) + ")"
+}
+
+// MarshalText writes the orientation's name.
+func (o Orientation) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// Side is one of the two capture points.
+type Side uint8
+
+// Sides; NoSide is the zero value, for a reference to no packet.
+const (
+	NoSide Side = iota
+	ClientSide
+	ServerSide
+)
+
+func (s Side) String() string {
+	switch s {
+	case ClientSide:
+		return "client_side"
+	case ServerSide:
+		return "server_side"
+	}
+	return ""
+}
+
+// MarshalText writes "client_side", "server_side" or "".
+func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Party is one endpoint of a connection.
+type Party uint8
+
+// Parties; NoParty is the zero value.
+const (
+	NoParty Party = iota
+	ClientParty
+	ServerParty
+)
+
+func (p Party) String() string {
+	switch p {
+	case ClientParty:
+		return "client"
+	case ServerParty:
+		return "server"
+	}
+	return ""
+}
+
+// MarshalText writes "client", "server" or "".
+func (p Party) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // Window is a span of time.
 type Window struct {
@@ -89,8 +166,8 @@ type CaptureSummary struct {
 
 // Endpoints is a connection's client and server as one capture saw them.
 type Endpoints struct {
-	Client string `json:"client"`
-	Server string `json:"server"`
+	Client netip.AddrPort `json:"client"`
+	Server netip.AddrPort `json:"server"`
 }
 
 // DirCount counts something per direction.
@@ -108,12 +185,11 @@ type SideCount struct {
 	ServerSide int `json:"server_side"`
 }
 
-// Stat is a median and maximum in milliseconds.
+// Stat is the least, median and greatest of N durations (in JSON, in
+// milliseconds).
 type Stat struct {
-	Min    float64 `json:"min"`
-	Median float64 `json:"median"`
-	Max    float64 `json:"max"`
-	N      int     `json:"n"`
+	Min, Median, Max time.Duration
+	N                int
 }
 
 // Transit is the one-way delay between the points, per direction.
@@ -122,14 +198,14 @@ type Transit struct {
 	S2C Stat `json:"s2c"`
 }
 
-// Handshake splits the three-way handshake's time (ms) by where it went.
+// Handshake splits the three-way handshake's time by where it went.
 type Handshake struct {
-	TotalMS    float64 `json:"total_ms"`
-	C2SMS      float64 `json:"network_c2s_ms"` // first SYN at the client side to the SYN the server answered
-	ServerMS   float64 `json:"server_ms"`      // SYN to SYN-ACK at the server
-	S2CMS      float64 `json:"network_s2c_ms"` // SYN-ACK from server to client side
-	ClientMS   float64 `json:"client_ms"`      // SYN-ACK to the client's ACK at the client side
-	SYNRetrans int     `json:"syn_retransmissions"`
+	Total      time.Duration
+	C2S        time.Duration // first SYN at the client side to the SYN the server answered
+	Server     time.Duration // SYN to SYN-ACK at the server
+	S2C        time.Duration // SYN-ACK from server to client side
+	Client     time.Duration // SYN-ACK to the client's ACK at the client side
+	SYNRetrans int
 }
 
 // Retrans classifies the retransmissions seen at each sender's capture
@@ -155,88 +231,135 @@ type Retrans struct {
 // FlowReport is the correlation of one connection.
 type FlowReport struct {
 	// Client and Server are as seen in the client-side capture.
-	Client string `json:"client"`
-	Server string `json:"server"`
+	Client netip.AddrPort
+	Server netip.AddrPort
 	// ServerSideView is the pair as the server-side capture saw it, when
 	// NAT changed addresses or ports.
-	ServerSideView *Endpoints `json:"server_side,omitempty"`
-	MatchedBy      string     `json:"matched_by"`
-	Verdict        Verdict    `json:"verdict"`
-	Reason         string     `json:"reason"`
+	ServerSideView *Endpoints
+	MatchedBy      string
+	Verdict        Verdict
+	Reason         string
 
 	// Packets counts each side's packets, a super-segment as the wire
 	// segments it stands for and capture duplicates left out
 	// (CaptureDuplicates counts those).
-	Packets           SideCount `json:"packets"`
-	CaptureDuplicates SideCount `json:"capture_duplicates"`
-	MatchedPackets    int       `json:"matched_packets"`
-	LostBetween       DirCount  `json:"lost_between"`
+	Packets           SideCount
+	CaptureDuplicates SideCount
+	MatchedPackets    int
+	LostBetween       DirCount
 	// LostPct is lost-between packets as a percentage of those that
 	// passed the upstream point, per direction.
-	LostPct      DirPct `json:"lost_between_pct"`
-	CaptureDrops int    `json:"capture_drops"`
+	LostPct      DirPct
+	CaptureDrops int
 	// OutsideCommonWindow counts packets seen at one point only because
 	// the other capture had not started or had stopped: neither lost nor
 	// missed, and left out of the verdict.
-	OutsideCommonWindow int       `json:"outside_common_window"`
-	CaptureDropAt       SideCount `json:"capture_drops_at"`
+	OutsideCommonWindow int
+	CaptureDropAt       SideCount
 	// ReorderedBetween counts segments (pure ACKs aside) that reached the
 	// downstream point after a packet that left the upstream point later; DuplicatedBetween
 	// second copies at the downstream point of a packet that passed the
 	// upstream point once (more than 1 ms apart; closer copies are capture
 	// duplicates). Both are the network's doing.
-	ReorderedBetween  DirCount `json:"reordered_between"`
-	DuplicatedBetween DirCount `json:"duplicated_between"`
+	ReorderedBetween  DirCount
+	DuplicatedBetween DirCount
 
-	Retransmissions     int     `json:"retransmissions"`
-	RetransmissionKinds Retrans `json:"retransmission_kinds"`
+	Retransmissions     int
+	RetransmissionKinds Retrans
 
-	ZeroWindowS   float64      `json:"zero_window_s"`
-	ZeroWindowBy  PartySeconds `json:"zero_window_s_by"`
-	ZeroWindows   PartyCount   `json:"zero_windows"`
-	WindowShrinks PartyCount   `json:"window_shrinks"`
-	ResetBy       string       `json:"reset_by,omitempty"`
+	// ZeroWindow is how long either end advertised a zero window,
+	// ZeroWindowBy per end.
+	ZeroWindow    time.Duration
+	ZeroWindowBy  PartyDurations
+	ZeroWindows   PartyCount
+	WindowShrinks PartyCount
+	ResetBy       Party // who aborted the connection, if anyone did
 
-	TransitMS Transit `json:"transit_ms"`
-	// ThinkMS is the median server think time (request's last byte at the
-	// server to the response's first byte leaving it); ThinkMaxMS the
+	Transit Transit
+	// Think is the median server think time (request's last byte at the
+	// server to the response's first byte leaving it); ThinkMax the
 	// largest; Exchanges how many request/response turns were seen.
-	ThinkMS    float64    `json:"think_ms"`
-	ThinkMaxMS float64    `json:"think_max_ms"`
-	Exchanges  int        `json:"exchanges"`
-	ClientMS   float64    `json:"client_ms"` // median: response at the client side to the next request
-	Handshake  *Handshake `json:"handshake,omitempty"`
+	Think     time.Duration
+	ThinkMax  time.Duration
+	Exchanges int
+	// ClientWait is the median time from a response at the client side
+	// to the next request.
+	ClientWait time.Duration
+	Handshake  *Handshake
 
-	Evidence []Evidence `json:"evidence"`
+	Evidence []Evidence
 
 	// Blame is how much time each party cost, the basis of the verdict.
-	Blame Blame `json:"blame_s"`
+	Blame Blame
 }
 
-// Blame is time attributed to each party, in seconds.
+// Blame is time attributed to each party (in JSON, in seconds).
 type Blame struct {
-	Network float64 `json:"network"`
-	Server  float64 `json:"server"`
-	Client  float64 `json:"client"`
+	Network time.Duration
+	Server  time.Duration
+	Client  time.Duration
 }
 
 // Evidence is one packet that supports a finding, by frame number in each
 // capture (0, null in JSON, when the packet is not in that capture).
 type Evidence struct {
-	Kind        string    `json:"kind"`
-	SpanFrame   Frame     `json:"span_frame"`
-	ServerFrame Frame     `json:"server_frame"`
-	Time        Timestamp `json:"time"` // in the client side's clock
+	Kind        EvidenceKind
+	SpanFrame   Frame
+	ServerFrame Frame
+	Time        Timestamp // in the client side's clock
 	// RefFrame is a related packet (the retransmission that followed, the
 	// ACK that proved delivery, the request answered) in the capture RefIn
-	// names ("client_side" or "server_side").
-	RefFrame Frame  `json:"ref_frame,omitempty"`
-	RefIn    string `json:"ref_in,omitempty"`
-	// DelayMS is the time the finding cost, when it has one (the wait for
-	// a retransmission, a think time).
-	DelayMS float64 `json:"delay_ms,omitempty"`
-	Detail  string  `json:"detail"`
+	// names.
+	RefFrame Frame
+	RefIn    Side
+	// Delay is the time the finding cost, when it has one (the wait for a
+	// retransmission, a think time).
+	Delay  time.Duration
+	Detail string
 }
+
+// EvidenceKind is what a piece of evidence shows; its String is the
+// JSON "kind".
+type EvidenceKind uint8
+
+const (
+	LostC2S EvidenceKind = iota
+	LostS2C
+	LostSYN
+	LostSYNACK
+	CaptureDrop
+	SpuriousRetransmission
+	RetransmissionAfterAckLoss
+	PrematureRetransmission
+	LossBeyondFarPoint
+	LostBeforeClientSide
+	ReorderedBetween
+	DuplicatedBetween
+	RetransmissionAfterReordering
+	ZeroWindowClient
+	ZeroWindowServer
+	ServerThink
+	SlowSYNACK
+	ResetByClient
+	ResetByServer
+	numEvKinds
+)
+
+var evidenceNames = [numEvKinds]string{
+	"lost_c2s", "lost_s2c", "lost_syn", "lost_synack", "capture_drop",
+	"spurious_retransmission", "retransmission_after_ack_loss", "premature_retransmission", "loss_beyond_far_point",
+	"lost_before_client_side", "reordered_between", "duplicated_between", "retransmission_after_reordering", "zero_window_client", "zero_window_server", "server_think", "slow_synack", "reset_by_client", "reset_by_server",
+}
+
+func (k EvidenceKind) String() string {
+	if k < numEvKinds {
+		return evidenceNames[k]
+	}
+	return "evidence(" + strconv.Itoa(int(k)) + ")"
+}
+
+// MarshalText writes the kind's name.
+func (k EvidenceKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // Frame is a 1-based frame number; 0 means none and is written as null.
 type Frame uint32
@@ -268,10 +391,10 @@ type DirPct struct {
 	S2C float64 `json:"s2c"`
 }
 
-// PartySeconds is a duration in seconds per endpoint.
-type PartySeconds struct {
-	Client float64 `json:"client"`
-	Server float64 `json:"server"`
+// PartyDurations is a duration per endpoint (in JSON, in seconds).
+type PartyDurations struct {
+	Client time.Duration
+	Server time.Duration
 }
 
 // PartyCount counts something per endpoint.

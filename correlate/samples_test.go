@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"path"
 	"path/filepath"
 	"testing"
@@ -37,21 +38,21 @@ func TestSamples(t *testing.T) {
 			for _, e := range checkTruth(rep, &tr) {
 				t.Error(e)
 			}
-			if rep.Orientation != "as_given" {
-				t.Errorf("orientation %q in the right order", rep.Orientation)
+			if rep.Orientation != correlate.AsGiven {
+				t.Errorf("orientation %s in the right order", rep.Orientation)
 			}
 			// Given the wrong way round, the pair says so and is judged
 			// the right way round all the same.
 			rev := correlate.Correlate(open("server.pcap"), open("span.pcap"), correlate.Options{})
-			if rev.Orientation != "swapped" || rev.ClientSide.File != "span.pcap" {
-				t.Errorf("reversed pair: orientation %q, client side %s; want swapped, span.pcap", rev.Orientation, rev.ClientSide.File)
+			if rev.Orientation != correlate.Swapped || rev.ClientSide.File != "span.pcap" {
+				t.Errorf("reversed pair: orientation %s, client side %s; want swapped, span.pcap", rev.Orientation, rev.ClientSide.File)
 			}
 			for _, e := range checkTruth(rev, &tr) {
 				t.Error("reversed: " + e)
 			}
 			kept := correlate.Correlate(open("server.pcap"), open("span.pcap"), correlate.Options{NoOrient: true})
-			if kept.Orientation != "reversed" {
-				t.Errorf("reversed pair with NoOrient: orientation %q, want reversed", kept.Orientation)
+			if kept.Orientation != correlate.Reversed {
+				t.Errorf("reversed pair with NoOrient: orientation %s, want reversed", kept.Orientation)
 			}
 		})
 	}
@@ -122,10 +123,11 @@ func TestFragmentedServerSide(t *testing.T) {
 			for i, w := range whole.Flows {
 				c := cut.Flows[i]
 				type view struct {
-					client, server, matchedBy string
-					verdict                   correlate.Verdict
-					matched, retrans, exch    int
-					lost                      correlate.DirCount
+					client, server         netip.AddrPort
+					matchedBy              string
+					verdict                correlate.Verdict
+					matched, retrans, exch int
+					lost                   correlate.DirCount
 				}
 				v := func(f correlate.FlowReport) view {
 					return view{f.Client, f.Server, f.MatchedBy, f.Verdict, f.MatchedPackets, f.Retransmissions, f.Exchanges, f.LostBetween}

@@ -73,7 +73,7 @@ func TestSyntheticMiddleboxes(t *testing.T) {
 				if f.Verdict == correlate.Inconclusive {
 					t.Errorf("%s: inconclusive: %s", f.Client, f.Reason)
 				}
-				v4 := f.Client[0] != '['
+				v4 := f.Client.Addr().Is4()
 				if v4 && (f.MatchedBy != tc.how || (f.ServerSideView != nil) != tc.natView) {
 					t.Errorf("%s: matched by %s with server-side view %v; want %s, view %v", f.Client, f.MatchedBy, f.ServerSideView, tc.how, tc.natView)
 				}
@@ -81,8 +81,8 @@ func TestSyntheticMiddleboxes(t *testing.T) {
 			if missing != tp.removed {
 				t.Errorf("missing downstream c2s %d s2c %d, generator removed %d %d", missing[0], missing[1], tp.removed[0], tp.removed[1])
 			}
-			if d := math.Abs(rep.ClockOffsetS - float64(tc.opts.offset)/1e9); d > 1e-3 {
-				t.Errorf("clock offset %.6f s, want %.6f", rep.ClockOffsetS, float64(tc.opts.offset)/1e9)
+			if d := math.Abs(rep.ClockOffset.Seconds() - float64(tc.opts.offset)/1e9); d > 1e-3 {
+				t.Errorf("clock offset %.6f s, want %.6f", rep.ClockOffset.Seconds(), float64(tc.opts.offset)/1e9)
 			}
 		})
 	}
@@ -96,7 +96,7 @@ func TestSyntheticDrift(t *testing.T) {
 	if math.Abs(rep.ClockDriftPPM-50) > 5 {
 		t.Errorf("drift %.2f ppm (±%.2f), want 50", rep.ClockDriftPPM, rep.ClockDriftUncertaintyPPM)
 	}
-	if d := math.Abs(rep.ClockOffsetS - 2); d > 0.5e-3 {
-		t.Errorf("clock offset %.6f s, want 2 s", rep.ClockOffsetS)
+	if d := math.Abs(rep.ClockOffset.Seconds() - 2); d > 0.5e-3 {
+		t.Errorf("clock offset %.6f s, want 2 s", rep.ClockOffset.Seconds())
 	}
 }

@@ -51,7 +51,7 @@ func checkAgainstTruth(t *testing.T, rep *Report, tr twopointTruth, offsetTol fl
 	}
 	byClient := map[string]*FlowReport{}
 	for i := range rep.Flows {
-		byClient[rep.Flows[i].Client] = &rep.Flows[i]
+		byClient[rep.Flows[i].Client.String()] = &rep.Flows[i]
 	}
 	for _, tf := range tr.Flows {
 		fr := byClient[tf.Client]
@@ -73,8 +73,8 @@ func checkAgainstTruth(t *testing.T, rep *Report, tr twopointTruth, offsetTol fl
 	if len(rep.Flows) != len(tr.Flows) {
 		t.Errorf("%d flows reported, truth has %d", len(rep.Flows), len(tr.Flows))
 	}
-	if d := math.Abs(rep.ClockOffsetS - tr.Clock.OffsetNS/1e9); d > offsetTol {
-		t.Errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffsetS, tr.Clock.OffsetNS/1e9, d*1e3)
+	if d := math.Abs(rep.ClockOffset.Seconds() - tr.Clock.OffsetNS/1e9); d > offsetTol {
+		t.Errorf("clock offset %.6f s, want %.6f s (off by %.3f ms)", rep.ClockOffset.Seconds(), tr.Clock.OffsetNS/1e9, d*1e3)
 	}
 }
 

@@ -3,6 +3,7 @@ package correlate
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Thresholds of the verdict; the package documentation explains them.
@@ -34,16 +35,16 @@ func judgeFlow(st *flowState) {
 		turns++
 	}
 	net := st.recovery + st.congest + st.latency*float64(max(turns, 1))
-	srv := st.slowThink + fr.ZeroWindowBy.Server*1e9
-	cli := fr.ZeroWindowBy.Client * 1e9
-	if h := fr.Handshake; h != nil && h.ServerMS*1e6 >= perceptible {
-		srv += h.ServerMS * 1e6
+	srv := st.slowThink + float64(fr.ZeroWindowBy.Server)
+	cli := float64(fr.ZeroWindowBy.Client)
+	if h := fr.Handshake; h != nil && h.Server >= perceptible {
+		srv += float64(h.Server)
 	}
-	fr.Blame = Blame{Network: round3(net / 1e9), Server: round3(srv / 1e9), Client: round3(cli / 1e9)}
+	fr.Blame = Blame{Network: msec(net), Server: msec(srv), Client: msec(cli)}
 
 	netSig := st.harmful > 0 || st.reorderHarm > 0 || st.congest > 0 || st.latency > 0
-	srvSig := srv >= perceptible || fr.ResetBy == "server"
-	cliSig := cli >= perceptible || fr.ResetBy == "client"
+	srvSig := srv >= perceptible || fr.ResetBy == ServerParty
+	cliSig := cli >= perceptible || fr.ResetBy == ClientParty
 
 	best, bestT := None, -1.0
 	for _, c := range []struct {
@@ -60,12 +61,12 @@ func judgeFlow(st *flowState) {
 	case Network:
 		fr.Reason = networkReason(st)
 	case Server:
-		fr.Reason = endpointReason(st, "server", srv)
+		fr.Reason = endpointReason(st, ServerParty, srv)
 	case Client:
-		fr.Reason = endpointReason(st, "client", cli)
+		fr.Reason = endpointReason(st, ClientParty, cli)
 	default:
 		fr.Reason = fmt.Sprintf("no loss between the points, transit %.1f/%.1f ms (c2s/s2c median), server think %.1f ms",
-			fr.TransitMS.C2S.Median, fr.TransitMS.S2C.Median, fr.ThinkMS)
+			mss(fr.Transit.C2S.Median), mss(fr.Transit.S2C.Median), mss(fr.Think))
 		if fr.CaptureDrops > 0 {
 			fr.Reason += fmt.Sprintf("; %d packet(s) missing from one capture were delivered (capture drops, not the network)", fr.CaptureDrops)
 		}
@@ -82,7 +83,7 @@ func networkReason(st *flowState) string {
 		s := fmt.Sprintf("%d packet(s) lost between the capture points (c2s %d = %.1f%%, s2c %d = %.1f%%)",
 			fr.LostBetween.Total(), fr.LostBetween.C2S, fr.LostPct.C2S, fr.LostBetween.S2C, fr.LostPct.S2C)
 		if st.synLost > 0 && fr.Handshake != nil {
-			s += fmt.Sprintf(", the handshake waited %.0f ms for a SYN retransmission", fr.Handshake.C2SMS)
+			s += fmt.Sprintf(", the handshake waited %.0f ms for a SYN retransmission", mss(fr.Handshake.C2S))
 		} else if st.recovery > 0 {
 			s += fmt.Sprintf(", recovery took %.0f ms", st.recovery/1e6)
 		}
@@ -94,11 +95,11 @@ func networkReason(st *flowState) string {
 	}
 	if st.congest > 0 {
 		parts = append(parts, fmt.Sprintf("queueing between the points: transit median %.1f/%.1f ms against a minimum of %.1f/%.1f ms (c2s/s2c)",
-			fr.TransitMS.C2S.Median, fr.TransitMS.S2C.Median, fr.TransitMS.C2S.Min, fr.TransitMS.S2C.Min))
+			mss(fr.Transit.C2S.Median), mss(fr.Transit.S2C.Median), mss(fr.Transit.C2S.Min), mss(fr.Transit.S2C.Min)))
 	}
 	if st.latency > 0 {
 		parts = append(parts, fmt.Sprintf("the round trip between the points alone is %.0f ms (transit %.1f/%.1f ms c2s/s2c), paid on each of %d turn(s)",
-			st.latency/1e6, fr.TransitMS.C2S.Median, fr.TransitMS.S2C.Median, max(fr.Exchanges+btoi(fr.Handshake != nil), 1)))
+			st.latency/1e6, mss(fr.Transit.C2S.Median), mss(fr.Transit.S2C.Median), max(fr.Exchanges+btoi(fr.Handshake != nil), 1)))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -110,22 +111,22 @@ func btoi(b bool) int {
 	return 0
 }
 
-func endpointReason(st *flowState, who string, t float64) string {
+func endpointReason(st *flowState, who Party, t float64) string {
 	fr := st.fr
 	var parts []string
 	z := fr.ZeroWindowBy.Client
-	if who == "server" {
+	if who == ServerParty {
 		z = fr.ZeroWindowBy.Server
 	}
-	if z*1e9 >= perceptible/10 {
-		parts = append(parts, fmt.Sprintf("the %s advertised a zero window for %.2f s (its application stopped reading)", who, z))
+	if z >= perceptible/10 {
+		parts = append(parts, fmt.Sprintf("the %s advertised a zero window for %.2f s (its application stopped reading)", who, z.Seconds()))
 	}
-	if who == "server" && st.slowThink > 0 {
+	if who == ServerParty && st.slowThink > 0 {
 		parts = append(parts, fmt.Sprintf("the server took %.0f ms (median, max %.0f ms) to answer %d request(s) while transit was %.1f/%.1f ms each way",
-			fr.ThinkMS, fr.ThinkMaxMS, fr.Exchanges, fr.TransitMS.C2S.Median, fr.TransitMS.S2C.Median))
+			mss(fr.Think), mss(fr.ThinkMax), fr.Exchanges, mss(fr.Transit.C2S.Median), mss(fr.Transit.S2C.Median)))
 	}
-	if h := fr.Handshake; who == "server" && h != nil && h.ServerMS*1e6 >= perceptible {
-		parts = append(parts, fmt.Sprintf("the server took %.0f ms to answer the SYN", h.ServerMS))
+	if h := fr.Handshake; who == ServerParty && h != nil && h.Server >= perceptible {
+		parts = append(parts, fmt.Sprintf("the server took %.0f ms to answer the SYN", mss(h.Server)))
 	}
 	if fr.ResetBy == who {
 		parts = append(parts, fmt.Sprintf("the %s reset the connection", who))
@@ -155,13 +156,13 @@ func judgeOverall(rep *Report, a, b *Capture, npairs int) {
 		rep.Verdict, rep.Reason = Inconclusive, "no connection seen in both captures matches the filter"
 		return
 	}
-	var total, worstT [3]float64
+	var total, worstT [3]time.Duration
 	var count, worst [3]int
 	parties := [3]Verdict{Network, Server, Client}
 	inconclusive := 0
 	for i := range rep.Flows {
 		fr := &rep.Flows[i]
-		t := [3]float64{fr.Blame.Network, fr.Blame.Server, fr.Blame.Client}
+		t := [3]time.Duration{fr.Blame.Network, fr.Blame.Server, fr.Blame.Client}
 		for k, v := range parties {
 			if fr.Verdict != v {
 				continue
@@ -189,7 +190,7 @@ func judgeOverall(rep *Report, a, b *Capture, npairs int) {
 		fr := &rep.Flows[worst[best]]
 		rep.Verdict = parties[best]
 		rep.Reason = fmt.Sprintf("%d of %d connection(s) point at the %s (%.2f s in all); worst %s -> %s: %s",
-			count[best], len(rep.Flows), parties[best], total[best], fr.Client, fr.Server, fr.Reason)
+			count[best], len(rep.Flows), parties[best], total[best].Seconds(), fr.Client, fr.Server, fr.Reason)
 		return
 	}
 	if inconclusive == len(rep.Flows) {
@@ -212,4 +213,8 @@ func judgeOverall(rep *Report, a, b *Capture, npairs int) {
 	}
 }
 
-func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+// msec rounds ns to the millisecond, the precision blame is given in.
+func msec(ns float64) time.Duration { return time.Duration(int64(ns/1e6+0.5)) * time.Millisecond }
+
+// mss is d in milliseconds, for reasons.
+func mss(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -167,7 +167,7 @@ func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide []st
 		return readErr
 	}
 	switch {
-	case rep.Orientation != "as_given":
+	case rep.Orientation != correlate.AsGiven:
 		return warningError{"captures in reverse order"}
 	case rep.Verdict == correlate.Inconclusive && o.host == "" && o.port == 0 && o.flow == "":
 		return warningError{"no connection could be followed through both captures"}
@@ -203,8 +203,8 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 		return writeFlowTable(w, f, rep)
 	}
 	unc := "unbounded"
-	if rep.ClockUncertaintyMS >= 0 {
-		unc = fmt.Sprintf("±%.3f ms", rep.ClockUncertaintyMS)
+	if rep.ClockUncertainty >= 0 {
+		unc = fmt.Sprintf("±%.3f ms", ms(rep.ClockUncertainty))
 	}
 	fmt.Fprintf(w, "verdict: %s\nreason:  %s\n", rep.Verdict, rep.Reason)
 	drift := "not measurable (capture too short or too noisy)"
@@ -214,7 +214,7 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 		drift = fmt.Sprintf("none found (±%.1f ppm)", rep.ClockDriftUncertaintyPPM)
 	}
 	fmt.Fprintf(w, "clock:   server side = client side %+.6f s (%s, %s), drift %s\n",
-		rep.ClockOffsetS, unc, rep.ClockSource, drift)
+		rep.ClockOffset.Seconds(), unc, rep.ClockSource, drift)
 	for _, c := range []struct {
 		name string
 		s    correlate.CaptureSummary
@@ -245,7 +245,7 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 	for i := range rep.Flows {
 		fr := &rep.Flows[i]
 		for _, e := range fr.Evidence {
-			rows = append(rows, evRow{fr.Client + "-" + fr.Server, e})
+			rows = append(rows, evRow{fr.Client.String() + "-" + fr.Server.String(), e})
 		}
 	}
 	if len(rows) > 0 {
@@ -266,13 +266,13 @@ func writeBlame(w io.Writer, f outputFormat, rep *correlate.Report) error {
 				if r.ev.RefFrame == 0 {
 					return nil
 				}
-				return fmt.Sprintf("%s:%d", strings.TrimSuffix(r.ev.RefIn, "_side"), uint32(r.ev.RefFrame))
+				return fmt.Sprintf("%s:%d", strings.TrimSuffix(r.ev.RefIn.String(), "_side"), uint32(r.ev.RefFrame))
 			}},
 			{"DELAY_MS", "delay_ms", func(r evRow) any {
-				if r.ev.DelayMS == 0 {
+				if r.ev.Delay == 0 {
 					return nil
 				}
-				return fmt.Sprintf("%.1f", r.ev.DelayMS)
+				return fmt.Sprintf("%.1f", ms(r.ev.Delay))
 			}},
 			{"DETAIL", "detail", func(r evRow) any { return r.ev.Detail }},
 		})
@@ -307,10 +307,10 @@ func writeFlowTable(w io.Writer, f outputFormat, rep *correlate.Report) error {
 		{"LOST_S2C", "lost_s2c", func(r row) any { return r.LostBetween.S2C }},
 		{"CAP_DROPS", "capture_drops", func(r row) any { return r.CaptureDrops }},
 		{"RETRANS", "retransmissions", func(r row) any { return r.Retransmissions }},
-		{"ZERO_WIN_S", "zero_window_s", func(r row) any { return fmt.Sprintf("%.3f", r.ZeroWindowS) }},
-		{"TRANSIT_C2S_MS", "transit_c2s_ms", func(r row) any { return fmt.Sprintf("%.1f", r.TransitMS.C2S.Median) }},
-		{"TRANSIT_S2C_MS", "transit_s2c_ms", func(r row) any { return fmt.Sprintf("%.1f", r.TransitMS.S2C.Median) }},
-		{"THINK_MS", "think_ms", func(r row) any { return fmt.Sprintf("%.1f", r.ThinkMS) }},
+		{"ZERO_WIN_S", "zero_window_s", func(r row) any { return fmt.Sprintf("%.3f", r.ZeroWindow.Seconds()) }},
+		{"TRANSIT_C2S_MS", "transit_c2s_ms", func(r row) any { return fmt.Sprintf("%.1f", ms(r.Transit.C2S.Median)) }},
+		{"TRANSIT_S2C_MS", "transit_s2c_ms", func(r row) any { return fmt.Sprintf("%.1f", ms(r.Transit.S2C.Median)) }},
+		{"THINK_MS", "think_ms", func(r row) any { return fmt.Sprintf("%.1f", ms(r.Think)) }},
 		{"REASON", "reason", func(r row) any { return r.Reason }},
 	})
 	for i := range rep.Flows {
@@ -320,3 +320,6 @@ func writeFlowTable(w io.Writer, f outputFormat, rep *correlate.Report) error {
 	}
 	return tw.Flush()
 }
+
+// ms is d in milliseconds, for tables.
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }

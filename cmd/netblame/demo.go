@@ -97,7 +97,7 @@ func writeDemo(w io.Writer, f outputFormat, rows []demoResult) error {
 		{"PAIR", "pair", func(r demoResult) any { return r.name }},
 		{"VERDICT", "verdict", func(r demoResult) any { return string(r.rep.Verdict) }},
 		{"EXPECTED", "expected", func(r demoResult) any { return r.expected }},
-		{"CLOCK_OFFSET_S", "clock_offset_s", func(r demoResult) any { return fmt.Sprintf("%.6f", r.rep.ClockOffsetS) }},
+		{"CLOCK_OFFSET_S", "clock_offset_s", func(r demoResult) any { return fmt.Sprintf("%.6f", r.rep.ClockOffset.Seconds()) }},
 		{"REASON", "reason", func(r demoResult) any { return r.rep.Reason }},
 	})
 	for _, r := range rows {
