@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // gopacketSource opens path with gopacket's pcapgo reader of the right kind.
@@ -119,23 +120,12 @@ func parseEpoch(s string) (int64, error) {
 
 func runTshark(t *testing.T, path string) []tsharkFrame {
 	t.Helper()
-	cmd := exec.Command("tshark", "-n", "-r", path, "-T", "fields",
-		"-e", "frame.number", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "frame.cap_len")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil && len(out) == 0 && !strings.Contains(stderr.String(), "corrupt") {
-		t.Logf("tshark: %v: %s", err, stderr.String())
+	rows, err := tsharktest.Fields(path, tsharktest.Query{Fields: []string{"frame.number", "frame.time_epoch", "frame.len", "frame.cap_len"}})
+	if err != nil {
+		t.Log(err) // a file tshark cannot read at all: no frames
 	}
 	var frames []tsharkFrame
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if line == "" {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 4 {
-			t.Fatalf("tshark line %q", line)
-		}
+	for _, f := range rows {
 		var tf tsharkFrame
 		tf.number, _ = strconv.ParseUint(f[0], 10, 64)
 		if f[1] != "" {

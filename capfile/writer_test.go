@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // TestCompressedShared: gzip and zstd copies of shared captures (made
@@ -147,7 +148,7 @@ func TestWriterRoundTrip(t *testing.T) {
 // tsharkReadsZstd reports whether the installed Wireshark was built with
 // zstd support (4.2 and later); older versions cannot read .zst files.
 func tsharkReadsZstd(t *testing.T) bool {
-	out, _ := exec.Command("tshark", "--version").Output()
+	out, _ := exec.Command(tsharktest.Path(t), "--version").Output()
 	if !bytes.Contains(out, []byte("Zstandard")) && !bytes.Contains(out, []byte("zstd")) {
 		t.Logf("tshark lacks zstd support; checked only with this reader")
 		return false

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/pkttest"
 	"github.com/netblame/netblame/internal/sharedtest"
 )
 
@@ -12,38 +13,38 @@ import (
 // of packet and for malformed input (errors are static sentinels).
 func TestDecodeAllocs(t *testing.T) {
 	nop := []byte{1}
-	synOpts := pad4(optMSS(1460), optSACKPerm(), optTS(1, 0), nop, optWS(7))
-	sackOpts := cat(nop, nop, optTS(1, 2), nop, nop, optSACK(10, 20, 30, 40))
-	oddOpts := pad4(optMSS(1460), nop, optWS(8), nop, nop, optSACKPerm(), []byte{30, 4, 0, 0})
-	tcpWith := func(o []byte) []byte { h := baseTCP(); h.Opts = o; return h.bytes(pl4) }
+	synOpts := pkttest.Pad4(pkttest.OptMSS(1460), pkttest.OptSACKPerm(), pkttest.OptTS(1, 0), nop, pkttest.OptWScale(7))
+	sackOpts := pkttest.Cat(nop, nop, pkttest.OptTS(1, 2), nop, nop, pkttest.OptSACK(10, 20, 30, 40))
+	oddOpts := pkttest.Pad4(pkttest.OptMSS(1460), nop, pkttest.OptWScale(8), nop, nop, pkttest.OptSACKPerm(), []byte{30, 4, 0, 0})
+	tcpWith := func(o []byte) []byte { h := baseTCP(); h.Opts = o; return h.Bytes(pl4) }
 	padN := []byte{1, 4, 0, 0, 0, 0}
-	v6ext := baseIP6(0).bytes(ext6(43, padN, ext6(44, padN, frag6(6, 0, false, 9, tcpWith(sackOpts)))))
-	udp4 := baseIP4(17).bytes(udpH{Sport: 1, Dport: 53}.bytes(pl4))
+	v6ext := baseIP6(0).Bytes(pkttest.Ext6(43, padN, pkttest.Ext6(44, padN, pkttest.Frag6(6, 0, false, 9, tcpWith(sackOpts)))))
+	udp4 := baseIP4(17).Bytes(pkttest.UDP{Sport: 1, Dport: 53}.Bytes(pl4))
 	cases := []struct {
 		name string
 		data []byte
 		link decode.LinkType
 	}{
-		{"Ethernet IPv4 TCP SYN options", ether(0x0800, baseIP4(6).bytes(tcpWith(synOpts))), decode.LinkEthernet},
-		{"Ethernet IPv4 TCP SACK options", ether(0x0800, baseIP4(6).bytes(tcpWith(sackOpts))), decode.LinkEthernet},
-		{"Ethernet IPv4 TCP other options", ether(0x0800, baseIP4(6).bytes(tcpWith(oddOpts))), decode.LinkEthernet},
-		{"802.1Q", ether(0x0800, v4TCP, tag{0x8100, 5}), decode.LinkEthernet},
-		{"QinQ three tags", ether(0x86dd, v6TCP, tag{0x88a8, 1}, tag{0x8100, 2}, tag{0x8100, 3}), decode.LinkEthernet},
-		{"MPLS", ether(0x8847, cat(be32(0x1ff), v4TCP)), decode.LinkEthernet},
-		{"IPv6 extension headers TCP", ether(0x86dd, v6ext), decode.LinkEthernet},
-		{"IPv4 UDP", ether(0x0800, udp4), decode.LinkEthernet},
-		{"IPv6 ICMPv6", ether(0x86dd, baseIP6(58).bytes([]byte{128, 0, 0, 0, 1, 2, 3, 4})), decode.LinkEthernet},
-		{"IPv4 later fragment", ether(0x0800, ip4{Proto: 6, FragOff: 8}.bytes(pl4)), decode.LinkEthernet},
-		{"SLL", sll(4, 1, 0x0800, v4TCP), decode.LinkLinuxSLL},
-		{"SLL2", sll2(0, 1, 0x86dd, v6TCP), decode.LinkLinuxSLL2},
+		{"Ethernet IPv4 TCP SYN options", pkttest.Ether(0x0800, baseIP4(6).Bytes(tcpWith(synOpts))), decode.LinkEthernet},
+		{"Ethernet IPv4 TCP SACK options", pkttest.Ether(0x0800, baseIP4(6).Bytes(tcpWith(sackOpts))), decode.LinkEthernet},
+		{"Ethernet IPv4 TCP other options", pkttest.Ether(0x0800, baseIP4(6).Bytes(tcpWith(oddOpts))), decode.LinkEthernet},
+		{"802.1Q", pkttest.Ether(0x0800, v4TCP, pkttest.Tag{TPID: 0x8100, TCI: 5}), decode.LinkEthernet},
+		{"QinQ three tags", pkttest.Ether(0x86dd, v6TCP, pkttest.Tag{TPID: 0x88a8, TCI: 1}, pkttest.Tag{TPID: 0x8100, TCI: 2}, pkttest.Tag{TPID: 0x8100, TCI: 3}), decode.LinkEthernet},
+		{"MPLS", pkttest.Ether(0x8847, pkttest.Cat(pkttest.BE32(0x1ff), v4TCP)), decode.LinkEthernet},
+		{"IPv6 extension headers TCP", pkttest.Ether(0x86dd, v6ext), decode.LinkEthernet},
+		{"IPv4 UDP", pkttest.Ether(0x0800, udp4), decode.LinkEthernet},
+		{"IPv6 ICMPv6", pkttest.Ether(0x86dd, baseIP6(58).Bytes([]byte{128, 0, 0, 0, 1, 2, 3, 4})), decode.LinkEthernet},
+		{"IPv4 later fragment", pkttest.Ether(0x0800, pkttest.IPv4{Proto: 6, FragOff: 8}.Bytes(pl4)), decode.LinkEthernet},
+		{"SLL", pkttest.SLL(4, 1, 0x0800, v4TCP), decode.LinkLinuxSLL},
+		{"SLL2", pkttest.SLL2(0, 1, 0x86dd, v6TCP), decode.LinkLinuxSLL2},
 		{"raw", v4TCP, decode.LinkRaw},
 		{"IPv4 link", v4TCP, decode.LinkIPv4},
-		{"NULL", nullHdr(30, binary.LittleEndian, v6TCP), decode.LinkNull},
-		{"LOOP", nullHdr(2, binary.BigEndian, v4TCP), decode.LinkLoop},
+		{"NULL", pkttest.Null(30, binary.LittleEndian, v6TCP), decode.LinkNull},
+		{"LOOP", pkttest.Null(2, binary.BigEndian, v4TCP), decode.LinkLoop},
 		{"malformed: short link", []byte{1, 2, 3}, decode.LinkEthernet},
-		{"malformed: bad IHL", ether(0x0800, ip4{Proto: 6, IHL: 3}.bytes(pl4)), decode.LinkEthernet},
-		{"malformed: bad TCP offset", ether(0x0800, baseIP4(6).bytes(tcpH{DataOff: 2}.bytes(nil))), decode.LinkEthernet},
-		{"malformed: TCP options", ether(0x0800, baseIP4(6).bytes(tcpWith([]byte{2, 0, 0, 0}))), decode.LinkEthernet},
+		{"malformed: bad IHL", pkttest.Ether(0x0800, pkttest.IPv4{Proto: 6, IHL: 3}.Bytes(pl4)), decode.LinkEthernet},
+		{"malformed: bad TCP offset", pkttest.Ether(0x0800, baseIP4(6).Bytes(pkttest.TCP{DataOff: 2}.Bytes(nil))), decode.LinkEthernet},
+		{"malformed: TCP options", pkttest.Ether(0x0800, baseIP4(6).Bytes(tcpWith([]byte{2, 0, 0, 0}))), decode.LinkEthernet},
 		{"malformed: unknown link", v4TCP, 127},
 	}
 	var p decode.Packet

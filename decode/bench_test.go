@@ -7,6 +7,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/pkttest"
 )
 
 // TCP flag bytes for the builder.
@@ -32,25 +33,25 @@ func benchMix() [][]byte {
 		sport := uint16(40000 + i)
 		seq := uint32(1_000_000 + i*7919)
 		ts := uint32(3_000_000 + i)
-		synOpts := pad4(optMSS(1460), optSACKPerm(), optTS(ts, 0), nop, optWS(7))
-		tsOpts := cat(nop, nop, optTS(ts, ts-40))
-		sackOpts := cat(nop, nop, optTS(ts, ts-40), nop, nop, optSACK(seq+2896, seq+4344, seq+5792, seq+7240))
+		synOpts := pkttest.Pad4(pkttest.OptMSS(1460), pkttest.OptSACKPerm(), pkttest.OptTS(ts, 0), nop, pkttest.OptWScale(7))
+		tsOpts := pkttest.Cat(nop, nop, pkttest.OptTS(ts, ts-40))
+		sackOpts := pkttest.Cat(nop, nop, pkttest.OptTS(ts, ts-40), nop, nop, pkttest.OptSACK(seq+2896, seq+4344, seq+5792, seq+7240))
 		v4 := func(proto uint8, l4 []byte) []byte {
-			return ip4{Proto: proto, ID: uint16(i), DF: true}.bytes(l4)
+			return pkttest.IPv4{Proto: proto, ID: uint16(i), DF: true}.Bytes(l4)
 		}
 		v6 := func(next uint8, l4 []byte) []byte {
-			return ip6{Next: next, Flow: uint32(i)}.bytes(l4)
+			return pkttest.IPv6{Next: next, Flow: uint32(i)}.Bytes(l4)
 		}
 		mix = append(mix,
-			ether(0x0800, v4(6, tcpH{Sport: sport, Dport: 443, Seq: seq, Flags: fSYN, Win: 64240, Opts: synOpts}.bytes(nil))),
-			ether(0x0800, v4(6, tcpH{Sport: sport, Dport: 443, Seq: seq + 1, Ack: 77, Flags: fACK | fPSH, Win: 501, Opts: tsOpts}.bytes(payload))),
-			ether(0x0800, v4(6, tcpH{Sport: 443, Dport: sport, Seq: 77, Ack: seq + 1, Flags: fACK, Win: 501, Opts: sackOpts}.bytes(nil))),
-			ether(0x86dd, v6(6, tcpH{Sport: sport, Dport: 80, Seq: seq, Flags: fSYN, Win: 64800, Opts: synOpts}.bytes(nil))),
-			ether(0x86dd, v6(6, tcpH{Sport: sport, Dport: 80, Seq: seq + 1, Ack: 99, Flags: fACK, Win: 509, Opts: tsOpts}.bytes(payload))),
-			ether(0x0800, v4(17, udpH{Sport: sport, Dport: 53}.bytes(dns))),
-			ether(0x86dd, v6(17, udpH{Sport: sport, Dport: 53}.bytes(dns))),
-			ether(0x0800, v4(6, tcpH{Sport: sport, Dport: 8080, Seq: seq, Ack: 5, Flags: fACK, Win: 1000, Opts: tsOpts}.bytes(payload)),
-				tag{0x8100, uint16(100 + i)}),
+			pkttest.Ether(0x0800, v4(6, pkttest.TCP{Sport: sport, Dport: 443, Seq: seq, Flags: fSYN, Win: 64240, Opts: synOpts}.Bytes(nil))),
+			pkttest.Ether(0x0800, v4(6, pkttest.TCP{Sport: sport, Dport: 443, Seq: seq + 1, Ack: 77, Flags: fACK | fPSH, Win: 501, Opts: tsOpts}.Bytes(payload))),
+			pkttest.Ether(0x0800, v4(6, pkttest.TCP{Sport: 443, Dport: sport, Seq: 77, Ack: seq + 1, Flags: fACK, Win: 501, Opts: sackOpts}.Bytes(nil))),
+			pkttest.Ether(0x86dd, v6(6, pkttest.TCP{Sport: sport, Dport: 80, Seq: seq, Flags: fSYN, Win: 64800, Opts: synOpts}.Bytes(nil))),
+			pkttest.Ether(0x86dd, v6(6, pkttest.TCP{Sport: sport, Dport: 80, Seq: seq + 1, Ack: 99, Flags: fACK, Win: 509, Opts: tsOpts}.Bytes(payload))),
+			pkttest.Ether(0x0800, v4(17, pkttest.UDP{Sport: sport, Dport: 53}.Bytes(dns))),
+			pkttest.Ether(0x86dd, v6(17, pkttest.UDP{Sport: sport, Dport: 53}.Bytes(dns))),
+			pkttest.Ether(0x0800, v4(6, pkttest.TCP{Sport: sport, Dport: 8080, Seq: seq, Ack: 5, Flags: fACK, Win: 1000, Opts: tsOpts}.Bytes(payload)),
+				pkttest.Tag{TPID: 0x8100, TCI: uint16(100 + i)}),
 		)
 	}
 	return mix

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/pkttest"
 )
 
 // decodeCase is one hand-built packet and the Packet Decode must produce,
@@ -33,7 +34,7 @@ func dirtyPacket() decode.Packet {
 			f.SetInt(12345)
 		}
 	}
-	p.SrcIP, p.DstIP = v6Src.As16(), v4Dst.As16()
+	p.SrcIP, p.DstIP = pkttest.V6Src.As16(), pkttest.V4Dst.As16()
 	p.SACK[3] = decode.SACKBlock{Left: 1, Right: 2}
 	return p
 }
@@ -86,13 +87,17 @@ const (
 	tIPID  = 0x4321
 )
 
-func baseTCP() tcpH {
-	return tcpH{Sport: tSport, Dport: tDport, Seq: tSeq, Ack: tAck, Flags: fACK | fPSH, Win: tWin, Csum: tCsum}
+func baseTCP() pkttest.TCP {
+	return pkttest.TCP{Sport: tSport, Dport: tDport, Seq: tSeq, Ack: tAck, Flags: fACK | fPSH, Win: tWin, Csum: tCsum}
 }
 
-func baseIP4(proto uint8) ip4 { return ip4{Proto: proto, ID: tIPID, TTL: 61, TOS: 0x28} }
+func baseIP4(proto uint8) pkttest.IPv4 {
+	return pkttest.IPv4{Proto: proto, ID: tIPID, TTL: 61, TOS: 0x28}
+}
 
-func baseIP6(next uint8) ip6 { return ip6{Next: next, TC: 0xb8, Flow: 0xabcde, Hop: 57} }
+func baseIP6(next uint8) pkttest.IPv6 {
+	return pkttest.IPv6{Next: next, TC: 0xb8, Flow: 0xabcde, Hop: 57}
+}
 
 // wantEth is the expected link layer of an untagged Ethernet frame.
 func wantEth(et uint16) decode.Packet {
@@ -104,7 +109,7 @@ func wantEth(et uint16) decode.Packet {
 func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 4
-	p.SrcIP, p.DstIP = ip4Bytes(v4Src), ip4Bytes(v4Dst)
+	p.SrcIP, p.DstIP = ip4Bytes(pkttest.V4Src), ip4Bytes(pkttest.V4Dst)
 	p.TTL, p.TOS, p.IPID = 61, 0x28, tIPID
 	p.Proto = proto
 	p.NetOffset = off
@@ -118,7 +123,7 @@ func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
 func withIP6(p decode.Packet, off, transOff, plen int, proto uint8) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 6
-	p.SrcIP, p.DstIP = v6Src.As16(), v6Dst.As16()
+	p.SrcIP, p.DstIP = pkttest.V6Src.As16(), pkttest.V6Dst.As16()
 	p.TTL, p.TOS, p.FlowLabel = 57, 0xb8, 0xabcde
 	p.Proto = proto
 	p.NetOffset = off

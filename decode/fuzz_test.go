@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/pkttest"
 	"github.com/netblame/netblame/internal/sharedtest"
 )
 
@@ -30,22 +31,22 @@ func linkIndex(l decode.LinkType) uint8 {
 // a few hand-built ones through add.
 func seedFrames(f *testing.F, add func(link decode.LinkType, data []byte)) {
 	nop := []byte{1}
-	tcpWith := func(o []byte) []byte { h := baseTCP(); h.Opts = o; return h.bytes(pl4) }
+	tcpWith := func(o []byte) []byte { h := baseTCP(); h.Opts = o; return h.Bytes(pl4) }
 	padN := []byte{1, 4, 0, 0, 0, 0}
 	for _, d := range [][]byte{
-		ether(0x0800, baseIP4(6).bytes(tcpWith(pad4(optMSS(1460), optSACKPerm(), optTS(1, 0), nop, optWS(7))))),
-		ether(0x0800, baseIP4(6).bytes(tcpWith(cat(nop, nop, optTS(1, 2), nop, nop, optSACK(1, 2, 3, 4)))), tag{0x88a8, 1}, tag{0x8100, 2}),
-		ether(0x86dd, baseIP6(0).bytes(ext6(43, padN, ext6(44, padN, frag6(51, 0, true, 9, ah(6, 12, tcpWith(nil))))))),
-		ether(0x86dd, ip6{Next: 0, PayloadLen: noLen}.bytes(ext6(17, []byte{0xc2, 4, 0, 1, 0, 0}, udpH{}.bytes(pl4)))),
-		ether(0x8847, cat(be32(0x1ff), baseIP4(1).bytes([]byte{8, 0, 0, 0, 1, 2, 3, 4}))),
-		ether(0x0800, ip4{Proto: 51, Opts: []byte{1, 1, 1, 0}}.bytes(ah(6, 4, tcpWith(nil)))),
+		pkttest.Ether(0x0800, baseIP4(6).Bytes(tcpWith(pkttest.Pad4(pkttest.OptMSS(1460), pkttest.OptSACKPerm(), pkttest.OptTS(1, 0), nop, pkttest.OptWScale(7))))),
+		pkttest.Ether(0x0800, baseIP4(6).Bytes(tcpWith(pkttest.Cat(nop, nop, pkttest.OptTS(1, 2), nop, nop, pkttest.OptSACK(1, 2, 3, 4)))), pkttest.Tag{TPID: 0x88a8, TCI: 1}, pkttest.Tag{TPID: 0x8100, TCI: 2}),
+		pkttest.Ether(0x86dd, baseIP6(0).Bytes(pkttest.Ext6(43, padN, pkttest.Ext6(44, padN, pkttest.Frag6(51, 0, true, 9, pkttest.AH(6, 12, tcpWith(nil))))))),
+		pkttest.Ether(0x86dd, pkttest.IPv6{Next: 0, PayloadLen: pkttest.NoLen}.Bytes(pkttest.Ext6(17, []byte{0xc2, 4, 0, 1, 0, 0}, pkttest.UDP{}.Bytes(pl4)))),
+		pkttest.Ether(0x8847, pkttest.Cat(pkttest.BE32(0x1ff), baseIP4(1).Bytes([]byte{8, 0, 0, 0, 1, 2, 3, 4}))),
+		pkttest.Ether(0x0800, pkttest.IPv4{Proto: 51, Opts: []byte{1, 1, 1, 0}}.Bytes(pkttest.AH(6, 4, tcpWith(nil)))),
 	} {
 		add(decode.LinkEthernet, d)
 	}
-	add(decode.LinkLinuxSLL, sll(4, 1, 0x8100, cat(be16(9), be16(0x86dd), v6TCP)))
-	add(decode.LinkLinuxSLL2, sll2(0, 1, 0x0800, v4TCP))
-	add(decode.LinkNull, nullHdr(2, binary.BigEndian, v4TCP))
-	add(decode.LinkLoop, nullHdr(24, binary.BigEndian, v6TCP))
+	add(decode.LinkLinuxSLL, pkttest.SLL(4, 1, 0x8100, pkttest.Cat(pkttest.BE16(9), pkttest.BE16(0x86dd), v6TCP)))
+	add(decode.LinkLinuxSLL2, pkttest.SLL2(0, 1, 0x0800, v4TCP))
+	add(decode.LinkNull, pkttest.Null(2, binary.BigEndian, v4TCP))
+	add(decode.LinkLoop, pkttest.Null(24, binary.BigEndian, v6TCP))
 	add(decode.LinkRaw, v6TCP)
 	if dir := sharedtest.PcapsIfPresent(); dir != "" {
 		for _, fr := range allFrames(f, dir) {
@@ -91,7 +92,7 @@ func FuzzDecodeNetwork(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, etherType, tci uint16, data []byte) {
 		checkDecode(t, func(p *decode.Packet) error { return p.DecodeNetwork(data, etherType) }, data)
-		frame := ether(etherType, data)
+		frame := pkttest.Ether(etherType, data)
 		checkDecode(t, func(p *decode.Packet) error { return p.DecodeWithVLAN(frame, decode.LinkEthernet, tci) }, frame)
 	})
 }
@@ -108,12 +109,12 @@ func FuzzDecodeTCP(f *testing.F) {
 		}
 	})
 	f.Fuzz(func(t *testing.T, claimed uint16, seg []byte) {
-		h4 := ip4{Proto: 6, TotalLen: int(claimed)}
-		d4 := ether(0x0800, h4.bytes(seg))
+		h4 := pkttest.IPv4{Proto: 6, TotalLen: int(claimed)}
+		d4 := pkttest.Ether(0x0800, h4.Bytes(seg))
 		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d4, decode.LinkEthernet) }, d4)
 		checkFastPath(t, d4, decode.LinkEthernet)
-		h6 := ip6{Next: 6, PayloadLen: int(claimed)}
-		d6 := ether(0x86dd, h6.bytes(seg))
+		h6 := pkttest.IPv6{Next: 6, PayloadLen: int(claimed)}
+		d6 := pkttest.Ether(0x86dd, h6.Bytes(seg))
 		checkDecode(t, func(p *decode.Packet) error { return p.Decode(d6, decode.LinkEthernet) }, d6)
 		checkFastPath(t, d6, decode.LinkEthernet)
 	})

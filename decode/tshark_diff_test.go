@@ -1,7 +1,6 @@
 package decode_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // tsharkFields are the fields compared, in the order tshark prints them.
@@ -32,27 +32,14 @@ var tsharkFields = []string{
 // by number. Reassembly and sequence analysis are off so that every frame
 // shows its own headers with absolute sequence numbers.
 func tsharkFrames(path string) (map[int]map[string]string, error) {
-	args := []string{"-r", path, "-n",
-		"-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
-		"-o", "tcp.relative_sequence_numbers:FALSE", "-o", "tcp.analyze_sequence_numbers:FALSE",
-		"-o", "tcp.desegment_tcp_streams:FALSE",
-		"-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"}
-	for _, f := range tsharkFields {
-		args = append(args, "-e", f)
+	rows, err := tsharktest.Fields(path, tsharktest.Query{Fields: tsharkFields, All: true, Prefs: []string{
+		"ip.defragment:FALSE", "ipv6.defragment:FALSE",
+		"tcp.relative_sequence_numbers:FALSE", "tcp.analyze_sequence_numbers:FALSE", "tcp.desegment_tcp_streams:FALSE"}})
+	if err != nil {
+		return nil, err
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("tshark", args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run() // a corrupt file makes tshark exit 2 after the good frames
 	frames := map[int]map[string]string{}
-	for _, line := range strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n") {
-		if line == "" {
-			continue
-		}
-		vals := strings.Split(line, "\t")
-		if len(vals) != len(tsharkFields) {
-			return nil, fmt.Errorf("tshark line has %d fields, want %d: %q", len(vals), len(tsharkFields), line)
-		}
+	for _, vals := range rows {
 		m := map[string]string{}
 		for i, f := range tsharkFields {
 			m[f] = vals[i]
@@ -62,9 +49,6 @@ func tsharkFrames(path string) (map[int]map[string]string, error) {
 			return nil, fmt.Errorf("tshark frame number %q", m["frame.number"])
 		}
 		frames[n] = m
-	}
-	if len(frames) == 0 && runErr != nil {
-		return nil, fmt.Errorf("tshark: %v: %s", runErr, stderr.String())
 	}
 	return frames, nil
 }

@@ -9,28 +9,23 @@ import (
 
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/ipsum"
+	"github.com/netblame/netblame/internal/pkttest"
 )
 
 // A TCP segment with every common option: MSS, SACK-permitted, timestamps,
 // window scale (40 bytes of options, a 60-byte header).
 func tcpSegment(payload int) []byte {
-	h := make([]byte, 60, 60+payload)
-	binary.BigEndian.PutUint16(h[0:], 12345)
-	binary.BigEndian.PutUint16(h[2:], 80)
-	binary.BigEndian.PutUint32(h[4:], 1000)
-	binary.BigEndian.PutUint32(h[8:], 2000)
-	h[12] = 15 << 4
-	h[13] = 0x12 // SYN, ACK
-	binary.BigEndian.PutUint16(h[14:], 8192)
-	o := h[20:]
-	copy(o, []byte{2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 1, 0xe2, 0x40, 0, 0, 0, 0, 1, 3, 3, 7})
-	for i := 20; i < 40; i++ {
-		o[i] = 1 // NOP
+	nops := make([]byte, 20)
+	for i := range nops {
+		nops[i] = 1
 	}
-	for i := range payload {
-		h = append(h, byte(i))
+	opts := pkttest.Cat(pkttest.OptMSS(1460), pkttest.OptSACKPerm(), pkttest.OptTS(123456, 0), []byte{1}, pkttest.OptWScale(7), nops)
+	data := make([]byte, payload)
+	for i := range data {
+		data[i] = byte(i)
 	}
-	return h
+	h := pkttest.TCP{Sport: 12345, Dport: 80, Seq: 1000, Ack: 2000, Flags: pkttest.SYN | pkttest.ACK, Win: 8192, Opts: opts}
+	return h.Bytes(data)
 }
 
 // frame4 is an Ethernet frame of an IPv4 datagram (or fragment) carrying

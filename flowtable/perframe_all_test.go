@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // TestTsharkPerFrameShared compares events frame by frame with tshark on
@@ -17,7 +18,7 @@ func TestTsharkPerFrameShared(t *testing.T) {
 	if os.Getenv("FLOWTABLE_TSHARK_ALL") == "" {
 		t.Skip("set FLOWTABLE_TSHARK_ALL=1 to compare every shared capture with tshark frame by frame")
 	}
-	tshark := tshark40(t)
+	tsharktest.Need40(t)
 	var paths []string
 	if p := os.Getenv("NETBLAME_BENCH_PCAP"); p != "" {
 		paths = append(paths, p) // the benchmark's capture too
@@ -28,7 +29,7 @@ func TestTsharkPerFrameShared(t *testing.T) {
 	}
 	frames := 0
 	for _, path := range paths {
-		frames += len(checkAgainstTshark(t, tshark, path))
+		frames += len(checkAgainstTshark(t, path))
 	}
 	t.Logf("%d frames with tshark events compared", frames)
 }

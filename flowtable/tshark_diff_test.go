@@ -210,15 +210,15 @@ func TestTsharkCounts(t *testing.T) {
 			}
 		}
 		if tshark != "" && t.Failed() && !failedBefore {
-			perFrame(t, tshark, filepath.Join(dir, row.file), a)
+			perFrame(t, filepath.Join(dir, row.file), a)
 		}
 	}
 	t.Logf("tshark agreement: %d/%d cells equal\n%s", equal, total, report.String())
 }
 
 // perFrame runs tshark on one file and logs the frames whose events differ.
-func perFrame(t *testing.T, tshark, path string, a fileAnalysis) {
-	diffs, _ := compareFrames(t, tshark, path, a)
+func perFrame(t *testing.T, path string, a fileAnalysis) {
+	diffs, _ := compareFrames(t, path, a)
 	for _, d := range diffs {
 		t.Log("  " + d)
 	}

@@ -2,15 +2,14 @@ package flowtable
 
 import (
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/fragtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // The rules script again, with most datagrams cut into fragments sent in
@@ -19,7 +18,7 @@ import (
 // flowtable fed through defrag must agree frame by frame, on the events,
 // the relative numbers and on which frames carry a TCP segment at all.
 func TestTsharkLiveFragments(t *testing.T) {
-	tshark := tshark40(t)
+	tsharktest.Need40(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	path := filepath.Join(t.TempDir(), "fragments.pcap")
 	w, err := capfile.Create(path, decode.LinkEthernet, 65535)
@@ -53,16 +52,12 @@ func TestTsharkLiveFragments(t *testing.T) {
 	if cut < 30 || lost == 0 {
 		t.Fatalf("the capture must hold many fragmented datagrams and some lost fragments")
 	}
-	checkAgainstTshark(t, tshark, path)
+	checkAgainstTshark(t, path)
 
-	out, err := exec.Command(tshark, "-r", path, "-n", "-Y", "tcp", "-T", "fields", "-e", "frame.number").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	theirs := tsharktest.MustFields(t, path, tsharktest.Query{Filter: "tcp", Fields: []string{"frame.number"}})
 	a := analyzeCapture(t, path)
-	theirs := strings.Fields(string(out))
 	for _, f := range theirs {
-		n, _ := strconv.ParseUint(f, 10, 64)
+		n, _ := strconv.ParseUint(f[0], 10, 64)
 		if _, ok := a.rel[n]; !ok {
 			t.Errorf("frame %d: a TCP segment for tshark, not analysed here", n)
 		}

@@ -1,21 +1,19 @@
 package flowtable
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/internal/ipsum"
+	"github.com/netblame/netblame/internal/pkttest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // The live differential test: the tests write a capture of hand-made
@@ -25,49 +23,25 @@ import (
 // rawTCP serializes an Ethernet/IPv4/TCP packet with the options of s and
 // s.len zero bytes of payload.
 func rawTCP(src, dst netip.AddrPort, s seg) []byte {
-	var opt []byte
+	var opts [][]byte
 	if s.mss > 0 {
-		opt = append(opt, 2, 4, byte(s.mss>>8), byte(s.mss))
+		opts = append(opts, pkttest.OptMSS(uint16(s.mss)))
 	}
 	if s.ws > 0 {
-		opt = append(opt, 1, 3, 3, byte(s.ws-1))
+		opts = append(opts, []byte{1}, pkttest.OptWScale(byte(s.ws-1)))
 	}
 	if s.hasTS {
-		opt = append(opt, 1, 1, 8, 10)
-		opt = binary.BigEndian.AppendUint32(opt, s.tsval)
-		opt = binary.BigEndian.AppendUint32(opt, s.tsecr)
+		opts = append(opts, []byte{1, 1}, pkttest.OptTS(s.tsval, s.tsecr))
 	}
 	if len(s.sack) > 0 {
-		opt = append(opt, 1, 1, 5, byte(2+8*len(s.sack)))
+		var edges []uint32
 		for _, b := range s.sack {
-			opt = binary.BigEndian.AppendUint32(opt, b.Left)
-			opt = binary.BigEndian.AppendUint32(opt, b.Right)
+			edges = append(edges, b.Left, b.Right)
 		}
+		opts = append(opts, []byte{1, 1}, pkttest.OptSACK(edges...))
 	}
-	for len(opt)%4 != 0 {
-		opt = append(opt, 0)
-	}
-	thl := 20 + len(opt)
-	ipLen := 20 + thl + s.len
-	b := make([]byte, 14+ipLen)
-	copy(b, []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0})
-	ip := b[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 6
-	binary.BigEndian.PutUint16(ip[2:], uint16(ipLen))
-	s4, d4 := src.Addr().As4(), dst.Addr().As4()
-	copy(ip[12:], s4[:])
-	copy(ip[16:], d4[:])
-	binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip[:20]))
-	tcp := ip[20:]
-	binary.BigEndian.PutUint16(tcp[0:], src.Port())
-	binary.BigEndian.PutUint16(tcp[2:], dst.Port())
-	binary.BigEndian.PutUint32(tcp[4:], s.seq)
-	binary.BigEndian.PutUint32(tcp[8:], s.ack)
-	tcp[12] = byte(thl/4) << 4
-	tcp[13] = byte(s.flags)
-	binary.BigEndian.PutUint16(tcp[14:], s.win)
-	copy(tcp[20:], opt)
-	return b
+	h := pkttest.TCP{Seq: s.seq, Ack: s.ack, Flags: uint16(s.flags), Win: s.win, Opts: pkttest.Pad4(opts...)}
+	return pkttest.TCPFrame(src, dst, h, make([]byte, s.len))
 }
 
 // script records packets of several connections for a capture file.
@@ -200,7 +174,7 @@ func rulesScript() *script {
 const thPsh = decode.TCPPsh
 
 func TestTsharkLive(t *testing.T) {
-	tshark := tshark40(t)
+	tsharktest.Need40(t)
 	path := filepath.Join(t.TempDir(), "rules.pcap")
 	w, err := capfile.Create(path, decode.LinkEthernet, 65535)
 	if err != nil {
@@ -218,7 +192,7 @@ func TestTsharkLive(t *testing.T) {
 		data, _ := os.ReadFile(path)
 		os.WriteFile(d, data, 0o644)
 	}
-	theirs := checkAgainstTshark(t, tshark, path)
+	theirs := checkAgainstTshark(t, path)
 	// The script must provoke every event the comparison covers.
 	var seen EventSet
 	for _, s := range theirs {
@@ -231,34 +205,14 @@ func TestTsharkLive(t *testing.T) {
 	}
 }
 
-// tshark40 returns the path of tshark, or skips when it is missing or not
-// version 4.0: flowtable reproduces 4.0.17's rules, and later versions
-// changed some (ack_lost_segment, spurious retransmission order).
-func tshark40(t *testing.T) string {
-	t.Helper()
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed: the live per-frame comparison needs it")
-	}
-	out, err := exec.Command(tshark, "--version").Output()
-	if err != nil {
-		t.Skipf("tshark --version: %v", err)
-	}
-	if !strings.Contains(string(out), "TShark (Wireshark) 4.0.") {
-		first, _, _ := strings.Cut(string(out), "\n")
-		t.Skipf("flowtable follows Wireshark 4.0's rules; installed: %s", first)
-	}
-	return tshark
-}
-
 // checkAgainstTshark analyses path, reports every frame whose events,
 // relative numbers or window differ from tshark's, and returns tshark's
 // events per frame.
-func checkAgainstTshark(t *testing.T, tshark, path string) map[uint64]EventSet {
+func checkAgainstTshark(t *testing.T, path string) map[uint64]EventSet {
 	t.Helper()
 	a := analyzeCapture(t, path)
-	diffs, theirs := compareFrames(t, tshark, path, a)
-	diffs = append(diffs, compareNumbers(t, tshark, path, a)...)
+	diffs, theirs := compareFrames(t, path, a)
+	diffs = append(diffs, compareNumbers(t, path, a)...)
 	for _, d := range diffs {
 		t.Error(d)
 	}
@@ -268,24 +222,17 @@ func checkAgainstTshark(t *testing.T, tshark, path string) map[uint64]EventSet {
 // compareNumbers checks PacketResult's relative seq and ack and scaled
 // window against tshark's tcp.seq, tcp.ack and tcp.window_size, frame by
 // frame (the window only where flowtable knows the scale).
-func compareNumbers(t *testing.T, tshark, path string, a fileAnalysis) (diffs []string) {
+func compareNumbers(t *testing.T, path string, a fileAnalysis) (diffs []string) {
 	t.Helper()
-	out, err := exec.Command(tshark, "-r", path, "-n", "-Y", "tcp", "-T", "fields", "-E", "separator=/t",
-		"-e", "frame.number", "-e", "tcp.seq", "-e", "tcp.ack", "-e", "tcp.window_size", "-e", "tcp.flags.ack").Output()
-	if err != nil && len(out) == 0 {
-		t.Fatalf("tshark %s: %v", path, err)
-	}
+	rows := tsharktest.MustFields(t, path, tsharktest.Query{Filter: "tcp",
+		Fields: []string{"frame.number", "tcp.seq", "tcp.ack", "tcp.window_size", "tcp.flags.ack"}})
 	compared := 0
 	defer func() {
 		if compared != len(a.rel) {
 			diffs = append(diffs, fmt.Sprintf("%s: compared %d of %d analysed frames", filepath.Base(path), compared, len(a.rel)))
 		}
 	}()
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) < 5 {
-			continue
-		}
+	for _, f := range rows {
 		n, _ := strconv.ParseUint(f[0], 10, 64)
 		ours, ok := a.rel[n]
 		if !ok {
@@ -307,22 +254,14 @@ func compareNumbers(t *testing.T, tshark, path string, a fileAnalysis) (diffs []
 
 // compareFrames runs tshark on path and returns the frames whose events
 // differ from a's, and tshark's events per frame.
-func compareFrames(t *testing.T, tshark, path string, a fileAnalysis) ([]string, map[uint64]EventSet) {
+func compareFrames(t *testing.T, path string, a fileAnalysis) ([]string, map[uint64]EventSet) {
 	t.Helper()
-	args := []string{"-r", path, "-n", "-T", "fields", "-E", "separator=/t", "-e", "frame.number"}
+	fields := []string{"frame.number"}
 	for _, e := range diffEvents {
-		args = append(args, "-e", "tcp.analysis."+e.String())
-	}
-	out, err := exec.Command(tshark, args...).Output()
-	if err != nil && len(out) == 0 {
-		t.Fatalf("tshark %s: %v", path, err)
+		fields = append(fields, "tcp.analysis."+e.String())
 	}
 	theirs := map[uint64]EventSet{}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) < 1+len(diffEvents) {
-			continue
-		}
+	for _, f := range tsharktest.MustFields(t, path, tsharktest.Query{Fields: fields}) {
 		n, _ := strconv.ParseUint(f[0], 10, 64)
 		var s EventSet
 		for i, e := range diffEvents {

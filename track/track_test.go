@@ -2,7 +2,6 @@ package track_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -16,7 +15,7 @@ import (
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/internal/fragtest"
-	"github.com/netblame/netblame/internal/ipsum"
+	"github.com/netblame/netblame/internal/pkttest"
 	"github.com/netblame/netblame/internal/sharedtest"
 	"github.com/netblame/netblame/track"
 )
@@ -27,18 +26,7 @@ const lossySample = "../samples/twopoint/loss-s2c/span.pcap"
 
 // udpFrame builds an Ethernet frame with an IPv4 UDP datagram.
 func udpFrame(src, dst [4]byte, sport, dport uint16, payload []byte) []byte {
-	f := make([]byte, 14+28, 14+28+len(payload))
-	copy(f, []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00})
-	ip := f[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], uint16(28+len(payload)))
-	copy(ip[12:], src[:])
-	copy(ip[16:], dst[:])
-	binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip[:20]))
-	binary.BigEndian.PutUint16(ip[20:], sport)
-	binary.BigEndian.PutUint16(ip[22:], dport)
-	binary.BigEndian.PutUint16(ip[24:], uint16(8+len(payload)))
-	return append(f, payload...)
+	return pkttest.UDPFrame(netip.AddrPortFrom(netip.AddrFrom4(src), sport), netip.AddrPortFrom(netip.AddrFrom4(dst), dport), payload)
 }
 
 // memSource yields frames from memory, one a millisecond.

@@ -10,6 +10,7 @@ import (
 	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // TestEventsMatchTshark compares --events with tshark frame by frame: for
@@ -20,7 +21,7 @@ import (
 // compare, and the cells it lists as known mismatches, are left out.
 func TestEventsMatchTshark(t *testing.T) {
 	dir := sharedtest.Pcaps(t)
-	needTshark(t)
+	tsharktest.Path(t)
 	known := flowtableKnownMismatches(t)
 	compared := flowtableComparedEvents(t)
 	var kinds []flowtable.Event
@@ -39,7 +40,7 @@ func TestEventsMatchTshark(t *testing.T) {
 	} {
 		path := filepath.Join(dir, file)
 		want := map[flowtable.Event][]uint64{}
-		for _, row := range tsharkFields(t, path, []string{"-Y", "tcp.analysis.flags"}, append([]string{"frame.number"}, fields...)...) {
+		for _, row := range tsharktest.MustFields(t, path, tsharktest.Query{Filter: "tcp.analysis.flags", Fields: append([]string{"frame.number"}, fields...)}) {
 			frame, _ := strconv.ParseUint(row[0], 10, 64)
 			for i, e := range kinds {
 				if row[1+i] != "" {

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -43,44 +41,6 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 			t.Fatalf("line %d is not a JSON object: %v: %q", i+1, err, line)
 		}
 		rows = append(rows, m)
-	}
-	return rows
-}
-
-// needTshark returns tshark's path or skips the test.
-func needTshark(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed: skipping the comparison with it")
-	}
-	return p
-}
-
-// tsharkFields runs tshark -T fields over file with extra arguments and
-// returns one row of field values per frame. tshark's exit status is
-// ignored when it printed rows (it fails on corrupt files after printing
-// what it read).
-func tsharkFields(t *testing.T, file string, extra []string, fields ...string) [][]string {
-	t.Helper()
-	args := []string{"-n", "-r", file, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"}
-	args = append(args, extra...)
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	cmd := exec.Command(needTshark(t), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if err != nil && !(errors.As(err, &ee) && len(out) > 0) {
-		t.Fatalf("tshark %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	var rows [][]string
-	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		if line != "" {
-			rows = append(rows, strings.Split(line, "|"))
-		}
 	}
 	return rows
 }

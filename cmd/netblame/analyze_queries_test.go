@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/netblame/netblame/internal/tsharktest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,9 +40,9 @@ type tsharkStream struct {
 // tsharkStreams reads every TCP stream of file with tshark.
 func tsharkStreams(t *testing.T, file string) []*tsharkStream {
 	t.Helper()
-	rows := tsharkFields(t, file, []string{"-Y", "tcp"}, "tcp.stream", "frame.number", "frame.time_epoch",
+	rows := tsharktest.MustFields(t, file, tsharktest.Query{Filter: "tcp", Fields: []string{"tcp.stream", "frame.number", "frame.time_epoch",
 		"ip.src", "ipv6.src", "tcp.srcport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset",
-		"ip.dst", "ipv6.dst", "tcp.dstport")
+		"ip.dst", "ipv6.dst", "tcp.dstport"}})
 	byID := map[string]*tsharkStream{}
 	var out []*tsharkStream
 	endpoint := func(addr, port string) string {
@@ -90,7 +91,7 @@ func tsharkStreams(t *testing.T, file string) []*tsharkStream {
 // where the answers are known by construction and on every shared capture
 // with a RST.
 func TestResetByMatchesTshark(t *testing.T) {
-	needTshark(t)
+	tsharktest.Path(t)
 	files := []string{resetScenario(t)}
 	if dir := sharedDirOrEmpty(); dir != "" {
 		for _, f := range []string{"tcpdump/tcp_rst_diag_payload.pcap", "tcpdump/mptcp-tcprst.pcap", "zeek/retransmit-fast009.pcap",
@@ -156,7 +157,7 @@ func sharedDirOrEmpty() string {
 // against the streams tshark shows: the time from a stream's first SYN
 // without ACK to the first SYN-ACK after it, in the order of the SYNs.
 func TestHandshakeOverMatchesTshark(t *testing.T) {
-	needTshark(t)
+	tsharktest.Path(t)
 	type query struct {
 		file string
 		over time.Duration

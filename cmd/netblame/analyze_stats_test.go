@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // TestStatsCorruptFile: on a pcap whose 19th record header claims a 3.9 GB
@@ -32,7 +33,7 @@ func TestStatsCorruptFile(t *testing.T) {
 	if !strings.Contains(errOut, name) {
 		t.Errorf("stderr does not name the file: %q", errOut)
 	}
-	ts := tsharkFields(t, path, nil, "frame.cap_len")
+	ts := tsharktest.MustFields(t, path, tsharktest.Query{Fields: []string{"frame.cap_len"}})
 	if len(ts) != 18 {
 		t.Fatalf("tshark read %d frames, want 18", len(ts))
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netblame/netblame/internal/sharedtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // tsharkTransport is the first TCP/UDP/ICMP layer in tshark's
@@ -48,7 +49,7 @@ func undecodedEncapsulation(protocols string) bool {
 // reason and counted in the log.
 func TestSummaryMatchesTshark(t *testing.T) {
 	dir := sharedtest.Pcaps(t)
-	needTshark(t)
+	tsharktest.Path(t)
 	compared, allowed, infoCompared, fragments := 0, 0, 0, 0
 	for _, m := range sharedtest.Manifest(t) {
 		path := filepath.Join(dir, m.File)
@@ -57,8 +58,8 @@ func TestSummaryMatchesTshark(t *testing.T) {
 			t.Errorf("%s: exit %d (manifest read error: %v), stderr %q", m.File, code, m.ReadError, errOut)
 		}
 		rows := jsonLines(t, out)
-		ts := tsharkFields(t, path, nil, "frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
-			"frame.len", "frame.cap_len", "frame.protocols", "tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport", "frame.time_epoch", "_ws.col.Info")
+		ts := tsharktest.MustFields(t, path, tsharktest.Query{Fields: []string{"frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
+			"frame.len", "frame.cap_len", "frame.protocols", "tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport", "frame.time_epoch", "_ws.col.Info"}})
 		// pcapng custom blocks are frames to Wireshark (and take a frame
 		// number in netblame too) but hold no packet.
 		var frames [][]string

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"path/filepath"
 	"sort"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/internal/ipsum"
+	"github.com/netblame/netblame/internal/pkttest"
 )
 
 // synthCapture builds small Ethernet/IPv4/TCP captures by hand, for views
@@ -121,34 +120,7 @@ func (sc *synthCapture) write(t *testing.T, name string) string {
 // tcpFrame builds an Ethernet/IPv4/TCP frame with n zero payload bytes and
 // valid IPv4 and TCP checksums.
 func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int) []byte {
-	b := make([]byte, 14+20+20+n)
-	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
-	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:34]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+20+n))
-	ip[8] = 64
-	ip[9] = decode.ProtoTCP
-	s4, d4 := src.Addr().As4(), dst.Addr().As4()
-	copy(ip[12:16], s4[:])
-	copy(ip[16:20], d4[:])
-	binary.BigEndian.PutUint16(ip[10:], ipsum.Checksum(0, ip))
-	tcp := b[34:]
-	binary.BigEndian.PutUint16(tcp[0:], src.Port())
-	binary.BigEndian.PutUint16(tcp[2:], dst.Port())
-	binary.BigEndian.PutUint32(tcp[4:], seq)
-	binary.BigEndian.PutUint32(tcp[8:], ack)
-	tcp[12] = 5 << 4
-	tcp[13] = byte(flags)
-	binary.BigEndian.PutUint16(tcp[14:], win)
-	var pseudo [12]byte
-	copy(pseudo[0:4], s4[:])
-	copy(pseudo[4:8], d4[:])
-	pseudo[9] = decode.ProtoTCP
-	binary.BigEndian.PutUint16(pseudo[10:], uint16(len(tcp)))
-	binary.BigEndian.PutUint16(tcp[16:], ipsum.Checksum(ipsum.Add(0, pseudo[:]), tcp))
-	return b
+	return pkttest.TCPFrame(src, dst, pkttest.TCP{Seq: seq, Ack: ack, Flags: flags, Win: win}, make([]byte, n))
 }
 
 // resetScenario is one client (10.0.0.1) with several connections to one

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/netblame/netblame/internal/tsharktest"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 // The flow is named by its endpoints, server first, to exercise the
 // either-order form.
 func TestTraceMatchesTshark(t *testing.T) {
-	needTshark(t)
+	tsharktest.Path(t)
 	type traceCase struct {
 		file   string
 		stream string
@@ -44,10 +45,11 @@ func TestTraceMatchesTshark(t *testing.T) {
 		if st == nil {
 			t.Fatalf("%s: tshark shows no such stream", name)
 		}
-		want := tsharkFields(t, c.file, []string{"-o", "tcp.relative_sequence_numbers:TRUE", "-o", "tcp.calculate_timestamps:TRUE",
-			"-Y", "tcp.stream==" + c.stream},
-			"frame.number", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size", "tcp.time_relative", "tcp.flags.ack",
-			"ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport")
+		want := tsharktest.MustFields(t, c.file, tsharktest.Query{
+			Prefs:  []string{"tcp.relative_sequence_numbers:TRUE", "tcp.calculate_timestamps:TRUE"},
+			Filter: "tcp.stream==" + c.stream,
+			Fields: []string{"frame.number", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size", "tcp.time_relative", "tcp.flags.ack",
+				"ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport"}})
 		first := want[0]
 		ep := func(addr, port string) string {
 			if strings.Contains(addr, ":") {
