@@ -67,9 +67,13 @@ type flow struct {
 	first, last    int64
 	isn            [2]uint32 // SYN seq (c2s) and SYN-ACK seq (s2c)
 	hasSYN         [2]bool
-	wscale         [2]int8 // window scale offered in the SYN, -1 when not
-	data           [2]dataSig
-	pkts           [2]uint32
+	// base is each direction's sequence base (flowrule.Base, AckBase),
+	// by which a SYN with a new ISN is told from a repeated one.
+	base    [2]uint32
+	baseSet [2]bool
+	wscale  [2]int8 // window scale offered in the SYN, -1 when not
+	data    [2]dataSig
+	pkts    [2]uint32
 	// seg is each direction's wire segment size: the MSS its receiver
 	// announced less the timestamp option, 0 until known.
 	seg          [2]uint16
@@ -211,10 +215,14 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 	}
 	if fi >= 0 && syn && !ack {
 		// A SYN with a new ISN starts a new connection on the same
-		// addresses and ports; a repeated SYN does not.
+		// addresses and ports; a repeated SYN does not. The flow table
+		// follows the same rule, so both split a tuple alike.
 		f := c.flows.at(fi)
-		if f.client == src && f.hasSYN[c2s] && f.isn[c2s] != p.Seq ||
-			f.client != src || f.rstBy >= 0 || f.fin[c2s] && f.fin[s2c] {
+		d := c2s
+		if f.client != src {
+			d = s2c
+		}
+		if flowrule.Reuses(p, f.base[d], f.baseSet[d]) {
 			prev := fi
 			fi = c.newFlow(p, ts, src, dst, prev)
 			c.flows.at(prev).nextSame = fi
@@ -244,6 +252,15 @@ func (c *Capture) Add(frame uint64, ts int64, p *decode.Packet, payload []byte) 
 		c.Truncated++
 	}
 	f.last = ts
+	if syn && ack && f.baseSet[dir] && p.Seq != f.base[dir] {
+		f.base[dir] = p.Seq // a SYN-ACK with a new ISN re-bases, as in the flow table
+	}
+	if !f.baseSet[dir] {
+		f.base[dir], f.baseSet[dir] = flowrule.Base(p), true
+	}
+	if b, ok := flowrule.AckBase(p); ok && !f.baseSet[1-dir] {
+		f.base[1-dir], f.baseSet[1-dir] = b, true
+	}
 	if syn && p.Has(decode.HasMSS) {
 		// The MSS a SYN announces bounds the other direction's segments.
 		seg := int(p.MSS)

@@ -38,3 +38,37 @@ func SourceIsClient(p *decode.Packet) bool {
 	}
 	return true
 }
+
+// A connection's port reuse is told, as Wireshark tells it, from sequence
+// numbers: each direction has a base, set at its first packet (Base) or,
+// before that, from the other direction's acknowledgement (AckBase), and a
+// SYN that does not repeat its direction's base opens a new connection on
+// the same addresses and ports (Reuses).
+
+// Base is the sequence base a direction gets from its first packet p: its
+// ISN for a SYN, else one before p's sequence number.
+func Base(p *decode.Packet) uint32 {
+	if p.TCPFlags&decode.TCPSyn != 0 {
+		return p.Seq
+	}
+	return p.Seq - 1
+}
+
+// AckBase is the base p's acknowledgement gives the other direction when
+// that direction has none yet; ok is false when p acknowledges nothing.
+func AckBase(p *decode.Packet) (base uint32, ok bool) {
+	if p.TCPFlags&decode.TCPAck == 0 {
+		return 0, false
+	}
+	return p.Ack - 1, true
+}
+
+// Reuses reports whether p, sent on the addresses and ports of a known
+// connection, opens a new connection on them: a SYN without ACK whose
+// sequence number is not the base of its sender's direction (senderBase,
+// when set). A SYN repeating the base is a retransmission of the known
+// connection's.
+func Reuses(p *decode.Packet, senderBase uint32, set bool) bool {
+	return p.Proto == decode.ProtoTCP && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
+		set && p.Seq != senderBase
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowrule"
 )
 
 // Sequence-space comparisons (RFC 1982 arithmetic on 32 bits).
@@ -64,16 +65,14 @@ func (s *shard) analyzeTCP(g *segment, reused bool) EventSet {
 	}
 
 	if f.dflags&dBaseSet == 0 {
-		if flags&thSyn != 0 {
-			f.baseSeq = seq
-		} else {
-			f.baseSeq = seq - 1
-		}
+		f.baseSeq = flowrule.Base(p)
 		f.dflags |= dBaseSet
 	}
-	if r.dflags&dBaseSet == 0 && flags&thAck != 0 {
-		r.baseSeq = ack - 1
-		r.dflags |= dBaseSet
+	if r.dflags&dBaseSet == 0 {
+		if b, ok := flowrule.AckBase(p); ok {
+			r.baseSeq = b
+			r.dflags |= dBaseSet
+		}
 	}
 
 	// The checks of tcp_analyze_sequence_number, in its order. A zero

@@ -41,10 +41,10 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 	}
 	reused := false
 	if found && syn {
-		// Wireshark starts a new conversation when a SYN carries another
-		// ISN than the one known for its direction.
+		// The rule correlate follows too (flowrule.Reuses): a SYN with
+		// another ISN than its direction's base starts a new connection.
 		d := &s.hot[sl].dir[side]
-		if d.dflags&dBaseSet != 0 && p.Seq != d.baseSeq {
+		if flowrule.Reuses(p, d.baseSeq, d.dflags&dBaseSet != 0) {
 			s.end(t, sl, EndPortReuse)
 			found, reused = false, true
 		}
