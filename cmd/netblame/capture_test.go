@@ -24,8 +24,8 @@ import (
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/fragtest"
+	"github.com/netblame/netblame/internal/ringtest"
 	"github.com/netblame/netblame/ring"
-	"github.com/netblame/netblame/ring/ringtest"
 )
 
 // The capture tests run the real binary inside a namespace of a veth pair
