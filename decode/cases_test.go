@@ -95,13 +95,13 @@ func baseIP4(proto uint8) ip4 { return ip4{Proto: proto, ID: tIPID, TTL: 61, TOS
 func baseIP6(next uint8) ip6 { return ip6{Next: next, TC: 0xb8, Flow: 0xabcde, Hop: 57} }
 
 // wantEth is the expected link layer of an untagged Ethernet frame.
-func wantEth(et uint16) decode.Packet {
+func wantEth(et decode.EtherType) decode.Packet {
 	return decode.Packet{Layer: decode.LayerLink, Link: decode.LinkEthernet, EtherType: et}
 }
 
 // withIP4 adds what baseIP4 yields at offset off, for a datagram of
 // total bytes of which the transport header starts at off+20.
-func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
+func withIP4(p decode.Packet, off, total int, proto decode.IPProto) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 4
 	p.SrcIP, p.DstIP = ip4Bytes(v4Src), ip4Bytes(v4Dst)
@@ -115,7 +115,7 @@ func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
 
 // withIP6 adds what baseIP6 yields at offset off with the transport at
 // transOff and payload length plen.
-func withIP6(p decode.Packet, off, transOff, plen int, proto uint8) decode.Packet {
+func withIP6(p decode.Packet, off, transOff, plen int, proto decode.IPProto) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 6
 	p.SrcIP, p.DstIP = v6Src.As16(), v6Dst.As16()

@@ -3,6 +3,8 @@ package flowtable
 import (
 	"net/netip"
 	"time"
+
+	"github.com/netblame/netblame/decode"
 )
 
 // Direction is the direction of a packet within its flow.
@@ -109,7 +111,7 @@ type FlowRecord struct {
 	End   EndReason
 
 	Client, Server netip.AddrPort
-	Proto          uint8
+	Proto          decode.IPProto
 	VLAN           uint16
 	State          State
 

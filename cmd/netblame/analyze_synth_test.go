@@ -49,7 +49,7 @@ func (sc *synthCapture) at(sec float64) int64 {
 
 // send adds a segment from the client (fromClient) or the server at time
 // sec, with flags and n payload bytes, advancing the sender's sequence.
-func (c *synthConn) send(sec float64, fromClient bool, flags uint16, n int) {
+func (c *synthConn) send(sec float64, fromClient bool, flags decode.TCPFlags, n int) {
 	src, dst := c.c, c.s
 	seq, ack := &c.cseq, c.sseq
 	if !fromClient {
@@ -120,7 +120,7 @@ func (sc *synthCapture) write(t *testing.T, name string) string {
 
 // tcpFrame builds an Ethernet/IPv4/TCP frame with n zero payload bytes and
 // valid IPv4 and TCP checksums.
-func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int) []byte {
+func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags decode.TCPFlags, win uint16, n int) []byte {
 	b := make([]byte, 14+20+20+n)
 	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
 	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
@@ -129,7 +129,7 @@ func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:], uint16(20+20+n))
 	ip[8] = 64
-	ip[9] = decode.ProtoTCP
+	ip[9] = byte(decode.ProtoTCP)
 	s4, d4 := src.Addr().As4(), dst.Addr().As4()
 	copy(ip[12:16], s4[:])
 	copy(ip[16:20], d4[:])
@@ -145,7 +145,7 @@ func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int
 	var pseudo [12]byte
 	copy(pseudo[0:4], s4[:])
 	copy(pseudo[4:8], d4[:])
-	pseudo[9] = decode.ProtoTCP
+	pseudo[9] = byte(decode.ProtoTCP)
 	binary.BigEndian.PutUint16(pseudo[10:], uint16(len(tcp)))
 	binary.BigEndian.PutUint16(tcp[16:], ipsum.Checksum(ipsum.Add(0, pseudo[:]), tcp))
 	return b

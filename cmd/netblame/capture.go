@@ -419,7 +419,7 @@ func appendPacketLine(b []byte, dp *decode.Packet, ts int64, origLen int, frame 
 	switch {
 	case dp.IsTCP(), dp.IsUDP():
 		b = append(b, ' ')
-		b = append(b, transportName(dp.Proto)...)
+		b = append(b, dp.Proto.String()...)
 		b = append(b, ' ')
 		b = netip.AddrPortFrom(dp.Src(), dp.SrcPort).AppendTo(b) // [v6]:port
 		b = append(b, " > "...)
