@@ -480,29 +480,24 @@ func parseSize(s string) (int64, error) {
 type liveAnalysis struct {
 	tables  []*flowtable.Table
 	workers []*workerAnalysis
+	top     *flowtable.Largest // the largest flows that ended
 	out     io.Writer
 	outMu   sync.Mutex
-
-	topMu sync.Mutex
-	top   [10]flowtable.FlowRecord // largest ended flows, by bytes
-	nTop  int
 }
 
-// workerAnalysis is one worker's share: its path to the table and its
-// event counts.
+// workerAnalysis is one worker's share: its path to the table.
 type workerAnalysis struct {
-	run    *captureRun
-	track  *track.Tracker
-	cp     capfile.Packet
-	events [flowtable.NumEvents]atomic.Uint64
-	line   []byte // reused for event lines
+	run   *captureRun
+	track *track.Tracker
+	cp    capfile.Packet
+	line  []byte // reused for event lines
 }
 
 func (run *captureRun) setupAnalysis() error {
-	la := &liveAnalysis{out: run.stdout}
+	la := &liveAnalysis{out: run.stdout, top: flowtable.NewLargest(10)}
 	n := len(run.cap.Workers())
 	shared := run.cap.Config().Fanout != ring.FanoutHash && n > 1
-	cfg := flowtable.Config{OnExpire: la.keepTop}
+	cfg := flowtable.Config{OnExpire: la.top.Add}
 	for i := 0; i < n; i++ {
 		if i == 0 || !shared {
 			t, err := flowtable.New(cfg)
@@ -532,11 +527,6 @@ func (w *workerAnalysis) packet(p *ring.Packet, frame uint64) {
 		return
 	}
 	res, dp := &tp.Result, tp.Decoded
-	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		if res.Events.Has(e) {
-			w.events[e].Add(1)
-		}
-	}
 	// Events are rare next to packets; formatting them may allocate.
 	la := w.run.analysis
 	b := w.line[:0]
@@ -549,27 +539,6 @@ func (w *workerAnalysis) packet(p *ring.Packet, frame uint64) {
 	la.outMu.Unlock()
 }
 
-// keepTop remembers the largest flows that ended (OnExpire).
-func (la *liveAnalysis) keepTop(r *flowtable.FlowRecord) {
-	la.topMu.Lock()
-	defer la.topMu.Unlock()
-	size := func(f *flowtable.FlowRecord) uint64 { return f.Bytes[0] + f.Bytes[1] }
-	i := la.nTop
-	if i == len(la.top) {
-		if size(r) <= size(&la.top[i-1]) {
-			return
-		}
-		i--
-	} else {
-		la.nTop++
-	}
-	for i > 0 && size(&la.top[i-1]) < size(r) {
-		la.top[i] = la.top[i-1]
-		i--
-	}
-	la.top[i] = *r
-}
-
 // summary prints the tables' counters and the event counts so far, and
 // expires idle flows (packet time may stand still when traffic stops).
 func (la *liveAnalysis) summary(w io.Writer) {
@@ -578,22 +547,12 @@ func (la *liveAnalysis) summary(w io.Writer) {
 	for _, t := range la.tables {
 		t.Expire(now)
 		s := t.Stats()
-		st.Packets += s.Packets
-		st.Created += s.Created
-		st.TCPFlows += s.TCPFlows
-		st.UDPFlows += s.UDPFlows
-		st.Live += s.Live
-		st.Expired += s.Expired
-		st.Evicted += s.Evicted
+		st.Add(&s)
 	}
 	var ev []string
-	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		var n uint64
-		for _, wa := range la.workers {
-			n += wa.events[e].Load()
-		}
+	for e, n := range st.Events {
 		if n > 0 {
-			ev = append(ev, fmt.Sprintf("%s=%d", e, n))
+			ev = append(ev, fmt.Sprintf("%s=%d", flowtable.Event(e), n))
 		}
 	}
 	if len(ev) == 0 {
@@ -612,8 +571,7 @@ func (run *captureRun) finishAnalysis() {
 	for _, t := range la.tables {
 		t.Flush()
 	}
-	for i := 0; i < la.nTop; i++ {
-		f := &la.top[i]
+	for _, f := range la.top.Flows() {
 		fmt.Fprintf(run.stdout, "flow %s > %s proto %d packets %d/%d bytes %d/%d duration %v rtt min %v retrans %d\n",
 			f.Client, f.Server, f.Proto, f.Packets[0], f.Packets[1], f.Bytes[0], f.Bytes[1],
 			f.Duration().Round(time.Microsecond), f.RTTMin, f.FilterCount(flowtable.Retransmission))
