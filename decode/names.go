@@ -51,6 +51,36 @@ func (p IPProto) String() string {
 	return strconv.Itoa(int(p))
 }
 
+// icmpNames are tshark's names of the common ICMP (v4) types.
+var icmpNames = map[uint8]string{
+	0: "Echo (ping) reply", 3: "Destination unreachable", 5: "Redirect",
+	8: "Echo (ping) request", 11: "Time-to-live exceeded", 12: "Parameter problem",
+	13: "Timestamp request", 14: "Timestamp reply",
+}
+
+// icmpv6Names are tshark's names of the common ICMPv6 types.
+var icmpv6Names = map[uint8]string{
+	1: "Destination Unreachable", 2: "Packet Too Big", 3: "Time Exceeded",
+	4: "Parameter Problem", 128: "Echo (ping) request", 129: "Echo (ping) reply",
+	130: "Multicast Listener Query", 131: "Multicast Listener Report",
+	133: "Router Solicitation", 134: "Router Advertisement",
+	135: "Neighbor Solicitation", 136: "Neighbor Advertisement",
+	143: "Multicast Listener Report Message v2",
+}
+
+// ICMPTypeName names an ICMP type (proto ProtoICMP) or ICMPv6 type
+// (ProtoICMPv6) as tshark's Info column does ("Echo (ping) request"), or
+// returns "" for a type it has no name for here or another protocol.
+func ICMPTypeName(proto IPProto, typ uint8) string {
+	switch proto {
+	case ProtoICMP:
+		return icmpNames[typ]
+	case ProtoICMPv6:
+		return icmpv6Names[typ]
+	}
+	return ""
+}
+
 // EtherType is the type of an Ethernet frame's payload (after VLAN tags),
 // or, when at most 1500, an 802.3 length field.
 type EtherType uint16

@@ -100,3 +100,25 @@ func TestTCPFlagsString(t *testing.T) {
 		t.Errorf("AppendText allocates %v times", n)
 	}
 }
+
+func TestICMPTypeName(t *testing.T) {
+	for _, c := range []struct {
+		proto decode.IPProto
+		typ   uint8
+		want  string
+	}{
+		{decode.ProtoICMP, 8, "Echo (ping) request"},
+		{decode.ProtoICMP, 0, "Echo (ping) reply"},
+		{decode.ProtoICMP, 11, "Time-to-live exceeded"},
+		{decode.ProtoICMP, 128, ""},
+		{decode.ProtoICMPv6, 128, "Echo (ping) request"},
+		{decode.ProtoICMPv6, 135, "Neighbor Solicitation"},
+		{decode.ProtoICMPv6, 143, "Multicast Listener Report Message v2"},
+		{decode.ProtoICMPv6, 8, ""},
+		{decode.ProtoTCP, 8, ""},
+	} {
+		if got := decode.ICMPTypeName(c.proto, c.typ); got != c.want {
+			t.Errorf("ICMPTypeName(%v, %d) = %q, want %q", c.proto, c.typ, got, c.want)
+		}
+	}
+}

@@ -341,28 +341,8 @@ func appendTCPInfo(b []byte, pk *packetCtx) []byte {
 	return b
 }
 
-// icmpNames names the common ICMP (v4) and ICMPv6 types.
-var icmpNames = map[uint8]string{
-	0: "Echo (ping) reply", 3: "Destination unreachable", 5: "Redirect",
-	8: "Echo (ping) request", 11: "Time-to-live exceeded", 12: "Parameter problem",
-	13: "Timestamp request", 14: "Timestamp reply",
-}
-
-var icmpv6Names = map[uint8]string{
-	1: "Destination Unreachable", 2: "Packet Too Big", 3: "Time Exceeded",
-	4: "Parameter Problem", 128: "Echo (ping) request", 129: "Echo (ping) reply",
-	130: "Multicast Listener Query", 131: "Multicast Listener Report",
-	133: "Router Solicitation", 134: "Router Advertisement",
-	135: "Neighbor Solicitation", 136: "Neighbor Advertisement",
-	143: "Multicast Listener Report Message v2",
-}
-
 func appendICMPInfo(b []byte, d *decode.Packet) []byte {
-	names := icmpNames
-	if d.Proto == decode.ProtoICMPv6 {
-		names = icmpv6Names
-	}
-	if n, ok := names[d.ICMPType]; ok {
+	if n := decode.ICMPTypeName(d.Proto, d.ICMPType); n != "" {
 		b = append(b, n...)
 		b = append(b, ' ')
 	}
