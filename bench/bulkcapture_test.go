@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/capfile"
-	"github.com/netblame/netblame/ring/ringtest"
+	"github.com/netblame/netblame/internal/ringtest"
 )
 
 // TestMakeBulkCapture writes the real capture of docs/BENCHMARKS.md to the

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
@@ -76,13 +75,4 @@ func WriteTraffic(path string, cfg TrafficConfig, packets int) (int, error) {
 		}
 	}
 	return n, w.Close()
-}
-
-// fileSize returns the size of path, or 0.
-func fileSize(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
 }

@@ -10,6 +10,10 @@
 // from 1 as Wireshark counts them. Bad input ends the stream with a
 // *FormatError naming the byte offset, after every good packet before it.
 //
+// Writer writes one pcap or pcapng file; RotatingWriter writes a series of
+// them, starting a new numbered file by size or by packet time (as tcpdump
+// -C and -G do), for live capture.
+//
 // It is not a general pcapng toolkit: name resolution, interface statistics,
 // custom and decryption-secrets blocks and packet options (comments, flags,
 // drop counts) are skipped, not exposed; the writer emits one interface per

@@ -47,6 +47,7 @@ type Writer struct {
 	micro   bool
 	snaplen int
 	scratch [32]byte // record header under construction
+	size    int64    // bytes of capture written, before compression
 	err     error    // sticky
 }
 
@@ -140,7 +141,22 @@ func NewWriter(w io.Writer, f Format, link linktype.Type, snaplen int, opts ...O
 func (w *Writer) write(b []byte) {
 	if w.err == nil {
 		_, w.err = w.bw.Write(b)
+		w.size += int64(len(b))
 	}
+}
+
+// Size returns the bytes of capture written so far, file header and
+// records, counted before compression (buffered bytes included).
+func (w *Writer) Size() int64 { return w.size }
+
+// recordLen returns the bytes WritePacket adds for a packet of caplen
+// captured bytes.
+func (w *Writer) recordLen(caplen int) int64 {
+	caplen = min(caplen, w.snaplen)
+	if w.format == FormatPCAP {
+		return int64(pcapRecordHeaderLen + caplen)
+	}
+	return int64(32 + caplen + -caplen&3) // EPB: header, data padded to 4, trailer
 }
 
 var le = binary.LittleEndian

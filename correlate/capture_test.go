@@ -10,7 +10,7 @@ import (
 )
 
 // tcpPacket returns a decoded TCP packet as Decode would leave it.
-func tcpPacket(src, dst string, sport, dport uint16, flags uint16, seq, ack uint32, plen int) decode.Packet {
+func tcpPacket(src, dst string, sport, dport uint16, flags decode.TCPFlags, seq, ack uint32, plen int) decode.Packet {
 	p := decode.Packet{
 		Layer: decode.LayerTransport, Proto: decode.ProtoTCP,
 		SrcPort: sport, DstPort: dport, TCPFlags: flags, Seq: seq, Ack: ack,
@@ -226,7 +226,7 @@ func TestLostBeforeClientSide(t *testing.T) {
 	const transit = 5e6
 	var now int64 = 1e9
 	var id uint32
-	send := func(fromClient bool, flags uint16, seq, ack uint32, plen int) {
+	send := func(fromClient bool, flags decode.TCPFlags, seq, ack uint32, plen int) {
 		id++
 		p := tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, flags, seq, ack, plen)
 		if !fromClient {
@@ -294,7 +294,7 @@ func TestLongConnection(t *testing.T) {
 		}
 		b.Add(uint64(b.Packets+1), ts+transit, &p, nil)
 	}
-	c2s := func(ts int64, flags uint16, seq, ack uint32, n int) {
+	c2s := func(ts int64, flags decode.TCPFlags, seq, ack uint32, n int) {
 		both(ts, true, true, tcpPacket("10.0.0.1", "10.0.0.2", 40000, 80, flags, seq, ack, n))
 	}
 	s2c := func(ts int64, inA bool, seq, ack uint32, n int) {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/benchpeer"
 	"github.com/netblame/netblame/internal/pkttest"
 )
 
@@ -76,7 +76,7 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 	b.Run("gopacket-dlp", func(b *testing.B) {
-		g := bench.NewGopacketParser()
+		g := benchpeer.NewGopacketParser()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {

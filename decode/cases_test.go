@@ -100,13 +100,13 @@ func baseIP6(next uint8) pkttest.IPv6 {
 }
 
 // wantEth is the expected link layer of an untagged Ethernet frame.
-func wantEth(et uint16) decode.Packet {
+func wantEth(et decode.EtherType) decode.Packet {
 	return decode.Packet{Layer: decode.LayerLink, Link: decode.LinkEthernet, EtherType: et}
 }
 
 // withIP4 adds what baseIP4 yields at offset off, for a datagram of
 // total bytes of which the transport header starts at off+20.
-func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
+func withIP4(p decode.Packet, off, total int, proto decode.IPProto) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 4
 	p.SrcIP, p.DstIP = ip4Bytes(pkttest.V4Src), ip4Bytes(pkttest.V4Dst)
@@ -120,7 +120,7 @@ func withIP4(p decode.Packet, off, total int, proto uint8) decode.Packet {
 
 // withIP6 adds what baseIP6 yields at offset off with the transport at
 // transOff and payload length plen.
-func withIP6(p decode.Packet, off, transOff, plen int, proto uint8) decode.Packet {
+func withIP6(p decode.Packet, off, transOff, plen int, proto decode.IPProto) decode.Packet {
 	p.Layer = decode.LayerNetwork
 	p.IPVersion = 6
 	p.SrcIP, p.DstIP = pkttest.V6Src.As16(), pkttest.V6Dst.As16()

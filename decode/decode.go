@@ -57,7 +57,7 @@ func (p *Packet) link(data []byte, link LinkType) error {
 
 // transport decodes the header of protocol proto at off; end is where the
 // IP datagram ends according to its length fields (it may lie beyond data).
-func (p *Packet) transport(data []byte, off, end int, proto uint8) error {
+func (p *Packet) transport(data []byte, off, end int, proto IPProto) error {
 	p.Proto = proto
 	p.TransOffset = off
 	switch proto {

@@ -49,7 +49,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 	}
 	p.Link = LinkEthernet
 	p.VLANCount = nv
-	p.EtherType = et
+	p.EtherType = EtherType(et)
 	p.NetOffset = off
 	p.PktType = 0
 	p.MPLSCount = 0
@@ -70,7 +70,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		end   int   // end of the datagram, or of the capture if that comes first
 		tlen  int   // transport header and payload as sent (the IP length says)
 		flags Flags // p.Flags, stored with the transport header
-		proto uint8
+		proto IPProto
 	)
 	switch et {
 	case etherTypeIPv4:
@@ -82,7 +82,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		}
 		// TTL and protocol are adjacent: one 16-bit load for both.
 		ttlProto := binary.LittleEndian.Uint16(h[ipv4TTL:])
-		proto = uint8(ttlProto >> 8)
+		proto = IPProto(ttlProto >> 8)
 		p.Layer = LayerTransport
 		p.IPVersion = 4
 		p.TTL = uint8(ttlProto)
@@ -107,7 +107,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		if vtf>>28 != 6 || plen == 0 {
 			return p.slowDecode(data, link, tag)
 		}
-		proto = h[ipv6NextHeader]
+		proto = IPProto(h[ipv6NextHeader])
 		p.Layer = LayerTransport
 		p.IPVersion = 6
 		p.TTL = h[ipv6HopLimit]
@@ -143,7 +143,7 @@ func (p *Packet) decode(data []byte, link LinkType, tag uint32) error {
 		}
 		p.SrcPort = binary.BigEndian.Uint16(h[tcpSrcPort:])
 		p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
-		p.TCPFlags = binary.BigEndian.Uint16(h[tcpDataOff:]) & 0x1ff // NS and the eight flags
+		p.TCPFlags = TCPFlags(binary.BigEndian.Uint16(h[tcpDataOff:]) & 0x1ff) // NS and the eight flags
 		p.Window = binary.BigEndian.Uint16(h[tcpWindow:])
 		p.Checksum = binary.BigEndian.Uint16(h[tcpChecksum:])
 		p.Urgent = binary.BigEndian.Uint16(h[tcpUrgent:])

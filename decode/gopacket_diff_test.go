@@ -244,7 +244,7 @@ func compareTCP(p *decode.Packet, g *layers.TCP) []string {
 	diff("dport", p.DstPort, uint16(g.DstPort))
 	diff("seq", p.Seq, g.Seq)
 	diff("ack", p.Ack, g.Ack)
-	var flags uint16
+	var flags decode.TCPFlags
 	for i, set := range []bool{g.FIN, g.SYN, g.RST, g.PSH, g.ACK, g.URG, g.ECE, g.CWR, g.NS} {
 		if set {
 			flags |= 1 << i

@@ -14,7 +14,7 @@ func TestDecodeIPv4(t *testing.T) {
 	frame := func(h pkttest.IPv4, l4 []byte) []byte { return pkttest.Ether(0x0800, h.Bytes(l4)) }
 	ok := tcp4At(wantEth(0x0800), 14)
 	with := func(p decode.Packet, f func(*decode.Packet)) decode.Packet { f(&p); return p }
-	net := func(total int, proto uint8) decode.Packet { return withIP4(wantEth(0x0800), 14, total, proto) }
+	net := func(total int, proto decode.IPProto) decode.Packet { return withIP4(wantEth(0x0800), 14, total, proto) }
 
 	opts := []byte{0x94, 4, 0, 0} // router alert
 	lateFrag := baseIP4(6)
@@ -95,7 +95,7 @@ func TestDecodeIPv6(t *testing.T) {
 	tcpAt := func(toff, plen int) decode.Packet {
 		return withTCP(withIP6(wantEth(0x86dd), 14, toff, plen, 6), 20, 4)
 	}
-	net := func(toff, plen int, proto uint8) decode.Packet {
+	net := func(toff, plen int, proto decode.IPProto) decode.Packet {
 		return withIP6(wantEth(0x86dd), 14, toff, plen, proto)
 	}
 	padN := make([]byte, 6) // PadN option body filling a header to 8 bytes

@@ -59,7 +59,7 @@ func (p *Packet) ipv4(data []byte, off int) error {
 	p.TTL = b[ipv4TTL]
 	setIPv4(&p.SrcIP, b[ipv4Src:])
 	setIPv4(&p.DstIP, b[ipv4Dst:])
-	proto := b[ipv4Proto]
+	proto := IPProto(b[ipv4Proto])
 	p.Proto = proto
 
 	var f Flags

@@ -62,7 +62,7 @@ func (p *Packet) ipv6(data []byte, off int) error {
 	p.TTL = b[ipv6HopLimit]
 	p.SrcIP = [16]byte(b[ipv6Src:])
 	p.DstIP = [16]byte(b[ipv6Dst:])
-	nh := b[ipv6NextHeader]
+	nh := IPProto(b[ipv6NextHeader])
 	p.Proto = nh // until the extension headers say otherwise
 	toff := off + ipv6HeaderLen
 	end := toff + int(binary.BigEndian.Uint16(b[ipv6PayloadLen:]))
@@ -86,7 +86,7 @@ func (p *Packet) ipv6(data []byte, off int) error {
 // ipv6NoLength finds where a datagram with payload length 0 ends: at the
 // Jumbo Payload option of a hop-by-hop header (RFC 2675), or, without one,
 // at the end of the capture (a GSO packet seen before segmentation).
-func (p *Packet) ipv6NoLength(data []byte, off int, nh uint8) int {
+func (p *Packet) ipv6NoLength(data []byte, off int, nh IPProto) int {
 	if nh == protoHopByHop && len(data)-off >= extMinLen {
 		n := (int(data[off+extLen]) + 1) * extUnit
 		if n <= len(data)-off {
@@ -119,7 +119,7 @@ func (p *Packet) ipv6NoLength(data []byte, off int, nh uint8) int {
 
 // extHeaders walks extension headers starting with nh at off up to the
 // transport header. For IPv4 (v6 false) only AH and ESP are headers here.
-func (p *Packet) extHeaders(data []byte, off, end int, nh uint8, v6 bool) error {
+func (p *Packet) extHeaders(data []byte, off, end int, nh IPProto, v6 bool) error {
 	for n := 0; ; n++ {
 		var hlen int
 		switch nh {
@@ -154,7 +154,7 @@ func (p *Packet) extHeaders(data []byte, off, end int, nh uint8, v6 bool) error 
 				p.FragOffset = of & fragOffsetMask
 				if p.FragOffset != 0 {
 					p.Flags |= LaterFragment
-					p.Proto = data[off+extNextHeader]
+					p.Proto = IPProto(data[off+extNextHeader])
 					p.TransOffset = off + hlen
 					p.setPayload(data, off+hlen, end)
 					return nil
@@ -180,7 +180,7 @@ func (p *Packet) extHeaders(data []byte, off, end int, nh uint8, v6 bool) error 
 		if err := p.extFits(data, off, end, hlen); err != nil {
 			return err
 		}
-		nh = data[off+extNextHeader]
+		nh = IPProto(data[off+extNextHeader])
 		off += hlen
 	}
 }

@@ -86,11 +86,11 @@ func (p *Packet) ethernet(data []byte) error {
 	switch et { // the common cases, without the VLAN loop
 	case etherTypeIPv4:
 		p.Layer = LayerLink
-		p.EtherType = et
+		p.EtherType = EtherType(et)
 		return p.ipv4(data, ethHeaderLen)
 	case etherTypeIPv6:
 		p.Layer = LayerLink
-		p.EtherType = et
+		p.EtherType = EtherType(et)
 		return p.ipv6(data, ethHeaderLen)
 	}
 	return p.etherType(data, ethHeaderLen, et)
@@ -108,7 +108,7 @@ func (p *Packet) etherType(data []byte, off int, et uint16) error {
 		off += vlanTagLen
 	}
 	p.Layer = LayerLink
-	p.EtherType = et
+	p.EtherType = EtherType(et)
 	switch et {
 	case etherTypeIPv4:
 		return p.ipv4(data, off)

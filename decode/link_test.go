@@ -16,7 +16,7 @@ var (
 	arpPkt = make([]byte, 28)
 )
 
-func linkBase(link decode.LinkType, et uint16) decode.Packet {
+func linkBase(link decode.LinkType, et decode.EtherType) decode.Packet {
 	return decode.Packet{Layer: decode.LayerLink, Link: link, EtherType: et}
 }
 

@@ -55,28 +55,6 @@ const (
 	LinkLinuxSLL2 = linktype.LinuxSLL2
 )
 
-// IP protocol numbers the decoder names.
-const (
-	ProtoICMP   uint8 = 1
-	ProtoTCP    uint8 = 6
-	ProtoUDP    uint8 = 17
-	ProtoICMPv6 uint8 = 58
-)
-
-// TCP flag bits as they appear in Packet.TCPFlags (byte 13 of the header,
-// plus NS from byte 12 shifted to bit 8).
-const (
-	TCPFin uint16 = 1 << iota
-	TCPSyn
-	TCPRst
-	TCPPsh
-	TCPAck
-	TCPUrg
-	TCPEce
-	TCPCwr
-	TCPNs
-)
-
 // Flags records what the decoder found besides header values.
 type Flags uint32
 
@@ -158,15 +136,15 @@ type Packet struct {
 	// small fields come before the 8-byte ones, so that the struct is as
 	// small as it can be.
 
-	Layer     Layer // deepest layer decoded
-	IPVersion uint8 // 4 or 6; 0 when not IP
-	TTL       uint8 // IPv4 TTL or IPv6 hop limit
-	Proto     uint8 // transport protocol after any extension headers (on an error inside them, the IP header's)
+	Layer     Layer   // deepest layer decoded
+	IPVersion uint8   // 4 or 6; 0 when not IP
+	TTL       uint8   // IPv4 TTL or IPv6 hop limit
+	Proto     IPProto // transport protocol after any extension headers (on an error inside them, the IP header's)
 	Flags     Flags
 
 	// Link layer.
 	Link      LinkType
-	EtherType uint16           // of the network layer, after VLAN tags and MPLS labels; 0 when the link has none
+	EtherType EtherType        // of the network layer, after VLAN tags and MPLS labels; 0 when the link has none
 	VLANs     [MaxVLANs]uint16 // VLAN IDs (12 bits), outermost first (a DecodeWithVLAN tag is outermost)
 	VLANCount uint8            // tags seen; IDs beyond MaxVLANs are not kept
 
@@ -174,9 +152,9 @@ type Packet struct {
 
 	// Transport layer.
 	SrcPort, DstPort uint16
-	TCPFlags         uint16 // TCPFin ... TCPNs
-	Window           uint16 // raw, unscaled
-	Checksum         uint16 // TCP, UDP, ICMP or ICMPv6 checksum as sent
+	TCPFlags         TCPFlags // TCPFin ... TCPNs
+	Window           uint16   // raw, unscaled
+	Checksum         uint16   // TCP, UDP, ICMP or ICMPv6 checksum as sent
 	Urgent           uint16
 	UDPLen           uint16
 	TCPHeaderLen     uint8 // data offset in bytes

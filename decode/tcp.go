@@ -69,7 +69,7 @@ func (p *Packet) tcp(data []byte, off, end int) error {
 	p.DstPort = binary.BigEndian.Uint16(h[tcpDstPort:])
 	p.Seq = binary.BigEndian.Uint32(h[tcpSeq:])
 	p.Ack = binary.BigEndian.Uint32(h[tcpAck:])
-	p.TCPFlags = uint16(h[tcpFlags]) | uint16(h[tcpDataOff]&1)<<8
+	p.TCPFlags = TCPFlags(h[tcpFlags]) | TCPFlags(h[tcpDataOff]&1)<<8
 	p.Window = binary.BigEndian.Uint16(h[tcpWindow:])
 	p.Checksum = binary.BigEndian.Uint16(h[tcpChecksum:])
 	p.Urgent = binary.BigEndian.Uint16(h[tcpUrgent:])

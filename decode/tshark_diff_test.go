@@ -248,7 +248,7 @@ func compareTsharkTCP(p *decode.Packet, m map[string]string) []string {
 	num("dport", "tcp.dstport", uint64(p.DstPort))
 	num("seq", "tcp.seq_raw", uint64(p.Seq))
 	num("ack", "tcp.ack_raw", uint64(p.Ack))
-	if flags, ok := parseNum(first(m["tcp.flags"])); !ok || uint16(flags)&0x1ff != p.TCPFlags {
+	if flags, ok := parseNum(first(m["tcp.flags"])); !ok || decode.TCPFlags(flags)&0x1ff != p.TCPFlags {
 		d = append(d, fmt.Sprintf("flags: netblame %#x, tshark %s", p.TCPFlags, m["tcp.flags"]))
 	}
 	num("window", "tcp.window_size_value", uint64(p.Window))

@@ -48,7 +48,7 @@ type Stats struct {
 type key struct {
 	src, dst [16]byte
 	id       uint32
-	proto    uint8
+	proto    decode.IPProto
 	version  uint8
 }
 

@@ -94,11 +94,12 @@ func sameTransport(t *testing.T, what string, got, want *decode.Packet) {
 	}
 	type view struct {
 		layer          decode.Layer
-		proto          uint8
+		proto          decode.IPProto
 		src, dst       [16]byte
 		sport, dport   uint16
 		seq, ack       uint32
-		flags, win     uint16
+		flags          decode.TCPFlags
+		win            uint16
 		mss            uint16
 		ws             uint8
 		tsval, tsecr   uint32

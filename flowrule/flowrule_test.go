@@ -10,8 +10,8 @@ func TestSourceIsClient(t *testing.T) {
 	const syn, ack = decode.TCPSyn, decode.TCPAck
 	for _, c := range []struct {
 		name         string
-		proto        uint8
-		flags        uint16
+		proto        decode.IPProto
+		flags        decode.TCPFlags
 		sport, dport uint16
 		want         bool
 	}{

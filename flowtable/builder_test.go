@@ -43,7 +43,7 @@ func newConv(t *testing.T, cfg Config) *conv {
 // seg describes one segment; zero fields are defaults.
 type seg struct {
 	seq, ack uint32
-	flags    uint16
+	flags    decode.TCPFlags
 	win      uint16
 	len      int
 	ws       int // window scale option + 1 (0 = none)

@@ -72,6 +72,39 @@ func (e Event) String() string {
 	return "unknown"
 }
 
+// infoTags are the notes Wireshark puts in brackets before the Info
+// column of a TCP packet, and netblame's own in the same style.
+var infoTags = [NumEvents]string{
+	Retransmission:         "TCP Retransmission",
+	FastRetransmission:     "TCP Fast Retransmission",
+	SpuriousRetransmission: "TCP Spurious Retransmission",
+	OutOfOrder:             "TCP Out-Of-Order",
+	LostSegment:            "TCP Previous segment not captured",
+	AckLostSegment:         "TCP ACKed unseen segment",
+	DuplicateAck:           "TCP Dup ACK",
+	ZeroWindow:             "TCP ZeroWindow",
+	ZeroWindowProbe:        "TCP ZeroWindowProbe",
+	ZeroWindowProbeAck:     "TCP ZeroWindowProbeAck",
+	WindowFull:             "TCP Window Full",
+	WindowUpdate:           "TCP Window Update",
+	KeepAlive:              "TCP Keep-Alive",
+	KeepAliveAck:           "TCP Keep-Alive ACK",
+	ReusedPorts:            "TCP Port numbers reused",
+	WindowShrink:           "Window Shrink",
+	SynRetransmission:      "SYN Retransmission",
+	// Reset has none: the flags say RST.
+}
+
+// InfoTag returns the note Wireshark puts in brackets before a TCP
+// packet's Info column for e ("TCP Dup ACK"), netblame's own in the same
+// style for its events, or "" (Reset, whose flags say it).
+func (e Event) InfoTag() string {
+	if e < NumEvents {
+		return infoTags[e]
+	}
+	return ""
+}
+
 // Wireshark reports whether e is one of Wireshark's tcp.analysis events.
 func (e Event) Wireshark() bool { return e <= ReusedPorts }
 

@@ -26,7 +26,7 @@ func Example() {
 		panic(err)
 	}
 	cli, srv := netip.MustParseAddrPort("192.0.2.1:50000"), netip.MustParseAddrPort("198.51.100.7:443")
-	pkt := func(from, to netip.AddrPort, seq, ack uint32, flags uint16, n int) *decode.Packet {
+	pkt := func(from, to netip.AddrPort, seq, ack uint32, flags decode.TCPFlags, n int) *decode.Packet {
 		p := &decode.Packet{Layer: decode.LayerTransport, Proto: decode.ProtoTCP,
 			SrcPort: from.Port(), DstPort: to.Port(),
 			Seq: seq, Ack: ack, TCPFlags: flags, Window: 1000, PayloadLen: n, IPLen: 40 + n}

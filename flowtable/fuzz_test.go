@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"github.com/netblame/netblame/decode"
 )
 
 // FuzzUpdate feeds arbitrary segment sequences (8 bytes each: direction,
@@ -31,7 +33,7 @@ func FuzzUpdate(f *testing.F) {
 			srv := netip.MustParseAddrPort("10.0.0.2:80")
 			seq[d] += uint32(int8(b[2])) * 97
 			ack[d] += uint32(int8(b[3])) * 89
-			g := seg{seq: seq[d], ack: ack[d], flags: uint16(b[1]), len: int(b[4]), win: binary.BigEndian.Uint16(b[5:7]), ws: int(b[7] & 15)}
+			g := seg{seq: seq[d], ack: ack[d], flags: decode.TCPFlags(b[1]), len: int(b[4]), win: binary.BigEndian.Uint16(b[5:7]), ws: int(b[7] & 15)}
 			if b[7]&16 != 0 {
 				g.hasTS, g.tsval, g.tsecr = true, seq[d], ack[d]
 			}

@@ -61,10 +61,10 @@ func (k *flowKey) equal(o *flowKey) bool {
 	return k.w[0] == o.w[0] && k.w[1] == o.w[1] && k.w[2] == o.w[2] && k.w[3] == o.w[3] && k.w[4] == o.w[4]
 }
 
-func (k *flowKey) portA() uint16 { return uint16(k.w[4] >> 48) }
-func (k *flowKey) portB() uint16 { return uint16(k.w[4] >> 32) }
-func (k *flowKey) vlan() uint16  { return uint16(k.w[4] >> 16 & 0xfff) }
-func (k *flowKey) proto() uint8  { return uint8(k.w[4] >> 8) }
+func (k *flowKey) portA() uint16         { return uint16(k.w[4] >> 48) }
+func (k *flowKey) portB() uint16         { return uint16(k.w[4] >> 32) }
+func (k *flowKey) vlan() uint16          { return uint16(k.w[4] >> 16 & 0xfff) }
+func (k *flowKey) proto() decode.IPProto { return decode.IPProto(k.w[4] >> 8) }
 
 // endpoint returns endpoint A (side 0) or B (side 1).
 func (k *flowKey) endpoint(side int) netip.AddrPort {

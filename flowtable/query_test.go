@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/netblame/netblame/decode"
 )
 
 func TestInProgressSmall(t *testing.T) {
@@ -99,7 +101,7 @@ func TestSlowHandshakes(t *testing.T) {
 func TestResetsBy(t *testing.T) {
 	a := netip.MustParseAddrPort("10.0.0.1:40000")
 	b := netip.MustParseAddrPort("10.0.0.9:40000")
-	rec := func(idx uint64, cli netip.AddrPort, proto uint8, first, last int64, by Side, at int64, frame uint64) FlowRecord {
+	rec := func(idx uint64, cli netip.AddrPort, proto decode.IPProto, first, last int64, by Side, at int64, frame uint64) FlowRecord {
 		return FlowRecord{Index: idx, Client: cli, Proto: proto, First: first, Last: last,
 			ResetBy: by, FirstResetBy: by, FirstResetTS: at, FirstResetFrame: frame}
 	}

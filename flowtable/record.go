@@ -3,6 +3,8 @@ package flowtable
 import (
 	"net/netip"
 	"time"
+
+	"github.com/netblame/netblame/decode"
 )
 
 // Direction is the direction of a packet within its flow.
@@ -109,7 +111,7 @@ type FlowRecord struct {
 	End   EndReason
 
 	Client, Server netip.AddrPort
-	Proto          uint8
+	Proto          decode.IPProto
 	VLAN           uint16
 	State          State
 
@@ -219,4 +221,28 @@ func (s *TableStats) FilterCount(e Event) uint64 {
 		return s.Events[Retransmission] + s.Events[FastRetransmission] + s.Events[SpuriousRetransmission]
 	}
 	return s.Events[e]
+}
+
+// Add adds o's counters to s: the totals of several tables, such as one
+// per capture worker. Capacity, Shards and MemoryBytes add up too.
+func (s *TableStats) Add(o *TableStats) {
+	s.Packets += o.Packets
+	s.Untracked += o.Untracked
+	s.Misrouted += o.Misrouted
+	s.Created += o.Created
+	s.TCPFlows += o.TCPFlows
+	s.UDPFlows += o.UDPFlows
+	s.Live += o.Live
+	s.Expired += o.Expired
+	s.Evicted += o.Evicted
+	s.Flushed += o.Flushed
+	s.PortReuse += o.PortReuse
+	s.EmergencyEntries += o.EmergencyEntries
+	s.Emergency += o.Emergency
+	s.Capacity += o.Capacity
+	s.Shards += o.Shards
+	s.MemoryBytes += o.MemoryBytes
+	for e, n := range o.Events {
+		s.Events[e] += n
+	}
 }

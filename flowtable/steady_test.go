@@ -354,12 +354,12 @@ func randomConnections(rng *rand.Rand, n int, feed func(*decode.Packet, int64, u
 				me.next += uint32(g.len) + 1
 			case k < 95: // RST, sometimes with data
 				c.closed = true
-				g.flags = thRst | thAck*uint16(rng.IntN(2))
+				g.flags = thRst | thAck*decode.TCPFlags(rng.IntN(2))
 				g.len = rng.IntN(2) * rng.IntN(100)
 			case k < 97: // an ACK beyond anything sent
 				g.ack = peer.next + uint32(rng.IntN(100000))
 			default: // odd flags: PSH, URG, ECE, no ACK, FIN, RST
-				g.flags = uint16(rng.IntN(256)) &^ thSyn
+				g.flags = decode.TCPFlags(rng.IntN(256)) &^ thSyn
 				c.closed = c.closed || g.flags&(thFin|thRst) != 0
 				g.len = rng.IntN(1448)
 				me.next += uint32(g.len)

@@ -152,7 +152,8 @@ type lastTuple struct {
 	ports, portsRev uint32    // source << 16 | destination, and the reply's
 	addrs           uint64    // IPv4: source << 32 | destination
 	src6, dst6      [2]uint64 // IPv6: the addresses as words
-	version, proto  uint8     // proto 0: no last packet
+	version         uint8
+	proto           decode.IPProto // 0: no last packet
 	srcIsB          bool
 	shard           *shard
 	hash            uint64

@@ -368,7 +368,7 @@ func (s *shard) firstRTT(hot *flowHot, c *flowCold, now int64) {
 }
 
 // handshake records handshake times and moves the connection state.
-func (s *shard) handshake(hot *flowHot, c *flowCold, side uint, dir Direction, flags uint16, now int64) {
+func (s *shard) handshake(hot *flowHot, c *flowCold, side uint, dir Direction, flags decode.TCPFlags, now int64) {
 	side &= 1
 	switch {
 	case flags&thRst != 0:

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/capfile"
-	"github.com/netblame/netblame/ring/ringtest"
+	"github.com/netblame/netblame/internal/ringtest"
 )
 
 var captureBench = flag.Bool("capturebench", false, "run the live capture benchmark: netblame capture vs tcpdump under 4 x 150 MB of TCP uploads (root, ~1 min)")

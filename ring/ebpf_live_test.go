@@ -9,8 +9,8 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/ringtest"
 	"github.com/netblame/netblame/ring/filter"
-	"github.com/netblame/netblame/ring/ringtest"
 )
 
 // ebpfLoader loads ring/filter's eBPF translation and keeps it for the test.

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/net/bpf"
 
-	"github.com/netblame/netblame/ring/ringtest"
+	"github.com/netblame/netblame/internal/ringtest"
 )
 
 // openIn opens a capture inside namespace ns (the socket must be created

@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/internal/ringtest"
 	"github.com/netblame/netblame/ring/filter"
-	"github.com/netblame/netblame/ring/ringtest"
 )
 
 // TestPrefilterLiveCost measures what the eBPF prefilter costs per packet

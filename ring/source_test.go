@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/flowtable"
-	"github.com/netblame/netblame/ring/ringtest"
+	"github.com/netblame/netblame/internal/ringtest"
 	"github.com/netblame/netblame/track"
 )
 

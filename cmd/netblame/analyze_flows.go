@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -125,16 +124,6 @@ func humanOrNone(d time.Duration) any {
 	return human(d)
 }
 
-func protoLabel(p uint8) string {
-	switch p {
-	case 6:
-		return "TCP"
-	case 17:
-		return "UDP"
-	}
-	return strconv.Itoa(int(p))
-}
-
 func sideOrNone(s flowtable.Side) any {
 	if s == flowtable.SideNone {
 		return nil
@@ -150,7 +139,7 @@ func flowDataColumns(reset bool) []column[*flowRow] {
 	type c = column[*flowRow]
 	cols := []c{
 		{"INDEX", "index", func(r *flowRow) any { return r.rec.Index }},
-		{"PROTO", "proto", func(r *flowRow) any { return protoLabel(r.rec.Proto) }},
+		{"PROTO", "proto", func(r *flowRow) any { return r.rec.Proto.String() }},
 		{"CLIENT", "client", func(r *flowRow) any { return r.rec.Client.String() }},
 		{"SERVER", "server", func(r *flowRow) any { return r.rec.Server.String() }},
 		{"VLAN", "vlan", func(r *flowRow) any {
@@ -242,7 +231,7 @@ func flowTextColumns(reset bool) []column[*flowRow] {
 	type c = column[*flowRow]
 	cols := []c{
 		{"IDX", "", func(r *flowRow) any { return r.rec.Index }},
-		{"PROTO", "", func(r *flowRow) any { return protoLabel(r.rec.Proto) }},
+		{"PROTO", "", func(r *flowRow) any { return r.rec.Proto.String() }},
 		{"CLIENT", "", func(r *flowRow) any { return r.rec.Client.String() }},
 		{"SERVER", "", func(r *flowRow) any { return r.rec.Server.String() }},
 		{"START", "", func(r *flowRow) any { return decimalSecondsText(r.rec.First - r.fc.first) }},

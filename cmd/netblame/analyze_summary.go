@@ -171,19 +171,19 @@ func protoName(d *decode.Packet) string {
 	if d.Layer >= decode.LayerNetwork && d.Has(decode.Fragment) { // a piece of a datagram
 		return ipName(d)
 	}
-	if d.Layer == decode.LayerTransport {
-		if n := transportName(d.Proto); n != "" {
-			return n
-		}
+	if d.Layer == decode.LayerTransport && d.Proto.Transport() {
+		return d.Proto.String()
 	}
 	if d.Layer >= decode.LayerNetwork {
-		if n, ok := ipProtoNames[d.Proto]; ok {
+		// A transport decode did not reach (a cut header) is named by
+		// its IP version, as tshark does.
+		if n := d.Proto.Name(); n != "" && !d.Proto.Transport() {
 			return n
 		}
 		return ipName(d)
 	}
 	if d.Layer == decode.LayerLink {
-		return etherTypeName(d.EtherType)
+		return d.EtherType.String()
 	}
 	return "LINKTYPE_" + strconv.Itoa(int(d.Link))
 }
@@ -193,78 +193,6 @@ func ipName(d *decode.Packet) string {
 		return "IPv6"
 	}
 	return "IPv4"
-}
-
-// ipProtoNames names IP protocols netblame does not decode further.
-var ipProtoNames = map[uint8]string{
-	2: "IGMP", 4: "IPIP", 41: "IPv6", 47: "GRE", 50: "ESP", 51: "AH",
-	89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP",
-}
-
-// etherTypeName names a non-IP network layer by its EtherType.
-func etherTypeName(t uint16) string {
-	switch t {
-	case 0x0800:
-		return "IPv4"
-	case 0x86dd:
-		return "IPv6"
-	case 0x0806:
-		return "ARP"
-	case 0x8035:
-		return "RARP"
-	case 0x88cc:
-		return "LLDP"
-	case 0x8847, 0x8848:
-		return "MPLS"
-	case 0x888e:
-		return "EAPOL"
-	case 0x8863, 0x8864:
-		return "PPPoE"
-	case 0x88e5:
-		return "MACsec"
-	case 0x88f7:
-		return "PTP"
-	case 0x8809:
-		return "Slow"
-	case 0x9000:
-		return "LOOP"
-	case 0x22f3:
-		return "TRILL"
-	case 0x8137:
-		return "IPX"
-	}
-	if t <= 1500 {
-		return "LLC"
-	}
-	return "0x" + strconv.FormatUint(uint64(t)|0x10000, 16)[1:]
-}
-
-// tcpFlagNames are the TCP flags in the order tshark lists them.
-var tcpFlagNames = [...]struct {
-	bit  uint16
-	name string
-}{
-	{decode.TCPFin, "FIN"}, {decode.TCPSyn, "SYN"}, {decode.TCPRst, "RST"},
-	{decode.TCPPsh, "PSH"}, {decode.TCPAck, "ACK"}, {decode.TCPUrg, "URG"},
-	{decode.TCPEce, "ECE"}, {decode.TCPCwr, "CWR"}, {decode.TCPNs, "NS"},
-}
-
-// appendTCPFlags appends "SYN, ACK" (tshark's spelling), or "<None>".
-func appendTCPFlags(b []byte, flags uint16) []byte {
-	n := 0
-	for _, f := range tcpFlagNames {
-		if flags&f.bit != 0 {
-			if n > 0 {
-				b = append(b, ", "...)
-			}
-			b = append(b, f.name...)
-			n++
-		}
-	}
-	if n == 0 {
-		b = append(b, "<None>"...)
-	}
-	return b
 }
 
 // appendInfo appends the Info column: a short description of the packet.
@@ -323,7 +251,7 @@ func appendFragmentInfo(b []byte, d *decode.Packet) []byte {
 		return append(b, ')')
 	}
 	b = append(b, "Fragmented IP protocol (proto="...)
-	if name := ipProtoName(d.Proto); name != "" {
+	if name := d.Proto.Name(); name != "" {
 		b = append(append(b, name...), ' ')
 	}
 	b = strconv.AppendUint(b, uint64(d.Proto), 10)
@@ -334,42 +262,11 @@ func appendFragmentInfo(b []byte, d *decode.Packet) []byte {
 	return append(b, ')')
 }
 
-// ipProtoName names an IP protocol as tshark does, or "".
-func ipProtoName(proto uint8) string {
-	if n := transportName(proto); n != "" {
-		return n
-	}
-	return ipProtoNames[proto]
-}
-
-// eventTags are the bracketed notes tshark puts before the Info of a TCP
-// packet, and netblame's own in the same style.
-var eventTags = [flowtable.NumEvents]string{
-	flowtable.Retransmission:         "TCP Retransmission",
-	flowtable.FastRetransmission:     "TCP Fast Retransmission",
-	flowtable.SpuriousRetransmission: "TCP Spurious Retransmission",
-	flowtable.OutOfOrder:             "TCP Out-Of-Order",
-	flowtable.LostSegment:            "TCP Previous segment not captured",
-	flowtable.AckLostSegment:         "TCP ACKed unseen segment",
-	flowtable.DuplicateAck:           "TCP Dup ACK",
-	flowtable.ZeroWindow:             "TCP ZeroWindow",
-	flowtable.ZeroWindowProbe:        "TCP ZeroWindowProbe",
-	flowtable.ZeroWindowProbeAck:     "TCP ZeroWindowProbeAck",
-	flowtable.WindowFull:             "TCP Window Full",
-	flowtable.WindowUpdate:           "TCP Window Update",
-	flowtable.KeepAlive:              "TCP Keep-Alive",
-	flowtable.KeepAliveAck:           "TCP Keep-Alive ACK",
-	flowtable.ReusedPorts:            "TCP Port numbers reused",
-	flowtable.WindowShrink:           "Window Shrink",
-	flowtable.SynRetransmission:      "SYN Retransmission",
-	// Reset has no tag: the flags say RST.
-}
-
 func appendEventTags(b []byte, s flowtable.EventSet) []byte {
 	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		if s.Has(e) && eventTags[e] != "" {
+		if tag := e.InfoTag(); s.Has(e) && tag != "" {
 			b = append(b, '[')
-			b = append(b, eventTags[e]...)
+			b = append(b, tag...)
 			b = append(b, "] "...)
 		}
 	}
@@ -399,7 +296,7 @@ func appendTCPInfo(b []byte, pk *packetCtx) []byte {
 	b = append(b, " → "...)
 	b = strconv.AppendUint(b, uint64(d.DstPort), 10)
 	b = append(b, " ["...)
-	b = appendTCPFlags(b, d.TCPFlags)
+	b, _ = d.TCPFlags.AppendText(b)
 	b = append(b, "] Seq="...)
 	b = strconv.AppendUint(b, uint64(seq), 10)
 	if d.TCPFlags&decode.TCPAck != 0 {
@@ -444,28 +341,8 @@ func appendTCPInfo(b []byte, pk *packetCtx) []byte {
 	return b
 }
 
-// icmpNames names the common ICMP (v4) and ICMPv6 types.
-var icmpNames = map[uint8]string{
-	0: "Echo (ping) reply", 3: "Destination unreachable", 5: "Redirect",
-	8: "Echo (ping) request", 11: "Time-to-live exceeded", 12: "Parameter problem",
-	13: "Timestamp request", 14: "Timestamp reply",
-}
-
-var icmpv6Names = map[uint8]string{
-	1: "Destination Unreachable", 2: "Packet Too Big", 3: "Time Exceeded",
-	4: "Parameter Problem", 128: "Echo (ping) request", 129: "Echo (ping) reply",
-	130: "Multicast Listener Query", 131: "Multicast Listener Report",
-	133: "Router Solicitation", 134: "Router Advertisement",
-	135: "Neighbor Solicitation", 136: "Neighbor Advertisement",
-	143: "Multicast Listener Report Message v2",
-}
-
 func appendICMPInfo(b []byte, d *decode.Packet) []byte {
-	names := icmpNames
-	if d.Proto == decode.ProtoICMPv6 {
-		names = icmpv6Names
-	}
-	if n, ok := names[d.ICMPType]; ok {
+	if n := decode.ICMPTypeName(d.Proto, d.ICMPType); n != "" {
 		b = append(b, n...)
 		b = append(b, ' ')
 	}

@@ -48,7 +48,7 @@ func (sc *synthCapture) at(sec float64) int64 {
 
 // send adds a segment from the client (fromClient) or the server at time
 // sec, with flags and n payload bytes, advancing the sender's sequence.
-func (c *synthConn) send(sec float64, fromClient bool, flags uint16, n int) {
+func (c *synthConn) send(sec float64, fromClient bool, flags decode.TCPFlags, n int) {
 	src, dst := c.c, c.s
 	seq, ack := &c.cseq, c.sseq
 	if !fromClient {
@@ -119,8 +119,8 @@ func (sc *synthCapture) write(t *testing.T, name string) string {
 
 // tcpFrame builds an Ethernet/IPv4/TCP frame with n zero payload bytes and
 // valid IPv4 and TCP checksums.
-func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags, win uint16, n int) []byte {
-	return pkttest.TCPFrame(src, dst, pkttest.TCP{Seq: seq, Ack: ack, Flags: flags, Win: win}, make([]byte, n))
+func tcpFrame(src, dst netip.AddrPort, seq, ack uint32, flags decode.TCPFlags, win uint16, n int) []byte {
+	return pkttest.TCPFrame(src, dst, pkttest.TCP{Seq: seq, Ack: ack, Flags: uint16(flags), Win: win}, make([]byte, n))
 }
 
 // resetScenario is one client (10.0.0.1) with several connections to one

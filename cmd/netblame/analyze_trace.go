@@ -76,7 +76,7 @@ type traceRow struct {
 	flow   uint64
 	dir    flowtable.Direction
 	tcp    bool
-	flags  uint16
+	flags  decode.TCPFlags
 	seq    uint32
 	ack    uint32
 	hasAck bool
@@ -138,8 +138,6 @@ func (v *traceView) finish(fc *fileCtx) error {
 	return nil
 }
 
-func flagsString(f uint16) string { return string(appendTCPFlags(nil, f)) }
-
 func eventList(s flowtable.EventSet) any {
 	if s == 0 {
 		return nil
@@ -169,7 +167,7 @@ func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
 			{"DIR", "", func(r *traceRow) any { return arrow(r.dir) }},
 			{"FRAME", "", func(r *traceRow) any { return r.frame }},
 			{"TIME", "", func(r *traceRow) any { return decimalSecondsText(r.rel) }},
-			{"FLAGS", "", tcpOnly(func(r *traceRow) any { return flagsString(r.flags) })},
+			{"FLAGS", "", tcpOnly(func(r *traceRow) any { return r.flags.String() })},
 			{"SEQ", "", tcpOnly(func(r *traceRow) any { return r.seq })},
 			{"ACK", "", ack},
 			{"LEN", "", func(r *traceRow) any { return r.length }},
@@ -192,7 +190,7 @@ func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
 		c{"FRAME", "frame", func(r *traceRow) any { return r.frame }},
 		c{"TIME", "time", func(r *traceRow) any { return seconds(time.Duration(r.rel), false) }},
 		c{"TS", "ts", func(r *traceRow) any { return decimalSeconds(r.ts) }},
-		c{"FLAGS", "flags", tcpOnly(func(r *traceRow) any { return flagsString(r.flags) })},
+		c{"FLAGS", "flags", tcpOnly(func(r *traceRow) any { return r.flags.String() })},
 		c{"SEQ", "seq", tcpOnly(func(r *traceRow) any { return r.seq })},
 		c{"ACK", "ack", ack},
 		c{"LEN", "len", func(r *traceRow) any { return r.length }},

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,9 +171,9 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 
 	run := &captureRun{opts: o, cap: c, link: c.Link(), stdout: stdout, stderr: stderr}
 	if o.write != "" {
-		run.out = &rotatingWriter{base: o.write, link: c.Link(), snaplen: int(o.snaplen),
-			maxBytes: rotBytes, every: o.rotateTime.Nanoseconds(), rotate: rotBytes > 0 || o.rotateTime > 0}
-		if err := run.out.open(); err != nil {
+		run.out, err = capfile.NewRotatingWriter(o.write, c.Link(), int(o.snaplen),
+			capfile.Rotation{MaxBytes: rotBytes, Every: o.rotateTime})
+		if err != nil {
 			return fmt.Errorf("capture: %w", err)
 		}
 	}
@@ -212,8 +211,8 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	// Every worker has returned: nothing touches the ring or the files now.
 	var errs []error
 	if run.out != nil {
-		if err := run.out.close(); err != nil {
-			errs = append(errs, fmt.Errorf("capture: closing %s: %w", run.out.current(), err))
+		if err := run.out.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("capture: closing %s: %w", run.out.Current(), err))
 		}
 	}
 	if run.lines != nil {
@@ -237,8 +236,8 @@ type captureRun struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	out       *rotatingWriter // nil without -w
-	taken     atomic.Uint64   // packets counted against -c
+	out       *capfile.RotatingWriter // nil without -w
+	taken     atomic.Uint64           // packets counted against -c
 	keptMu    sync.Mutex
 	kept      uint64        // packets written, analysed or printed (summed as workers end)
 	frames    atomic.Uint64 // frame numbers when nothing is written
@@ -289,7 +288,7 @@ func (run *captureRun) worker(r *ring.Ring) {
 		kept++
 		var frame uint64
 		if run.out != nil {
-			frame, err = run.out.write(p.Timestamp, p.Data, p.OrigLen)
+			frame, err = run.out.WritePacket(p.Timestamp, p.Data, p.OrigLen)
 			if err != nil {
 				run.fail(err)
 				return
@@ -366,15 +365,15 @@ func (run *captureRun) printStats(elapsed time.Duration, prog *filter.EBPF) {
 		return
 	}
 	w := run.stderr
-	written := uint64(0)
+	written, files := uint64(0), []string(nil)
 	if run.out != nil {
-		written = run.out.frames
+		written, files = run.out.Packets(), run.out.Files()
 	}
 	k := s.Total.Kernel
 	kept := run.kept
 	fmt.Fprintf(w, "netblame: %d packets captured in %v", kept, elapsed.Round(time.Millisecond))
 	if run.out != nil {
-		fmt.Fprintf(w, ", %d written to %d file(s)", written, len(run.out.files))
+		fmt.Fprintf(w, ", %d written to %d file(s)", written, len(files))
 	}
 	if extra := s.Total.Delivered - kept; extra > 0 {
 		fmt.Fprintf(w, " (%d more read after the -c limit, discarded)", extra)
@@ -392,8 +391,8 @@ func (run *captureRun) printStats(elapsed time.Duration, prog *filter.EBPF) {
 				ws.Worker, ws.Delivered, ws.Kernel.Packets, ws.Kernel.Drops, ws.Kernel.QueueFreezes)
 		}
 	}
-	if run.out != nil && len(run.out.files) > 1 {
-		fmt.Fprintf(w, "netblame: files: %s\n", strings.Join(run.out.files, " "))
+	if len(files) > 1 {
+		fmt.Fprintf(w, "netblame: files: %s\n", strings.Join(files, " "))
 	}
 }
 
@@ -419,7 +418,7 @@ func appendPacketLine(b []byte, dp *decode.Packet, ts int64, origLen int, frame 
 	switch {
 	case dp.IsTCP(), dp.IsUDP():
 		b = append(b, ' ')
-		b = append(b, transportName(dp.Proto)...)
+		b = append(b, dp.Proto.String()...)
 		b = append(b, ' ')
 		b = netip.AddrPortFrom(dp.Src(), dp.SrcPort).AppendTo(b) // [v6]:port
 		b = append(b, " > "...)
@@ -454,134 +453,6 @@ func appendPacketLine(b []byte, dp *decode.Packet, ts int64, origLen int, frame 
 	return append(b, '\n')
 }
 
-// rotatingWriter writes every worker's packets to one file at a time,
-// starting a new numbered file when the size or time limit is reached.
-// Writing a packet copies it into the file's buffer under a mutex: no
-// allocation per packet, only per file.
-type rotatingWriter struct {
-	mu       sync.Mutex
-	base     string
-	link     decode.LinkType
-	snaplen  int
-	rotate   bool
-	maxBytes int64
-	every    int64 // ns of packet time
-	w        *capfile.Writer
-	f        *os.File // under w (NewWriter does not close it)
-	n        int      // number of the current file, from 1
-	size     int64    // bytes written to the current file (record headers included)
-	firstTS  int64
-	frames   uint64 // packets written, all files
-	files    []string
-}
-
-// fileName numbers the n-th file: "out.pcapng.zst" -> "out-0003.pcapng.zst".
-func (rw *rotatingWriter) fileName(n int) string {
-	if !rw.rotate {
-		return rw.base
-	}
-	dir, name := filepath.Split(rw.base)
-	stem, ext := name, ""
-	for _, e := range []string{".pcapng", ".pcap"} {
-		if i := strings.LastIndex(strings.ToLower(name), e); i > 0 {
-			stem, ext = name[:i], name[i:]
-			break
-		}
-	}
-	return filepath.Join(dir, fmt.Sprintf("%s-%04d%s", stem, n, ext))
-}
-
-func (rw *rotatingWriter) current() string { return rw.fileName(rw.n) }
-
-func (rw *rotatingWriter) open() error {
-	rw.n++
-	name := rw.fileName(rw.n)
-	f, err := os.Create(name)
-	if err != nil {
-		return err
-	}
-	format, comp := capfile.FormatFromName(name)
-	w, err := capfile.NewWriter(splitWriter{f}, format, rw.link, rw.snaplen, capfile.WithCompression(comp))
-	if err != nil {
-		f.Close()
-		return err
-	}
-	rw.w, rw.f, rw.size, rw.firstTS = w, f, 0, 0
-	rw.files = append(rw.files, name)
-	return nil
-}
-
-// write appends one packet and returns its frame number in the whole capture.
-func (rw *rotatingWriter) write(ts int64, data []byte, origLen int) (uint64, error) {
-	rw.mu.Lock()
-	frame, err := rw.writeLocked(ts, data, origLen)
-	rw.mu.Unlock()
-	return frame, err
-}
-
-func (rw *rotatingWriter) writeLocked(ts int64, data []byte, origLen int) (uint64, error) {
-	if rw.rotate && rw.size > 0 &&
-		((rw.maxBytes > 0 && rw.size+int64(len(data))+16 > rw.maxBytes) || (rw.every > 0 && ts-rw.firstTS >= rw.every)) {
-		if err := rw.closeFile(); err != nil {
-			return 0, err
-		}
-		if err := rw.open(); err != nil {
-			return 0, err
-		}
-	}
-	if rw.size == 0 {
-		rw.firstTS = ts
-	}
-	if err := rw.w.WritePacket(ts, data, origLen); err != nil {
-		return 0, err
-	}
-	rw.size += int64(len(data)) + 16
-	rw.frames++
-	return rw.frames, nil
-}
-
-func (rw *rotatingWriter) close() error {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	if rw.w == nil {
-		return nil
-	}
-	return rw.closeFile()
-}
-
-// closeFile finishes the capture file (buffer, compression) and closes it.
-func (rw *rotatingWriter) closeFile() error {
-	err := rw.w.Close()
-	if cerr := rw.f.Close(); err == nil {
-		err = cerr
-	}
-	rw.w, rw.f = nil, nil
-	return err
-}
-
-// splitWriter passes capfile's 256 KiB buffer flushes to the file in 64 KiB
-// write(2) calls. Measured with the capture benchmark: with 256 KiB writes
-// the capture's system time grew from ~60 to ~220 ms per 470k packets as
-// earlier capture files accumulated in the page cache, with 64 KiB writes it
-// stayed at ~60 ms (tcpdump, writing 4 KiB at a time, ~95 ms).
-type splitWriter struct{ f *os.File }
-
-const splitWrite = 64 << 10
-
-func (s splitWriter) Write(b []byte) (int, error) {
-	n := 0
-	for len(b) > 0 {
-		k := min(len(b), splitWrite)
-		m, err := s.f.Write(b[:k])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		b = b[k:]
-	}
-	return n, nil
-}
-
 // parseSize reads "1500", "64k", "100MB", "2GiB" (powers of 1024 for KiB/MiB/GiB, of 1000 for k/MB/GB).
 func parseSize(s string) (int64, error) {
 	if s == "" {
@@ -609,29 +480,24 @@ func parseSize(s string) (int64, error) {
 type liveAnalysis struct {
 	tables  []*flowtable.Table
 	workers []*workerAnalysis
+	top     *flowtable.Largest // the largest flows that ended
 	out     io.Writer
 	outMu   sync.Mutex
-
-	topMu sync.Mutex
-	top   [10]flowtable.FlowRecord // largest ended flows, by bytes
-	nTop  int
 }
 
-// workerAnalysis is one worker's share: its path to the table and its
-// event counts.
+// workerAnalysis is one worker's share: its path to the table.
 type workerAnalysis struct {
-	run    *captureRun
-	track  *track.Tracker
-	cp     capfile.Packet
-	events [flowtable.NumEvents]atomic.Uint64
-	line   []byte // reused for event lines
+	run   *captureRun
+	track *track.Tracker
+	cp    capfile.Packet
+	line  []byte // reused for event lines
 }
 
 func (run *captureRun) setupAnalysis() error {
-	la := &liveAnalysis{out: run.stdout}
+	la := &liveAnalysis{out: run.stdout, top: flowtable.NewLargest(10)}
 	n := len(run.cap.Workers())
 	shared := run.cap.Config().Fanout != ring.FanoutHash && n > 1
-	cfg := flowtable.Config{OnExpire: la.keepTop}
+	cfg := flowtable.Config{OnExpire: la.top.Add}
 	for i := 0; i < n; i++ {
 		if i == 0 || !shared {
 			t, err := flowtable.New(cfg)
@@ -661,11 +527,6 @@ func (w *workerAnalysis) packet(p *ring.Packet, frame uint64) {
 		return
 	}
 	res, dp := &tp.Result, tp.Decoded
-	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		if res.Events.Has(e) {
-			w.events[e].Add(1)
-		}
-	}
 	// Events are rare next to packets; formatting them may allocate.
 	la := w.run.analysis
 	b := w.line[:0]
@@ -678,27 +539,6 @@ func (w *workerAnalysis) packet(p *ring.Packet, frame uint64) {
 	la.outMu.Unlock()
 }
 
-// keepTop remembers the largest flows that ended (OnExpire).
-func (la *liveAnalysis) keepTop(r *flowtable.FlowRecord) {
-	la.topMu.Lock()
-	defer la.topMu.Unlock()
-	size := func(f *flowtable.FlowRecord) uint64 { return f.Bytes[0] + f.Bytes[1] }
-	i := la.nTop
-	if i == len(la.top) {
-		if size(r) <= size(&la.top[i-1]) {
-			return
-		}
-		i--
-	} else {
-		la.nTop++
-	}
-	for i > 0 && size(&la.top[i-1]) < size(r) {
-		la.top[i] = la.top[i-1]
-		i--
-	}
-	la.top[i] = *r
-}
-
 // summary prints the tables' counters and the event counts so far, and
 // expires idle flows (packet time may stand still when traffic stops).
 func (la *liveAnalysis) summary(w io.Writer) {
@@ -707,22 +547,12 @@ func (la *liveAnalysis) summary(w io.Writer) {
 	for _, t := range la.tables {
 		t.Expire(now)
 		s := t.Stats()
-		st.Packets += s.Packets
-		st.Created += s.Created
-		st.TCPFlows += s.TCPFlows
-		st.UDPFlows += s.UDPFlows
-		st.Live += s.Live
-		st.Expired += s.Expired
-		st.Evicted += s.Evicted
+		st.Add(&s)
 	}
 	var ev []string
-	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		var n uint64
-		for _, wa := range la.workers {
-			n += wa.events[e].Load()
-		}
+	for e, n := range st.Events {
 		if n > 0 {
-			ev = append(ev, fmt.Sprintf("%s=%d", e, n))
+			ev = append(ev, fmt.Sprintf("%s=%d", flowtable.Event(e), n))
 		}
 	}
 	if len(ev) == 0 {
@@ -741,8 +571,7 @@ func (run *captureRun) finishAnalysis() {
 	for _, t := range la.tables {
 		t.Flush()
 	}
-	for i := 0; i < la.nTop; i++ {
-		f := &la.top[i]
+	for _, f := range la.top.Flows() {
 		fmt.Fprintf(run.stdout, "flow %s > %s proto %d packets %d/%d bytes %d/%d duration %v rtt min %v retrans %d\n",
 			f.Client, f.Server, f.Proto, f.Packets[0], f.Packets[1], f.Bytes[0], f.Bytes[1],
 			f.Duration().Round(time.Microsecond), f.RTTMin, f.FilterCount(flowtable.Retransmission))

@@ -24,8 +24,8 @@ import (
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/fragtest"
+	"github.com/netblame/netblame/internal/ringtest"
 	"github.com/netblame/netblame/ring"
-	"github.com/netblame/netblame/ring/ringtest"
 )
 
 // The capture tests run the real binary inside a namespace of a veth pair
@@ -420,10 +420,11 @@ func TestCaptureWorkerAllocs(t *testing.T) {
 		}
 		const n = 3000
 		run := &captureRun{opts: captureOpts{count: n}, cap: c, link: c.Link(), stdout: io.Discard, stderr: io.Discard}
-		run.out = &rotatingWriter{base: filepath.Join(t.TempDir(), "a.pcapng"), link: c.Link(), snaplen: 128}
-		if err := run.out.open(); err != nil {
+		out, err := capfile.NewRotatingWriter(filepath.Join(t.TempDir(), "a.pcapng"), c.Link(), 128, capfile.Rotation{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		run.out = out
 		if analyze {
 			if err := run.setupAnalysis(); err != nil {
 				t.Fatal(err)
@@ -445,7 +446,7 @@ func TestCaptureWorkerAllocs(t *testing.T) {
 		run.worker(c.Workers()[0])
 		runtime.ReadMemStats(&after)
 		c.Close()
-		if err := run.out.close(); err != nil {
+		if err := run.out.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if got := run.kept; got != n {
@@ -492,23 +493,6 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
-	}
-}
-
-func TestRotatedFileNames(t *testing.T) {
-	for base, want := range map[string]string{
-		"out.pcap":          "out-0003.pcap",
-		"/d/cap.pcapng.zst": "/d/cap-0003.pcapng.zst",
-		"x.PCAP.gz":         "x-0003.PCAP.gz",
-		"noext":             "noext-0003",
-	} {
-		rw := &rotatingWriter{base: base, rotate: true}
-		if got := rw.fileName(3); got != want {
-			t.Errorf("fileName(%q, 3) = %q, want %q", base, got, want)
-		}
-	}
-	if got := (&rotatingWriter{base: "a.pcap"}).fileName(1); got != "a.pcap" {
-		t.Errorf("without rotation the name is %q", got)
 	}
 }
 

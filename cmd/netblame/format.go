@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/netblame/netblame/decode"
 	"github.com/spf13/cobra"
 )
 
@@ -217,19 +216,4 @@ func appendHex(b []byte, v uint64, width int) []byte {
 		b = append(b, "0123456789abcdef"[v>>shift&0xf])
 	}
 	return b
-}
-
-// transportName names the transport protocols decode decodes, or "".
-func transportName(proto uint8) string {
-	switch proto {
-	case decode.ProtoTCP:
-		return "TCP"
-	case decode.ProtoUDP:
-		return "UDP"
-	case decode.ProtoICMP:
-		return "ICMP"
-	case decode.ProtoICMPv6:
-		return "ICMPv6"
-	}
-	return ""
 }
