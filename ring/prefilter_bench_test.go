@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/ring/filter"
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/ring/ringtest"
 )
 
@@ -16,7 +16,7 @@ import (
 // on live traffic, from the kernel's own accounting (BPF_ENABLE_STATS:
 // run time and run count of the attached program, counters included).
 // The classic program has no such accounting once attached (the kernel
-// converts it internally); ring/filter's PROG_TEST_RUN benchmark compares
+// converts it internally); filter's PROG_TEST_RUN benchmark compares
 // the two on the same frames. Run with
 //
 //	go test ./ring -run TestPrefilterLiveCost -v -capturebench

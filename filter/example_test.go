@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/ring/filter"
+	"github.com/netblame/netblame/filter"
 	"golang.org/x/net/bpf"
 )
 
