@@ -45,7 +45,7 @@ func compile(expr string, link linktype.Type, snaplen uint32, live bool) ([]bpf.
 func compileWith(expr string, link linktype.Type, snaplen uint32, live, optimize bool) ([]bpf.Instruction, error) {
 	li, ok := linkInfoFor(link)
 	if !ok {
-		return nil, fmt.Errorf("filter: link type %d is not supported (Ethernet, Linux SLL and raw IP are)", link)
+		return nil, fmt.Errorf("filter: link type %d is not supported (Ethernet, Linux SLL and SLL2, raw IP, raw IPv4 and IPv6, BSD loopback are)", link)
 	}
 	li.live = live && li.ether
 	if snaplen == 0 {
@@ -100,8 +100,18 @@ func linkInfoFor(link linktype.Type) (linkInfo, bool) {
 		return linkInfo{etherType: 12, nl: 14, ether: true}, true
 	case linktype.LinuxSLL:
 		return linkInfo{etherType: 14, nl: 16}, true
+	case linktype.LinuxSLL2:
+		return linkInfo{etherType: 0, nl: 20}, true
 	case linktype.Raw, linktype.RawDLT12, linktype.RawDLT14:
 		return linkInfo{etherType: -1, nl: 0}, true
+	case linktype.IPv4:
+		return linkInfo{etherType: -1, nl: 0, only: etIPv4}, true
+	case linktype.IPv6:
+		return linkInfo{etherType: -1, nl: 0, only: etIPv6}, true
+	case linktype.Null:
+		return linkInfo{etherType: -1, nl: 4, family: familyHost}, true
+	case linktype.Loop:
+		return linkInfo{etherType: -1, nl: 4, family: familyNet}, true
 	}
 	return linkInfo{}, false
 }

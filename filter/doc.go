@@ -34,7 +34,10 @@
 // Not supported (a SyntaxError names the position): host and service
 // names (no DNS or /etc/services lookups), gateway, broadcast/multicast,
 // mpls, pppoe, geneve/vxlan, protochain, 802.11, and the other link-layer
-// and ATM keywords. Link types: Ethernet, Linux SLL (v1) and raw IP.
+// and ATM keywords. Link types: Ethernet, Linux SLL and SLL2, raw IP
+// (LINKTYPE_RAW and DLT 12/14, told apart by the version nibble; raw
+// IPv4 and IPv6, which carry one version only) and BSD loopback (NULL,
+// whose address family is matched in either byte order, and LOOP).
 //
 // Live and offline. Compile is for a live AF_PACKET socket, where the
 // kernel has already moved the outer VLAN tag of a frame into skb

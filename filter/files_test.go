@@ -153,6 +153,11 @@ func TestMatcherFilesTcpdump(t *testing.T) {
 			return // the link type: reported once below
 		}
 		kept, msg, ok := tcpdumpKeeps(path, expr)
+		if !ok && mErr == nil && strings.Contains(msg, "rejects all packets") {
+			// libpcap refuses a program it proved false; ours must
+			// then keep nothing.
+			ok = true
+		}
 		if !ok {
 			if mErr == nil {
 				fail("%s %q: tcpdump refuses it (%s), NewMatcher accepts it", jb.file, expr, msg)
