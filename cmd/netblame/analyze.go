@@ -346,6 +346,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		cfg.OnExpire = fs.flow
 	}
 	topts := track.Options{Flows: &cfg, Dedup: o.dedup}
+	var linkErr error // -f cannot filter a link type of this file
 	if lm := o.capture; lm != nil {
 		if r.Format() == capfile.FormatPCAP {
 			// One link type: say now if the expression cannot filter it.
@@ -353,7 +354,16 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 				return inputErr(fmt.Errorf("%s: -f for link type %v: %w", fc.name, r.LinkType(), err))
 			}
 		}
-		topts.CaptureFilter = func(p *capfile.Packet) bool { return lm.Match(p.Data, uint32(p.OrigLen), p.Link) }
+		topts.CaptureFilter = func(p *capfile.Packet) bool {
+			m, err := lm.For(p.Link)
+			if err != nil {
+				if linkErr == nil {
+					linkErr = fmt.Errorf("link type %v: %w", p.Link, err)
+				}
+				return false
+			}
+			return m.Match(p.Data, uint32(p.OrigLen))
+		}
 	}
 	tr, err := track.New(topts)
 	if err != nil {
@@ -383,10 +393,10 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	if err != nil {
 		fc.readErr = fmt.Errorf("%s: %w", fc.name, err) // the packets before it stand
-	} else if o.capture != nil && o.capture.Err() != nil {
+	} else if linkErr != nil {
 		// A pcapng interface of a link type the expression cannot
 		// filter (tcpdump refuses such a file): its packets were left out.
-		fc.readErr = fmt.Errorf("%s: -f: %w", fc.name, o.capture.Err())
+		fc.readErr = fmt.Errorf("%s: -f left out the packets of %w", fc.name, linkErr)
 	}
 	prog.stop()
 	if o.dedup {

@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netblame/netblame/internal/sharedtest"
 )
 
 // statsOf runs analyze --stats --format json with extra arguments.
@@ -102,5 +105,21 @@ func TestCaptureFilterErrors(t *testing.T) {
 	_, errOut, code = runCLI(t, "analyze", "--capture-filter", "tcp port 99999", file)
 	if code != exitInput || !strings.Contains(errOut, "position") {
 		t.Errorf("port 99999: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestCaptureFilterMixedLinks: in a pcapng file whose interfaces differ
+// in link type, -f filters each by its own; packets of a link type the
+// expression cannot carry are left out and the file ends in an input
+// error that says so.
+func TestCaptureFilterMixedLinks(t *testing.T) {
+	file := filepath.Join(sharedtest.Pcaps(t), "gopacket/le/test202.pcapng") // Ethernet and NULL
+	st := statsOf(t, "-f", "ip or ip6", file)
+	if count(t, st, "packets") == 0 {
+		t.Errorf("-f 'ip or ip6': no packet kept of %v", st["frames"])
+	}
+	_, errOut, code := runCLI(t, "analyze", "--stats", "-f", "arp or ip", file)
+	if code != exitInput || !strings.Contains(errOut, "link type NULL") || !strings.Contains(errOut, "position 0") {
+		t.Errorf("arp on NULL: exit %d, stderr %q", code, errOut)
 	}
 }
