@@ -120,10 +120,10 @@ type Config struct {
 
 	// Filter is the classic BPF program to attach (nil keeps every packet,
 	// truncated to Snaplen). It must return the snap length for packets it
-	// keeps, as ring/filter's programs do.
+	// keeps, as package filter's programs do.
 	Filter []bpf.Instruction
 	// EBPF, when set, is called once with Filter to load an eBPF socket
-	// filter program equivalent to it (ring/filter.NewEBPF). When it fails,
+	// filter program equivalent to it (filter.NewEBPF). When it fails,
 	// the classic program is attached instead and the failure is reported
 	// in Capture.FilterNotice. The program is owned by the caller.
 	EBPF func([]bpf.Instruction) (Program, error)

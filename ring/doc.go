@@ -11,7 +11,7 @@
 // was on the wire.
 //
 // The socket filter (classic BPF, or an eBPF socket-filter program loaded by
-// ring/filter) is attached before any packet can reach the ring: sockets are
+// package filter) is attached before any packet can reach the ring: sockets are
 // created with protocol 0 and a reject-all filter, bound, joined to the
 // fanout group, and only then given the real filter, so a filter's promise
 // holds from the first packet and no packet is delivered twice.
@@ -26,6 +26,6 @@
 // blocking a thread in poll(2).
 //
 // ring is for capture only. It does not parse packets (see decode), write
-// files (see capfile) or compile filter expressions (see ring/filter).
+// files (see capfile) or compile filter expressions (see package filter).
 // It needs CAP_NET_RAW, and CAP_BPF for the eBPF prefilter.
 package ring

@@ -9,11 +9,11 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/internal/ringtest"
-	"github.com/netblame/netblame/ring/filter"
 )
 
-// ebpfLoader loads ring/filter's eBPF translation and keeps it for the test.
+// ebpfLoader loads filter's eBPF translation and keeps it for the test.
 func ebpfLoader(t *testing.T, keep **filter.EBPF) func([]bpf.Instruction) (Program, error) {
 	return func(insns []bpf.Instruction) (Program, error) {
 		p, err := filter.NewEBPF(insns)

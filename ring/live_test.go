@@ -187,7 +187,7 @@ func TestCaptureEqualsInterfaceCounters(t *testing.T) {
 }
 
 // udpPortFilter is a hand-assembled classic program: IPv4 UDP with
-// destination port port, returning snaplen. (ring/filter compiles such
+// destination port port, returning snaplen. (filter compiles such
 // programs from expressions; this test does not depend on it.)
 func udpPortFilter(port uint16, snaplen uint32) []bpf.Instruction {
 	return []bpf.Instruction{

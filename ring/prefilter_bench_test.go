@@ -8,15 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/internal/ringtest"
-	"github.com/netblame/netblame/ring/filter"
 )
 
 // TestPrefilterLiveCost measures what the eBPF prefilter costs per packet
 // on live traffic, from the kernel's own accounting (BPF_ENABLE_STATS:
 // run time and run count of the attached program, counters included).
 // The classic program has no such accounting once attached (the kernel
-// converts it internally); ring/filter's PROG_TEST_RUN benchmark compares
+// converts it internally); filter's PROG_TEST_RUN benchmark compares
 // the two on the same frames. Run with
 //
 //	go test ./ring -run TestPrefilterLiveCost -v -capturebench

@@ -51,6 +51,18 @@ type Options struct {
 	// table nor the caller, and are counted in Stats.Duplicates.
 	Dedup       bool
 	DedupWindow time.Duration
+	// CaptureFilter, when set, sees every packet as read, before
+	// anything else (decode, dedup, defrag): false drops it as tcpdump's
+	// or tshark's -f would, so it reaches neither the table nor the
+	// caller and is counted in Stats.CaptureFiltered. It gets the
+	// capfile packet (bytes, wire length, link type) so that track needs
+	// no filter package; a tcpdump expression is one line away:
+	//
+	//	lm, err := filter.NewLinkMatcher("tcp port 443", 0)
+	//	opts.CaptureFilter = func(p *capfile.Packet) bool {
+	//		return lm.Match(p.Data, uint32(p.OrigLen), p.Link)
+	//	}
+	CaptureFilter func(*capfile.Packet) bool
 	// Filter, when set, sees every decoded packet (a datagram once
 	// whole) before the flow table; false leaves it out of the table and
 	// of the caller's view, as a capture filter would. Packets that do
@@ -107,10 +119,11 @@ func (p *Packet) Payload() []byte {
 
 // Stats counts what a tracker has seen.
 type Stats struct {
-	Packets    uint64 // read
-	Duplicates uint64 // left out by Dedup
-	Filtered   uint64 // left out by Filter
-	Defrag     defrag.Stats
+	Packets         uint64 // read
+	CaptureFiltered uint64 // left out by CaptureFilter (included in Packets)
+	Duplicates      uint64 // left out by Dedup
+	Filtered        uint64 // left out by Filter
+	Defrag          defrag.Stats
 }
 
 // updater is what feeds a flow table: an Owner or a Table.
@@ -176,10 +189,15 @@ func (t *Tracker) Stats() Stats {
 }
 
 // Feed runs one captured packet through the path. It returns nil for a
-// packet left out (a capture duplicate, or refused by the filter); the
-// Packet it returns is valid until the next call.
+// packet left out (refused by the capture filter, a capture duplicate,
+// or refused by the filter); the Packet it returns is valid until the
+// next call.
 func (t *Tracker) Feed(cp *capfile.Packet) *Packet {
 	t.stats.Packets++
+	if t.opts.CaptureFilter != nil && !t.opts.CaptureFilter(cp) {
+		t.stats.CaptureFiltered++
+		return nil
+	}
 	p := &t.pkt
 	*p = Packet{Capture: cp}
 	p.DecodeErr = t.dec.Decode(cp.Data, cp.Link)

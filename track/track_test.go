@@ -13,6 +13,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/internal/fragtest"
 	"github.com/netblame/netblame/internal/pkttest"
@@ -309,4 +310,46 @@ func TestFileAgreesWithTshark(t *testing.T) {
 		checked++
 	}
 	t.Logf("%d captures agree with tshark", checked)
+}
+
+// TestCaptureFilter: a capture filter sees the raw frame before decode; a
+// refused packet reaches neither the table nor the caller, is counted,
+// and costs no allocation.
+func TestCaptureFilter(t *testing.T) {
+	lm, err := filter.NewLinkMatcher("udp dst port 53 and dst host 10.0.0.2", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := track.New(track.Options{
+		Flows: &flowtable.Config{},
+		CaptureFilter: func(p *capfile.Packet) bool {
+			return lm.Match(p.Data, uint32(p.OrigLen), p.Link)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := udpFrame([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, 1000, 53, []byte("query"))
+	b := udpFrame([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 3}, 1000, 53, []byte("query"))
+	pa := capfile.Packet{Frame: 1, Timestamp: 1e9, Data: a, OrigLen: len(a), Link: decode.LinkEthernet}
+	pb := capfile.Packet{Frame: 2, Timestamp: 2e9, Data: b, OrigLen: len(b), Link: decode.LinkEthernet}
+	if tr.Feed(&pa) == nil {
+		t.Fatal("a packet the capture filter accepts was left out")
+	}
+	if tr.Feed(&pb) != nil {
+		t.Error("a packet the capture filter refuses reached the caller")
+	}
+	if st := tr.Stats(); st.Packets != 2 || st.CaptureFiltered != 1 {
+		t.Errorf("stats %+v, want 2 packets, 1 left out by the capture filter", st)
+	}
+	if got := tr.Table().Stats().Packets; got != 1 {
+		t.Errorf("the table saw %d packets, want 1", got)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		pa.Timestamp++
+		tr.Feed(&pa)
+		tr.Feed(&pb)
+	}); n != 0 {
+		t.Errorf("%v allocations per Feed with a capture filter, want 0", n)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +15,9 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/linktype"
 	"github.com/netblame/netblame/track"
 )
 
@@ -35,6 +36,7 @@ type analyzeOptions struct {
 	top           int
 	hosts         []string
 	ports         []string
+	captureFilter string
 	maxFlows      int
 	splitVLANs    bool
 	dedup         bool
@@ -45,8 +47,11 @@ type analyzeOptions struct {
 	// traced counts the packets --trace found, over all files.
 	traced int
 
-	fmt    outputFormat
-	filter packetFilter
+	fmt outputFormat
+	// capture is -f, compiled for each link type met; nil without -f.
+	capture *filter.LinkMatcher
+	// filter is --host and --port, which narrow the views only.
+	filter viewFilter
 }
 
 var analyzeOpts = &analyzeOptions{}
@@ -97,9 +102,15 @@ A file that turns out to be corrupt is analysed up to the bad record: the
 output covers what was read, the error (with its byte offset) goes to
 stderr, the remaining files are still analysed, and the exit status is 1.
 
-Filters: --host ADDR|PREFIX and --port N (repeatable; several values of one
-flag match any of them, --host and --port together must both match) keep
-only packets between matching endpoints.`,
+Filters: -f EXPR (--capture-filter) is a capture filter in tcpdump syntax,
+run on every packet as read, before anything else, as "tcpdump -r FILE EXPR"
+would: packets it refuses do not exist for the analysis (flows, events and
+totals are those of the packets it keeps; frame numbers stay the file's).
+--host ADDR|PREFIX and --port N (repeatable; several values of one flag match
+any of them, --host and --port together must both match) narrow only what
+the views print to packets and flows between matching endpoints: the flow
+table still sees every packet -f keeps, so the analysis is unchanged. They
+are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	Args: func(cmd *cobra.Command, args []string) error {
 		if len(args)+len(analyzeOpts.files) == 0 {
 			return inputErr(errors.New("analyze: no capture file given"))
@@ -128,8 +139,9 @@ func init() {
 	f.IntVar(&analyzeOpts.maxFlows, "max-flows", 1<<18, "flow table capacity (oldest idle flows are evicted beyond it)")
 	f.BoolVar(&analyzeOpts.dedup, "dedup", false, "leave out capture duplicates (a packet identical to one less than 1 ms before, as a SPAN mirroring ingress and egress records); off, counts match tshark's")
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
-	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "keep only packets to or from this address or prefix (repeatable)")
-	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "keep only packets to or from this TCP/UDP port (repeatable)")
+	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
+	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
+	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
 	rootCmd.AddCommand(analyzeCmd)
 }
 
@@ -192,6 +204,12 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 	}
 	if err := o.filter.parse(o.hosts, o.ports); err != nil {
 		return err
+	}
+	o.capture = nil
+	if o.captureFilter != "" {
+		if o.capture, err = filter.NewLinkMatcher(o.captureFilter, 0); err != nil {
+			return inputErr(fmt.Errorf("-f: %w", err))
+		}
 	}
 	if err := o.checkViews(); err != nil {
 		return err
@@ -327,7 +345,27 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	if fs, ok := v.(flowSink); ok {
 		cfg.OnExpire = fs.flow
 	}
-	tr, err := track.New(track.Options{Flows: &cfg, Dedup: o.dedup})
+	topts := track.Options{Flows: &cfg, Dedup: o.dedup}
+	var linkErr error // -f cannot filter a link type of this file
+	if lm := o.capture; lm != nil {
+		if r.Format() == capfile.FormatPCAP {
+			// One link type: say now if the expression cannot filter it.
+			if _, err := lm.For(r.LinkType()); err != nil {
+				return inputErr(fmt.Errorf("%s: -f for link type %v: %w", fc.name, r.LinkType(), err))
+			}
+		}
+		topts.CaptureFilter = func(p *capfile.Packet) bool {
+			m, err := lm.For(p.Link)
+			if err != nil {
+				if linkErr == nil {
+					linkErr = fmt.Errorf("link type %v: %w", p.Link, err)
+				}
+				return false
+			}
+			return m.Match(p.Data, uint32(p.OrigLen))
+		}
+	}
+	tr, err := track.New(topts)
 	if err != nil {
 		return inputErr(fmt.Errorf("--max-flows: %w", err))
 	}
@@ -349,12 +387,16 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		}
 		return nil
 	})
-	fc.packets = tr.Stats().Packets
+	fc.packets = tr.Stats().Packets - tr.Stats().CaptureFiltered
 	if ve, ok := err.(viewError); ok {
 		return ve.err
 	}
 	if err != nil {
 		fc.readErr = fmt.Errorf("%s: %w", fc.name, err) // the packets before it stand
+	} else if linkErr != nil {
+		// A pcapng interface of a link type the expression cannot
+		// filter (tcpdump refuses such a file): its packets were left out.
+		fc.readErr = fmt.Errorf("%s: -f left out the packets of %w", fc.name, linkErr)
 	}
 	prog.stop()
 	if o.dedup {
@@ -409,31 +451,69 @@ func tableCapacity(maxFlows int, f *os.File, comp capfile.Compression) int {
 	return int(min(n, int64(maxFlows)))
 }
 
-// packetFilter is --host and --port: a packet matches when one of its
-// endpoints is a listed host (if any are listed) and one of its ports is a
-// listed port (if any are listed).
-type packetFilter struct {
-	hosts []netip.Prefix
-	ports []uint16
+// viewFilter is --host and --port, compiled by the filter compiler and
+// applied to endpoints (a decoded packet's, a datagram's once whole, a
+// flow's) rather than to raw frames, so a reassembled datagram and its
+// flow match by their ports although the last fragment carries none.
+type viewFilter struct {
+	expr string
+	m    *filter.Matcher // nil: no --host or --port
 }
 
-func (f *packetFilter) parse(hosts, ports []string) error {
-	f.hosts, f.ports = nil, nil
-	for _, h := range hosts {
-		p, err := parseHost(h)
-		if err != nil {
-			return inputErr(fmt.Errorf("--host %q: %w", h, err))
-		}
-		f.hosts = append(f.hosts, p)
+func (f *viewFilter) parse(hosts, ports []string) error {
+	f.expr, f.m = "", nil
+	expr, err := hostPortExpr(hosts, ports)
+	if err != nil || expr == "" {
+		return err
 	}
-	for _, s := range ports {
-		n, err := strconv.ParseUint(s, 10, 16)
-		if err != nil {
-			return inputErr(fmt.Errorf("--port %q: want a number from 0 to 65535", s))
-		}
-		f.ports = append(f.ports, uint16(n))
+	m, err := filter.NewMatcher(expr, linktype.Raw, 0)
+	if err != nil {
+		return inputErr(fmt.Errorf("--host/--port: %w", err))
 	}
+	f.expr, f.m = expr, m
 	return nil
+}
+
+// hostPortExpr turns --host and --port values into one tcpdump
+// expression: "(host A or net P) and (tcp or udp) and (port N or port M)".
+// An IPv4 host or prefix also matches its IPv4-mapped IPv6 form.
+func hostPortExpr(hosts, ports []string) (string, error) {
+	var parts []string
+	if len(hosts) > 0 {
+		var alt []string
+		for _, h := range hosts {
+			p, err := parseHost(h)
+			if err != nil {
+				return "", inputErr(fmt.Errorf("--host %q: %w", h, err))
+			}
+			alt = append(alt, hostPrimitive(p))
+			if p.Addr().Is4() {
+				mapped := netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
+				alt = append(alt, hostPrimitive(mapped))
+			}
+		}
+		parts = append(parts, "("+strings.Join(alt, " or ")+")")
+	}
+	if len(ports) > 0 {
+		var alt []string
+		for _, s := range ports {
+			n, err := strconv.ParseUint(s, 10, 16)
+			if err != nil {
+				return "", inputErr(fmt.Errorf("--port %q: want a number from 0 to 65535", s))
+			}
+			alt = append(alt, "port "+strconv.FormatUint(n, 10))
+		}
+		parts = append(parts, "(tcp or udp)", "("+strings.Join(alt, " or ")+")")
+	}
+	return strings.Join(parts, " and "), nil
+}
+
+// hostPrimitive is "host A" for a single address, "net P" for a prefix.
+func hostPrimitive(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return "host " + p.Addr().StringExpanded()
+	}
+	return "net " + p.Addr().StringExpanded() + "/" + strconv.Itoa(p.Bits())
 }
 
 // parseHost accepts an address or a CIDR prefix.
@@ -450,48 +530,25 @@ func parseHost(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-func (f *packetFilter) active() bool { return len(f.hosts) > 0 || len(f.ports) > 0 }
+func (f *viewFilter) active() bool { return f.m != nil }
 
-func (f *packetFilter) match(p *decode.Packet) bool {
-	if !f.active() {
+func (f *viewFilter) match(p *decode.Packet) bool {
+	if f.m == nil {
 		return true
 	}
-	return f.matchEndpoints(p.Src(), p.Dst(), p.SrcPort, p.DstPort, hasPorts(p))
+	proto := uint8(p.Proto)
+	if !hasPorts(p) && (proto == 6 || proto == 17) {
+		proto = 0 // no ports to test: as before, --port does not match
+	}
+	return f.m.MatchEndpoints(p.Src(), p.Dst(), proto, p.SrcPort, p.DstPort)
 }
 
 // matchFlow applies the filter to a flow's two endpoints.
-func (f *packetFilter) matchFlow(r *flowtable.FlowRecord) bool {
-	if !f.active() {
+func (f *viewFilter) matchFlow(r *flowtable.FlowRecord) bool {
+	if f.m == nil {
 		return true
 	}
-	return f.matchEndpoints(r.Client.Addr(), r.Server.Addr(), r.Client.Port(), r.Server.Port(), r.Proto == decode.ProtoTCP || r.Proto == decode.ProtoUDP)
-}
-
-// matchEndpoints applies the filter to two endpoints (of a packet or flow).
-func (f *packetFilter) matchEndpoints(a, b netip.Addr, pa, pb uint16, ports bool) bool {
-	if len(f.hosts) > 0 && !f.matchHost(a) && !f.matchHost(b) {
-		return false
-	}
-	if len(f.ports) > 0 {
-		if !ports || (!slices.Contains(f.ports, pa) && !slices.Contains(f.ports, pb)) {
-			return false
-		}
-	}
-	return true
-}
-
-func (f *packetFilter) matchHost(a netip.Addr) bool {
-	if !a.IsValid() {
-		return false
-	}
-	a = a.WithZone("")
-	for _, h := range f.hosts {
-		// An IPv4-mapped IPv6 address matches its IPv4 form too.
-		if h.Contains(a) || h.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
+	return f.m.MatchEndpoints(r.Client.Addr(), r.Server.Addr(), uint8(r.Proto), r.Client.Port(), r.Server.Port())
 }
 
 // hasPorts reports whether the packet has TCP or UDP ports.

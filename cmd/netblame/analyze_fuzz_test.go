@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -23,20 +24,26 @@ func FuzzParseFlowSpec(f *testing.F) {
 	})
 }
 
-// FuzzFilterParse: --host and --port values never panic the parser, and
-// an accepted filter matches a flow of its own host and port.
+// FuzzFilterParse: --host and --port values never panic the parser; an
+// accepted pair compiles to an expression that matches a TCP flow of its
+// own host and port, and not one of another port.
 func FuzzFilterParse(f *testing.F) {
 	for _, s := range []string{"10.0.0.1", "10.0.0.0/8", "::1", "2001:db8::/32", "fe80::1%eth0", "::ffff:10.0.0.1", "x", "1.2.3.4/33"} {
 		f.Add(s, "80")
 	}
 	f.Fuzz(func(t *testing.T, host, port string) {
-		var pf packetFilter
-		if err := pf.parse([]string{host}, []string{port}); err != nil {
+		var vf viewFilter
+		if err := vf.parse([]string{host}, []string{port}); err != nil {
 			return
 		}
-		a := pf.hosts[0].Addr()
-		if !pf.matchEndpoints(a, a, pf.ports[0], 1, true) {
-			t.Fatalf("--host %q --port %q does not match %v port %d", host, port, a, pf.ports[0])
+		p, _ := parseHost(host)
+		n, _ := strconv.ParseUint(port, 10, 16)
+		a := p.Addr()
+		if !vf.m.MatchEndpoints(a, a, 6, uint16(n), 1) {
+			t.Fatalf("--host %q --port %q (%s) does not match %v port %d", host, port, vf.expr, a, n)
+		}
+		if n != 1 && vf.m.MatchEndpoints(a, a, 6, uint16(n+1), 1) {
+			t.Fatalf("--host %q --port %q (%s) matches port %d", host, port, vf.expr, n+1)
 		}
 	})
 }

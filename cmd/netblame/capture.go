@@ -21,9 +21,9 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/ring"
-	"github.com/netblame/netblame/ring/filter"
 	"github.com/netblame/netblame/track"
 )
 

@@ -78,13 +78,17 @@ func TestLinkRestrictions(t *testing.T) {
 		{"vlan 3", decode.LinkRaw},
 		{"ether host 0:1:2:3:4:5", decode.LinkRaw},
 		{"arp", decode.LinkRaw},
+		{"vlan", decode.LinkLinuxSLL2},
+		{"arp", decode.LinkIPv4},
+		{"ether host 0:1:2:3:4:5", decode.LinkNull},
+		{"ether proto 0x806", decode.LinkLoop},
 	} {
 		if _, err := Compile(tt.expr, tt.link, 0); err == nil {
 			t.Errorf("%q on link %d: compiled, want an error", tt.expr, tt.link)
 		}
 	}
-	if _, err := Compile("tcp", decode.LinkNull, 0); err == nil {
-		t.Error("LinkNull: compiled, want an unsupported-link error")
+	if _, err := Compile("tcp", 127, 0); err == nil { // 802.11 radiotap
+		t.Error("link type 127: compiled, want an unsupported-link error")
 	}
 }
 

@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"math/bits"
+
 	"golang.org/x/net/bpf"
 )
 
@@ -33,7 +35,26 @@ type linkInfo struct {
 	nl        uint32 // offset of the network header
 	ether     bool   // Ethernet: MAC addresses and VLAN tags exist
 	live      bool   // VLAN tags may have been stripped into skb metadata
+	// Without an ethertype, how a frame tells IPv4 from IPv6:
+	only   uint16     // the link carries only this ethertype (LINKTYPE_IPV4, _IPV6)
+	family familyKind // a 4-byte address family header (BSD loopback)
 }
+
+// familyKind says how a loopback link header holds the address family.
+type familyKind uint8
+
+const (
+	familyNone familyKind = iota
+	familyHost            // LINKTYPE_NULL: the writer's byte order
+	familyNet             // LINKTYPE_LOOP: network byte order
+)
+
+// The BSD address family numbers libpcap tests for IPv4 and, reading a
+// file, for the three IPv6 values BSDs use.
+var (
+	afIPv4 = []uint32{2}
+	afIPv6 = []uint32{24, 28, 30}
+)
 
 // ldNL loads A from the network header at off.
 func (g *gen) ldNL(st linkState, size int, off uint32) {
@@ -47,6 +68,18 @@ func (g *gen) ldNL(st linkState, size int, off uint32) {
 
 // linkProto continues at t when the frame carries ethertype et.
 func (g *gen) linkProto(st linkState, et uint16, t, f int) {
+	if g.link.only != 0 {
+		if et == g.link.only {
+			g.ja(t)
+		} else {
+			g.ja(f)
+		}
+		return
+	}
+	if g.link.family != familyNone {
+		g.loopFamily(et, t, f)
+		return
+	}
 	if g.link.etherType < 0 {
 		// Raw IP: the version nibble is the only type information.
 		var v uint32
@@ -70,6 +103,43 @@ func (g *gen) linkProto(st linkState, et uint16, t, f int) {
 		g.ins(bpf.LoadAbsolute{Off: off, Size: 2})
 	}
 	g.jmp(bpf.JumpEqual, uint32(et), t, f)
+}
+
+// loopFamily continues at t when a loopback frame's address family is
+// that of ethertype et. libpcap compares LINKTYPE_NULL's host-order word
+// as the reading machine sees it after undoing a byte-swapped file; a
+// Matcher does not know the file's byte order, so both orders match
+// (the same decisions for every file whose packets were written by the
+// machine that wrote its header).
+func (g *gen) loopFamily(et uint16, t, f int) {
+	var afs []uint32
+	switch et {
+	case etIPv4:
+		afs = afIPv4
+	case etIPv6:
+		afs = afIPv6
+	default:
+		g.ja(f)
+		return
+	}
+	var vals []uint32
+	for _, af := range afs {
+		if g.link.family == familyHost {
+			vals = append(vals, bits.ReverseBytes32(af)) // written little-endian
+		}
+		vals = append(vals, af)
+	}
+	g.ins(bpf.LoadAbsolute{Off: 0, Size: 4})
+	for i, v := range vals {
+		next := f
+		if i < len(vals)-1 {
+			next = g.newLabel()
+		}
+		g.jmp(bpf.JumpEqual, v, t, next)
+		if next != f {
+			g.place(next)
+		}
+	}
 }
 
 // ldxIPv4Header sets X to the offset of the IPv4 payload relative to

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -27,6 +28,50 @@ func toRaw(fr []byte) []byte {
 	return fr[14:]
 }
 
+// toSLL2 rewrites an Ethernet frame as a Linux cooked v2 frame.
+func toSLL2(fr []byte) []byte {
+	if len(fr) < 14 {
+		return nil
+	}
+	h := []byte{fr[12], fr[13], 0, 0, 0, 0, 0, 2, 0, 1, 0, 6}
+	h = append(append(h, fr[6:12]...), 0, 0)
+	return append(h, fr[14:]...)
+}
+
+// toIPOnly strips the Ethernet header of an untagged frame of one IP
+// version, for LINKTYPE_IPV4 and _IPV6.
+func toIPOnly(hi, lo byte) func([]byte) []byte {
+	return func(fr []byte) []byte {
+		if len(fr) < 15 || fr[12] != hi || fr[13] != lo {
+			return nil
+		}
+		return fr[14:]
+	}
+}
+
+// toLoopback puts a BSD loopback header on an untagged IP frame: the
+// address family little-endian (NULL as written on x86) or big-endian
+// (LOOP); IPv6 as FreeBSD (28) and Darwin (30) number it, alternately.
+func toLoopback(bigEndian bool) func([]byte) []byte {
+	n := 0
+	return func(fr []byte) []byte {
+		raw := toRaw(fr)
+		if raw == nil {
+			return nil
+		}
+		af := uint32(2)
+		if raw[0]>>4 == 6 {
+			n++
+			af = []uint32{28, 30, 24}[n%3]
+		}
+		h := binary.LittleEndian.AppendUint32(nil, af)
+		if bigEndian {
+			h = binary.BigEndian.AppendUint32(nil, af)
+		}
+		return append(h, raw...)
+	}
+}
+
 // TestDifferentialOtherLinks compares with tcpdump on Linux SLL and raw IP
 // links, over the crafted frames rewritten for those links and the shared
 // captures of those link types. Expressions tcpdump refuses for a link
@@ -40,6 +85,11 @@ func TestDifferentialOtherLinks(t *testing.T) {
 	}{
 		{"sll", decode.LinkLinuxSLL, 113, toSLL},
 		{"raw", decode.LinkRaw, 101, toRaw},
+		{"sll2", decode.LinkLinuxSLL2, 276, toSLL2},
+		{"ipv4", decode.LinkIPv4, 228, toIPOnly(0x08, 0x00)},
+		{"ipv6", decode.LinkIPv6, 229, toIPOnly(0x86, 0xdd)},
+		{"null", decode.LinkNull, 0, toLoopback(false)},
+		{"loop", decode.LinkLoop, 108, toLoopback(true)},
 	} {
 		t.Run(lt.name, func(t *testing.T) {
 			empty := needTcpdump(t, lt.pcapDLT)

@@ -1,8 +1,15 @@
-// Package filter compiles tcpdump (pcap-filter) expressions to classic BPF
-// and translates classic programs to eBPF socket filters with counters.
+// Package filter compiles tcpdump (pcap-filter) expressions to classic BPF,
+// runs them on frames from capture files, and translates classic programs
+// to eBPF socket filters with counters.
 //
-// It exists so that live capture can filter in the kernel without cgo or
-// libpcap. The compiler is hand-written: a tokenizer (lexer.go), a
+// It exists so that netblame filters as tcpdump does without cgo or
+// libpcap: in the kernel for live capture (Compile, NewEBPF), and in user
+// space for files (NewMatcher, NewLinkMatcher; `netblame analyze -f`).
+// Matcher runs CompileOffline's program in a small classic BPF
+// interpreter of its own (match.go), which allocates nothing and is two
+// to three times faster than x/net/bpf's VM; its decisions equal
+// "tcpdump -r FILE EXPR" on every shared capture (files_test.go). The
+// compiler is hand-written: a tokenizer (lexer.go), a
 // recursive-descent parser to an AST (parse.go, ast.go), code generation
 // with labelled jumps (gen.go, prims.go, arith.go) and a small optimiser
 // that threads jumps past tests earlier tests settled (opt.go). Its output
@@ -34,7 +41,10 @@
 // Not supported (a SyntaxError names the position): host and service
 // names (no DNS or /etc/services lookups), gateway, broadcast/multicast,
 // mpls, pppoe, geneve/vxlan, protochain, 802.11, and the other link-layer
-// and ATM keywords. Link types: Ethernet, Linux SLL (v1) and raw IP.
+// and ATM keywords. Link types: Ethernet, Linux SLL and SLL2, raw IP
+// (LINKTYPE_RAW and DLT 12/14, told apart by the version nibble; raw
+// IPv4 and IPv6, which carry one version only) and BSD loopback (NULL,
+// whose address family is matched in either byte order, and LOOP).
 //
 // Live and offline. Compile is for a live AF_PACKET socket, where the
 // kernel has already moved the outer VLAN tag of a frame into skb

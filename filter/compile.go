@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/linktype"
 	"golang.org/x/net/bpf"
 )
 
@@ -26,26 +26,26 @@ const (
 // ancillary loads, and falls back to a tag still inside the frame. Such
 // programs run in the kernel but not in x/net/bpf's VM; use CompileOffline
 // for frames read from capture files.
-func Compile(expr string, link decode.LinkType, snaplen uint32) ([]bpf.Instruction, error) {
+func Compile(expr string, link linktype.Type, snaplen uint32) ([]bpf.Instruction, error) {
 	return compile(expr, link, snaplen, true)
 }
 
 // CompileOffline is Compile for frames that still carry their VLAN tags,
 // such as packets read from a capture file: "vlan" tests the tag in the
 // frame and moves later offsets past it, like "tcpdump -r".
-func CompileOffline(expr string, link decode.LinkType, snaplen uint32) ([]bpf.Instruction, error) {
+func CompileOffline(expr string, link linktype.Type, snaplen uint32) ([]bpf.Instruction, error) {
 	return compile(expr, link, snaplen, false)
 }
 
-func compile(expr string, link decode.LinkType, snaplen uint32, live bool) ([]bpf.Instruction, error) {
+func compile(expr string, link linktype.Type, snaplen uint32, live bool) ([]bpf.Instruction, error) {
 	return compileWith(expr, link, snaplen, live, true)
 }
 
 // compileWith can skip the optimiser, so tests can check both outputs.
-func compileWith(expr string, link decode.LinkType, snaplen uint32, live, optimize bool) ([]bpf.Instruction, error) {
+func compileWith(expr string, link linktype.Type, snaplen uint32, live, optimize bool) ([]bpf.Instruction, error) {
 	li, ok := linkInfoFor(link)
 	if !ok {
-		return nil, fmt.Errorf("filter: link type %d is not supported (Ethernet, Linux SLL and raw IP are)", link)
+		return nil, fmt.Errorf("filter: link type %d is not supported (Ethernet, Linux SLL and SLL2, raw IP, raw IPv4 and IPv6, BSD loopback are)", link)
 	}
 	li.live = live && li.ether
 	if snaplen == 0 {
@@ -94,14 +94,24 @@ func compileWith(expr string, link decode.LinkType, snaplen uint32, live, optimi
 	return prog, nil
 }
 
-func linkInfoFor(link decode.LinkType) (linkInfo, bool) {
+func linkInfoFor(link linktype.Type) (linkInfo, bool) {
 	switch link {
-	case decode.LinkEthernet:
+	case linktype.Ethernet:
 		return linkInfo{etherType: 12, nl: 14, ether: true}, true
-	case decode.LinkLinuxSLL:
+	case linktype.LinuxSLL:
 		return linkInfo{etherType: 14, nl: 16}, true
-	case decode.LinkRaw, decode.LinkRawDLT12, decode.LinkRawDLT14:
+	case linktype.LinuxSLL2:
+		return linkInfo{etherType: 0, nl: 20}, true
+	case linktype.Raw, linktype.RawDLT12, linktype.RawDLT14:
 		return linkInfo{etherType: -1, nl: 0}, true
+	case linktype.IPv4:
+		return linkInfo{etherType: -1, nl: 0, only: etIPv4}, true
+	case linktype.IPv6:
+		return linkInfo{etherType: -1, nl: 0, only: etIPv6}, true
+	case linktype.Null:
+		return linkInfo{etherType: -1, nl: 4, family: familyHost}, true
+	case linktype.Loop:
+		return linkInfo{etherType: -1, nl: 4, family: familyNet}, true
 	}
 	return linkInfo{}, false
 }
