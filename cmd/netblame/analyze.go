@@ -54,12 +54,12 @@ type analyzeOptions struct {
 	filter viewFilter
 }
 
-var analyzeOpts = &analyzeOptions{}
-
-var analyzeCmd = &cobra.Command{
-	Use:   "analyze [flags] FILE...",
-	Short: "Analyse capture files: packets, flows and TCP events",
-	Long: `Analyse pcap and pcapng files (plain, gzip or zstd; detected from content).
+func newAnalyzeCmd() *cobra.Command {
+	analyzeOpts := &analyzeOptions{}
+	analyzeCmd := &cobra.Command{
+		Use:   "analyze [flags] FILE...",
+		Short: "Analyse capture files: packets, flows and TCP events",
+		Long: `Analyse pcap and pcapng files (plain, gzip or zstd; detected from content).
 
 Views (one at a time; the default is the conversation table):
   (default)              one row a flow: endpoints (client first), start,
@@ -111,19 +111,17 @@ any of them, --host and --port together must both match) narrow only what
 the views print to packets and flows between matching endpoints: the flow
 table still sees every packet -f keeps, so the analysis is unchanged. They
 are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
-	Args: func(cmd *cobra.Command, args []string) error {
-		if len(args)+len(analyzeOpts.files) == 0 {
-			return inputErr(errors.New("analyze: no capture file given"))
-		}
-		return nil
-	},
-	RunE: func(cmd *cobra.Command, args []string) error {
-		o := analyzeOpts
-		return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), append(append([]string(nil), o.files...), args...))
-	},
-}
-
-func init() {
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args)+len(analyzeOpts.files) == 0 {
+				return inputErr(errors.New("analyze: no capture file given"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := analyzeOpts
+			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), append(append([]string(nil), o.files...), args...))
+		},
+	}
 	f := analyzeCmd.Flags()
 	f.StringArrayVarP(&analyzeOpts.files, "read", "r", nil, "capture file to read (repeatable; positional FILEs also work)")
 	analyzeOpts.format = addFormatFlag(analyzeCmd)
@@ -142,7 +140,7 @@ func init() {
 	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
-	rootCmd.AddCommand(analyzeCmd)
+	return analyzeCmd
 }
 
 // view is what analyze prints for one file: it sees every packet read

@@ -12,17 +12,20 @@ import (
 	"github.com/netblame/netblame/bench"
 )
 
-var benchOpts struct {
+// benchOptions are the flags of `netblame bench`.
+type benchOptions struct {
 	file    string
 	packets int
 	suites  []string
 	format  *string
 }
 
-var benchCmd = &cobra.Command{
-	Use:   "bench",
-	Short: "Run the benchmark suites: netblame and its peers on the same capture",
-	Long: `Run netblame's benchmark suites, each measuring netblame and its peers
+func newBenchCmd() *cobra.Command {
+	o := &benchOptions{}
+	benchCmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run the benchmark suites: netblame and its peers on the same capture",
+		Long: `Run netblame's benchmark suites, each measuring netblame and its peers
 (tshark and tcpdump, when installed) on the same capture in the same run,
 and print ns per packet, million packets per second and the ratio of each
 peer to netblame.
@@ -33,47 +36,47 @@ concurrent TCP downloads with some loss, IPv6 and VLAN, at snaplen 128).
 The gopacket peers are not linked into this binary (it links no benchmark
 library); the same suites with them run from a source checkout under
 'go test -run '^$' -bench Suites ./bench'.`,
-	Args: cobra.NoArgs,
-	RunE: func(cmd *cobra.Command, _ []string) error {
-		f, err := parseFormat(*benchOpts.format)
-		if err != nil {
-			return err
-		}
-		in, cleanup, err := benchInput()
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		fmt.Fprintf(cmd.ErrOrStderr(), "input: %s (%d packets)\n", in.Path, in.Packets)
-		fmt.Fprintln(cmd.ErrOrStderr(), "gopacket peers: not in this binary; run go test -run '^$' -bench Suites ./bench in a netblame checkout")
-		return runSuites(cmd, in, f)
-	},
-}
-
-func init() {
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := parseFormat(*o.format)
+			if err != nil {
+				return err
+			}
+			in, cleanup, err := o.input()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			fmt.Fprintf(cmd.ErrOrStderr(), "input: %s (%d packets)\n", in.Path, in.Packets)
+			fmt.Fprintln(cmd.ErrOrStderr(), "gopacket peers: not in this binary; run go test -run '^$' -bench Suites ./bench in a netblame checkout")
+			return o.runSuites(cmd, in, f)
+		},
+	}
 	fl := benchCmd.Flags()
-	fl.StringVarP(&benchOpts.file, "read", "r", "", "capture file to run on (default: generated traffic)")
-	fl.IntVar(&benchOpts.packets, "packets", 1_000_000, "packets of generated traffic")
-	fl.StringSliceVar(&benchOpts.suites, "suite", nil, "suites to run (default: all)")
-	benchOpts.format = addFormatFlag(benchCmd)
-	rootCmd.AddCommand(benchCmd)
+	fl.StringVarP(&o.file, "read", "r", "", "capture file to run on (default: generated traffic)")
+	fl.IntVar(&o.packets, "packets", 1_000_000, "packets of generated traffic")
+	fl.StringSliceVar(&o.suites, "suite", nil, "suites to run (default: all)")
+	o.format = addFormatFlag(benchCmd)
+	return benchCmd
 }
 
-func benchInput() (bench.Input, func(), error) {
-	if benchOpts.file != "" {
-		n, err := bench.CountPackets(benchOpts.file)
+// input is the capture to run on: --read, or generated traffic in a
+// temporary file that cleanup removes.
+func (o *benchOptions) input() (in bench.Input, cleanup func(), err error) {
+	if o.file != "" {
+		n, err := bench.CountPackets(o.file)
 		if err != nil {
 			return bench.Input{}, nil, inputErr(err)
 		}
-		return bench.Input{Path: benchOpts.file, Packets: n}, func() {}, nil
+		return bench.Input{Path: o.file, Packets: n}, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "netblame-bench")
 	if err != nil {
 		return bench.Input{}, nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
+	cleanup = func() { os.RemoveAll(dir) }
 	path := filepath.Join(dir, "traffic.pcap")
-	n, err := bench.WriteTraffic(path, bench.DefaultTraffic, benchOpts.packets)
+	n, err := bench.WriteTraffic(path, bench.DefaultTraffic, o.packets)
 	if err != nil {
 		cleanup()
 		return bench.Input{}, nil, err
@@ -90,7 +93,7 @@ type benchRow struct {
 	ratio       float64 // this case's ns/pkt over netblame's
 }
 
-func runSuites(cmd *cobra.Command, in bench.Input, f outputFormat) error {
+func (o *benchOptions) runSuites(cmd *cobra.Command, in bench.Input, f outputFormat) error {
 	tw := newTableWriter(cmd.OutOrStdout(), f, []column[benchRow]{
 		{"SUITE", "suite", func(r benchRow) any { return r.suite }},
 		{"IMPL", "impl", func(r benchRow) any { return r.impl }},
@@ -100,7 +103,7 @@ func runSuites(cmd *cobra.Command, in bench.Input, f outputFormat) error {
 		{"X NETBLAME", "times_netblame", func(r benchRow) any { return round2(r.ratio) }},
 	})
 	for _, s := range bench.Suites(in) {
-		if len(benchOpts.suites) > 0 && !slices.Contains(benchOpts.suites, s.Name) {
+		if len(o.suites) > 0 && !slices.Contains(o.suites, s.Name) {
 			continue
 		}
 		var base float64

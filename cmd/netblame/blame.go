@@ -29,12 +29,12 @@ type blameOptions struct {
 	clientFiles, serverFiles []string
 }
 
-var blameOpts = &blameOptions{}
-
-var blameCmd = &cobra.Command{
-	Use:   "blame [flags] CLIENT_SIDE SERVER_SIDE | -r FILE... --server-side FILE...",
-	Short: "Correlate a client-side and a server-side capture: is it the network?",
-	Long: `Correlate two captures of the same traffic: CLIENT_SIDE taken near the
+func newBlameCmd() *cobra.Command {
+	blameOpts := &blameOptions{}
+	blameCmd := &cobra.Command{
+		Use:   "blame [flags] CLIENT_SIDE SERVER_SIDE | -r FILE... --server-side FILE...",
+		Short: "Correlate a client-side and a server-side capture: is it the network?",
+		Long: `Correlate two captures of the same traffic: CLIENT_SIDE taken near the
 client (a SPAN port on its switch, say), SERVER_SIDE at or near the server.
 Connections are matched (through NAT too), packets are matched, the clocks'
 offset and drift are estimated, and every loss, retransmission, zero window
@@ -52,28 +52,26 @@ evidence. --format json prints one object (verdict, reason, clock_offset_s,
 clock_drift_ppm, flows with lost_between, capture_drops, retransmissions,
 zero_window_s, transit_ms, think_ms and evidence); --format csv prints the
 connection table.`,
-	Args: func(cmd *cobra.Command, args []string) error {
-		if len(blameOpts.clientFiles)+len(blameOpts.serverFiles) > 0 {
-			if len(args) != 0 || len(blameOpts.clientFiles) == 0 || len(blameOpts.serverFiles) == 0 {
-				return inputErr(errors.New("blame: with -r, give every client-side file with -r and every server-side file with --server-side, and no other argument"))
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(blameOpts.clientFiles)+len(blameOpts.serverFiles) > 0 {
+				if len(args) != 0 || len(blameOpts.clientFiles) == 0 || len(blameOpts.serverFiles) == 0 {
+					return inputErr(errors.New("blame: with -r, give every client-side file with -r and every server-side file with --server-side, and no other argument"))
+				}
+				return nil
+			}
+			if len(args) != 2 {
+				return inputErr(fmt.Errorf("blame: want CLIENT_SIDE and SERVER_SIDE capture files, got %d argument(s)", len(args)))
 			}
 			return nil
-		}
-		if len(args) != 2 {
-			return inputErr(fmt.Errorf("blame: want CLIENT_SIDE and SERVER_SIDE capture files, got %d argument(s)", len(args)))
-		}
-		return nil
-	},
-	RunE: func(cmd *cobra.Command, args []string) error {
-		client, server := blameOpts.clientFiles, blameOpts.serverFiles
-		if len(args) == 2 {
-			client, server = args[:1], args[1:]
-		}
-		return blameOpts.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), client, server)
-	},
-}
-
-func init() {
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, server := blameOpts.clientFiles, blameOpts.serverFiles
+			if len(args) == 2 {
+				client, server = args[:1], args[1:]
+			}
+			return blameOpts.run(cmd.OutOrStdout(), cmd.ErrOrStderr(), client, server)
+		},
+	}
 	f := blameCmd.Flags()
 	f.StringVar(&blameOpts.format, "format", string(formatText), "output format: text, json (one object) or csv (the connection table)")
 	f.StringVar(&blameOpts.flow, "flow", "", "only this connection: ip:port-ip:port in either order ([v6]:port for IPv6), or one ip:port endpoint")
@@ -83,7 +81,7 @@ func init() {
 	f.StringArrayVarP(&blameOpts.clientFiles, "read", "r", nil, "a client-side capture file or directory (repeat for rotated files)")
 	f.StringArrayVar(&blameOpts.serverFiles, "server-side", nil, "a server-side capture file or directory (repeat for rotated files)")
 	f.BoolVar(&blameOpts.noOrient, "no-orient", false, "judge the files in the order given even when the captures show the second is nearer the client")
-	rootCmd.AddCommand(blameCmd)
+	return blameCmd
 }
 
 // options turns the flags into correlate options.

@@ -49,12 +49,12 @@ type captureOpts struct {
 	quiet        bool
 }
 
-var capOpts captureOpts
-
-var captureCmd = &cobra.Command{
-	Use:   "capture -i IFACE [-f EXPR] [-w FILE] [-c N] [--duration D] [--workers N]",
-	Short: "Capture live from an interface (AF_PACKET ring, eBPF prefilter), write pcap/pcapng, analyse live",
-	Long: `Capture packets from a network interface through AF_PACKET TPACKET_V3
+func newCaptureCmd() *cobra.Command {
+	var capOpts captureOpts
+	captureCmd := &cobra.Command{
+		Use:   "capture -i IFACE [-f EXPR] [-w FILE] [-c N] [--duration D] [--workers N]",
+		Short: "Capture live from an interface (AF_PACKET ring, eBPF prefilter), write pcap/pcapng, analyse live",
+		Long: `Capture packets from a network interface through AF_PACKET TPACKET_V3
 rings, filtered in the kernel by a tcpdump-style expression (compiled to
 eBPF, or classic BPF when eBPF cannot be loaded).
 
@@ -68,13 +68,11 @@ packet.
 SIGINT or SIGTERM stop the capture cleanly: files are flushed and closed,
 and the statistics (captured, kernel drops, filter counters, per worker)
 are printed on stderr. Needs CAP_NET_RAW, and CAP_BPF for the eBPF filter.`,
-	Args: cobra.NoArgs,
-	RunE: func(cmd *cobra.Command, args []string) error {
-		return runCapture(cmd, capOpts)
-	},
-}
-
-func init() {
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCapture(cmd, capOpts)
+		},
+	}
 	f := captureCmd.Flags()
 	f.StringVarP(&capOpts.iface, "interface", "i", "", "interface to capture on (required)")
 	f.StringVarP(&capOpts.filter, "filter", "f", "", "capture filter, tcpdump syntax")
@@ -94,7 +92,7 @@ func init() {
 	f.IntVar(&capOpts.blockSize, "block-size", 0, fmt.Sprintf("ring block size in bytes (default %d)", ring.DefaultBlockSize))
 	f.IntVar(&capOpts.blocks, "blocks", 0, fmt.Sprintf("ring blocks per worker (default %d)", ring.DefaultNumBlocks))
 	f.BoolVarP(&capOpts.quiet, "quiet", "q", false, "do not print a line per packet when neither -w nor --analyze is given")
-	rootCmd.AddCommand(captureCmd)
+	return captureCmd
 }
 
 func runCapture(cmd *cobra.Command, o captureOpts) error {

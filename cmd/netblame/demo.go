@@ -14,47 +14,45 @@ import (
 	"github.com/netblame/netblame/samples"
 )
 
-var demoFormat string
-
-var demoCmd = &cobra.Command{
-	Use:   "demo [PAIR]",
-	Short: "Run blame on the sample two-point captures shipped with netblame",
-	Long: `Run blame on each two-point capture pair shipped with netblame (real
+func newDemoCmd() *cobra.Command {
+	var demoFormat string
+	demoCmd := &cobra.Command{
+		Use:   "demo [PAIR]",
+		Short: "Run blame on the sample two-point captures shipped with netblame",
+		Long: `Run blame on each two-point capture pair shipped with netblame (real
 Linux TCP through a router, captured near the client and on the server; see
 samples/twopoint/README.md) and print each verdict beside the one its ground
 truth expects. With a PAIR name, print that pair's full blame report.`,
-	Args: cobra.MaximumNArgs(1),
-	RunE: func(cmd *cobra.Command, args []string) error {
-		f, err := parseFormat(demoFormat)
-		if err != nil {
-			return err
-		}
-		names := samples.Names()
-		if len(args) == 1 {
-			if !slices.Contains(names, args[0]) {
-				return inputErr(fmt.Errorf("demo: no pair %q (have %v)", args[0], names))
-			}
-			d, err := runDemo(args[0])
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := parseFormat(demoFormat)
 			if err != nil {
 				return err
 			}
-			return writeBlame(cmd.OutOrStdout(), f, d.rep)
-		}
-		var rows []demoResult
-		for _, name := range names {
-			d, err := runDemo(name)
-			if err != nil {
-				return err
+			names := samples.Names()
+			if len(args) == 1 {
+				if !slices.Contains(names, args[0]) {
+					return inputErr(fmt.Errorf("demo: no pair %q (have %v)", args[0], names))
+				}
+				d, err := runDemo(args[0])
+				if err != nil {
+					return err
+				}
+				return writeBlame(cmd.OutOrStdout(), f, d.rep)
 			}
-			rows = append(rows, d)
-		}
-		return writeDemo(cmd.OutOrStdout(), f, rows)
-	},
-}
-
-func init() {
+			var rows []demoResult
+			for _, name := range names {
+				d, err := runDemo(name)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, d)
+			}
+			return writeDemo(cmd.OutOrStdout(), f, rows)
+		},
+	}
 	demoCmd.Flags().StringVar(&demoFormat, "format", string(formatText), "output format: text, json (JSON lines) or csv")
-	rootCmd.AddCommand(demoCmd)
+	return demoCmd
 }
 
 // demoResult is one sample pair's verdict and the one its truth expects.

@@ -16,7 +16,6 @@ import (
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // Exit statuses, as DESIGN.md fixes them.
@@ -51,40 +50,45 @@ func inputErr(err error) error {
 	return usageError{err}
 }
 
-var rootCmd = &cobra.Command{
-	Use:           "netblame",
-	Short:         "Is it the network? Packet capture analysis and two-point blame",
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
-
-// started is set once cobra has accepted the command line (command, flags
-// and arguments) and is about to run the command: an error before that is
-// a usage error.
-var started bool
-
-func init() {
-	// Unknown flags and bad flag values are usage errors (exit status 1);
-	// subcommands inherit this.
-	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
-	rootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to `file` (for go tool pprof)")
-	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
-		started = true
-		return startCPUProfile()
-	}
-}
-
-// cpuProfile is the --cpuprofile file; profiling stops when runIO returns.
-var (
+// root is one run's command tree and what it learns while running.
+type root struct {
+	cmd *cobra.Command
+	// started is set once cobra has accepted the command line (command,
+	// flags and arguments) and is about to run the command: an error
+	// before that is a usage error.
+	started bool
+	// cpuProfile is the --cpuprofile file; profiling stops when the run
+	// ends.
 	cpuProfile     string
 	cpuProfileFile *os.File
-)
+}
 
-func startCPUProfile() error {
-	if cpuProfile == "" {
+// newRoot builds the command tree afresh, so every run (and every test
+// calling runIO) starts from the flags' defaults.
+func newRoot() *root {
+	r := &root{cmd: &cobra.Command{
+		Use:           "netblame",
+		Short:         "Is it the network? Packet capture analysis and two-point blame",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}}
+	// Unknown flags and bad flag values are usage errors (exit status 1);
+	// subcommands inherit this.
+	r.cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
+	r.cmd.PersistentFlags().StringVar(&r.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to `file` (for go tool pprof)")
+	r.cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		r.started = true
+		return r.startCPUProfile()
+	}
+	r.cmd.AddCommand(newAnalyzeCmd(), newBlameCmd(), newCaptureCmd(), newDemoCmd(), newBenchCmd())
+	return r
+}
+
+func (r *root) startCPUProfile() error {
+	if r.cpuProfile == "" {
 		return nil
 	}
-	f, err := os.Create(cpuProfile)
+	f, err := os.Create(r.cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -92,17 +96,17 @@ func startCPUProfile() error {
 		f.Close()
 		return err
 	}
-	cpuProfileFile = f
+	r.cpuProfileFile = f
 	return nil
 }
 
-func stopCPUProfile() error {
-	if cpuProfileFile == nil {
+func (r *root) stopCPUProfile() error {
+	if r.cpuProfileFile == nil {
 		return nil
 	}
 	pprof.StopCPUProfile()
-	err := cpuProfileFile.Close()
-	cpuProfileFile = nil
+	err := r.cpuProfileFile.Close()
+	r.cpuProfileFile = nil
 	return err
 }
 
@@ -113,16 +117,14 @@ func main() {
 func run(args []string) int { return runIO(args, os.Stdout, os.Stderr) }
 
 // runIO runs one command line with its output going to stdout and stderr
-// (commands write through cmd.OutOrStdout and cmd.ErrOrStderr). Tests call
-// it repeatedly in one process, so every flag is first reset to its default.
+// (commands write through cmd.OutOrStdout and cmd.ErrOrStderr).
 func runIO(args []string, stdout, stderr io.Writer) int {
-	resetFlags(rootCmd)
-	started = false
-	rootCmd.SetArgs(args)
-	rootCmd.SetOut(stdout)
-	rootCmd.SetErr(stderr)
-	err := rootCmd.Execute()
-	if perr := stopCPUProfile(); err == nil && perr != nil {
+	r := newRoot()
+	r.cmd.SetArgs(args)
+	r.cmd.SetOut(stdout)
+	r.cmd.SetErr(stderr)
+	err := r.cmd.Execute()
+	if perr := r.stopCPUProfile(); err == nil && perr != nil {
 		err = fmt.Errorf("cpu profile: %w", perr)
 	}
 	if err == nil {
@@ -134,26 +136,8 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "netblame:", err)
 	var ue usageError
-	if errors.As(err, &ue) || !started {
+	if errors.As(err, &ue) || !r.started {
 		return exitInput
 	}
 	return exitRuntime
-}
-
-// resetFlags puts every flag of cmd and its subcommands back to its default,
-// undoing what an earlier Execute in the same process parsed.
-func resetFlags(cmd *cobra.Command) {
-	reset := func(f *pflag.Flag) {
-		if sv, ok := f.Value.(pflag.SliceValue); ok {
-			_ = sv.Replace(nil)
-		} else {
-			_ = f.Value.Set(f.DefValue)
-		}
-		f.Changed = false
-	}
-	cmd.Flags().VisitAll(reset)
-	cmd.PersistentFlags().VisitAll(reset)
-	for _, c := range cmd.Commands() {
-		resetFlags(c)
-	}
 }
