@@ -67,8 +67,18 @@ func runScenario(t *testing.T, s netlab.Scenario) []string {
 	}
 	errs := checkTruth(rep, &res.Truth)
 	if len(errs) > 0 {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		t.Logf("report:\n%s", b)
+		// The whole report of a small scenario; of a large one (20,000
+		// connections would be two million lines) the verdict and the
+		// connections the errors name would do, so only its head.
+		if len(rep.Flows) <= 50 {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			t.Logf("report:\n%s", b)
+		} else {
+			t.Logf("report: verdict %s: %s (%d connections; set NETBLAME_KEEP_LAB=DIR to keep the captures)", rep.Verdict, rep.Reason, len(rep.Flows))
+		}
+		if len(errs) > 20 {
+			errs = append(errs[:20], fmt.Sprintf("and %d more", len(errs)-20))
+		}
 		if dir := os.Getenv("NETBLAME_KEEP_LAB"); dir != "" {
 			os.CopyFS(dir+"/"+s.Name, os.DirFS(res.Dir))
 		}

@@ -244,30 +244,36 @@ func isMarker(line string) bool {
 // package prints it: indentation, file:line, colon, message.
 var logLine = regexp.MustCompile(`^( *)[^ :]+\.go:\d+: (.*)$`)
 
+// maxReasonLines bounds how many lines of a skip message the summary keeps.
+const maxReasonLines = 20
+
 // skipReason returns the message a skipped test gave: the last message it
 // logged before "--- SKIP" (t.Skip logs its arguments just before
 // stopping), with continuation lines of a multi-line message joined by
 // " ". A test that logged nothing (t.SkipNow) gives "(no reason given)".
 func skipReason(output []string) string {
-	reason := ""
+	// The message's parts, joined once at the end: a test may log
+	// millions of lines before it skips, and joining as they come would
+	// take quadratic time.
+	var parts []string
 	indent := -1 // indentation of the message being read, -1 when none
 	for _, raw := range output {
 		line := strings.TrimRight(raw, "\n")
 		if m := logLine.FindStringSubmatch(line); m != nil {
-			reason = strings.TrimSpace(m[2])
+			parts = append(parts[:0], strings.TrimSpace(m[2]))
 			indent = len(m[1])
 			continue
 		}
-		if indent >= 0 && strings.HasPrefix(line, strings.Repeat(" ", indent+4)) {
-			reason += " " + strings.TrimSpace(line)
+		if indent >= 0 && len(parts) < maxReasonLines && strings.HasPrefix(line, strings.Repeat(" ", indent+4)) {
+			parts = append(parts, strings.TrimSpace(line))
 			continue
 		}
 		indent = -1
 	}
-	if reason == "" {
+	if len(parts) == 0 || parts[0] == "" {
 		return "(no reason given)"
 	}
-	return reason
+	return strings.Join(parts, " ")
 }
 
 // summary prints the skipped tests grouped by reason, most common first,

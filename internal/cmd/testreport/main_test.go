@@ -147,3 +147,18 @@ func TestModuleFromGoMod(t *testing.T) {
 		t.Errorf("moduleFromGoMod of a missing file = %q", got)
 	}
 }
+
+// TestSkipReasonLongMessage: a skip message of a million continuation
+// lines (a test that logged a whole report first) is cut to
+// maxReasonLines, and the earlier messages are dropped.
+func TestSkipReasonLongMessage(t *testing.T) {
+	out := []string{"    x_test.go:10: an earlier message\n", "    x_test.go:12: skipped: the truth failed\n"}
+	for range 1_000_000 {
+		out = append(out, "        detail\n")
+	}
+	got := skipReason(out)
+	want := "skipped: the truth failed" + strings.Repeat(" detail", maxReasonLines-1)
+	if got != want {
+		t.Errorf("reason %.80q... (%d bytes), want %q", got, len(got), want)
+	}
+}
