@@ -139,8 +139,7 @@ func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, 
 		}
 	}
 	if ev != 0 {
-		g := segment{t: t, sl: sl, hot: hot, c: c, side: side, dir: dir, p: p, now: ts, frame: frame, out: out}
-		s.emitTCP(&g, ev, 0, windowMove{oldWin, w, oldEdge, ack + w - r.baseSeq})
+		s.emitTCP(t, sl, ev, frame, ts, 0, out, oldWin, w, oldEdge, ack+w-r.baseSeq)
 	}
 	out.Events = ev
 	return true

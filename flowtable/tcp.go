@@ -35,9 +35,8 @@ const (
 // RTT samples come from a data segment to the first ACK that covers it
 // (never from retransmitted data, Karn's rule), and from a TSval sent with
 // data to its echo.
-func (s *shard) analyzeTCP(g *segment, reused bool) EventSet {
-	hot, c, dir, p, now, frame, out := g.hot, g.c, g.dir, g.p, g.now, g.frame, g.out
-	side := g.side & 1 // lets the compiler drop the bounds checks of the [2] arrays
+func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side uint, dir Direction, p *decode.Packet, now int64, frame uint64, reused bool, out *PacketResult) EventSet {
+	side &= 1 // lets the compiler drop the bounds checks of the [2] arrays
 	f, r := &hot.dir[side], &hot.dir[side^1]
 	oldNext := f.nextSeq
 	seq, ack := p.Seq, p.Ack
@@ -317,44 +316,22 @@ func (s *shard) analyzeTCP(g *segment, reused bool) EventSet {
 	}
 
 	if ev != 0 {
-		s.emitTCP(g, ev, retransDelay, windowMove{oldWin, newWin, oldEdge, newEdge})
+		s.emitTCP(t, sl, ev, frame, now, retransDelay, out, oldWin, newWin, oldEdge, newEdge)
 	}
 	return ev
 }
 
-// segment is one TCP segment on its way through the analysis: its flow's
-// slot and state, who sent it, when, and where its result goes. It lives
-// on the caller's stack.
-type segment struct {
-	t     *Table
-	sl    uint32
-	hot   *flowHot
-	c     *flowCold
-	side  uint      // the sender's canonical side
-	dir   Direction // the sender's direction
-	p     *decode.Packet
-	now   int64
-	frame uint64
-	out   *PacketResult
-}
-
-// windowMove is how a segment moved its receiver's window: the scaled
-// window and the right edge (relative) before and after.
-type windowMove struct{ oldWin, newWin, oldEdge, newEdge uint32 }
-
-// emitTCP hands a segment's events to emit; delay is the retransmission's
-// wait, w the window's move for a WindowShrink.
-func (s *shard) emitTCP(g *segment, ev EventSet, delay int64, w windowMove) {
-	out := g.out
+// emitTCP hands a segment's events to emit.
+func (s *shard) emitTCP(t *Table, sl uint32, ev EventSet, frame uint64, now int64, delay int64, out *PacketResult, oldWin, newWin, oldEdge, newEdge uint32) {
 	rec := EventRecord{
-		Frame: g.frame, TS: g.now, Flow: out.Flow, Dir: out.Dir,
+		Frame: frame, TS: now, Flow: out.Flow, Dir: out.Dir,
 		Seq: out.RelSeq, Ack: out.RelAck, Len: out.Len, Window: out.Window,
 		Delay: time.Duration(delay),
 	}
 	if ev.Has(WindowShrink) {
-		rec.OldWindow, rec.NewWindow, rec.OldRightEdge, rec.NewRightEdge = int64(w.oldWin), int64(w.newWin), w.oldEdge, w.newEdge
+		rec.OldWindow, rec.NewWindow, rec.OldRightEdge, rec.NewRightEdge = int64(oldWin), int64(newWin), oldEdge, newEdge
 	}
-	s.emit(g.t, g.sl, ev, &rec)
+	s.emit(t, sl, ev, &rec)
 }
 
 // firstRTT sets Wireshark's iRTT at the first pure ACK after a SYN (a zero

@@ -73,8 +73,7 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 		// know: an IP fragment (it would reassemble first) or a header
 		// claiming more than the datagram holds.
 		if !p.Has(decode.Fragment) && !p.Has(decode.ShortIPLength) && p.PayloadLen >= 0 {
-			g := segment{t: t, sl: sl, hot: hot, c: c, side: uint(side), dir: dir, p: p, now: ts, frame: frame, out: out}
-			ev := s.analyzeTCP(&g, reused)
+			ev := s.analyzeTCP(t, sl, hot, c, uint(side), dir, p, ts, frame, reused, out)
 			out.Analyzed = true
 			out.Events = ev
 		}
