@@ -3,6 +3,8 @@ package dns
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"net/netip"
 	"testing"
 )
@@ -199,6 +201,27 @@ func FuzzParse(f *testing.F) {
 		}
 		if err != nil && (m.ErrOffset < 0 || m.ErrOffset > len(msg)) {
 			t.Fatalf("error offset %d in a message of %d bytes", m.ErrOffset, len(msg))
+		}
+	})
+}
+
+// BenchmarkVersusGopacket parses the same response with this package and
+// with gopacket's layers.DNS (reused, as its DecodingLayerParser would).
+func BenchmarkVersusGopacket(b *testing.B) {
+	r := newMsg(7, 0x8180, 1, 2, 0, 0).name("www.example.com", 0).u16(TypeA, ClassIN).
+		name("", 12).rr(TypeA, 1, []byte{1, 2, 3, 4}).name("", 12).rr(TypeA, 1, []byte{5, 6, 7, 8}).b
+	b.Run("netblame", func(b *testing.B) {
+		var m Message
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = m.Parse(r)
+		}
+	})
+	b.Run("gopacket", func(b *testing.B) {
+		var d layers.DNS
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = d.DecodeFromBytes(r, gopacket.NilDecodeFeedback)
 		}
 	})
 }
