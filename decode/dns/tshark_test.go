@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/decode/dns"
+	"github.com/netblame/netblame/internal/payloadtest"
 	"github.com/netblame/netblame/internal/sharedtest"
 	"github.com/netblame/netblame/internal/tsharktest"
 )
@@ -65,30 +65,14 @@ func TestTsharkFields(t *testing.T) {
 // ourFields parses every UDP datagram on a DNS port and returns, by frame
 // number, the compared fields joined as normalize joins tshark's.
 func ourFields(path string) map[string]string {
-	r, err := capfile.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer r.Close()
 	out := map[string]string{}
-	var (
-		cp capfile.Packet
-		dp decode.Packet
-		m  dns.Message
-	)
-	for r.Next(&cp) == nil {
-		if dp.Decode(cp.Data, cp.Link) != nil && dp.Layer < decode.LayerTransport {
-			continue
+	var m dns.Message
+	_ = payloadtest.Each(path, func(frame uint64, dp *decode.Packet, payload []byte) {
+		if !dp.IsUDP() || !(dns.IsPort(dp.SrcPort) || dns.IsPort(dp.DstPort)) {
+			return
 		}
-		if !dp.IsUDP() || dp.Has(decode.Fragment) || !(dns.IsPort(dp.SrcPort) || dns.IsPort(dp.DstPort)) {
-			continue
-		}
-		end := min(dp.PayloadOffset+dp.CapPayloadLen, len(cp.Data))
-		if dp.CapPayloadLen <= 0 || dp.PayloadOffset > end {
-			continue
-		}
-		if m.Parse(cp.Data[dp.PayloadOffset:end]) != nil && !m.HasQuestion {
-			continue
+		if m.Parse(payload) != nil && !m.HasQuestion {
+			return
 		}
 		resp, rcode := "0", "" // tshark shows the rcode of responses only
 		if m.Response() {
@@ -109,8 +93,8 @@ func ourFields(path string) map[string]string {
 			}
 		}
 		vals := []string{resp, rcode, name, typ, strings.Join(a, ","), strings.Join(aaaa, ",")}
-		out[strconv.FormatUint(cp.Frame, 10)] = strings.Join(normalize(vals), "|")
-	}
+		out[strconv.FormatUint(frame, 10)] = strings.Join(normalize(vals), "|")
+	})
 	return out
 }
 

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/decode/httphead"
+	"github.com/netblame/netblame/internal/payloadtest"
 	"github.com/netblame/netblame/internal/sharedtest"
 	"github.com/netblame/netblame/internal/tsharktest"
 )
@@ -117,30 +117,17 @@ func TestTshark(t *testing.T) {
 // heads returns, by frame, the fields of every segment whose payload holds
 // a whole HTTP/1.x header block.
 func heads(path string) map[string]string {
-	r, err := capfile.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer r.Close()
 	out := map[string]string{}
-	var (
-		cp capfile.Packet
-		dp decode.Packet
-		h  httphead.Head
-	)
-	for r.Next(&cp) == nil {
-		if dp.Decode(cp.Data, cp.Link) != nil || !dp.IsTCP() || dp.CapPayloadLen <= 0 {
-			continue
-		}
-		end := min(dp.PayloadOffset+dp.CapPayloadLen, len(cp.Data))
-		if h.Parse(cp.Data[dp.PayloadOffset:end]) != nil || !h.Complete {
-			continue
+	var h httphead.Head
+	_ = payloadtest.Each(path, func(frame uint64, dp *decode.Packet, payload []byte) {
+		if !dp.IsTCP() || h.Parse(payload) != nil || !h.Complete {
+			return
 		}
 		code := ""
 		if !h.Request {
 			code = strconv.Itoa(h.Code)
 		}
-		out[strconv.FormatUint(cp.Frame, 10)] = string(h.Method) + "|" + string(h.URI) + "|" + code + "|" + string(h.Host) + "|" + string(h.UserAgent)
-	}
+		out[strconv.FormatUint(frame, 10)] = string(h.Method) + "|" + string(h.URI) + "|" + code + "|" + string(h.Host) + "|" + string(h.UserAgent)
+	})
 	return out
 }

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/decode/tlshello"
+	"github.com/netblame/netblame/internal/payloadtest"
 	"github.com/netblame/netblame/internal/pkttest"
 	"github.com/netblame/netblame/internal/sharedtest"
 	"github.com/netblame/netblame/internal/tsharktest"
@@ -171,30 +171,20 @@ func TestTshark(t *testing.T) {
 
 // hellos returns, by frame, "sni|alpn,alpn" of every whole ClientHello.
 func hellos(t *testing.T, path string) map[string]string {
-	r, err := capfile.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	out := map[string]string{}
-	var (
-		cp capfile.Packet
-		dp decode.Packet
-		h  tlshello.Hello
-	)
-	for r.Next(&cp) == nil {
-		if dp.Decode(cp.Data, cp.Link) != nil || !dp.IsTCP() || dp.CapPayloadLen <= 0 {
-			continue
-		}
-		end := min(dp.PayloadOffset+dp.CapPayloadLen, len(cp.Data))
-		if h.Parse(cp.Data[dp.PayloadOffset:end]) != nil || h.Type != tlshello.TypeClientHello || h.Partial {
-			continue
+	var h tlshello.Hello
+	err := payloadtest.Each(path, func(frame uint64, dp *decode.Packet, payload []byte) {
+		if !dp.IsTCP() || h.Parse(payload) != nil || h.Type != tlshello.TypeClientHello || h.Partial {
+			return
 		}
 		var alpn []string
 		for i := range h.NALPN {
 			alpn = append(alpn, string(h.ALPN[i]))
 		}
-		out[strconv.FormatUint(cp.Frame, 10)] = string(h.ServerName) + "|" + strings.Join(alpn, ",")
+		out[strconv.FormatUint(frame, 10)] = string(h.ServerName) + "|" + strings.Join(alpn, ",")
+	})
+	if err != nil && len(out) == 0 {
+		t.Fatal(err)
 	}
 	return out
 }
