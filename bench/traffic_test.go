@@ -2,9 +2,7 @@ package bench
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // writeTraffic writes n generated frames, and then those that close the
@@ -94,21 +93,14 @@ func TestTrafficDecodes(t *testing.T) {
 // TCP streams.
 func tsharkCount(t *testing.T, path string, flags ...string) (counts map[string]uint64, streams int) {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed: apt-get install tshark")
-	}
-	args := []string{"-r", path, "-T", "fields", "-E", "occurrence=f", "-e", "tcp.stream", "-e", "_ws.malformed"}
+	fields := []string{"tcp.stream", "_ws.malformed"}
 	for _, f := range flags {
-		args = append(args, "-e", "tcp.analysis."+f)
+		fields = append(fields, "tcp.analysis."+f)
 	}
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
+	rows := tsharktest.MustFields(t, path, tsharktest.Query{Fields: fields})
 	counts = map[string]uint64{}
 	seen := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
-		cols := strings.Split(line, "\t")
+	for _, cols := range rows {
 		seen[cols[0]] = true
 		if cols[1] != "" {
 			counts["malformed"]++
