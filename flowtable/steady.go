@@ -139,7 +139,7 @@ func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, 
 		}
 	}
 	if ev != 0 {
-		s.emitTCP(t, sl, ev, frame, ts, 0, out, oldWin, w, oldEdge, ack+w-r.baseSeq)
+		s.emitTCP(t, sl, ev, frame, ts, 0, out, windowMove{oldWin, w, oldEdge, ack + w - r.baseSeq})
 	}
 	out.Events = ev
 	return true
