@@ -54,7 +54,8 @@ type Config struct {
 	Rotation capfile.Rotation
 	// Analyze runs flow tables with TCP analysis while capturing.
 	Analyze bool
-	// StatsEvery calls Hooks.Stats this often (0: never).
+	// StatsEvery calls Hooks.Stats this often (0: never). The kernel
+	// counters are read at least every 10s regardless.
 	StatsEvery time.Duration
 	// SummaryEvery calls Hooks.Summary this often with Analyze (0: never).
 	SummaryEvery time.Duration
@@ -66,7 +67,8 @@ type Config struct {
 // called from the goroutine running Run.
 type Hooks struct {
 	// Packet sees every packet the capture keeps, after it was written
-	// and analysed. p is a view into the ring, valid during the call.
+	// and analysed. p is a view into the ring, valid during the call;
+	// worker indexes Capture().Workers().
 	Packet func(worker int, frame uint64, p *ring.Packet)
 	// Event sees every packet for which the analysis reported events
 	// (tp.Result.Events is not empty), valid during the call.
@@ -104,9 +106,9 @@ type FilterError struct{ Err error }
 func (e *FilterError) Error() string { return e.Err.Error() }
 func (e *FilterError) Unwrap() error { return e.Err }
 
-// statsEvery is how often the kernel counters are read when nobody asks
-// for them: they are 32-bit and reset when read, so reading them often
-// enough keeps them from wrapping.
+// statsEvery is how often at least the kernel counters are read: they are
+// 32-bit and reset when read, so reading them often enough keeps them from
+// wrapping.
 const statsEvery = 10 * time.Second
 
 // Session is one open capture. Run it once, then Close it.
@@ -335,12 +337,16 @@ func (s *Session) supervise(ctx context.Context, done <-chan struct{}, h *Hooks)
 		defer t.Stop()
 		deadline = t.C
 	}
-	every, report := s.cfg.StatsEvery, h.Stats != nil
-	if every <= 0 {
-		every, report = statsEvery, false
+	// Read the counters every statsEvery whatever StatsEvery says, so a
+	// long reporting interval cannot let them wrap.
+	readTick := time.NewTicker(statsEvery)
+	defer readTick.Stop()
+	var statsTick <-chan time.Time
+	if s.cfg.StatsEvery > 0 && h.Stats != nil {
+		t := time.NewTicker(s.cfg.StatsEvery)
+		defer t.Stop()
+		statsTick = t.C
 	}
-	st := time.NewTicker(every)
-	defer st.Stop()
 	var sumTick <-chan time.Time
 	if s.analysis != nil && s.cfg.SummaryEvery > 0 && h.Summary != nil {
 		t := time.NewTicker(s.cfg.SummaryEvery)
@@ -356,8 +362,10 @@ func (s *Session) supervise(ctx context.Context, done <-chan struct{}, h *Hooks)
 			ctx = context.Background() // a second signal is not waited for
 		case <-deadline:
 			s.cap.Stop()
-		case <-st.C:
-			if rs, err := s.cap.Stats(); err == nil && report {
+		case <-readTick.C:
+			s.cap.Stats()
+		case <-statsTick:
+			if rs, err := s.cap.Stats(); err == nil {
 				h.Stats(rs)
 			}
 		case <-sumTick:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/capfile"
+	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/internal/ringtest"
 	"github.com/netblame/netblame/ring"
 	"github.com/netblame/netblame/track"
@@ -66,12 +67,15 @@ func TestSessionWritesEveryPacket(t *testing.T) {
 	s := openIn(t, p.NSB, Config{
 		// Rings that hold all of the test traffic: a reader stalled by
 		// the machine's load cannot make the kernel drop.
-		Ring:    ring.Config{Interface: p.IfB, Snaplen: 128, Workers: 2, NumBlocks: 32},
-		Write:   file,
-		Analyze: true,
+		Ring:         ring.Config{Interface: p.IfB, Snaplen: 128, Workers: 2, NumBlocks: 32},
+		Write:        file,
+		Analyze:      true,
+		StatsEvery:   50 * time.Millisecond,
+		SummaryEvery: 50 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	var hooked atomic.Uint64
+	var stats, summaries int // the hooks run on Run's goroutine
 	type result struct {
 		rep *Report
 		err error
@@ -79,8 +83,10 @@ func TestSessionWritesEveryPacket(t *testing.T) {
 	res := make(chan result, 1)
 	go func() {
 		rep, err := s.Run(ctx, Hooks{
-			Packet: func(int, uint64, *ring.Packet) { hooked.Add(1) },
-			Event:  func(int, *track.Packet) {},
+			Packet:  func(int, uint64, *ring.Packet) { hooked.Add(1) },
+			Event:   func(int, *track.Packet) {},
+			Stats:   func(ring.Stats) { stats++ },
+			Summary: func(flowtable.TableStats) { summaries++ },
 		})
 		res <- result{rep, err}
 	}()
@@ -119,6 +125,9 @@ func TestSessionWritesEveryPacket(t *testing.T) {
 	}
 	if rep.Flows == nil || rep.Flows.TCPFlows != 2 || rep.Flows.UDPFlows != 1 || rep.Flows.Packets != want {
 		t.Errorf("flow totals %+v; want 2 TCP and 1 UDP flows over %d packets", rep.Flows, want)
+	}
+	if rep.Elapsed > 200*time.Millisecond && (stats == 0 || summaries == 0) {
+		t.Errorf("%d stats and %d summaries in %v, every 50ms asked", stats, summaries, rep.Elapsed)
 	}
 	if len(rep.Largest) != 3 {
 		t.Errorf("%d largest flows, want the 3 of the test", len(rep.Largest))
