@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,17 +11,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/net/bpf"
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
-	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/linktype"
+	"github.com/netblame/netblame/live"
 	"github.com/netblame/netblame/ring"
 	"github.com/netblame/netblame/track"
 )
@@ -114,74 +112,36 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	if err != nil {
 		return inputErr(err)
 	}
-	cfg := ring.Config{
-		Interface: o.iface, Snaplen: o.snaplen, Workers: o.workers, Fanout: mode,
-		Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks,
-		// Live analysis reassembles fragments as file analysis does; the
-		// kernel puts them together first so a datagram reaches the
-		// worker of its flow.
-		FanoutDefrag: o.analyze && o.workers > 1,
-	}
-	// The filter is compiled for the interface's link type, which only an
-	// open socket tells; Ethernet is what AF_PACKET shows nearly always, so
-	// compile for it first and recompile if the interface says otherwise.
-	var prog *filter.EBPF
-	defer func() {
-		if prog != nil {
-			prog.Close()
-		}
-	}()
-	if o.filter != "" {
-		insns, err := filter.Compile(o.filter, decode.LinkEthernet, o.snaplen)
-		if err != nil {
-			return inputErr(fmt.Errorf("capture: %w", err))
-		}
-		cfg.Filter = insns
-		if !o.noEBPF {
-			cfg.EBPF = func(insns []bpf.Instruction) (ring.Program, error) {
-				p, err := filter.NewEBPF(insns)
-				if err != nil {
-					return nil, err
-				}
-				if prog != nil { // loaded for an earlier link-type guess
-					prog.Close()
-				}
-				prog = p
-				return p, nil
-			}
-		}
-	}
-	c, err := ring.Open(cfg)
-	if err == nil && o.filter != "" && c.Link() != decode.LinkEthernet {
-		c.Close()
-		if cfg.Filter, err = filter.Compile(o.filter, c.Link(), o.snaplen); err != nil {
-			return inputErr(fmt.Errorf("capture: %w", err))
-		}
-		c, err = ring.Open(cfg)
-	}
+	s, err := live.Open(live.Config{
+		Ring: ring.Config{
+			Interface: o.iface, Snaplen: o.snaplen, Workers: o.workers, Fanout: mode,
+			Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks,
+		},
+		Filter: o.filter, NoEBPF: o.noEBPF, Count: o.count, Duration: o.duration,
+		Write: o.write, Rotation: capfile.Rotation{MaxBytes: rotBytes, Every: o.rotateTime},
+		Analyze: o.analyze, StatsEvery: o.statsEvery, SummaryEvery: o.summaryEvery,
+	})
 	if err != nil {
+		var fe *live.FilterError
+		if errors.As(err, &fe) {
+			return inputErr(fmt.Errorf("capture: %w", err))
+		}
 		return fmt.Errorf("capture: %w", err)
 	}
-	defer c.Close()
+	defer s.Close()
+	c := s.Capture()
 	if n := c.FilterNotice(); n != "" {
 		fmt.Fprintln(stderr, "netblame: notice:", n)
 	}
 
-	run := &captureRun{opts: o, cap: c, link: c.Link(), stdout: stdout, stderr: stderr}
-	if o.write != "" {
-		run.out, err = capfile.NewRotatingWriter(o.write, c.Link(), int(o.snaplen),
-			capfile.Rotation{MaxBytes: rotBytes, Every: o.rotateTime})
-		if err != nil {
-			return fmt.Errorf("capture: %w", err)
-		}
-	}
+	pr := &capturePrinter{stdout: stdout, stderr: stderr, link: c.Link()}
+	hooks := live.Hooks{Stats: pr.stats}
 	if o.analyze {
-		if err := run.setupAnalysis(); err != nil {
-			return err
-		}
-	}
-	if o.write == "" && !o.analyze && !o.quiet {
-		run.lines = bufio.NewWriter(stdout)
+		hooks.Event, hooks.Summary = pr.event, pr.summary
+	} else if o.write == "" && !o.quiet {
+		pr.lines = bufio.NewWriter(stdout)
+		pr.decoded = make([]decode.Packet, len(c.Workers()))
+		hooks.Packet = pr.packet
 	}
 
 	ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -193,195 +153,60 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	fmt.Fprintf(stderr, "netblame: capturing on %s, %s, snaplen %d, %d worker(s), ring %d KiB each\n",
 		o.iface, what, o.snaplen, len(c.Workers()), c.Config().RingBytes()>>10)
 
-	start := time.Now()
-	var wg sync.WaitGroup
-	for _, r := range c.Workers() {
-		wg.Add(1)
-		go func(r *ring.Ring) {
-			defer wg.Done()
-			run.worker(r)
-		}(r)
+	rep, err := s.Run(ctx, hooks)
+	if pr.lines != nil {
+		pr.lines.Flush()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	run.supervise(ctx, done)
-
-	// Every worker has returned: nothing touches the ring or the files now.
-	var errs []error
-	if run.out != nil {
-		if err := run.out.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("capture: closing %s: %w", run.out.Current(), err))
-		}
+	if rep.Flows != nil {
+		pr.summary(*rep.Flows)
+		pr.largest(rep.Largest)
 	}
-	if run.lines != nil {
-		run.lines.Flush()
-	}
-	if o.analyze {
-		run.finishAnalysis()
-	}
-	run.printStats(time.Since(start), prog)
-	if e := run.workerErr.Load(); e != nil {
-		errs = append(errs, *e)
-	}
-	return errors.Join(errs...)
-}
-
-// captureRun is the state shared by the workers of one capture.
-type captureRun struct {
-	opts   captureOpts
-	cap    *ring.Capture
-	link   decode.LinkType
-	stdout io.Writer
-	stderr io.Writer
-
-	out       *capfile.RotatingWriter // nil without -w
-	taken     atomic.Uint64           // packets counted against -c
-	keptMu    sync.Mutex
-	kept      uint64        // packets written, analysed or printed (summed as workers end)
-	frames    atomic.Uint64 // frame numbers when nothing is written
-	workerErr atomic.Pointer[error]
-
-	linesMu sync.Mutex
-	lines   *bufio.Writer // one line a packet, when nothing else is asked for
-	lineBuf []byte        // printLine's line, under linesMu
-
-	analysis *liveAnalysis
-}
-
-// worker reads one ring until the capture stops.
-func (run *captureRun) worker(r *ring.Ring) {
-	var p ring.Packet
-	var an *workerAnalysis
-	if run.analysis != nil {
-		an = run.analysis.workers[r.ID()]
-	}
-	var dp decode.Packet
-	limit := run.opts.count
-	var kept uint64 // plain per-worker count: no shared cache line per packet
-	defer func() {
-		run.keptMu.Lock()
-		run.kept += kept
-		run.keptMu.Unlock()
-	}()
-	for {
-		err := r.Next(&p)
-		if err == ring.ErrTimeout {
-			continue
-		}
-		if err != nil {
-			if err != ring.ErrStopped {
-				run.fail(err)
-			}
-			return
-		}
-		if limit > 0 {
-			n := run.taken.Add(1)
-			if n >= limit {
-				run.cap.Stop()
-			}
-			if n > limit {
-				continue // read on until the stop drains, keep nothing
-			}
-		}
-		kept++
-		var frame uint64
-		if run.out != nil {
-			frame, err = run.out.WritePacket(p.Timestamp, p.Data, p.OrigLen)
-			if err != nil {
-				run.fail(err)
-				return
-			}
-		} else {
-			frame = run.frames.Add(1)
-		}
-		if an != nil {
-			an.packet(&p, frame)
-		} else if run.lines != nil {
-			run.printLine(&dp, &p, frame)
-		}
-	}
-}
-
-// fail records a worker's error and stops the capture. (Kept out of the
-// loop: taking the address of the loop's err would move it to the heap,
-// one allocation per packet.)
-func (run *captureRun) fail(err error) {
-	run.workerErr.CompareAndSwap(nil, &err)
-	run.cap.Stop()
-}
-
-// supervise waits for the end (signal, duration, count, error) and prints
-// periodic statistics and summaries.
-func (run *captureRun) supervise(ctx context.Context, done <-chan struct{}) {
-	var deadline <-chan time.Time
-	if run.opts.duration > 0 {
-		t := time.NewTimer(run.opts.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
-	var statsTick, sumTick <-chan time.Time
-	// The kernel's counters are 32-bit and reset when read: read them at
-	// least every 10s so they cannot wrap, printing only when asked to.
-	every, quiet := run.opts.statsEvery, false
-	if every <= 0 {
-		every, quiet = 10*time.Second, true
-	}
-	st := time.NewTicker(every)
-	defer st.Stop()
-	statsTick = st.C
-	if run.analysis != nil && run.opts.summaryEvery > 0 {
-		t := time.NewTicker(run.opts.summaryEvery)
-		defer t.Stop()
-		sumTick = t.C
-	}
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			run.cap.Stop()
-			ctx = context.Background() // a second signal is not waited for
-		case <-deadline:
-			run.cap.Stop()
-		case <-statsTick:
-			if s, err := run.cap.Stats(); err == nil && !quiet {
-				k := s.Total.Kernel
-				fmt.Fprintf(run.stderr, "netblame: %d packets captured, kernel: %d accepted, %d dropped, %d queue freezes\n",
-					s.Total.Delivered, k.Packets, k.Drops, k.QueueFreezes)
-			}
-		case <-sumTick:
-			run.analysis.summary(run.stdout)
-		}
-	}
-}
-
-// printStats writes the end-of-capture statistics on stderr.
-func (run *captureRun) printStats(elapsed time.Duration, prog *filter.EBPF) {
-	s, err := run.cap.Stats()
+	pr.final(rep)
 	if err != nil {
-		fmt.Fprintln(run.stderr, "netblame: statistics:", err)
+		return fmt.Errorf("capture: %w", err)
+	}
+	return nil
+}
+
+// capturePrinter formats what a live session reports: stdout gets the
+// packet lines, events and summaries, stderr the statistics.
+type capturePrinter struct {
+	stdout, stderr io.Writer
+	link           linktype.Type
+
+	mu      sync.Mutex    // stdout's lines come from every worker
+	lines   *bufio.Writer // one line a packet, when nothing else is asked for
+	decoded []decode.Packet
+	buf     []byte // the line being built, under mu
+}
+
+// stats prints the periodic kernel statistics.
+func (pr *capturePrinter) stats(s ring.Stats) {
+	k := s.Total.Kernel
+	fmt.Fprintf(pr.stderr, "netblame: %d packets captured, kernel: %d accepted, %d dropped, %d queue freezes\n",
+		s.Total.Delivered, k.Packets, k.Drops, k.QueueFreezes)
+}
+
+// final writes the end-of-capture statistics on stderr.
+func (pr *capturePrinter) final(rep *live.Report) {
+	w := pr.stderr
+	if rep.RingErr != nil {
+		fmt.Fprintln(w, "netblame: statistics:", rep.RingErr)
 		return
 	}
-	w := run.stderr
-	written, files := uint64(0), []string(nil)
-	if run.out != nil {
-		written, files = run.out.Packets(), run.out.Files()
-	}
+	s := rep.Ring
 	k := s.Total.Kernel
-	kept := run.kept
-	fmt.Fprintf(w, "netblame: %d packets captured in %v", kept, elapsed.Round(time.Millisecond))
-	if run.out != nil {
-		fmt.Fprintf(w, ", %d written to %d file(s)", written, len(files))
+	fmt.Fprintf(w, "netblame: %d packets captured in %v", rep.Captured, rep.Elapsed.Round(time.Millisecond))
+	if rep.Files != nil {
+		fmt.Fprintf(w, ", %d written to %d file(s)", rep.Written, len(rep.Files))
 	}
-	if extra := s.Total.Delivered - kept; extra > 0 {
+	if extra := s.Total.Delivered - rep.Captured; extra > 0 {
 		fmt.Fprintf(w, " (%d more read after the -c limit, discarded)", extra)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "netblame: kernel: %d packets accepted by the filter, %d dropped, %d queue freezes\n", k.Packets, k.Drops, k.QueueFreezes)
-	if prog != nil && run.cap.FilterKind() == "ebpf" {
-		if fc, err := prog.Counters(); err == nil {
-			fmt.Fprintf(w, "netblame: eBPF filter: %d seen, %d accepted, %d rejected\n", fc.Seen, fc.Accepted, fc.Rejected)
-		}
+	if fc := rep.EBPF; fc != nil {
+		fmt.Fprintf(w, "netblame: eBPF filter: %d seen, %d accepted, %d rejected\n", fc.Seen, fc.Accepted, fc.Rejected)
 	}
 	if len(s.Workers) > 1 {
 		for _, ws := range s.Workers {
@@ -389,20 +214,59 @@ func (run *captureRun) printStats(elapsed time.Duration, prog *filter.EBPF) {
 				ws.Worker, ws.Delivered, ws.Kernel.Packets, ws.Kernel.Drops, ws.Kernel.QueueFreezes)
 		}
 	}
-	if len(files) > 1 {
-		fmt.Fprintf(w, "netblame: files: %s\n", strings.Join(files, " "))
+	if len(rep.Files) > 1 {
+		fmt.Fprintf(w, "netblame: files: %s\n", strings.Join(rep.Files, " "))
 	}
 }
 
-// printLine prints a one-line summary of a packet (only when no file and
-// no analysis was asked for). The line is built in a buffer kept across
+// packet prints a one-line summary of a packet (only when no file and no
+// analysis was asked for). The line is built in a buffer kept across
 // packets: printing allocates nothing per packet.
-func (run *captureRun) printLine(dp *decode.Packet, p *ring.Packet, frame uint64) {
-	dp.Decode(p.Data, run.link)
-	run.linesMu.Lock()
-	defer run.linesMu.Unlock()
-	run.lineBuf = appendPacketLine(run.lineBuf[:0], dp, p.Timestamp, p.OrigLen, frame)
-	run.lines.Write(run.lineBuf)
+func (pr *capturePrinter) packet(worker int, frame uint64, p *ring.Packet) {
+	dp := &pr.decoded[worker]
+	dp.Decode(p.Data, pr.link)
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.buf = appendPacketLine(pr.buf[:0], dp, p.Timestamp, p.OrigLen, frame)
+	pr.lines.Write(pr.buf)
+}
+
+// event prints a packet's TCP analysis events. Events are rare next to
+// packets; formatting them may allocate.
+func (pr *capturePrinter) event(_ int, tp *track.Packet) {
+	res, dp, cp := &tp.Result, tp.Decoded, tp.Capture
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.buf = fmt.Appendf(pr.buf[:0], "event frame=%d time=%s %s:%d > %s:%d %s seq=%d ack=%d len=%d win=%d\n",
+		cp.Frame, time.Unix(0, cp.Timestamp).UTC().Format("15:04:05.000000"), dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort,
+		res.Events, res.RelSeq, res.RelAck, res.Len, res.Window)
+	pr.stdout.Write(pr.buf)
+}
+
+// summary prints the flow tables' counters and the event counts so far.
+func (pr *capturePrinter) summary(st flowtable.TableStats) {
+	var ev []string
+	for e, n := range st.Events {
+		if n > 0 {
+			ev = append(ev, fmt.Sprintf("%s=%d", flowtable.Event(e), n))
+		}
+	}
+	if len(ev) == 0 {
+		ev = []string{"none"}
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	fmt.Fprintf(pr.stdout, "summary packets=%d flows: live=%d created=%d (tcp %d, udp %d) expired=%d evicted=%d events: %s\n",
+		st.Packets, st.Live, st.Created, st.TCPFlows, st.UDPFlows, st.Expired, st.Evicted, strings.Join(ev, " "))
+}
+
+// largest prints the largest flows of the capture.
+func (pr *capturePrinter) largest(flows []flowtable.FlowRecord) {
+	for _, f := range flows {
+		fmt.Fprintf(pr.stdout, "flow %s > %s proto %d packets %d/%d bytes %d/%d duration %v rtt min %v retrans %d\n",
+			f.Client, f.Server, f.Proto, f.Packets[0], f.Packets[1], f.Bytes[0], f.Bytes[1],
+			f.Duration().Round(time.Microsecond), f.RTTMin, f.FilterCount(flowtable.Retransmission))
+	}
 }
 
 // appendPacketLine appends the one-line summary of a decoded packet:
@@ -469,109 +333,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 1000000, 100MB, 64MiB)", s)
 	}
 	return v * mult, nil
-}
-
-// liveAnalysis runs flow tables while capturing. With hash fanout each
-// worker has its own table (the kernel keeps a flow on one worker, so the
-// tables never share a flow and their locks are never contended); with the
-// other fanout modes a flow can reach two workers, so they share one.
-type liveAnalysis struct {
-	tables  []*flowtable.Table
-	workers []*workerAnalysis
-	top     *flowtable.Largest // the largest flows that ended
-	out     io.Writer
-	outMu   sync.Mutex
-}
-
-// workerAnalysis is one worker's share: its path to the table.
-type workerAnalysis struct {
-	run   *captureRun
-	track *track.Tracker
-	cp    capfile.Packet
-	line  []byte // reused for event lines
-}
-
-func (run *captureRun) setupAnalysis() error {
-	la := &liveAnalysis{out: run.stdout, top: flowtable.NewLargest(10)}
-	n := len(run.cap.Workers())
-	shared := run.cap.Config().Fanout != ring.FanoutHash && n > 1
-	cfg := flowtable.Config{OnExpire: la.top.Add}
-	for i := 0; i < n; i++ {
-		if i == 0 || !shared {
-			t, err := flowtable.New(cfg)
-			if err != nil {
-				return fmt.Errorf("capture: flow table: %w", err)
-			}
-			la.tables = append(la.tables, t)
-		}
-		// The table is shared with the summary, which expires and reads
-		// it: updates take its shard locks.
-		tr, err := track.New(track.Options{Table: la.tables[len(la.tables)-1]})
-		if err != nil {
-			return fmt.Errorf("capture: %w", err)
-		}
-		la.workers = append(la.workers, &workerAnalysis{run: run, track: tr, line: make([]byte, 0, 256)})
-	}
-	run.analysis = la
-	return nil
-}
-
-// packet runs one packet through the path (decode, defrag, table) and
-// prints its events.
-func (w *workerAnalysis) packet(p *ring.Packet, frame uint64) {
-	w.cp = capfile.Packet{Frame: frame, Timestamp: p.Timestamp, Data: p.Data, OrigLen: p.OrigLen, Link: w.run.link}
-	tp := w.track.Feed(&w.cp)
-	if tp == nil || tp.Result.Events == 0 {
-		return
-	}
-	res, dp := &tp.Result, tp.Decoded
-	// Events are rare next to packets; formatting them may allocate.
-	la := w.run.analysis
-	b := w.line[:0]
-	b = fmt.Appendf(b, "event frame=%d time=%s %s:%d > %s:%d %s seq=%d ack=%d len=%d win=%d\n",
-		frame, time.Unix(0, p.Timestamp).UTC().Format("15:04:05.000000"), dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort,
-		res.Events, res.RelSeq, res.RelAck, res.Len, res.Window)
-	w.line = b
-	la.outMu.Lock()
-	la.out.Write(b)
-	la.outMu.Unlock()
-}
-
-// summary prints the tables' counters and the event counts so far, and
-// expires idle flows (packet time may stand still when traffic stops).
-func (la *liveAnalysis) summary(w io.Writer) {
-	var st flowtable.TableStats
-	now := time.Now().UnixNano()
-	for _, t := range la.tables {
-		t.Expire(now)
-		s := t.Stats()
-		st.Add(&s)
-	}
-	var ev []string
-	for e, n := range st.Events {
-		if n > 0 {
-			ev = append(ev, fmt.Sprintf("%s=%d", flowtable.Event(e), n))
-		}
-	}
-	if len(ev) == 0 {
-		ev = []string{"none"}
-	}
-	la.outMu.Lock()
-	defer la.outMu.Unlock()
-	fmt.Fprintf(w, "summary packets=%d flows: live=%d created=%d (tcp %d, udp %d) expired=%d evicted=%d events: %s\n",
-		st.Packets, st.Live, st.Created, st.TCPFlows, st.UDPFlows, st.Expired, st.Evicted, strings.Join(ev, " "))
-}
-
-// finishAnalysis prints a last summary and the largest flows.
-func (run *captureRun) finishAnalysis() {
-	la := run.analysis
-	la.summary(run.stdout)
-	for _, t := range la.tables {
-		t.Flush()
-	}
-	for _, f := range la.top.Flows() {
-		fmt.Fprintf(run.stdout, "flow %s > %s proto %d packets %d/%d bytes %d/%d duration %v rtt min %v retrans %d\n",
-			f.Client, f.Server, f.Proto, f.Packets[0], f.Packets[1], f.Bytes[0], f.Bytes[1],
-			f.Duration().Round(time.Microsecond), f.RTTMin, f.FilterCount(flowtable.Retransmission))
-	}
 }

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/fragtest"
 	"github.com/netblame/netblame/internal/ringtest"
-	"github.com/netblame/netblame/ring"
 )
 
 // The capture tests run the real binary inside a namespace of a veth pair
@@ -402,61 +400,6 @@ func TestCaptureWithoutPrivileges(t *testing.T) {
 	msg := stderr.String()
 	if !strings.Contains(msg, "CAP_NET_RAW") || !strings.Contains(msg, "CAP_BPF") || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
 		t.Errorf("error should be one line naming CAP_NET_RAW and CAP_BPF, got:\n%s", msg)
-	}
-}
-
-// TestCaptureWorkerAllocs: the worker loop (ring read, file write, live
-// analysis) allocates nothing per packet. It runs in process on a ring
-// opened inside the namespace and already holding the packets.
-func TestCaptureWorkerAllocs(t *testing.T) {
-	p := ringtest.ForTest(t)
-	for _, analyze := range []bool{false, true} {
-		var c *ring.Capture
-		if err := ringtest.InNS(p.NSB, func() (err error) {
-			c, err = ring.Open(ring.Config{Interface: p.IfB, Snaplen: 128})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		const n = 3000
-		run := &captureRun{opts: captureOpts{count: n}, cap: c, link: c.Link(), stdout: io.Discard, stderr: io.Discard}
-		out, err := capfile.NewRotatingWriter(filepath.Join(t.TempDir(), "a.pcapng"), c.Link(), 128, capfile.Rotation{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		run.out = out
-		if analyze {
-			if err := run.setupAnalysis(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		frames := make([][]byte, n)
-		for i := range frames {
-			payload := make([]byte, 200)
-			binary.BigEndian.PutUint64(payload, uint64(i))
-			frames[i] = ringtest.UDPFrame(p.MACA, p.MACB, -1, p.AddrA, p.AddrB, uint16(1000+i%50), 5001, payload)
-		}
-		if err := ringtest.SendRaw(p.NSA, p.IfA, frames); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond) // the kernel retires the last block
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		run.worker(c.Workers()[0])
-		runtime.ReadMemStats(&after)
-		c.Close()
-		if err := run.out.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if got := run.kept; got != n {
-			t.Fatalf("worker kept %d packets, want %d", got, n)
-		}
-		if allocs := after.Mallocs - before.Mallocs; allocs > n/100 {
-			t.Errorf("analyze=%v: %d allocations for %d packets", analyze, allocs, n)
-		} else {
-			t.Logf("analyze=%v: %d allocations for %d packets", analyze, allocs, n)
-		}
 	}
 }
 
