@@ -472,60 +472,26 @@ func (f *viewFilter) parse(hosts, ports []string) error {
 	return nil
 }
 
-// hostPortExpr turns --host and --port values into one tcpdump
-// expression: "(host A or net P) and (tcp or udp) and (port N or port M)".
-// An IPv4 host or prefix also matches its IPv4-mapped IPv6 form.
+// hostPortExpr turns --host and --port values into one filter expression
+// (filter.EndpointsExpr).
 func hostPortExpr(hosts, ports []string) (string, error) {
-	var parts []string
-	if len(hosts) > 0 {
-		var alt []string
-		for _, h := range hosts {
-			p, err := parseHost(h)
-			if err != nil {
-				return "", inputErr(fmt.Errorf("--host %q: %w", h, err))
-			}
-			alt = append(alt, hostPrimitive(p))
-			if p.Addr().Is4() {
-				mapped := netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
-				alt = append(alt, hostPrimitive(mapped))
-			}
+	var hp []netip.Prefix
+	for _, h := range hosts {
+		p, err := filter.ParseHost(h)
+		if err != nil {
+			return "", inputErr(fmt.Errorf("--host %q: %w", h, err))
 		}
-		parts = append(parts, "("+strings.Join(alt, " or ")+")")
+		hp = append(hp, p)
 	}
-	if len(ports) > 0 {
-		var alt []string
-		for _, s := range ports {
-			n, err := strconv.ParseUint(s, 10, 16)
-			if err != nil {
-				return "", inputErr(fmt.Errorf("--port %q: want a number from 0 to 65535", s))
-			}
-			alt = append(alt, "port "+strconv.FormatUint(n, 10))
+	var pp []uint16
+	for _, s := range ports {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil {
+			return "", inputErr(fmt.Errorf("--port %q: want a number from 0 to 65535", s))
 		}
-		parts = append(parts, "(tcp or udp)", "("+strings.Join(alt, " or ")+")")
+		pp = append(pp, uint16(n))
 	}
-	return strings.Join(parts, " and "), nil
-}
-
-// hostPrimitive is "host A" for a single address, "net P" for a prefix.
-func hostPrimitive(p netip.Prefix) string {
-	if p.IsSingleIP() {
-		return "host " + p.Addr().StringExpanded()
-	}
-	return "net " + p.Addr().StringExpanded() + "/" + strconv.Itoa(p.Bits())
-}
-
-// parseHost accepts an address or a CIDR prefix.
-func parseHost(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.WithZone("")
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	return filter.EndpointsExpr(hp, pp), nil
 }
 
 func (f *viewFilter) active() bool { return f.m != nil }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/netblame/netblame/filter"
 	"strconv"
 	"testing"
 )
@@ -36,7 +37,7 @@ func FuzzFilterParse(f *testing.F) {
 		if err := vf.parse([]string{host}, []string{port}); err != nil {
 			return
 		}
-		p, _ := parseHost(host)
+		p, _ := filter.ParseHost(host)
 		n, _ := strconv.ParseUint(port, 10, 16)
 		a := p.Addr()
 		if !vf.m.MatchEndpoints(a, a, 6, uint16(n), 1) {
