@@ -24,6 +24,7 @@ import (
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/internal/fragtest"
 	"github.com/netblame/netblame/internal/ringtest"
+	"github.com/netblame/netblame/internal/tsharktest"
 )
 
 // The capture tests run the real binary inside a namespace of a veth pair
@@ -146,11 +147,11 @@ func tsharkCount(t *testing.T, path string) int {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		return -1
 	}
-	out, err := exec.Command("tshark", "-n", "-r", path, "-T", "fields", "-e", "frame.number").Output()
+	rows, err := tsharktest.Fields(path, tsharktest.Query{Fields: []string{"frame.number"}})
 	if err != nil {
 		t.Fatalf("tshark -r %s: %v", path, err)
 	}
-	return strings.Count(string(out), "\n")
+	return len(rows)
 }
 
 var capturedRE = regexp.MustCompile(`(\d+) packets captured`)
