@@ -1,0 +1,224 @@
+package dfilter
+
+import (
+	"bytes"
+	"net/netip"
+	"regexp"
+
+	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/flowtable"
+)
+
+// Packet is what a filter looks at: one frame, decoded, with the flow
+// table's result for it. The caller fills it per packet (reusing it);
+// Payload is the TCP or UDP payload the application-layer fields read.
+type Packet struct {
+	Frame   uint64
+	TS      int64 // ns since the epoch
+	First   int64 // the capture's first packet time, for frame.time_relative
+	Prev    int64 // the previous packet's time, for frame.time_delta
+	Len     int   // bytes on the wire
+	Data    []byte
+	Decoded *decode.Packet
+	// Result is the flow table's result for the packet; nil when the
+	// packet was not tracked.
+	Result  *flowtable.PacketResult
+	Payload []byte
+
+	app appCache
+	vs  vals // a field's occurrences, for the node being evaluated
+}
+
+// Reset prepares p for its next packet (the application-layer parses are
+// redone lazily, once per packet).
+func (p *Packet) Reset() { p.app.done = 0 }
+
+type kind uint8
+
+const (
+	kUint kind = iota
+	kFloat
+	kBool
+	kAddr
+	kPrefix // a literal only
+	kMAC
+	kString
+	kBytes
+	kNone // a protocol: presence only
+)
+
+func (k kind) ordered() bool { return k == kUint || k == kFloat }
+
+// value is one occurrence of a field, or a literal.
+type value struct {
+	k kind
+	u uint64
+	f float64
+	a netip.Addr
+	p netip.Prefix
+	s []byte
+}
+
+// maxVals bounds the occurrences of a field in one packet (an address
+// pair, the A records of a DNS answer, ...).
+const maxVals = 8
+
+type vals struct {
+	v [maxVals]value
+	n int
+}
+
+func (vs *vals) add(v value) {
+	if vs.n < maxVals {
+		vs.v[vs.n] = v
+		vs.n++
+	}
+}
+
+type node interface{ eval(p *Packet) bool }
+
+type (
+	orNode      struct{ a, b node }
+	andNode     struct{ a, b node }
+	notNode     struct{ a node }
+	presentNode struct{ f *field }
+	cmpNode     struct {
+		f  *field
+		op cmpOp
+		v  value
+	}
+	matchNode struct {
+		f  *field
+		re *regexp.Regexp
+	}
+	setNode struct {
+		f      *field
+		lo, hi []value
+	}
+)
+
+type cmpOp uint8
+
+const (
+	opEq cmpOp = iota
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+	opContains
+	opMatches
+)
+
+func (n orNode) eval(p *Packet) bool  { return n.a.eval(p) || n.b.eval(p) }
+func (n andNode) eval(p *Packet) bool { return n.a.eval(p) && n.b.eval(p) }
+func (n notNode) eval(p *Packet) bool { return !n.a.eval(p) }
+
+func (n presentNode) eval(p *Packet) bool {
+	vs := &p.vs
+	vs.n = 0
+	n.f.get(p, vs)
+	return vs.n > 0
+}
+
+func (n cmpNode) eval(p *Packet) bool {
+	vs := &p.vs
+	vs.n = 0
+	n.f.get(p, vs)
+	if n.op == opNe {
+		for i := range vs.n {
+			if equal(&vs.v[i], &n.v) {
+				return false
+			}
+		}
+		return vs.n > 0
+	}
+	for i := range vs.n {
+		x := &vs.v[i]
+		switch n.op {
+		case opEq:
+			if equal(x, &n.v) {
+				return true
+			}
+		case opContains:
+			if bytes.Contains(x.s, n.v.s) {
+				return true
+			}
+		default:
+			c, ok := compare(x, &n.v)
+			if ok && (n.op == opLt && c < 0 || n.op == opLe && c <= 0 || n.op == opGt && c > 0 || n.op == opGe && c >= 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (n matchNode) eval(p *Packet) bool {
+	vs := &p.vs
+	vs.n = 0
+	n.f.get(p, vs)
+	for i := range vs.n {
+		if n.re.Match(vs.v[i].s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n setNode) eval(p *Packet) bool {
+	vs := &p.vs
+	vs.n = 0
+	n.f.get(p, vs)
+	for i := range vs.n {
+		x := &vs.v[i]
+		for j := range n.lo {
+			if equal(x, &n.lo[j]) {
+				return true
+			}
+			if lo, ok := compare(x, &n.lo[j]); ok && lo >= 0 {
+				if hi, ok := compare(x, &n.hi[j]); ok && hi <= 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// equal compares an occurrence with a literal; an address literal of one
+// family matches the other's mapped form, as Wireshark's ip.addr does not
+// need to, but --host users expect.
+func equal(x, lit *value) bool {
+	switch lit.k {
+	case kPrefix:
+		return x.k == kAddr && lit.p.Contains(x.a.Unmap())
+	case kAddr:
+		return x.k == kAddr && x.a.Unmap() == lit.a.Unmap()
+	case kFloat:
+		return x.k == kFloat && x.f == lit.f
+	case kMAC, kString, kBytes:
+		return bytes.Equal(x.s, lit.s)
+	}
+	return x.k == kUint && x.u == lit.u
+}
+
+func compare(x, lit *value) (int, bool) {
+	switch {
+	case x.k == kUint && lit.k == kUint:
+		return cmp3(x.u < lit.u, x.u > lit.u), true
+	case x.k == kFloat && lit.k == kFloat:
+		return cmp3(x.f < lit.f, x.f > lit.f), true
+	}
+	return 0, false
+}
+
+func cmp3(lt, gt bool) int {
+	switch {
+	case lt:
+		return -1
+	case gt:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,509 @@
+package dfilter
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/decode/dns"
+	"github.com/netblame/netblame/decode/httphead"
+	"github.com/netblame/netblame/decode/tlshello"
+	"github.com/netblame/netblame/flowtable"
+)
+
+// field is one filterable name: its kind and how to read its occurrences
+// from a packet.
+type field struct {
+	name string
+	kind kind
+	get  func(p *Packet, vs *vals)
+}
+
+var (
+	fieldList []*field
+	fieldsBy  = map[string]*field{}
+)
+
+func lookupField(name string) (*field, bool) {
+	f, ok := fieldsBy[name]
+	return f, ok
+}
+
+// Fields lists the names a filter may use, sorted.
+func Fields() []string {
+	names := make([]string, len(fieldList))
+	for i, f := range fieldList {
+		names[i] = f.name
+	}
+	sort.Strings(names)
+	return names
+}
+
+func def(name string, k kind, get func(p *Packet, vs *vals)) {
+	f := &field{name, k, get}
+	fieldList = append(fieldList, f)
+	fieldsBy[name] = f
+}
+
+func u(vs *vals, x uint64)        { vs.add(value{k: kUint, u: x}) }
+func flag(vs *vals, b bool)       { vs.add(value{k: kUint, u: b2u(b)}) }
+func addr(vs *vals, a netip.Addr) { vs.add(value{k: kAddr, a: a}) }
+func str(vs *vals, s []byte)      { vs.add(value{k: kString, s: s}) }
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func dec(p *Packet) *decode.Packet { return p.Decoded }
+
+func isIP4(p *Packet) bool { return p.Decoded != nil && p.Decoded.IPVersion == 4 }
+func isIP6(p *Packet) bool { return p.Decoded != nil && p.Decoded.IPVersion == 6 }
+func transport(p *Packet, proto decode.IPProto) bool {
+	d := p.Decoded
+	return d != nil && d.Layer >= decode.LayerTransport && d.Proto == proto && !d.Has(decode.Fragment)
+}
+func isTCP(p *Packet) bool { return transport(p, decode.ProtoTCP) }
+func isUDP(p *Packet) bool { return transport(p, decode.ProtoUDP) }
+
+// analyzed is the flow table's result for an analysed TCP segment.
+func analyzed(p *Packet) *flowtable.PacketResult {
+	if r := p.Result; r != nil && r.Tracked && r.Analyzed {
+		return r
+	}
+	return nil
+}
+
+func init() {
+	// frame
+	def("frame", kNone, func(p *Packet, vs *vals) { u(vs, 1) })
+	def("frame.number", kUint, func(p *Packet, vs *vals) { u(vs, p.Frame) })
+	def("frame.len", kUint, func(p *Packet, vs *vals) { u(vs, uint64(p.Len)) })
+	def("frame.cap_len", kUint, func(p *Packet, vs *vals) { u(vs, uint64(len(p.Data))) })
+	def("frame.time_relative", kFloat, func(p *Packet, vs *vals) { vs.add(value{k: kFloat, f: float64(p.TS-p.First) / 1e9}) })
+	def("frame.time_delta", kFloat, func(p *Packet, vs *vals) { vs.add(value{k: kFloat, f: float64(p.TS-p.Prev) / 1e9}) })
+
+	// Ethernet and VLAN
+	ether := func(p *Packet) bool { return p.Decoded != nil && p.Decoded.Link == decode.LinkEthernet && len(p.Data) >= 14 }
+	def("eth", kNone, func(p *Packet, vs *vals) {
+		if ether(p) {
+			u(vs, 1)
+		}
+	})
+	def("eth.dst", kMAC, func(p *Packet, vs *vals) {
+		if ether(p) {
+			vs.add(value{k: kMAC, s: p.Data[0:6]})
+		}
+	})
+	def("eth.src", kMAC, func(p *Packet, vs *vals) {
+		if ether(p) {
+			vs.add(value{k: kMAC, s: p.Data[6:12]})
+		}
+	})
+	def("eth.addr", kMAC, func(p *Packet, vs *vals) {
+		if ether(p) {
+			vs.add(value{k: kMAC, s: p.Data[0:6]})
+			vs.add(value{k: kMAC, s: p.Data[6:12]})
+		}
+	})
+	def("vlan", kNone, func(p *Packet, vs *vals) {
+		if p.Decoded != nil && p.Decoded.VLANCount > 0 {
+			u(vs, 1)
+		}
+	})
+	def("vlan.id", kUint, func(p *Packet, vs *vals) {
+		if d := p.Decoded; d != nil {
+			for i := range min(int(d.VLANCount), len(d.VLANs)) {
+				u(vs, uint64(d.VLANs[i]))
+			}
+		}
+	})
+
+	// IPv4
+	def("ip", kNone, func(p *Packet, vs *vals) {
+		if isIP4(p) {
+			u(vs, 1)
+		}
+	})
+	ip4 := func(name string, get func(d *decode.Packet, vs *vals)) {
+		def(name, kUint, func(p *Packet, vs *vals) {
+			if isIP4(p) {
+				get(p.Decoded, vs)
+			}
+		})
+	}
+	def("ip.src", kAddr, func(p *Packet, vs *vals) {
+		if isIP4(p) {
+			addr(vs, p.Decoded.Src())
+		}
+	})
+	def("ip.dst", kAddr, func(p *Packet, vs *vals) {
+		if isIP4(p) {
+			addr(vs, p.Decoded.Dst())
+		}
+	})
+	def("ip.addr", kAddr, func(p *Packet, vs *vals) {
+		if isIP4(p) {
+			addr(vs, p.Decoded.Src())
+			addr(vs, p.Decoded.Dst())
+		}
+	})
+	ip4("ip.ttl", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.TTL)) })
+	ip4("ip.id", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.IPID)) })
+	ip4("ip.proto", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.Proto)) })
+	ip4("ip.len", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.IPLen)) })
+	ip4("ip.dsfield", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.TOS)) })
+	ip4("ip.flags.mf", func(d *decode.Packet, vs *vals) { flag(vs, d.Has(decode.MoreFragments)) })
+	ip4("ip.flags.df", func(d *decode.Packet, vs *vals) { flag(vs, d.Has(decode.IPv4DontFragment)) })
+	ip4("ip.frag_offset", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FragOffset)) })
+
+	// IPv6
+	def("ipv6", kNone, func(p *Packet, vs *vals) {
+		if isIP6(p) {
+			u(vs, 1)
+		}
+	})
+	def("ipv6.src", kAddr, func(p *Packet, vs *vals) {
+		if isIP6(p) {
+			addr(vs, p.Decoded.Src())
+		}
+	})
+	def("ipv6.dst", kAddr, func(p *Packet, vs *vals) {
+		if isIP6(p) {
+			addr(vs, p.Decoded.Dst())
+		}
+	})
+	def("ipv6.addr", kAddr, func(p *Packet, vs *vals) {
+		if isIP6(p) {
+			addr(vs, p.Decoded.Src())
+			addr(vs, p.Decoded.Dst())
+		}
+	})
+	ip6 := func(name string, get func(d *decode.Packet, vs *vals)) {
+		def(name, kUint, func(p *Packet, vs *vals) {
+			if isIP6(p) {
+				get(p.Decoded, vs)
+			}
+		})
+	}
+	ip6("ipv6.hlim", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.TTL)) })
+	ip6("ipv6.flow", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FlowLabel)) })
+	ip6("ipv6.nxt", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.Proto)) })
+
+	// TCP
+	def("tcp", kNone, func(p *Packet, vs *vals) {
+		if isTCP(p) {
+			u(vs, 1)
+		}
+	})
+	tcp := func(name string, k kind, get func(p *Packet, d *decode.Packet, vs *vals)) {
+		def(name, k, func(p *Packet, vs *vals) {
+			if isTCP(p) {
+				get(p, p.Decoded, vs)
+			}
+		})
+	}
+	tcp("tcp.srcport", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)) })
+	tcp("tcp.dstport", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.DstPort)) })
+	tcp("tcp.port", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)); u(vs, uint64(d.DstPort)) })
+	tcp("tcp.seq_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Seq)) })
+	tcp("tcp.ack_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.TCPFlags&decode.TCPAck != 0 {
+			u(vs, uint64(d.Ack))
+		}
+	})
+	tcp("tcp.seq", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
+		if r := analyzed(p); r != nil {
+			u(vs, uint64(r.RelSeq))
+		}
+	})
+	tcp("tcp.ack", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
+		if r := analyzed(p); r != nil && d.TCPFlags&decode.TCPAck != 0 {
+			u(vs, uint64(r.RelAck))
+		}
+	})
+	tcp("tcp.len", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.PayloadLen >= 0 {
+			u(vs, uint64(d.PayloadLen))
+		}
+	})
+	tcp("tcp.hdr_len", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.TCPHeaderLen)) })
+	tcp("tcp.window_size_value", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Window)) })
+	tcp("tcp.window_size", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
+		if r := analyzed(p); r != nil && r.Window >= 0 {
+			u(vs, uint64(r.Window))
+		} else {
+			u(vs, uint64(d.Window))
+		}
+	})
+	tcp("tcp.stream", kUint, func(p *Packet, _ *decode.Packet, vs *vals) {
+		if p.Result != nil && p.Result.Tracked {
+			u(vs, p.Result.Index)
+		}
+	})
+	tcp("tcp.options.mss_val", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.Has(decode.HasMSS) {
+			u(vs, uint64(d.MSS))
+		}
+	})
+	tcp("tcp.options.wscale.shift", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.Has(decode.HasWScale) {
+			u(vs, uint64(d.WScale))
+		}
+	})
+	tcp("tcp.options.timestamp.tsval", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.Has(decode.HasTimestamps) {
+			u(vs, uint64(d.TSVal))
+		}
+	})
+	tcp("tcp.options.sack", kNone, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.Has(decode.HasSACK) {
+			u(vs, 1)
+		}
+	})
+	for name, bit := range map[string]decode.TCPFlags{
+		"fin": decode.TCPFin, "syn": decode.TCPSyn, "reset": decode.TCPRst, "push": decode.TCPPsh,
+		"ack": decode.TCPAck, "urg": decode.TCPUrg, "ece": decode.TCPEce, "cwr": decode.TCPCwr,
+	} {
+		tcp("tcp.flags."+name, kBool, func(_ *Packet, d *decode.Packet, vs *vals) { flag(vs, d.TCPFlags&bit != 0) })
+	}
+	tcp("tcp.flags", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.TCPFlags)) })
+
+	// TCP analysis: Wireshark's flags under tcp.analysis, netblame's own
+	// under netblame.
+	tcp("tcp.analysis.flags", kNone, func(p *Packet, _ *decode.Packet, vs *vals) {
+		if r := analyzed(p); r != nil && r.Events&wiresharkEvents != 0 {
+			u(vs, 1)
+		}
+	})
+	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
+		name := "netblame." + e.String()
+		if e.Wireshark() {
+			name = "tcp.analysis." + e.String()
+		}
+		tcp(name, kNone, func(p *Packet, _ *decode.Packet, vs *vals) {
+			if r := analyzed(p); r != nil && r.Events.MatchesFilter(e) {
+				u(vs, 1)
+			}
+		})
+	}
+
+	// UDP
+	def("udp", kNone, func(p *Packet, vs *vals) {
+		if isUDP(p) {
+			u(vs, 1)
+		}
+	})
+	udp := func(name string, get func(d *decode.Packet, vs *vals)) {
+		def(name, kUint, func(p *Packet, vs *vals) {
+			if isUDP(p) {
+				get(p.Decoded, vs)
+			}
+		})
+	}
+	udp("udp.srcport", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)) })
+	udp("udp.dstport", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.DstPort)) })
+	udp("udp.port", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)); u(vs, uint64(d.DstPort)) })
+	udp("udp.length", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.UDPLen)) })
+
+	// ICMP
+	icmp := func(p *Packet, proto decode.IPProto) bool {
+		d := p.Decoded
+		return d != nil && d.Layer >= decode.LayerTransport && d.Proto == proto && !d.Has(decode.Fragment)
+	}
+	def("icmp", kNone, func(p *Packet, vs *vals) {
+		if icmp(p, decode.ProtoICMP) {
+			u(vs, 1)
+		}
+	})
+	def("icmp.type", kUint, func(p *Packet, vs *vals) {
+		if icmp(p, decode.ProtoICMP) {
+			u(vs, uint64(p.Decoded.ICMPType))
+		}
+	})
+	def("icmp.code", kUint, func(p *Packet, vs *vals) {
+		if icmp(p, decode.ProtoICMP) {
+			u(vs, uint64(p.Decoded.ICMPCode))
+		}
+	})
+
+	// Application layers, parsed once per packet when a filter asks.
+	def("dns", kNone, func(p *Packet, vs *vals) {
+		if p.dns() != nil {
+			u(vs, 1)
+		}
+	})
+	def("dns.qry.name", kString, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil && m.HasQuestion {
+			str(vs, m.Question.Name)
+		}
+	})
+	def("dns.qry.type", kUint, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil && m.HasQuestion {
+			u(vs, uint64(m.Question.Type))
+		}
+	})
+	def("dns.flags.response", kBool, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil {
+			flag(vs, m.Response())
+		}
+	})
+	def("dns.flags.rcode", kUint, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil && m.Response() {
+			u(vs, uint64(m.RCode()))
+		}
+	})
+	def("dns.a", kAddr, func(p *Packet, vs *vals) { p.dnsAddrs(vs, true) })
+	def("dns.aaaa", kAddr, func(p *Packet, vs *vals) { p.dnsAddrs(vs, false) })
+	def("http", kNone, func(p *Packet, vs *vals) {
+		if p.http() != nil {
+			u(vs, 1)
+		}
+	})
+	def("http.request", kNone, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && h.Request {
+			u(vs, 1)
+		}
+	})
+	def("http.response", kNone, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && !h.Request {
+			u(vs, 1)
+		}
+	})
+	def("http.request.method", kString, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && h.Request {
+			str(vs, h.Method)
+		}
+	})
+	def("http.request.uri", kString, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && h.Request {
+			str(vs, h.URI)
+		}
+	})
+	def("http.response.code", kUint, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && !h.Request {
+			u(vs, uint64(h.Code))
+		}
+	})
+	def("http.host", kString, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && h.Host != nil {
+			str(vs, h.Host)
+		}
+	})
+	def("http.user_agent", kString, func(p *Packet, vs *vals) {
+		if h := p.http(); h != nil && h.UserAgent != nil {
+			str(vs, h.UserAgent)
+		}
+	})
+	def("tls.handshake.type", kUint, func(p *Packet, vs *vals) {
+		if h := p.tls(); h != nil {
+			u(vs, uint64(h.Type))
+		}
+	})
+	def("tls.handshake.extensions_server_name", kString, func(p *Packet, vs *vals) {
+		if h := p.tls(); h != nil && h.ServerName != nil {
+			str(vs, h.ServerName)
+		}
+	})
+	def("tls.handshake.extensions_alpn_str", kString, func(p *Packet, vs *vals) {
+		if h := p.tls(); h != nil {
+			for i := range h.NALPN {
+				str(vs, h.ALPN[i])
+			}
+		}
+	})
+}
+
+// wiresharkEvents are the events tcp.analysis.flags stands for.
+var wiresharkEvents = func() flowtable.EventSet {
+	var s flowtable.EventSet
+	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
+		if e.Wireshark() && e != flowtable.WindowUpdate {
+			s = s.Add(e)
+		}
+	}
+	return s
+}()
+
+// appCache holds a packet's application-layer parses, done at most once.
+type appCache struct {
+	done                uint8 // bits: which parses were tried
+	ok                  uint8 // bits: which succeeded
+	dnsMsg              dns.Message
+	httpHead            httphead.Head
+	tlsHello            tlshello.Hello
+}
+
+const (
+	appDNS = 1 << iota
+	appHTTP
+	appTLS
+)
+
+func (p *Packet) dns() *dns.Message {
+	c := &p.app
+	if c.done&appDNS == 0 {
+		c.done |= appDNS
+		d := p.Decoded
+		if d != nil && (isUDP(p) || isTCP(p)) && (dns.IsPort(d.SrcPort) || dns.IsPort(d.DstPort)) && len(p.Payload) > 0 {
+			msg := p.Payload
+			if isTCP(p) {
+				msg, _ = dns.StripTCPLength(msg)
+			}
+			if c.dnsMsg.Parse(msg) == nil || c.dnsMsg.HasQuestion {
+				c.ok |= appDNS
+			} else {
+				c.ok &^= appDNS
+			}
+		} else {
+			c.ok &^= appDNS
+		}
+	}
+	if c.ok&appDNS == 0 {
+		return nil
+	}
+	return &c.dnsMsg
+}
+
+func (p *Packet) dnsAddrs(vs *vals, v4 bool) {
+	m := p.dns()
+	if m == nil {
+		return
+	}
+	for i := range m.NRecords {
+		if a, ok := m.Records[i].Addr(); ok && a.Is4() == v4 {
+			addr(vs, a)
+		}
+	}
+}
+
+func (p *Packet) http() *httphead.Head {
+	c := &p.app
+	if c.done&appHTTP == 0 {
+		c.done |= appHTTP
+		c.ok &^= appHTTP
+		if isTCP(p) && len(p.Payload) > 0 && c.httpHead.Parse(p.Payload) == nil {
+			c.ok |= appHTTP
+		}
+	}
+	if c.ok&appHTTP == 0 {
+		return nil
+	}
+	return &c.httpHead
+}
+
+func (p *Packet) tls() *tlshello.Hello {
+	c := &p.app
+	if c.done&appTLS == 0 {
+		c.done |= appTLS
+		c.ok &^= appTLS
+		if isTCP(p) && len(p.Payload) > 0 && c.tlsHello.Parse(p.Payload) == nil {
+			c.ok |= appTLS
+		}
+	}
+	if c.ok&appTLS == 0 {
+		return nil
+	}
+	return &c.tlsHello
+}
