@@ -230,7 +230,7 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 	}
 	if o.trace != "" && o.traced == 0 && len(errs) == 0 {
 		spec, _ := parseFlowSpec(o.trace)
-		return inputErr(fmt.Errorf("no packet of flow %s", spec))
+		return inputErr(fmt.Errorf("no packet of flow %s", describeFlow(spec)))
 	}
 	return errors.Join(errs...)
 }
