@@ -4,9 +4,9 @@
 // table made of it (relative sequence numbers, scaled window, analysis
 // tags such as "[TCP Retransmission]").
 //
-// Every function appends to a caller's buffer and allocates nothing once
-// the buffer has grown, so a program can print a summary line for every
-// packet of a capture at the speed it decodes them:
+// The Append functions write into a caller's buffer and allocate nothing
+// once it has grown, so a program can print a summary line for every
+// packet of a capture at about the speed it decodes them:
 //
 //	var line []byte
 //	p := summary.Packet{Decoded: &dec, Result: &res}
