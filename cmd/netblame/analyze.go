@@ -18,6 +18,7 @@ import (
 	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/linktype"
+	"github.com/netblame/netblame/summary"
 	"github.com/netblame/netblame/track"
 )
 
@@ -229,7 +230,7 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 	}
 	if o.trace != "" && o.traced == 0 && len(errs) == 0 {
 		spec, _ := parseFlowSpec(o.trace)
-		return inputErr(fmt.Errorf("no packet of flow %s", spec))
+		return inputErr(fmt.Errorf("no packet of flow %s", describeFlow(spec)))
 	}
 	return errors.Join(errs...)
 }
@@ -501,7 +502,7 @@ func (f *viewFilter) match(p *decode.Packet) bool {
 		return true
 	}
 	proto := uint8(p.Proto)
-	if !hasPorts(p) && (proto == 6 || proto == 17) {
+	if !summary.HasPorts(p) && (proto == 6 || proto == 17) {
 		proto = 0 // no ports to test: as before, --port does not match
 	}
 	return f.m.MatchEndpoints(p.Src(), p.Dst(), proto, p.SrcPort, p.DstPort)
@@ -515,36 +516,10 @@ func (f *viewFilter) matchFlow(r *flowtable.FlowRecord) bool {
 	return f.m.MatchEndpoints(r.Client.Addr(), r.Server.Addr(), uint8(r.Proto), r.Client.Port(), r.Server.Port())
 }
 
-// hasPorts reports whether the packet has TCP or UDP ports.
-func hasPorts(p *decode.Packet) bool {
-	// A first fragment's ports are shown with its datagram once whole.
-	return p.Layer == decode.LayerTransport && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP) &&
-		!p.Has(decode.Fragment)
-}
-
 // decimalSeconds formats ns nanoseconds as seconds with nine fractional
 // digits ("1700000000.123456789", "-0.000001000"), exactly.
 func decimalSeconds(ns int64) string {
-	return string(appendDecimalSeconds(nil, ns, 9))
-}
-
-// appendDecimalSeconds appends ns as seconds with digits (1..9) fractional
-// digits, truncating.
-func appendDecimalSeconds(b []byte, ns int64, digits int) []byte {
-	u := uint64(ns)
-	if ns < 0 {
-		b = append(b, '-')
-		u = uint64(-ns)
-	}
-	b = strconv.AppendUint(b, u/1e9, 10)
-	b = append(b, '.')
-	frac := u % 1e9
-	var d [9]byte
-	for i := 8; i >= 0; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	return append(b, d[:digits]...)
+	return string(summary.AppendSeconds(nil, ns, 9))
 }
 
 // viewError carries a view's error out of track.Run, apart from the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/summary"
 )
 
 // flowQuery selects which flows the flow table view prints.
@@ -224,7 +225,7 @@ func resetColumns(data bool) []column[*flowRow] {
 	return append(cols, c{"OTHER_IN_PROGRESS", "other_in_progress", ifReset(func(r *flowRow) any { return r.inProgress })})
 }
 
-func decimalSecondsText(ns int64) string { return string(appendDecimalSeconds(nil, ns, 6)) }
+func decimalSecondsText(ns int64) string { return string(summary.AppendSeconds(nil, ns, 6)) }
 
 // flowTextColumns is the compact text table.
 func flowTextColumns(reset bool) []column[*flowRow] {

@@ -6,25 +6,6 @@ import (
 	"testing"
 )
 
-// FuzzParseFlowSpec: --trace's FLOW parser never panics, and what it
-// accepts prints back to a spec that parses to the same flow.
-func FuzzParseFlowSpec(f *testing.F) {
-	for _, s := range []string{"0", "17", "10.0.0.1:80-10.0.0.2:5000", "[::1]:80-[::1]:1", "[fe80::1%eth0]:1-1.2.3.4:2",
-		"::ffff:1.2.3.4:80-1.2.3.4:81", "1.2.3.4:80", "-", "1.2.3.4:99999-1.2.3.4:1", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		spec, err := parseFlowSpec(s)
-		if err != nil {
-			return
-		}
-		again, err := parseFlowSpec(spec.flagValue())
-		if err != nil || again != spec {
-			t.Fatalf("%q parsed as %v, printed %q, parsed again as %v (%v)", s, spec, spec.flagValue(), again, err)
-		}
-	})
-}
-
 // FuzzFilterParse: --host and --port values never panic the parser; an
 // accepted pair compiles to an expression that matches a TCP flow of its
 // own host and port, and not one of another port.

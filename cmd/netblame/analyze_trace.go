@@ -3,68 +3,28 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/flowtable"
 )
 
-// flowSpec is the FLOW of --trace: two endpoints (either order) or the
-// index of a flow in the table.
-type flowSpec struct {
-	byIndex bool
-	index   uint64
-	a, b    netip.AddrPort
+// parseFlowSpec reads the FLOW of --trace.
+func parseFlowSpec(s string) (flowtable.Selector, error) {
+	sel, err := flowtable.ParseSelector(s)
+	if err != nil {
+		return sel, inputErr(fmt.Errorf("--trace %w", err))
+	}
+	return sel, nil
 }
 
-func parseFlowSpec(s string) (flowSpec, error) {
-	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return flowSpec{byIndex: true, index: n}, nil
+// describeFlow names the flow of --trace in messages.
+func describeFlow(s flowtable.Selector) string {
+	if s.ByIndex {
+		return "index " + s.String()
 	}
-	l, r, ok := strings.Cut(s, "-")
-	if ok {
-		a, errA := netip.ParseAddrPort(l)
-		b, errB := netip.ParseAddrPort(r)
-		if errA == nil && errB == nil {
-			return flowSpec{a: unmapAP(a), b: unmapAP(b)}, nil
-		}
-	}
-	return flowSpec{}, inputErr(fmt.Errorf("--trace %q: want ip:port-ip:port ([v6]:port for IPv6) or a flow index", s))
-}
-
-func unmapAP(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap().WithZone(""), a.Port())
-}
-
-func (s flowSpec) String() string {
-	if s.byIndex {
-		return "index " + s.flagValue()
-	}
-	return s.flagValue()
-}
-
-// flagValue is the spec as --trace takes it.
-func (s flowSpec) flagValue() string {
-	if s.byIndex {
-		return strconv.FormatUint(s.index, 10)
-	}
-	return s.a.String() + "-" + s.b.String()
-}
-
-// match reports whether a packet belongs to the flow asked for.
-func (s flowSpec) match(pk *packetCtx) bool {
-	if !pk.res.Tracked {
-		return false
-	}
-	if s.byIndex {
-		return pk.res.Index == s.index
-	}
-	src := netip.AddrPortFrom(pk.dec.Src().Unmap(), pk.dec.SrcPort)
-	dst := netip.AddrPortFrom(pk.dec.Dst().Unmap(), pk.dec.DstPort)
-	return (src == s.a && dst == s.b) || (src == s.b && dst == s.a)
+	return s.String()
 }
 
 // traceRow is one packet of --trace.
@@ -92,18 +52,18 @@ type traceRow struct {
 type traceView struct {
 	o     *analyzeOptions
 	fc    *fileCtx
-	spec  flowSpec
+	spec  flowtable.Selector
 	tw    *tableWriter[*traceRow]
 	first map[uint64]int64 // first packet time of each traced flow
 	n     int
 }
 
-func newTraceView(w io.Writer, o *analyzeOptions, fc *fileCtx, spec flowSpec) *traceView {
+func newTraceView(w io.Writer, o *analyzeOptions, fc *fileCtx, spec flowtable.Selector) *traceView {
 	return &traceView{o: o, fc: fc, spec: spec, tw: newViewTable(o, w, traceColumns(o.fmt, fc.multi)), first: map[uint64]int64{}}
 }
 
 func (v *traceView) packet(pk *packetCtx) error {
-	if !v.spec.match(pk) {
+	if !v.spec.Match(pk.dec, &pk.res) {
 		return nil
 	}
 	res, d := &pk.res, pk.dec

@@ -61,6 +61,8 @@ var goldenViews = []struct {
 	{"stats.json", []string{"--stats", "--format", "json"}},
 	{"events.txt", []string{"--events"}},
 	{"events.json", []string{"--events", "--format", "json"}},
+	{"summary.txt", []string{"--summary"}},
+	{"summary.json", []string{"--summary", "--format", "json"}},
 }
 
 func TestGoldenAnalyze(t *testing.T) {
