@@ -59,6 +59,21 @@ func b2u(b bool) uint64 {
 func dec(p *Packet) *decode.Packet { return p.Decoded }
 
 func isIP4(p *Packet) bool { return p.Decoded != nil && p.Decoded.IPVersion == 4 }
+
+// layers are the packet's decoded IP layers: the frame's, and the packet
+// an ICMP error quotes, whose addresses and ports tshark's ip.addr,
+// tcp.port and the like match too.
+func (p *Packet) layers() [2]*decode.Packet {
+	return [2]*decode.Packet{p.Decoded, p.inner()}
+}
+
+func ipv(d *decode.Packet, v uint8) bool { return d != nil && d.IPVersion == v }
+
+// ports reports whether d carries proto's ports (a quoted packet's
+// transport header may be cut after them).
+func ports(d *decode.Packet, proto decode.IPProto) bool {
+	return d != nil && d.Proto == proto && !d.Has(decode.Fragment) && (d.Layer >= decode.LayerTransport || d.TransOffset > 0 && d.SrcPort|d.DstPort != 0)
+}
 func isIP6(p *Packet) bool { return p.Decoded != nil && p.Decoded.IPVersion == 6 }
 func transport(p *Packet, proto decode.IPProto) bool {
 	d := p.Decoded
@@ -85,7 +100,9 @@ func init() {
 	def("frame.time_delta", kFloat, func(p *Packet, vs *vals) { vs.add(value{k: kFloat, f: float64(p.TS-p.Prev) / 1e9}) })
 
 	// Ethernet and VLAN
-	ether := func(p *Packet) bool { return p.Decoded != nil && p.Decoded.Link == decode.LinkEthernet && len(p.Data) >= 14 }
+	ether := func(p *Packet) bool {
+		return p.Decoded != nil && p.Decoded.Link == decode.LinkEthernet && len(p.Data) >= 14
+	}
 	def("eth", kNone, func(p *Packet, vs *vals) {
 		if ether(p) {
 			u(vs, 1)
@@ -121,11 +138,45 @@ func init() {
 	})
 
 	// IPv4
-	def("ip", kNone, func(p *Packet, vs *vals) {
-		if isIP4(p) {
-			u(vs, 1)
-		}
-	})
+	presence := func(name string, has func(d *decode.Packet) bool) {
+		def(name, kNone, func(p *Packet, vs *vals) {
+			for _, d := range p.layers() {
+				if has(d) {
+					u(vs, 1)
+					return
+				}
+			}
+		})
+	}
+	addrs := func(name string, v uint8, src, dst bool) {
+		def(name, kAddr, func(p *Packet, vs *vals) {
+			for _, d := range p.layers() {
+				if ipv(d, v) {
+					if src {
+						addr(vs, d.Src())
+					}
+					if dst {
+						addr(vs, d.Dst())
+					}
+				}
+			}
+		})
+	}
+	portField := func(name string, proto decode.IPProto, src, dst bool) {
+		def(name, kUint, func(p *Packet, vs *vals) {
+			for _, d := range p.layers() {
+				if ports(d, proto) {
+					if src {
+						u(vs, uint64(d.SrcPort))
+					}
+					if dst {
+						u(vs, uint64(d.DstPort))
+					}
+				}
+			}
+		})
+	}
+	presence("ip", func(d *decode.Packet) bool { return ipv(d, 4) })
 	ip4 := func(name string, get func(d *decode.Packet, vs *vals)) {
 		def(name, kUint, func(p *Packet, vs *vals) {
 			if isIP4(p) {
@@ -133,22 +184,9 @@ func init() {
 			}
 		})
 	}
-	def("ip.src", kAddr, func(p *Packet, vs *vals) {
-		if isIP4(p) {
-			addr(vs, p.Decoded.Src())
-		}
-	})
-	def("ip.dst", kAddr, func(p *Packet, vs *vals) {
-		if isIP4(p) {
-			addr(vs, p.Decoded.Dst())
-		}
-	})
-	def("ip.addr", kAddr, func(p *Packet, vs *vals) {
-		if isIP4(p) {
-			addr(vs, p.Decoded.Src())
-			addr(vs, p.Decoded.Dst())
-		}
-	})
+	addrs("ip.src", 4, true, false)
+	addrs("ip.dst", 4, false, true)
+	addrs("ip.addr", 4, true, true)
 	ip4("ip.ttl", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.TTL)) })
 	ip4("ip.id", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.IPID)) })
 	ip4("ip.proto", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.Proto)) })
@@ -159,27 +197,10 @@ func init() {
 	ip4("ip.frag_offset", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FragOffset)) })
 
 	// IPv6
-	def("ipv6", kNone, func(p *Packet, vs *vals) {
-		if isIP6(p) {
-			u(vs, 1)
-		}
-	})
-	def("ipv6.src", kAddr, func(p *Packet, vs *vals) {
-		if isIP6(p) {
-			addr(vs, p.Decoded.Src())
-		}
-	})
-	def("ipv6.dst", kAddr, func(p *Packet, vs *vals) {
-		if isIP6(p) {
-			addr(vs, p.Decoded.Dst())
-		}
-	})
-	def("ipv6.addr", kAddr, func(p *Packet, vs *vals) {
-		if isIP6(p) {
-			addr(vs, p.Decoded.Src())
-			addr(vs, p.Decoded.Dst())
-		}
-	})
+	presence("ipv6", func(d *decode.Packet) bool { return ipv(d, 6) })
+	addrs("ipv6.src", 6, true, false)
+	addrs("ipv6.dst", 6, false, true)
+	addrs("ipv6.addr", 6, true, true)
 	ip6 := func(name string, get func(d *decode.Packet, vs *vals)) {
 		def(name, kUint, func(p *Packet, vs *vals) {
 			if isIP6(p) {
@@ -189,14 +210,16 @@ func init() {
 	}
 	ip6("ipv6.hlim", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.TTL)) })
 	ip6("ipv6.flow", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FlowLabel)) })
-	ip6("ipv6.nxt", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.Proto)) })
-
-	// TCP
-	def("tcp", kNone, func(p *Packet, vs *vals) {
-		if isTCP(p) {
-			u(vs, 1)
+	// ipv6.nxt is the fixed header's next header (44 for a fragment, 0 for
+	// hop-by-hop options), not the transport protocol after them.
+	def("ipv6.nxt", kUint, func(p *Packet, vs *vals) {
+		if d := p.Decoded; isIP6(p) && d.NetOffset+6 < len(p.Data) {
+			u(vs, uint64(p.Data[d.NetOffset+6]))
 		}
 	})
+
+	// TCP
+	presence("tcp", func(d *decode.Packet) bool { return ports(d, decode.ProtoTCP) })
 	tcp := func(name string, k kind, get func(p *Packet, d *decode.Packet, vs *vals)) {
 		def(name, k, func(p *Packet, vs *vals) {
 			if isTCP(p) {
@@ -204,9 +227,9 @@ func init() {
 			}
 		})
 	}
-	tcp("tcp.srcport", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)) })
-	tcp("tcp.dstport", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.DstPort)) })
-	tcp("tcp.port", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)); u(vs, uint64(d.DstPort)) })
+	portField("tcp.srcport", decode.ProtoTCP, true, false)
+	portField("tcp.dstport", decode.ProtoTCP, false, true)
+	portField("tcp.port", decode.ProtoTCP, true, true)
 	tcp("tcp.seq_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Seq)) })
 	tcp("tcp.ack_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
 		if d.TCPFlags&decode.TCPAck != 0 {
@@ -290,11 +313,7 @@ func init() {
 	}
 
 	// UDP
-	def("udp", kNone, func(p *Packet, vs *vals) {
-		if isUDP(p) {
-			u(vs, 1)
-		}
-	})
+	presence("udp", func(d *decode.Packet) bool { return ports(d, decode.ProtoUDP) })
 	udp := func(name string, get func(d *decode.Packet, vs *vals)) {
 		def(name, kUint, func(p *Packet, vs *vals) {
 			if isUDP(p) {
@@ -302,9 +321,9 @@ func init() {
 			}
 		})
 	}
-	udp("udp.srcport", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)) })
-	udp("udp.dstport", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.DstPort)) })
-	udp("udp.port", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.SrcPort)); u(vs, uint64(d.DstPort)) })
+	portField("udp.srcport", decode.ProtoUDP, true, false)
+	portField("udp.dstport", decode.ProtoUDP, false, true)
+	portField("udp.port", decode.ProtoUDP, true, true)
 	udp("udp.length", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.UDPLen)) })
 
 	// ICMP
@@ -329,8 +348,10 @@ func init() {
 	})
 
 	// Application layers, parsed once per packet when a filter asks.
+	// The protocol "dns" is DNS proper, port 53: tshark calls multicast
+	// DNS and LLMNR "mdns" and "llmnr", though their fields are dns.*.
 	def("dns", kNone, func(p *Packet, vs *vals) {
-		if p.dns() != nil {
+		if m := p.dns(); m != nil && (p.Decoded.SrcPort == dns.Port || p.Decoded.DstPort == dns.Port) {
 			u(vs, 1)
 		}
 	})
@@ -419,7 +440,7 @@ func init() {
 var wiresharkEvents = func() flowtable.EventSet {
 	var s flowtable.EventSet
 	for e := flowtable.Event(0); e < flowtable.NumEvents; e++ {
-		if e.Wireshark() && e != flowtable.WindowUpdate {
+		if e.Wireshark() {
 			s = s.Add(e)
 		}
 	}
@@ -428,18 +449,62 @@ var wiresharkEvents = func() flowtable.EventSet {
 
 // appCache holds a packet's application-layer parses, done at most once.
 type appCache struct {
-	done                uint8 // bits: which parses were tried
-	ok                  uint8 // bits: which succeeded
-	dnsMsg              dns.Message
-	httpHead            httphead.Head
-	tlsHello            tlshello.Hello
+	done     uint8 // bits: which parses were tried
+	ok       uint8 // bits: which succeeded
+	dnsMsg   dns.Message
+	httpHead httphead.Head
+	tlsHello tlshello.Hello
+	inner    decode.Packet
 }
 
 const (
 	appDNS = 1 << iota
 	appHTTP
 	appTLS
+	appInner
 )
+
+// inner decodes the packet an ICMP or ICMPv6 error quotes (its IP header
+// and the first 8 bytes after it), nil for any other packet.
+func (p *Packet) inner() *decode.Packet {
+	c := &p.app
+	if c.done&appInner == 0 {
+		c.done |= appInner
+		c.ok &^= appInner
+		d := p.Decoded
+		if d != nil && d.Layer >= decode.LayerTransport && !d.Has(decode.Fragment) && icmpError(d) && d.TransOffset+8 < len(p.Data) {
+			q := p.Data[d.TransOffset+8:]
+			et := uint16(0x0800)
+			if q[0]>>4 == 6 {
+				et = 0x86dd
+			}
+			_ = c.inner.DecodeNetwork(q, et) // cut short by design: what was read counts
+			if c.inner.IPVersion != 0 {
+				c.ok |= appInner
+			}
+		}
+	}
+	if c.ok&appInner == 0 {
+		return nil
+	}
+	return &c.inner
+}
+
+// icmpError reports whether d is an ICMP message that quotes a packet:
+// destination unreachable, source quench, redirect, time exceeded,
+// parameter problem (ICMPv6: types 1 to 4).
+func icmpError(d *decode.Packet) bool {
+	switch d.Proto {
+	case decode.ProtoICMP:
+		switch d.ICMPType {
+		case 3, 4, 5, 11, 12:
+			return true
+		}
+	case decode.ProtoICMPv6:
+		return d.ICMPType >= 1 && d.ICMPType <= 4
+	}
+	return false
+}
 
 func (p *Packet) dns() *dns.Message {
 	c := &p.app

@@ -53,7 +53,8 @@ func Compile(expr string) (*Filter, error) {
 		return nil, ps.err
 	}
 	if len(ps.toks) == 1 {
-		return nil, ps.fail(0, "empty filter")
+		ps.fail(0, "empty filter")
+		return nil, ps.err
 	}
 	n := ps.or()
 	if ps.err == nil && ps.peek().kind != tEOF {
@@ -68,10 +69,10 @@ func Compile(expr string) (*Filter, error) {
 type tokKind uint8
 
 const (
-	tEOF tokKind = iota
-	tWord         // a field name, operator word or bare literal (10.0.0.1, 443, aa:bb:..)
-	tString       // "quoted"
-	tOp           // == != < <= > >= && || ! ( ) { } ..
+	tEOF    tokKind = iota
+	tWord           // a field name, operator word or bare literal (10.0.0.1, 443, aa:bb:..)
+	tString         // "quoted"
+	tOp             // == != < <= > >= && || ! ( ) { } ..
 )
 
 type token struct {
