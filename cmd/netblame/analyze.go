@@ -15,6 +15,7 @@ import (
 
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
+	"github.com/netblame/netblame/dfilter"
 	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/flowtable"
 	"github.com/netblame/netblame/linktype"
@@ -38,9 +39,12 @@ type analyzeOptions struct {
 	hosts         []string
 	ports         []string
 	captureFilter string
-	maxFlows      int
-	splitVLANs    bool
-	dedup         bool
+	displayFilter string
+	// display is -Y compiled; nil without it.
+	display    *dfilter.Filter
+	maxFlows   int
+	splitVLANs bool
+	dedup      bool
 
 	// csvHeader: a CSV header line was printed for an earlier file; later
 	// files' tables continue below it without one.
@@ -139,6 +143,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.BoolVar(&analyzeOpts.dedup, "dedup", false, "leave out capture duplicates (a packet identical to one less than 1 ms before, as a SPAN mirroring ingress and egress records); off, counts match tshark's")
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
+	f.StringVarP(&analyzeOpts.displayFilter, "filter", "Y", "", "display filter, Wireshark syntax (tcp.analysis.retransmission, dns.qry.name contains \"x\"): shows only the packets it keeps, and the flows with one; the analysis still sees every packet")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
 	return analyzeCmd
@@ -172,6 +177,15 @@ type fileCtx struct {
 
 	table   *flowtable.Table
 	pending []flowtable.EventRecord // events of the packet being analysed
+	// displayed holds, with -Y, the flows (by index) with a packet the
+	// display filter kept.
+	displayed map[uint64]bool
+}
+
+// showFlow reports whether a flow passes --host/--port and, with -Y, had a
+// packet the display filter kept.
+func (o *analyzeOptions) showFlow(fc *fileCtx, r *flowtable.FlowRecord) bool {
+	return o.filter.matchFlow(r) && (fc.displayed == nil || fc.displayed[r.Index])
 }
 
 // packetCtx is one packet as the views see it.
@@ -208,6 +222,12 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 	if o.captureFilter != "" {
 		if o.capture, err = filter.NewLinkMatcher(o.captureFilter, 0); err != nil {
 			return inputErr(fmt.Errorf("-f: %w", err))
+		}
+	}
+	o.display = nil
+	if o.displayFilter != "" {
+		if o.display, err = dfilter.Compile(o.displayFilter); err != nil {
+			return inputErr(fmt.Errorf("-Y: %w", err))
 		}
 	}
 	if err := o.checkViews(); err != nil {
@@ -370,15 +390,38 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	fc.table = tr.Table()
 	pk := packetCtx{}
+	if o.display != nil {
+		fc.displayed = map[uint64]bool{}
+	}
+	var dp dfilter.Packet
+	var prevTS int64
 	err = tr.Run(r, func(p *track.Packet) error {
 		if !fc.started {
-			fc.first, fc.started = p.Capture.Timestamp, true
+			fc.first, fc.started, prevTS = p.Capture.Timestamp, true, p.Capture.Timestamp
 		}
-		// The table has seen every packet; the host and port filter only
-		// narrows what the views show.
+		// The table has seen every packet; the host and port filter and
+		// the display filter only narrow what the views show.
 		if !o.filter.match(p.Decoded) {
+			prevTS = p.Capture.Timestamp
 			return nil
 		}
+		if o.display != nil {
+			dp.Reset()
+			dp.Frame, dp.TS, dp.First, dp.Prev = p.Capture.Frame, p.Capture.Timestamp, fc.first, prevTS
+			dp.Len, dp.Data, dp.Decoded, dp.Payload = p.Capture.OrigLen, p.Capture.Data, p.Decoded, p.Payload()
+			dp.Result = nil
+			if p.Result.Tracked {
+				dp.Result = &p.Result
+			}
+			prevTS = p.Capture.Timestamp
+			if !o.display.Match(&dp) {
+				return nil
+			}
+			if p.Result.Tracked {
+				fc.displayed[p.Result.Index] = true
+			}
+		}
+		prevTS = p.Capture.Timestamp
 		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
 			res: p.Result, events: p.Events}
 		if err := v.packet(&pk); err != nil {

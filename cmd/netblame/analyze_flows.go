@@ -51,7 +51,7 @@ func (v *flowsView) flow(r *flowtable.FlowRecord) { v.all = append(v.all, *r) }
 
 func (v *flowsView) finish(fc *fileCtx) error {
 	var rows []flowRow
-	keep := func(r *flowtable.FlowRecord) bool { return v.o.filter.matchFlow(r) }
+	keep := func(r *flowtable.FlowRecord) bool { return v.o.showFlow(fc, r) }
 	switch v.query {
 	case queryHandshake:
 		for _, r := range flowtable.SlowHandshakes(v.all, v.o.handshakeOver) {

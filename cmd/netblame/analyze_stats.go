@@ -16,6 +16,7 @@ import (
 type statsView struct {
 	w        io.Writer
 	o        *analyzeOptions
+	fc       *fileCtx
 	packets  uint64
 	bytes    uint64
 	tcpFlows uint64
@@ -27,7 +28,7 @@ type statsView struct {
 }
 
 func newStatsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *statsView {
-	return &statsView{w: w, o: o}
+	return &statsView{w: w, o: o, fc: fc}
 }
 
 func (v *statsView) packet(pk *packetCtx) error {
@@ -45,7 +46,7 @@ func (v *statsView) packet(pk *packetCtx) error {
 
 // flow counts the flows that pass the filters.
 func (v *statsView) flow(r *flowtable.FlowRecord) {
-	if !v.o.filter.matchFlow(r) {
+	if !v.o.showFlow(v.fc, r) {
 		return
 	}
 	switch r.Proto {
