@@ -186,9 +186,8 @@ func (n setNode) eval(p *Packet) bool {
 	return false
 }
 
-// equal compares an occurrence with a literal; an address literal of one
-// family matches the other's mapped form, as Wireshark's ip.addr does not
-// need to, but --host users expect.
+// equal compares an occurrence with a literal. Addresses compare unmapped,
+// so an IPv4-mapped IPv6 address in a capture equals its IPv4 literal.
 func equal(x, lit *value) bool {
 	switch lit.k {
 	case kPrefix:
