@@ -146,7 +146,7 @@ func TestOffloadedServerSide(t *testing.T) {
 				t.Errorf("offload: client side %v, server side %v with %d super-segments; want only the server side",
 					rep.ClientSide.Offload, rep.ServerSide.Offload, rep.ServerSide.SuperSegments)
 			}
-			for _, e := range checkTruth(rep, &tr) {
+			for _, e := range checkTruth(t, rep, &tr, false) {
 				t.Error(e)
 			}
 			for _, f := range rep.Flows {
@@ -227,7 +227,7 @@ func TestDoubledSpan(t *testing.T) {
 			for i := range tr.Flows {
 				tr.Flows[i].SpanDuplicates = byClient[tr.Flows[i].Client]
 			}
-			for _, e := range checkTruth(rep, &tr) {
+			for _, e := range checkTruth(t, rep, &tr, false) {
 				t.Error(e)
 			}
 			for _, f := range rep.Flows {

@@ -35,7 +35,7 @@ func TestSamples(t *testing.T) {
 				return c
 			}
 			rep := correlate.Correlate(open("span.pcap"), open("server.pcap"), correlate.Options{})
-			for _, e := range checkTruth(rep, &tr) {
+			for _, e := range checkTruth(t, rep, &tr, false) {
 				t.Error(e)
 			}
 			if rep.Orientation != correlate.AsGiven {
@@ -47,7 +47,7 @@ func TestSamples(t *testing.T) {
 			if rev.Orientation != correlate.Swapped || rev.ClientSide.File != "span.pcap" {
 				t.Errorf("reversed pair: orientation %s, client side %s; want swapped, span.pcap", rev.Orientation, rev.ClientSide.File)
 			}
-			for _, e := range checkTruth(rev, &tr) {
+			for _, e := range checkTruth(t, rev, &tr, false) {
 				t.Error("reversed: " + e)
 			}
 			kept := correlate.Correlate(open("server.pcap"), open("span.pcap"), correlate.Options{NoOrient: true})
