@@ -116,16 +116,7 @@ func FuzzTranslate(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		raw, err := bpf.Assemble(prog)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var b []byte
-		for _, r := range raw {
-			b = binary.LittleEndian.AppendUint16(b, r.Op)
-			b = append(b, r.Jt, r.Jf)
-			b = binary.LittleEndian.AppendUint32(b, r.K)
-		}
+		b := programBytes(f, prog)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -141,4 +132,21 @@ func FuzzTranslate(f *testing.F) {
 			t.Fatalf("translation does not marshal: %v", err)
 		}
 	})
+}
+
+// programBytes encodes a classic program as the fuzz targets take it: 8
+// bytes an instruction (op, jt, jf, k; little-endian).
+func programBytes(tb testing.TB, prog []bpf.Instruction) []byte {
+	tb.Helper()
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b []byte
+	for _, r := range raw {
+		b = binary.LittleEndian.AppendUint16(b, r.Op)
+		b = append(b, r.Jt, r.Jf)
+		b = binary.LittleEndian.AppendUint32(b, r.K)
+	}
+	return b
 }

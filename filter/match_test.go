@@ -277,16 +277,7 @@ func FuzzMatchProgram(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		raw, err := bpf.Assemble(prog)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var b []byte
-		for _, r := range raw {
-			b = binary.LittleEndian.AppendUint16(b, r.Op)
-			b = append(b, r.Jt, r.Jf)
-			b = binary.LittleEndian.AppendUint32(b, r.K)
-		}
+		b := programBytes(f, prog)
 		f.Add(b, benchFrame())
 	}
 	f.Fuzz(func(t *testing.T, b, pkt []byte) {
