@@ -337,3 +337,9 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+func TestTildeIsMatches(t *testing.T) {
+	if _, err := dfilter.Compile(`http.host ~ "^www"`); err != nil {
+		t.Error(err)
+	}
+}

@@ -141,7 +141,7 @@ func (ps *parser) lex() {
 			ps.toks = append(ps.toks, token{tWord, s[i:j], i})
 			i = j
 		default:
-			for _, op := range []string{"==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "{", "}", ","} {
+			for _, op := range []string{"==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "~", "(", ")", "{", "}", ","} {
 				if strings.HasPrefix(s[i:], op) {
 					ps.toks = append(ps.toks, token{tOp, op, i})
 					i += len(op)
