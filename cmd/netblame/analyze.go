@@ -399,21 +399,21 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		if !fc.started {
 			fc.first, fc.started, prevTS = p.Capture.Timestamp, true, p.Capture.Timestamp
 		}
+		prev := prevTS // frame.time_delta is from the previous frame read
+		prevTS = p.Capture.Timestamp
 		// The table has seen every packet; the host and port filter and
 		// the display filter only narrow what the views show.
 		if !o.filter.match(p.Decoded) {
-			prevTS = p.Capture.Timestamp
 			return nil
 		}
 		if o.display != nil {
 			dp.Reset()
-			dp.Frame, dp.TS, dp.First, dp.Prev = p.Capture.Frame, p.Capture.Timestamp, fc.first, prevTS
+			dp.Frame, dp.TS, dp.First, dp.Prev = p.Capture.Frame, p.Capture.Timestamp, fc.first, prev
 			dp.Len, dp.Data, dp.Decoded, dp.Payload = p.Capture.OrigLen, p.Capture.Data, p.Decoded, p.Payload()
 			dp.Result = nil
 			if p.Result.Tracked {
 				dp.Result = &p.Result
 			}
-			prevTS = p.Capture.Timestamp
 			if !o.display.Match(&dp) {
 				return nil
 			}
@@ -421,7 +421,6 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 				fc.displayed[p.Result.Index] = true
 			}
 		}
-		prevTS = p.Capture.Timestamp
 		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
 			res: p.Result, events: p.Events}
 		if err := v.packet(&pk); err != nil {
