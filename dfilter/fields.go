@@ -56,8 +56,6 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-func dec(p *Packet) *decode.Packet { return p.Decoded }
-
 func isIP4(p *Packet) bool { return p.Decoded != nil && p.Decoded.IPVersion == 4 }
 
 // layers are the packet's decoded IP layers: the frame's, and the packet
@@ -314,17 +312,11 @@ func init() {
 
 	// UDP
 	presence("udp", func(d *decode.Packet) bool { return ports(d, decode.ProtoUDP) })
-	udp := func(name string, get func(d *decode.Packet, vs *vals)) {
-		def(name, kUint, func(p *Packet, vs *vals) {
-			if isUDP(p) {
-				get(p.Decoded, vs)
-			}
-		})
-	}
-	portField("udp.srcport", decode.ProtoUDP, true, false)
-	portField("udp.dstport", decode.ProtoUDP, false, true)
-	portField("udp.port", decode.ProtoUDP, true, true)
-	udp("udp.length", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.UDPLen)) })
+	def("udp.length", kUint, func(p *Packet, vs *vals) {
+		if isUDP(p) {
+			u(vs, uint64(p.Decoded.UDPLen))
+		}
+	})
 
 	// ICMP
 	icmp := func(p *Packet, proto decode.IPProto) bool {
