@@ -312,6 +312,9 @@ func init() {
 
 	// UDP
 	presence("udp", func(d *decode.Packet) bool { return ports(d, decode.ProtoUDP) })
+	portField("udp.srcport", decode.ProtoUDP, true, false)
+	portField("udp.dstport", decode.ProtoUDP, false, true)
+	portField("udp.port", decode.ProtoUDP, true, true)
 	def("udp.length", kUint, func(p *Packet, vs *vals) {
 		if isUDP(p) {
 			u(vs, uint64(p.Decoded.UDPLen))
