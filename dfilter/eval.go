@@ -24,6 +24,16 @@ type Packet struct {
 	// packet was not tracked.
 	Result  *flowtable.PacketResult
 	Payload []byte
+	// Transport, when set, is what Decoded's transport offsets index
+	// instead of Data: a reassembled datagram's bytes (track's
+	// Packet.Transport).
+	Transport []byte
+
+	// Set by Conversations.See: the flow's stream number (tcp.stream,
+	// udp.stream) and the times of its first and previous packets.
+	conv                bool
+	stream              uint64
+	flowFirst, flowPrev int64
 
 	app appCache
 	vs  vals // a field's occurrences, for the node being evaluated
@@ -31,7 +41,7 @@ type Packet struct {
 
 // Reset prepares p for its next packet (the application-layer parses are
 // redone lazily, once per packet).
-func (p *Packet) Reset() { p.app.done = 0 }
+func (p *Packet) Reset() { p.app.done, p.conv = 0, false }
 
 type kind uint8
 
@@ -61,7 +71,7 @@ type value struct {
 
 // maxVals bounds the occurrences of a field in one packet (an address
 // pair, the A records of a DNS answer, ...).
-const maxVals = 8
+const maxVals = 16
 
 type vals struct {
 	v [maxVals]value

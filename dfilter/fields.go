@@ -17,6 +17,14 @@ type field struct {
 	name string
 	kind kind
 	get  func(p *Packet, vs *vals)
+
+	// How -T fields prints it (columns.go): a protocol cannot be
+	// printed; hexDigits > 0 prints 0x and at least that many digits;
+	// signed prints the value as a negative number when it is one.
+	protocol  bool
+	hexDigits int
+	signed    bool
+	nanos     bool // a time: printed from its nanoseconds
 }
 
 var (
@@ -40,12 +48,17 @@ func Fields() []string {
 }
 
 func def(name string, k kind, get func(p *Packet, vs *vals)) {
-	f := &field{name, k, get}
+	f := &field{name: name, kind: k, get: get}
 	fieldList = append(fieldList, f)
 	fieldsBy[name] = f
 }
 
-func u(vs *vals, x uint64)        { vs.add(value{k: kUint, u: x}) }
+func u(vs *vals, x uint64)  { vs.add(value{k: kUint, u: x}) }
+func i64(vs *vals, x int64) { vs.add(value{k: kUint, u: uint64(x)}) }
+
+// seconds adds a time: in seconds for comparisons, its nanoseconds kept
+// for printing them exactly.
+func seconds(vs *vals, ns int64)  { vs.add(value{k: kFloat, f: float64(ns) / 1e9, u: uint64(ns)}) }
 func flag(vs *vals, b bool)       { vs.add(value{k: kUint, u: b2u(b)}) }
 func addr(vs *vals, a netip.Addr) { vs.add(value{k: kAddr, a: a}) }
 func str(vs *vals, s []byte)      { vs.add(value{k: kString, s: s}) }
@@ -94,8 +107,9 @@ func init() {
 	def("frame.number", kUint, func(p *Packet, vs *vals) { u(vs, p.Frame) })
 	def("frame.len", kUint, func(p *Packet, vs *vals) { u(vs, uint64(p.Len)) })
 	def("frame.cap_len", kUint, func(p *Packet, vs *vals) { u(vs, uint64(len(p.Data))) })
-	def("frame.time_relative", kFloat, func(p *Packet, vs *vals) { vs.add(value{k: kFloat, f: float64(p.TS-p.First) / 1e9}) })
-	def("frame.time_delta", kFloat, func(p *Packet, vs *vals) { vs.add(value{k: kFloat, f: float64(p.TS-p.Prev) / 1e9}) })
+	def("frame.time_relative", kFloat, func(p *Packet, vs *vals) { seconds(vs, p.TS-p.First) })
+	def("frame.time_delta", kFloat, func(p *Packet, vs *vals) { seconds(vs, p.TS-p.Prev) })
+	def("frame.time_epoch", kFloat, func(p *Packet, vs *vals) { seconds(vs, p.TS) })
 
 	// Ethernet and VLAN
 	ether := func(p *Packet) bool {
@@ -114,6 +128,11 @@ func init() {
 	def("eth.src", kMAC, func(p *Packet, vs *vals) {
 		if ether(p) {
 			vs.add(value{k: kMAC, s: p.Data[6:12]})
+		}
+	})
+	def("eth.type", kUint, func(p *Packet, vs *vals) {
+		if ether(p) {
+			u(vs, uint64(p.Data[12])<<8|uint64(p.Data[13]))
 		}
 	})
 	def("eth.addr", kMAC, func(p *Packet, vs *vals) {
@@ -190,6 +209,10 @@ func init() {
 	ip4("ip.proto", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.Proto)) })
 	ip4("ip.len", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.IPLen)) })
 	ip4("ip.dsfield", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.TOS)) })
+	ip4("ip.flags", func(d *decode.Packet, vs *vals) {
+		// The three flag bits as a number: DF 2, MF 1.
+		u(vs, b2u(d.Has(decode.IPv4DontFragment))<<1|b2u(d.Has(decode.MoreFragments)))
+	})
 	ip4("ip.flags.mf", func(d *decode.Packet, vs *vals) { flag(vs, d.Has(decode.MoreFragments)) })
 	ip4("ip.flags.df", func(d *decode.Packet, vs *vals) { flag(vs, d.Has(decode.IPv4DontFragment)) })
 	ip4("ip.frag_offset", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FragOffset)) })
@@ -229,11 +252,9 @@ func init() {
 	portField("tcp.dstport", decode.ProtoTCP, false, true)
 	portField("tcp.port", decode.ProtoTCP, true, true)
 	tcp("tcp.seq_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Seq)) })
-	tcp("tcp.ack_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
-		if d.TCPFlags&decode.TCPAck != 0 {
-			u(vs, uint64(d.Ack))
-		}
-	})
+	// Wireshark shows the acknowledgement number without the ACK flag
+	// too (a SYN's is 0), as it is.
+	tcp("tcp.ack_raw", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Ack)) })
 	tcp("tcp.seq", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
 		if r := analyzed(p); r != nil {
 			u(vs, uint64(r.RelSeq))
@@ -242,6 +263,8 @@ func init() {
 	tcp("tcp.ack", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
 		if r := analyzed(p); r != nil && d.TCPFlags&decode.TCPAck != 0 {
 			u(vs, uint64(r.RelAck))
+		} else if r != nil {
+			u(vs, uint64(d.Ack))
 		}
 	})
 	tcp("tcp.len", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
@@ -258,11 +281,40 @@ func init() {
 			u(vs, uint64(d.Window))
 		}
 	})
-	tcp("tcp.stream", kUint, func(p *Packet, _ *decode.Packet, vs *vals) {
-		if p.Result != nil && p.Result.Tracked {
-			u(vs, p.Result.Index)
+	tcp("tcp.stream", kUint, stream)
+	tcp("tcp.time_relative", kFloat, func(p *Packet, _ *decode.Packet, vs *vals) {
+		if p.conv {
+			seconds(vs, p.TS-p.flowFirst)
 		}
 	})
+	tcp("tcp.time_delta", kFloat, func(p *Packet, _ *decode.Packet, vs *vals) {
+		if p.conv {
+			seconds(vs, p.TS-p.flowPrev)
+		}
+	})
+	tcp("tcp.window_size_scalefactor", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
+		// Wireshark shows the multiplier, -1 when the handshake was
+		// not seen and -2 when one end did not offer scaling; a SYN
+		// has none.
+		if r := analyzed(p); r != nil && d.TCPFlags&decode.TCPSyn == 0 {
+			if r.WinScale < 0 {
+				i64(vs, int64(r.WinScale))
+			} else {
+				u(vs, 1<<uint(r.WinScale))
+			}
+		}
+	})
+	tcp("tcp.nxtseq", kUint, func(p *Packet, d *decode.Packet, vs *vals) {
+		if r := analyzed(p); r != nil {
+			n := r.RelSeq + r.Len
+			if d.TCPFlags&(decode.TCPSyn|decode.TCPFin) != 0 {
+				n++
+			}
+			u(vs, uint64(n))
+		}
+	})
+	tcp("tcp.checksum", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Checksum)) })
+	tcp("tcp.urgent_pointer", kUint, func(_ *Packet, d *decode.Packet, vs *vals) { u(vs, uint64(d.Urgent)) })
 	tcp("tcp.options.mss_val", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
 		if d.Has(decode.HasMSS) {
 			u(vs, uint64(d.MSS))
@@ -278,9 +330,21 @@ func init() {
 			u(vs, uint64(d.TSVal))
 		}
 	})
-	tcp("tcp.options.sack", kNone, func(_ *Packet, d *decode.Packet, vs *vals) {
+	tcp("tcp.options.timestamp.tsecr", kUint, func(_ *Packet, d *decode.Packet, vs *vals) {
+		if d.Has(decode.HasTimestamps) {
+			u(vs, uint64(d.TSEcr))
+		}
+	})
+	tcp("tcp.options.sack", kBytes, func(p *Packet, d *decode.Packet, vs *vals) {
 		if d.Has(decode.HasSACK) {
-			u(vs, 1)
+			if opt := p.tcpOption(5); opt != nil {
+				vs.add(value{k: kBytes, s: opt})
+			}
+		}
+	})
+	tcp("tcp.options.sack_perm", kBytes, func(p *Packet, d *decode.Packet, vs *vals) {
+		if opt := p.tcpOption(4); opt != nil {
+			vs.add(value{k: kBytes, s: opt})
 		}
 	})
 	for name, bit := range map[string]decode.TCPFlags{
@@ -303,9 +367,17 @@ func init() {
 		if e.Wireshark() {
 			name = "tcp.analysis." + e.String()
 		}
+		// Wireshark's tree holds a duplicate ACK's flag twice (the
+		// analysis' summary and the count), so -T fields prints 1,1.
+		n := 1
+		if e == flowtable.DuplicateAck {
+			n = 2
+		}
 		tcp(name, kNone, func(p *Packet, _ *decode.Packet, vs *vals) {
 			if r := analyzed(p); r != nil && r.Events.MatchesFilter(e) {
-				u(vs, 1)
+				for range n {
+					u(vs, 1)
+				}
 			}
 		})
 	}
@@ -315,6 +387,16 @@ func init() {
 	portField("udp.srcport", decode.ProtoUDP, true, false)
 	portField("udp.dstport", decode.ProtoUDP, false, true)
 	portField("udp.port", decode.ProtoUDP, true, true)
+	def("udp.stream", kUint, func(p *Packet, vs *vals) {
+		if isUDP(p) {
+			stream(p, p.Decoded, vs)
+		}
+	})
+	def("udp.checksum", kUint, func(p *Packet, vs *vals) {
+		if isUDP(p) {
+			u(vs, uint64(p.Decoded.Checksum))
+		}
+	})
 	def("udp.length", kUint, func(p *Packet, vs *vals) {
 		if isUDP(p) {
 			u(vs, uint64(p.Decoded.UDPLen))
@@ -353,6 +435,23 @@ func init() {
 	def("dns.qry.name", kString, func(p *Packet, vs *vals) {
 		if m := p.dns(); m != nil && m.HasQuestion {
 			str(vs, m.Question.Name)
+		}
+	})
+	def("dns.id", kUint, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil {
+			u(vs, uint64(m.ID))
+		}
+	})
+	def("dns.flags", kUint, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil {
+			u(vs, uint64(m.Flags))
+		}
+	})
+	def("dns.resp.name", kString, func(p *Packet, vs *vals) {
+		if m := p.dns(); m != nil {
+			for i := range m.NRecords {
+				str(vs, m.Records[i].Name)
+			}
 		}
 	})
 	def("dns.qry.type", kUint, func(p *Packet, vs *vals) {
@@ -429,6 +528,66 @@ func init() {
 			}
 		}
 	})
+}
+
+// How -T fields prints the fields (columns.go) beyond their kind.
+func init() {
+	for _, name := range []string{"frame", "eth", "vlan", "ip", "ipv6", "tcp", "udp", "icmp", "dns", "http"} {
+		fieldsBy[name].protocol = true
+	}
+	for name, digits := range map[string]int{
+		"eth.type": 4, "ip.id": 4, "ip.dsfield": 2, "ip.flags": 2, "ipv6.flow": 6,
+		"tcp.flags": 4, "tcp.checksum": 4, "udp.checksum": 4, "dns.id": 4, "dns.flags": 4,
+	} {
+		fieldsBy[name].hexDigits = digits
+	}
+	fieldsBy["tcp.window_size_scalefactor"].signed = true
+	for _, name := range []string{"frame.time_relative", "frame.time_delta", "frame.time_epoch", "tcp.time_relative", "tcp.time_delta"} {
+		fieldsBy[name].nanos = true
+	}
+}
+
+// stream is tcp.stream or udp.stream: tshark's number when Conversations
+// numbered the packet, the flow table's index otherwise.
+func stream(p *Packet, _ *decode.Packet, vs *vals) {
+	switch {
+	case p.conv:
+		u(vs, p.stream)
+	case p.Result != nil && p.Result.Tracked:
+		u(vs, p.Result.Index)
+	}
+}
+
+// tcpOption returns the TCP option of this kind (its kind and length bytes
+// included), nil when the header has none.
+func (p *Packet) tcpOption(kind byte) []byte {
+	d := p.Decoded
+	b := p.Data
+	if p.Transport != nil {
+		b = p.Transport
+	}
+	off := d.TransOffset
+	end := off + int(d.TCPHeaderLen)
+	if end > len(b) || int(d.TCPHeaderLen) < 20 {
+		return nil
+	}
+	for i := off + 20; i < end; {
+		switch b[i] {
+		case 0:
+			return nil
+		case 1:
+			i++
+			continue
+		}
+		if i+1 >= end || b[i+1] < 2 || i+int(b[i+1]) > end {
+			return nil
+		}
+		if b[i] == kind {
+			return b[i : i+int(b[i+1])]
+		}
+		i += int(b[i+1])
+	}
+	return nil
 }
 
 // wiresharkEvents are the events tcp.analysis.flags stands for.

@@ -186,6 +186,10 @@ type PacketResult struct {
 	// Window is the scaled advertised window, -1 when the scale is unknown
 	// (the handshake was not seen); SYNs are never scaled.
 	Window int64
+	// WinScale is the sender's window scale shift as Wireshark applies
+	// it: -1 unknown (no handshake seen), -2 no scaling (an end did not
+	// offer it), else the shift.
+	WinScale int8
 }
 
 // TableStats are the table's counters.

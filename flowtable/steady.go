@@ -105,7 +105,7 @@ func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, 
 	} else if f.winScale == -1 {
 		win = -1
 	}
-	out.Window = win
+	out.Window, out.WinScale = win, f.winScale
 	out.Analyzed = true
 
 	// netblame's own rules, as in analyzeTCP for a segment that

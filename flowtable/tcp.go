@@ -237,7 +237,7 @@ func (s *shard) analyzeTCP(t *Table, sl uint32, hot *flowHot, c *flowCold, side 
 	default:
 		win = -1
 	}
-	out.Window = win
+	out.Window, out.WinScale = win, f.winScale
 
 	// netblame's own analysis.
 	// An established connection's segments without SYN, FIN or RST change

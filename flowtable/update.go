@@ -108,7 +108,7 @@ func (s *shard) fillResult(out *PacketResult, sl uint32, c *flowCold, dir Direct
 	out.Dir = dir
 	out.NewFlow = newFlow
 	out.Len = uint32(p.PayloadLen)
-	out.Window = -1
+	out.Window, out.WinScale = -1, -1
 }
 
 // lastIs reports whether k is the key of the flow of the shard's previous

@@ -42,6 +42,7 @@ type analyzeOptions struct {
 	displayFilter string
 	// display is -Y compiled; nil without it.
 	display    *dfilter.Filter
+	fields     fieldsOptions
 	maxFlows   int
 	splitVLANs bool
 	dedup      bool
@@ -144,6 +145,9 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
 	f.StringVarP(&analyzeOpts.displayFilter, "filter", "Y", "", "display filter, Wireshark syntax (tcp.analysis.retransmission, dns.qry.name contains \"x\"): shows only the packets it keeps, and the flows with one; the analysis still sees every packet")
+	f.StringVarP(&analyzeOpts.fields.outputType, "output-type", "T", "", "with -e: fields (tshark's -T fields lines, the default) or json (one object a packet)")
+	f.StringArrayVarP(&analyzeOpts.fields.names, "field", "e", nil, "print this field of every packet shown, as tshark -T fields -e does (repeatable; names as in -Y)")
+	f.StringArrayVarP(&analyzeOpts.fields.settings, "field-option", "E", nil, "with -e: header=y|n, separator=/t|/s|C, quote=d|s|n, occurrence=f|l|a, aggregator=,|/s|C (as tshark's -E)")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
 	return analyzeCmd
@@ -198,6 +202,8 @@ type packetCtx struct {
 	// the order the analysis raised them.
 	res    flowtable.PacketResult
 	events []flowtable.EventRecord
+	// dp is the packet as -Y and -e see it, filled only with one of them.
+	dp *dfilter.Packet
 }
 
 func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err error) {
@@ -230,6 +236,9 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 			return inputErr(fmt.Errorf("-Y: %w", err))
 		}
 	}
+	if err := o.fields.parse(o.fmt); err != nil {
+		return err
+	}
 	if err := o.checkViews(); err != nil {
 		return err
 	}
@@ -256,7 +265,9 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 }
 
 // streams reports whether the view prints while the file is read.
-func (o *analyzeOptions) streams() bool { return o.summary || o.events || o.trace != "" }
+func (o *analyzeOptions) streams() bool {
+	return o.summary || o.events || o.trace != "" || o.fields.columns != nil
+}
 
 // checkViews rejects contradictory view flags.
 func (o *analyzeOptions) checkViews() error {
@@ -265,7 +276,7 @@ func (o *analyzeOptions) checkViews() error {
 		on   bool
 		name string
 	}{
-		{o.summary, "--summary"}, {o.stats, "--stats"}, {o.events, "--events"},
+		{o.summary, "--summary"}, {o.fields.columns != nil, "-e"}, {o.stats, "--stats"}, {o.events, "--events"},
 		{o.trace != "", "--trace"}, {o.handshakeOver > 0, "--handshake-over"}, {o.resetBy != "", "--reset-by"},
 	} {
 		if v.on {
@@ -296,7 +307,7 @@ func (o *analyzeOptions) checkViews() error {
 		}
 	}
 	if o.sortBy != "" || o.top > 0 {
-		if o.summary || o.stats || o.trace != "" || o.events {
+		if o.summary || o.stats || o.trace != "" || o.events || o.fields.columns != nil {
 			return inputErr(errors.New("--sort and --top apply to flow tables (the default view, --handshake-over, --reset-by)"))
 		}
 		if o.sortBy != "" {
@@ -313,6 +324,8 @@ func (o *analyzeOptions) newView(w io.Writer, fc *fileCtx) view {
 	switch {
 	case o.summary:
 		return newSummaryView(w, o, fc)
+	case o.fields.columns != nil:
+		return newFieldsView(w, o, fc)
 	case o.stats:
 		return newStatsView(w, o, fc)
 	case o.events:
@@ -393,7 +406,11 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	if o.display != nil {
 		fc.displayed = map[uint64]bool{}
 	}
+	// -Y and -e look at packets through dfilter; conversations numbers
+	// tcp.stream and udp.stream as tshark does.
+	needDP := o.display != nil || o.fields.columns != nil
 	var dp dfilter.Packet
+	var conversations dfilter.Conversations
 	var prevTS int64
 	err = tr.Run(r, func(p *track.Packet) error {
 		if !fc.started {
@@ -401,19 +418,23 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		}
 		prev := prevTS // frame.time_delta is from the previous frame read
 		prevTS = p.Capture.Timestamp
+		if needDP {
+			dp.Reset()
+			dp.Frame, dp.TS, dp.First, dp.Prev = p.Capture.Frame, p.Capture.Timestamp, fc.first, prev
+			dp.Len, dp.Data, dp.Decoded, dp.Payload = p.Capture.OrigLen, p.Capture.Data, p.Decoded, p.Payload()
+			dp.Transport = p.Transport()
+			dp.Result = nil
+			if p.Result.Tracked {
+				dp.Result = &p.Result
+			}
+			conversations.See(&dp)
+		}
 		// The table has seen every packet; the host and port filter and
 		// the display filter only narrow what the views show.
 		if !o.filter.match(p.Decoded) {
 			return nil
 		}
 		if o.display != nil {
-			dp.Reset()
-			dp.Frame, dp.TS, dp.First, dp.Prev = p.Capture.Frame, p.Capture.Timestamp, fc.first, prev
-			dp.Len, dp.Data, dp.Decoded, dp.Payload = p.Capture.OrigLen, p.Capture.Data, p.Decoded, p.Payload()
-			dp.Result = nil
-			if p.Result.Tracked {
-				dp.Result = &p.Result
-			}
 			if !o.display.Match(&dp) {
 				return nil
 			}
@@ -422,7 +443,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 			}
 		}
 		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
-			res: p.Result, events: p.Events}
+			res: p.Result, events: p.Events, dp: &dp}
 		if err := v.packet(&pk); err != nil {
 			return viewError{err}
 		}
