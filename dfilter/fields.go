@@ -131,8 +131,12 @@ func init() {
 		}
 	})
 	def("eth.type", kUint, func(p *Packet, vs *vals) {
-		if ether(p) {
-			u(vs, uint64(p.Data[12])<<8|uint64(p.Data[13]))
+		if !ether(p) {
+			return
+		}
+		// Below 0x600 the field is an 802.3 length (tshark's eth.len).
+		if t := uint64(p.Data[12])<<8 | uint64(p.Data[13]); t >= 0x600 {
+			u(vs, t)
 		}
 	})
 	def("eth.addr", kMAC, func(p *Packet, vs *vals) {
@@ -194,10 +198,14 @@ func init() {
 		})
 	}
 	presence("ip", func(d *decode.Packet) bool { return ipv(d, 4) })
+	// An IPv4 header field has an occurrence in the frame's header and
+	// in the header an ICMP error quotes, as in tshark.
 	ip4 := func(name string, get func(d *decode.Packet, vs *vals)) {
 		def(name, kUint, func(p *Packet, vs *vals) {
-			if isIP4(p) {
-				get(p.Decoded, vs)
+			for _, d := range p.layers() {
+				if ipv(d, 4) {
+					get(d, vs)
+				}
 			}
 		})
 	}
@@ -215,7 +223,8 @@ func init() {
 	})
 	ip4("ip.flags.mf", func(d *decode.Packet, vs *vals) { flag(vs, d.Has(decode.MoreFragments)) })
 	ip4("ip.flags.df", func(d *decode.Packet, vs *vals) { flag(vs, d.Has(decode.IPv4DontFragment)) })
-	ip4("ip.frag_offset", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FragOffset)) })
+	// In 8-byte units, as on the wire (tshark shows the value so).
+	ip4("ip.frag_offset", func(d *decode.Packet, vs *vals) { u(vs, uint64(d.FragOffset/8)) })
 
 	// IPv6
 	presence("ipv6", func(d *decode.Packet) bool { return ipv(d, 6) })
@@ -336,10 +345,8 @@ func init() {
 		}
 	})
 	tcp("tcp.options.sack", kBytes, func(p *Packet, d *decode.Packet, vs *vals) {
-		if d.Has(decode.HasSACK) {
-			if opt := p.tcpOption(5); opt != nil {
-				vs.add(value{k: kBytes, s: opt})
-			}
+		if opt := p.tcpOption(5); opt != nil {
+			vs.add(value{k: kBytes, s: opt})
 		}
 	})
 	tcp("tcp.options.sack_perm", kBytes, func(p *Packet, d *decode.Packet, vs *vals) {
@@ -567,8 +574,10 @@ func (p *Packet) tcpOption(kind byte) []byte {
 		b = p.Transport
 	}
 	off := d.TransOffset
-	end := off + int(d.TCPHeaderLen)
-	if end > len(b) || int(d.TCPHeaderLen) < 20 {
+	// What the capture holds of the header: a truncated one still shows
+	// the options it kept whole.
+	end := min(off+int(d.TCPHeaderLen), len(b))
+	if int(d.TCPHeaderLen) < 20 {
 		return nil
 	}
 	for i := off + 20; i < end; {
