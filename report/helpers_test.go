@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"io"
 	"io/fs"
 	"testing"
 
@@ -54,3 +55,5 @@ func collect(t testing.TB, data []byte, opt report.Options, cap *correlate.Captu
 	tr.Table().Flush()
 	return c, recs
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
