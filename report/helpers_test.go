@@ -57,3 +57,35 @@ func collect(t testing.TB, data []byte, opt report.Options, cap *correlate.Captu
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// passPackets runs the analysis pass over data, with a collector when on
+// (left in *c), and returns the packets read.
+func passPackets(t testing.TB, data []byte, on bool, c **report.Collector) int {
+	r, err := capfile.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cfg := flowtable.Config{Capacity: 1 << 16, Seed: 1, IgnoreVLAN: true}
+	if on {
+		*c = report.NewCollector(report.Options{})
+		(*c).Hook(&cfg)
+	}
+	tr, err := track.New(track.Options{Flows: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = tr.Run(r, func(p *track.Packet) error {
+		n++
+		if on {
+			(*c).Packet(p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Table().Flush()
+	return n
+}
