@@ -23,8 +23,8 @@ type Options struct {
 	// MaxPoints caps each series of a flow while it is collected; at the
 	// cap it is reduced to MaxPoints/4 buckets (default 8*Width).
 	MaxPoints int
-	// Budget caps the points held over all live flows (default 4M, about
-	// 100 MB).
+	// Budget caps the points held by the flows not (yet) chosen for a
+	// section (default 2M, 48 MB).
 	Budget int
 	// MaxEvents caps the events kept per flow (default 65536).
 	MaxEvents int
@@ -44,7 +44,7 @@ func (o *Options) defaults() {
 	}
 	o.MaxPoints = max(o.MaxPoints, 16)
 	if o.Budget <= 0 {
-		o.Budget = 4 << 20
+		o.Budget = 2 << 20
 	}
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = 1 << 16
@@ -69,6 +69,8 @@ type Collector struct {
 	points int
 	// shed counts flows whose series were dropped to keep to the budget.
 	shed int
+
+	pool pool // chunks of freed series
 
 	rows     []Row
 	moreRows int // flows left out of rows
@@ -131,6 +133,11 @@ type flowSeries struct {
 	pend [2]pendList
 	rec  flowtable.FlowRecord // set when the flow ended
 	done bool
+	// fin: each direction sent a FIN; closed: both did, or a RST came,
+	// and the flow was judged for a section (choose).
+	fin    [2]bool
+	closed bool
+	kept   bool // in Collector.kept
 }
 
 // event is one marked point: a flowtable event or a packet with SACK
@@ -277,9 +284,21 @@ func (c *Collector) Packet(p *track.Packet) {
 	}
 	n := c.add(fs, p)
 	fs.npoints += n
-	c.points += n
-	if c.points > c.opt.Budget {
-		c.shedSeries(fs)
+	if !fs.kept {
+		c.points += n
+		if c.points > c.opt.Budget {
+			c.shedSeries(fs)
+		}
+	}
+	fl := dec.TCPFlags
+	if fl&decode.TCPFin != 0 {
+		fs.fin[r.Dir] = true
+	}
+	if !fs.closed && (fl&decode.TCPRst != 0 || fs.fin[0] && fs.fin[1]) {
+		// The table keeps a closed connection for minutes: judge it now,
+		// so the series of the many that end well are freed at once.
+		fs.closed = true
+		c.choose(fs)
 	}
 }
 
@@ -290,6 +309,7 @@ func (c *Collector) add(fs *flowSeries, p *track.Packet) int {
 	d := r.Dir
 	o := 1 - d
 	mp := c.opt.MaxPoints
+	pl := &c.pool
 	n := 0
 	fl := dec.TCPFlags
 	seq := unwrap(r.RelSeq, fs.high[d])
@@ -301,14 +321,14 @@ func (c *Collector) add(fs *flowSeries, p *track.Packet) int {
 		span++
 	}
 	if span > 0 {
-		n += fs.seg[d].add(t, float64(seq), float64(seq+span), mp)
+		n += fs.seg[d].add(t, float64(seq), float64(seq+span), mp, pl)
 		fs.high[d] = max(fs.high[d], seq+span)
 	}
 	retrans := r.Events.Has(flowtable.Retransmission) || r.Events.Has(flowtable.FastRetransmission) ||
 		r.Events.Has(flowtable.SpuriousRetransmission)
 	if r.Len > 0 {
 		fs.cum[d] += float64(r.Len)
-		n += fs.bytes[d].add(t, fs.cum[d], fs.cum[d], mp)
+		n += fs.bytes[d].add(t, fs.cum[d], fs.cum[d], mp, pl)
 		if retrans {
 			fs.pend[d].forget(seq)
 		} else {
@@ -319,19 +339,19 @@ func (c *Collector) add(fs *flowSeries, p *track.Packet) int {
 	acking := fl&decode.TCPAck != 0
 	if acking {
 		ack = unwrap(r.RelAck, fs.high[o])
-		n += fs.ack[o].add(t, float64(ack), float64(ack), mp)
+		n += fs.ack[o].add(t, float64(ack), float64(ack), mp, pl)
 		if pd, ok := fs.pend[o].ackTo(ack); ok {
 			ms := float64(t-pd.t) / 1e6
-			n += fs.rtt[o].add(t, ms, ms, mp)
+			n += fs.rtt[o].add(t, ms, ms, mp, pl)
 		}
 	}
 	win := r.Window
 	if win < 0 {
 		win, fs.raw[d] = int64(dec.Window), true
 	}
-	n += fs.win[d].add(t, float64(win), float64(win), mp)
+	n += fs.win[d].add(t, float64(win), float64(win), mp, pl)
 	if acking && r.Window >= 0 {
-		n += fs.edge[o].add(t, float64(ack+win), float64(ack+win), mp)
+		n += fs.edge[o].add(t, float64(ack+win), float64(ack+win), mp, pl)
 	}
 	var sackRight int64
 	if acking && dec.Has(decode.HasSACK) {
@@ -339,7 +359,7 @@ func (c *Collector) add(fs *flowSeries, p *track.Packet) int {
 		for _, b := range dec.SACK[:min(int(dec.SACKCount), len(dec.SACK))] {
 			l := unwrap(b.Left-base, fs.high[o])
 			rr := unwrap(b.Right-base, fs.high[o])
-			n += fs.sack[o].add(t, float64(l), float64(rr), mp)
+			n += fs.sack[o].add(t, float64(l), float64(rr), mp, pl)
 			sackRight = max(sackRight, rr)
 		}
 		c.event(fs, event{ts: t, frame: p.Capture.Frame, kind: sackKind, dir: d, seq: seq, ack: ack,
@@ -367,7 +387,7 @@ func (c *Collector) event(fs *flowSeries, e event) {
 func (c *Collector) shedSeries(keep *flowSeries) {
 	var cand []*flowSeries
 	for _, fs := range c.live {
-		if fs != keep && !fs.dropped && fs.npoints > 0 {
+		if fs != keep && !fs.dropped && !fs.kept && fs.npoints > 0 {
 			cand = append(cand, fs)
 		}
 	}
@@ -379,17 +399,20 @@ func (c *Collector) shedSeries(keep *flowSeries) {
 			break
 		}
 		c.points -= fs.npoints
-		fs.free()
+		fs.free(&c.pool)
 		fs.dropped = true
 		c.shed++
 	}
 }
 
-// free lets go of fs's series and events.
-func (fs *flowSeries) free() {
+// free hands fs's series back to the pool and lets go of its events.
+func (fs *flowSeries) free(pl *pool) {
 	for d := range 2 {
-		fs.seg[d], fs.ack[d], fs.edge[d], fs.win[d] = series{}, series{}, series{}, series{}
-		fs.bytes[d], fs.rtt[d], fs.sack[d], fs.pend[d] = series{}, series{}, series{}, pendList{}
+		for _, s := range []*series{&fs.seg[d], &fs.ack[d], &fs.edge[d], &fs.win[d], &fs.bytes[d], &fs.rtt[d], &fs.sack[d]} {
+			s.free(pl)
+			s.chunks = nil
+		}
+		fs.pend[d] = pendList{}
 	}
 	fs.events, fs.npoints = nil, 0
 }
@@ -403,24 +426,52 @@ func (c *Collector) Flow(r *flowtable.FlowRecord) {
 		return
 	}
 	delete(c.live, r.Index)
-	c.points -= fs.npoints
 	fs.rec, fs.done = *r, true
 	fs.score = Trouble(r)
-	if fs.dropped {
+	if !fs.kept {
+		c.points -= fs.npoints
+		if !fs.dropped {
+			c.choose(fs)
+		}
+	}
+}
+
+// choose judges a flow that closed or left the table: it joins the kept
+// flows when it is among the opt.Top most troubled so far (pushing the
+// least troubled out), else its series are freed. With opt.Flow every
+// selected flow is kept.
+func (c *Collector) choose(fs *flowSeries) {
+	if fs.kept || fs.dropped {
+		return
+	}
+	if !fs.done {
+		c.points -= fs.npoints // kept flows are outside the budget
+	}
+	if c.opt.Flow == nil && len(c.kept) >= c.opt.Top && moreTroubled(fs, c.kept[len(c.kept)-1]) > 0 {
+		c.drop(fs)
 		return
 	}
 	i, _ := slices.BinarySearchFunc(c.kept, fs, moreTroubled)
 	c.kept = slices.Insert(c.kept, i, fs)
-	if len(c.kept) > c.opt.Top {
-		c.kept[len(c.kept)-1].free()
+	fs.kept = true
+	if c.opt.Flow == nil && len(c.kept) > c.opt.Top {
+		last := c.kept[len(c.kept)-1]
 		c.kept = c.kept[:c.opt.Top]
+		last.kept = false
+		c.drop(last)
 	}
 }
 
-// moreTroubled orders flows most troubled first, then by bytes, then by
-// index.
+// drop frees a flow's series for good: it will not be plotted.
+func (c *Collector) drop(fs *flowSeries) {
+	fs.free(&c.pool)
+	fs.dropped = true
+}
+
+// moreTroubled orders flows most troubled first, then by payload bytes,
+// then by index.
 func moreTroubled(a, b *flowSeries) int {
 	return cmp.Or(cmp.Compare(b.score, a.score),
-		cmp.Compare(b.rec.Bytes[0]+b.rec.Bytes[1], a.rec.Bytes[0]+a.rec.Bytes[1]),
+		cmp.Compare(b.cum[0]+b.cum[1], a.cum[0]+a.cum[1]),
 		cmp.Compare(a.index, b.index))
 }

@@ -220,7 +220,14 @@ func (c *Collector) Data(files ...string) *Data {
 		}
 	}
 	// Flows still live (the caller did not flush) cannot be plotted.
+	var kept []*flowSeries
 	for _, fs := range c.kept {
+		if fs.done {
+			kept = append(kept, fs)
+		}
+	}
+	slices.SortStableFunc(kept, moreTroubled) // scores may have grown since chosen
+	for _, fs := range kept {
 		d.Sections = append(d.Sections, c.section(d, fs))
 	}
 	rows := slices.Clone(c.rows)
@@ -284,7 +291,7 @@ func (c *Collector) section(d *Data, fs *flowSeries) Section {
 	t0, t1 := r.First, r.Last
 	x := func(t int64) float64 { return round6(float64(t-d.t0) / 1e9) }
 	reduce := func(s *series, runs bool) []Point {
-		p := Reduce(s.pts, t0, t1, w)
+		p := Reduce(s.points(), t0, t1, w)
 		if runs {
 			p = DropRuns(p)
 		}
@@ -327,7 +334,7 @@ func (c *Collector) section(d *Data, fs *flowSeries) Section {
 			marks = append(marks, Marker{X: x(e.ts), Y: y, Kind: kindName(e.kind), Frame: e.frame,
 				Dir: dirNames[e.dir], Text: eventText(&e)})
 		}
-		if len(fs.seg[dir].pts) == 0 && len(marks) == 0 {
+		if fs.seg[dir].n == 0 && len(marks) == 0 {
 			continue
 		}
 		if marks == nil {
@@ -337,13 +344,13 @@ func (c *Collector) section(d *Data, fs *flowSeries) Section {
 			Title:  fmt.Sprintf("time-sequence, %s to %s (%s → %s)", who[dir], who[o], endpoint(r, dir), endpoint(r, o)),
 			XLabel: "time since capture start (s)", YLabel: "relative sequence number (bytes)", Markers: marks}
 		p.Series = append(p.Series, conv("segments sent", "segments", colorSeg, reduce(&fs.seg[dir], false), 1, ident))
-		if len(fs.ack[dir].pts) > 0 {
+		if fs.ack[dir].n > 0 {
 			p.Series = append(p.Series, conv("ACK from the "+who[o], "step", colorAck, reduce(&fs.ack[dir], true), 1, ident))
 		}
-		if len(fs.edge[dir].pts) > 0 {
+		if fs.edge[dir].n > 0 {
 			p.Series = append(p.Series, conv("receive window right edge ("+who[o]+")", "step", colorEdge, reduce(&fs.edge[dir], true), 1, ident))
 		}
-		if len(fs.sack[dir].pts) > 0 {
+		if fs.sack[dir].n > 0 {
 			p.Series = append(p.Series, conv("SACK blocks from the "+who[o], "segments", colorSACK, reduce(&fs.sack[dir], false), 1, ident))
 		}
 		s.Plots = append(s.Plots, p)
@@ -355,7 +362,7 @@ func (c *Collector) section(d *Data, fs *flowSeries) Section {
 			XLabel: "time since capture start (s)", YLabel: "window (bytes)", Markers: []Marker{}}
 		colors := [2]string{colorClient, colorServer}
 		for dir := range 2 {
-			if len(fs.win[dir].pts) == 0 {
+			if fs.win[dir].n == 0 {
 				continue
 			}
 			name := "by the " + who[dir] + " (" + endpoint(r, dir) + ")"
@@ -386,7 +393,7 @@ func (c *Collector) section(d *Data, fs *flowSeries) Section {
 			XLabel: "time since capture start (s)", YLabel: "RTT (ms)", Markers: []Marker{}}
 		colors := [2]string{colorClient, colorServer}
 		for dir := range 2 {
-			if len(fs.rtt[dir].pts) == 0 {
+			if fs.rtt[dir].n == 0 {
 				continue
 			}
 			p.Series = append(p.Series, conv("data from the "+who[dir], "dots", colors[dir], reduce(&fs.rtt[dir], false), 1, round3))
@@ -404,7 +411,7 @@ func (c *Collector) section(d *Data, fs *flowSeries) Section {
 			XLabel: "time since capture start (s)", YLabel: "throughput (bit/s)", Markers: []Marker{}}
 		colors := [2]string{colorClient, colorServer}
 		for dir := range 2 {
-			if len(fs.bytes[dir].pts) == 0 {
+			if fs.bytes[dir].n == 0 {
 				continue
 			}
 			cum := reduce(&fs.bytes[dir], false)

@@ -94,20 +94,79 @@ func DropRuns(pts []Point) []Point {
 	return append(out, pts[len(pts)-1])
 }
 
-// series is a growing list of points, reduced in place when it reaches
-// its cap.
+// chunkPoints is how many points a chunk of a series holds; a series'
+// first chunk holds firstChunk.
+const (
+	chunkPoints = 64
+	firstChunk  = 8
+)
+
+// pool recycles the chunks of series that were freed: most flows end
+// without a section, and their chunks serve the next flows, so the
+// collector allocates about its peak, not the sum of every flow.
+type pool struct {
+	free [][]Point
+}
+
+func (p *pool) get() []Point {
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free = p.free[:n-1]
+		return c[:0]
+	}
+	return make([]Point, 0, chunkPoints)
+}
+
+// series is a growing list of points kept in chunks from a pool, reduced
+// when it reaches its cap.
 type series struct {
-	pts []Point
+	chunks [][]Point
+	n      int
 }
 
 // add appends a point and reports how many points the series gained (it
-// may lose many when it is compacted).
-func (s *series) add(t int64, lo, hi float64, maxPoints int) int {
-	s.pts = append(s.pts, Point{t, lo, hi})
-	if len(s.pts) < maxPoints {
+// loses many when it is compacted).
+func (s *series) add(t int64, lo, hi float64, maxPoints int, pl *pool) int {
+	k := len(s.chunks) - 1
+	if k < 0 {
+		// Most flows are short: their first chunk is small, and not
+		// pooled.
+		s.chunks = append(s.chunks, make([]Point, 0, firstChunk))
+		k++
+	} else if c := s.chunks[k]; len(c) == cap(c) {
+		s.chunks = append(s.chunks, pl.get())
+		k++
+	}
+	s.chunks[k] = append(s.chunks[k], Point{t, lo, hi})
+	s.n++
+	if s.n < maxPoints {
 		return 1
 	}
-	before := len(s.pts)
-	s.pts = Reduce(s.pts, s.pts[0].T, s.pts[len(s.pts)-1].T, maxPoints/4)
-	return 1 - (before - len(s.pts))
+	before := s.n
+	all := s.points()
+	all = Reduce(all, all[0].T, all[len(all)-1].T, maxPoints/4)
+	s.free(pl)
+	for _, p := range all {
+		s.add(p.T, p.Lo, p.Hi, maxPoints, pl)
+	}
+	return 1 - (before - s.n)
+}
+
+// points returns the series' points in one new slice.
+func (s *series) points() []Point {
+	out := make([]Point, 0, s.n)
+	for _, c := range s.chunks {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// free hands the series' chunks back to the pool and empties it.
+func (s *series) free(pl *pool) {
+	for _, c := range s.chunks {
+		if cap(c) == chunkPoints {
+			pl.free = append(pl.free, c[:0])
+		}
+	}
+	s.chunks, s.n = s.chunks[:0], 0
 }
