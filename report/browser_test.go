@@ -241,3 +241,57 @@ func nonWhite(img image.Image) float64 {
 	}
 	return float64(n) / float64(b.Dx()*b.Dy())
 }
+
+var loadPage = flag.String("page", "", "TestBrowserLoad: a report to time in Chromium (docs/BENCHMARKS.md)")
+
+// TestBrowserLoad times how long Chromium takes to open and draw a given
+// report (go test ./report -run TestBrowserLoad -page big.html -v), and
+// checks it drew without a script error.
+func TestBrowserLoad(t *testing.T) {
+	if *loadPage == "" {
+		t.Skip("no -page given")
+	}
+	exe := chromium(t)
+	abs, err := filepath.Abs(*loadPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 1400),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+	// Start the browser first: the time below is the page's alone.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate("file://"+abs), chromedp.WaitReady(`body[data-ready="1"]`)); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		errText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("errors").textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		markers, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("circle.marker").length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plots, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.plot").length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errText != "" {
+			t.Errorf("page reports: %s", errText)
+		}
+		t.Logf("load %d: %v to open and draw %d plots with %d markers", i+1, took, plots, markers)
+	}
+}

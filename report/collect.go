@@ -28,7 +28,8 @@ type Options struct {
 	Budget int
 	// MaxEvents caps the events kept per flow (default 65536).
 	MaxEvents int
-	// MaxRows caps the rows of the report's flow table (default 10000).
+	// MaxRows caps the rows of the report's flow table, the most troubled
+	// flows (default 1000).
 	MaxRows int
 }
 
@@ -50,7 +51,7 @@ func (o *Options) defaults() {
 		o.MaxEvents = 1 << 16
 	}
 	if o.MaxRows <= 0 {
-		o.MaxRows = 10000
+		o.MaxRows = 1000
 	}
 }
 

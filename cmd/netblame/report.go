@@ -22,6 +22,7 @@ type reportOptions struct {
 	flow     string
 	width    int
 	maxFlows int
+	rows     int
 }
 
 func newReportCmd() *cobra.Command {
@@ -62,15 +63,16 @@ pixel (--width) before they are embedded, markers never.`,
 	f.IntVar(&o.top, "top", 20, "plot the N most troubled TCP flows")
 	f.StringVar(&o.flow, "flow", "", "plot only this flow: ip:port-ip:port (either order) or the flow index")
 	f.IntVar(&o.width, "width", 1000, "plot width in pixels (series are reduced to this many min/max buckets)")
+	f.IntVar(&o.rows, "rows", 1000, "list at most N flows in the flow table, the most troubled")
 	f.IntVar(&o.maxFlows, "max-flows", 1<<18, "flow table capacity (oldest idle flows are evicted beyond it)")
 	return reportCmd
 }
 
 func (o *reportOptions) run(stderr io.Writer, files []string) error {
-	if o.top <= 0 || o.width < 100 || o.maxFlows <= 0 {
-		return inputErr(fmt.Errorf("report: --top, --max-flows want a positive number and --width at least 100"))
+	if o.top <= 0 || o.rows <= 0 || o.width < 100 || o.maxFlows <= 0 {
+		return inputErr(fmt.Errorf("report: --top, --rows and --max-flows want a positive number, --width at least 100"))
 	}
-	opt := report.Options{Top: o.top, Width: o.width}
+	opt := report.Options{Top: o.top, Width: o.width, MaxRows: o.rows}
 	if o.flow != "" {
 		sel, err := flowtable.ParseSelector(o.flow)
 		if err != nil {
