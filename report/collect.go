@@ -82,7 +82,6 @@ type Collector struct {
 	tcp, udp     uint64
 	events       [flowtable.NumEvents]uint64
 	sackPackets  uint64
-	flowsStarted uint64
 }
 
 // NewCollector returns a Collector with the options' defaults applied.
@@ -252,7 +251,6 @@ func (c *Collector) Packet(p *track.Packet) {
 		return
 	}
 	if r.NewFlow {
-		c.flowsStarted++
 		if p.Decoded.IsTCP() {
 			c.tcp++
 		} else {

@@ -18,19 +18,22 @@
 //
 // # Bounded memory
 //
-// Series are kept for every TCP flow while it is live (or, with
+// Series are kept for every TCP flow while it is open (or, with
 // Options.Flow, only for the selected flows), each series capped at
 // Options.MaxPoints: when a series reaches the cap it is reduced in place
-// to min/max buckets of half the cap, which keeps its envelope at better
-// than the report's pixel resolution. When a flow ends it keeps its series
-// only while it is among the Options.Top most troubled flows that ended so
-// far; the others are freed at once. Over all live flows at most
-// Options.Budget points are held: beyond it the series of the least
-// troubled live flows (by the events seen so far) are dropped, and the
-// report says how many flows lost theirs. Events are kept, every one, up to
-// Options.MaxEvents per flow (beyond it they are counted, not kept). The
-// flow table of the report holds at most Options.MaxRows rows, the most
-// troubled.
+// to min/max buckets of a quarter of the cap, which keeps its envelope at
+// better than the report's pixel resolution. Points live in chunks that
+// freed series hand back to a pool. When a flow closes (FIN both ways, or
+// a RST) or leaves the flow table, it is judged: it keeps its series only
+// while it is among the Options.Top most troubled flows judged so far,
+// and the others are freed at once (a closed connection stays in the
+// table for minutes of capture time; waiting for that would hold every
+// flow's series). The flows not yet judged hold at most Options.Budget
+// points in all: beyond it the series of the least troubled of them (by
+// the events seen so far) are dropped, and the report says how many flows
+// lost theirs. Events are kept, every one, up to Options.MaxEvents per
+// flow (beyond it they are counted, not kept). The report's flow table
+// lists at most Options.MaxRows rows, the most troubled.
 //
 // Before embedding, every series is reduced to Options.Width buckets (one a
 // pixel of the plot): each bucket keeps its least and its greatest point,
