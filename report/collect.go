@@ -76,12 +76,12 @@ type Collector struct {
 	rows     []Row
 	moreRows int // flows left out of rows
 
-	started      bool
-	first, last  int64
-	packets      uint64
-	tcp, udp     uint64
-	events       [flowtable.NumEvents]uint64
-	sackPackets  uint64
+	started     bool
+	first, last int64
+	packets     uint64
+	tcp, udp    uint64
+	events      [flowtable.NumEvents]uint64
+	sackPackets uint64
 }
 
 // NewCollector returns a Collector with the options' defaults applied.
