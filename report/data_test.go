@@ -237,4 +237,29 @@ func TestTwoPointLosses(t *testing.T) {
 	if lost != 3 || samples == 0 {
 		t.Errorf("transit plot: %d lost_s2c markers (want 3), %d samples", lost, samples)
 	}
+	// On the server-to-client time-sequence graph, each loss sits at the
+	// sequence number of the retransmission that repaired it.
+	var tseq []report.Marker
+	retrans := map[float64]bool{}
+	for _, p := range d.Sections[0].Plots {
+		if p.ID != d.Sections[0].Anchor+"-tseq-s2c" {
+			continue
+		}
+		for _, m := range p.Markers {
+			switch m.Kind {
+			case "lost_s2c":
+				tseq = append(tseq, m)
+			case "retransmission", "fast_retransmission", "out_of_order":
+				retrans[m.Y] = true
+			}
+		}
+	}
+	if len(tseq) != 3 {
+		t.Fatalf("%d lost_s2c markers on the s2c time-sequence graph, want 3", len(tseq))
+	}
+	for _, m := range tseq {
+		if !retrans[m.Y] || m.Y <= 0 {
+			t.Errorf("lost marker %+v is not at a retransmission's sequence number", m)
+		}
+	}
 }

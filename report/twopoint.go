@@ -3,9 +3,11 @@ package report
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/netblame/netblame/correlate"
+	"github.com/netblame/netblame/flowtable"
 )
 
 // Blame is the two-point part of a report: correlate's verdict, the clock
@@ -89,6 +91,7 @@ func AddBlame(d *Data, rep *correlate.Report, server *correlate.Capture) {
 				continue
 			}
 			s.Verdict, s.Reason = r.Verdict, fr.Reason
+			markLosses(d, s, fr)
 			s.Plots = append(s.Plots, transitPlot(d, s.Anchor, fr))
 		}
 	}
@@ -135,6 +138,65 @@ func transitPlot(d *Data, anchor string, fr *correlate.FlowReport) Plot {
 			Frame: uint64(e.SpanFrame), ServerFrame: uint64(e.ServerFrame), Text: text})
 	}
 	return p
+}
+
+// markLosses marks, on the time-sequence graph of their direction, the
+// packets lost between the points whose retransmission the client side
+// saw: at the time the lost copy passed the upstream point and at the
+// sequence number of that retransmission (correlate names it as the
+// evidence's related frame; the client side's event at that frame gives
+// its sequence number). A loss whose retransmission is not marked there is
+// on the transit plot only.
+func markLosses(d *Data, s *Section, fr *correlate.FlowReport) {
+	spanOf := map[correlate.Frame]correlate.Frame{} // server-side frame -> client-side frame
+	for _, ts := range fr.TransitSamples {
+		spanOf[ts.ServerFrame] = ts.SpanFrame
+	}
+	x := func(t int64) float64 { return round6(float64(t-d.t0) / 1e9) }
+	for _, e := range fr.Evidence {
+		var dir string
+		switch e.Kind {
+		case correlate.LostC2S:
+			dir = "c2s"
+		case correlate.LostS2C:
+			dir = "s2c"
+		default:
+			continue
+		}
+		ref := e.RefFrame
+		if e.RefIn == correlate.ServerSide {
+			ref = spanOf[ref]
+		}
+		if ref == 0 {
+			continue
+		}
+		for i := range s.Plots {
+			p := &s.Plots[i]
+			if p.Kind != "tseq" || !strings.HasSuffix(p.ID, "-"+dir) {
+				continue
+			}
+			for _, m := range p.Markers {
+				if m.Frame != uint64(ref) || m.Dir != dir || ackSideName(m.Kind) {
+					continue
+				}
+				p.Markers = append(p.Markers, Marker{X: x(int64(e.Time)), Y: m.Y, Kind: e.Kind.String(),
+					Frame: uint64(e.SpanFrame), ServerFrame: uint64(e.ServerFrame), Dir: dir,
+					Text: fmt.Sprintf("%s; retransmitted in client-side frame %d", e.Detail, ref)})
+				break
+			}
+		}
+	}
+}
+
+// ackSideName reports whether a marker kind is placed at an ACK number.
+func ackSideName(kind string) bool {
+	if kind == "sack" {
+		return true
+	}
+	if k, ok := flowtable.ParseEvent(kind); ok {
+		return ackSide(k)
+	}
+	return false
 }
 
 // flowStart is the earliest time correlate names for a flow, to tell
