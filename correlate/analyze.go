@@ -75,18 +75,20 @@ func (z *analyzer) rel(v *view, d int, i int32, x uint32) int64 {
 // analyzer holds the inputs and reusable scratch space of the per-flow
 // analysis.
 type analyzer struct {
-	a, b    *Capture
-	ma, mb  []int32
-	clk     *Clock
-	maxEv   int
-	acks    [2][]ackPt
-	samples [2][]int64
-	think   []int64
-	client  []int64
-	st      flowState       // the flow being analysed
-	base    [2]uint32       // its client side's first seq by direction
-	marks   [2][2][]seqMark // scratch for the views' marks: [client side, server side][direction]
-	views   [2]view         // the flow's client-side and server-side views
+	a, b   *Capture
+	ma, mb []int32
+	clk    *Clock
+	maxEv  int
+	// keepTransit: record every matched packet's transit (Options.KeepTransit).
+	keepTransit bool
+	acks        [2][]ackPt
+	samples     [2][]int64
+	think       []int64
+	client      []int64
+	st          flowState       // the flow being analysed
+	base        [2]uint32       // its client side's first seq by direction
+	marks       [2][2][]seqMark // scratch for the views' marks: [client side, server side][direction]
+	views       [2]view         // the flow's client-side and server-side views
 	// reordered lists, ascending, the upstream records of the flow that
 	// reached the downstream point after a packet sent later.
 	reordered []int32

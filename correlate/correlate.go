@@ -98,7 +98,7 @@ func Correlate(a, b *Capture, opt Options) *Report {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the captures overlap in time only from %s to %s (%.1f s): packets outside it at one point are neither lost nor missed",
 			time.Unix(0, start).UTC().Format(time.RFC3339Nano), time.Unix(0, end).UTC().Format(time.RFC3339Nano), float64(end-start)/1e9))
 	}
-	z := &analyzer{a: a, b: b, ma: ma, mb: mb, clk: &clk, maxEv: opt.MaxEvidence}
+	z := &analyzer{a: a, b: b, ma: ma, mb: mb, clk: &clk, maxEv: opt.MaxEvidence, keepTransit: opt.KeepTransit}
 	rep.Flows = make([]FlowReport, 0, len(pairs))
 	for i := range pairs {
 		p := &pairs[i]

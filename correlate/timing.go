@@ -36,6 +36,14 @@ func (z *analyzer) transit(va *view, st *flowState) {
 			v = -v
 		}
 		lo[d], hi[d] = min(lo[d], v), max(hi[d], v)
+		if z.keepTransit {
+			up := r.ts
+			if d == s2c {
+				up = tb
+			}
+			st.fr.TransitSamples = append(st.fr.TransitSamples, TransitSample{Time: Timestamp(up), Delay: time.Duration(v),
+				ToServer: d == c2s, SpanFrame: Frame(r.frame), ServerFrame: Frame(z.b.recs.at(j).frame)})
+		}
 		if n[d]%stride[d] == 0 {
 			z.samples[d] = append(z.samples[d], v)
 		}

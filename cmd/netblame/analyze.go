@@ -58,6 +58,8 @@ type analyzeOptions struct {
 	capture *filter.LinkMatcher
 	// filter is --host and --port, which narrow the views only.
 	filter viewFilter
+	// plot is --plot: a static plot of the --trace flow (report_plot.go).
+	plot plotOptions
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -150,6 +152,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.StringArrayVarP(&analyzeOpts.fields.settings, "field-option", "E", nil, "with -e: header=y|n, separator=/t|/s|C, quote=d|s|n, occurrence=f|l|a, aggregator=,|/s|C (as tshark's -E)")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
+	addPlotFlags(f, &analyzeOpts.plot)
 	return analyzeCmd
 }
 
@@ -241,6 +244,11 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 	}
 	if err := o.checkViews(); err != nil {
 		return err
+	}
+	if err := o.plot.check(o.trace, len(files)); err != nil {
+		return err
+	} else if o.plot.kind != "" {
+		stdout = io.Discard // the plot replaces --trace's lines
 	}
 	o.csvHeader, o.traced = false, 0
 	var errs []error
@@ -377,6 +385,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	if fs, ok := v.(flowSink); ok {
 		cfg.OnExpire = fs.flow
 	}
+	o.plot.hook(&cfg, o.trace)
 	topts := track.Options{Flows: &cfg, Dedup: o.dedup}
 	var linkErr error // -f cannot filter a link type of this file
 	if lm := o.capture; lm != nil {
@@ -429,6 +438,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 			}
 			conversations.See(&dp)
 		}
+		o.plot.packet(p) // --plot sees what the table saw
 		// The table has seen every packet; the host and port filter and
 		// the display filter only narrow what the views show.
 		if !o.filter.match(p.Decoded) {
@@ -467,6 +477,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	fc.frames = r.Frames()
 	fc.table.Flush()
 	if err := v.finish(fc); err != nil {
+		return err
+	}
+	if err := o.plot.write(fc.name); err != nil {
 		return err
 	}
 	return inputErr(fc.readErr)

@@ -80,7 +80,7 @@ func newRoot() *root {
 		r.started = true
 		return r.startCPUProfile()
 	}
-	r.cmd.AddCommand(newAnalyzeCmd(), newBlameCmd(), newCaptureCmd(), newDemoCmd(), newBenchCmd())
+	r.cmd.AddCommand(newAnalyzeCmd(), newBlameCmd(), newCaptureCmd(), newDemoCmd(), newBenchCmd(), newReportCmd())
 	return r
 }
 
