@@ -78,6 +78,13 @@ type Hooks struct {
 	// Summary gets the flow tables' totals every Config.SummaryEvery,
 	// idle flows expired first.
 	Summary func(flowtable.TableStats)
+	// Flow sees every flow that leaves a table with Analyze (idle,
+	// evicted, port reuse, and at the end every flow still live), valid
+	// during the call. It is called from the worker goroutines, and from
+	// Run's at the end; with more than one worker concurrently. With hash
+	// fanout each worker has a table of its own, and a flow's Index counts
+	// the flows of that table.
+	Flow func(*flowtable.FlowRecord)
 }
 
 // Report is what a finished session counted.
@@ -223,6 +230,9 @@ func (s *Session) Close() error {
 // either way.
 func (s *Session) Run(ctx context.Context, h Hooks) (*Report, error) {
 	start := time.Now()
+	if s.analysis != nil {
+		s.analysis.onFlow = h.Flow
+	}
 	var wg sync.WaitGroup
 	for id := range s.cap.Workers() {
 		wg.Add(1)
@@ -281,6 +291,9 @@ func (s *Session) worker(id int, h *Hooks) {
 	for {
 		err := r.Next(&p)
 		if err == ring.ErrTimeout {
+			if an != nil {
+				an.idle()
+			}
 			continue
 		}
 		if err != nil {
@@ -369,7 +382,7 @@ func (s *Session) supervise(ctx context.Context, done <-chan struct{}, h *Hooks)
 				h.Stats(rs)
 			}
 		case <-sumTick:
-			h.Summary(s.analysis.totals())
+			h.Summary(s.analysis.summary(done))
 		}
 	}
 }
