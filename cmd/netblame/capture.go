@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ type captureOpts struct {
 	duration     time.Duration
 	workers      int
 	fanout       string
+	direction    string
 	write        string
 	rotateSize   string
 	rotateTime   time.Duration
@@ -77,8 +79,9 @@ are printed on stderr. Needs CAP_NET_RAW, and CAP_BPF for the eBPF filter.`,
 	f.Uint32VarP(&capOpts.snaplen, "snaplen", "s", ring.DefaultSnaplen, "bytes kept of each packet")
 	f.Uint64VarP(&capOpts.count, "count", "c", 0, "stop after this many packets (0: no limit)")
 	f.DurationVar(&capOpts.duration, "duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
-	f.IntVar(&capOpts.workers, "workers", 1, "fanout workers (sockets and rings)")
+	f.IntVar(&capOpts.workers, "workers", 0, "fanout workers, each with its own socket, ring and (with --analyze) flow table (default: the number of cores with --analyze, else 1)")
 	f.StringVar(&capOpts.fanout, "fanout", "hash", "how packets are spread over workers: hash, hash+rollover, rollover, cpu")
+	f.StringVarP(&capOpts.direction, "direction", "Q", "auto", "packets kept by direction: auto (both, each once: on loopback the sent copy is left out), inout, in, out")
 	f.StringVarP(&capOpts.write, "write", "w", "", "write packets to FILE (.pcap or .pcapng, optionally .zst/.gz)")
 	f.StringVar(&capOpts.rotateSize, "rotate-size", "", "start a new numbered file after this many bytes (e.g. 100MB)")
 	f.DurationVar(&capOpts.rotateTime, "rotate-time", 0, "start a new numbered file after this long (packet time)")
@@ -112,10 +115,25 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	if err != nil {
 		return inputErr(err)
 	}
+	dir, err := ring.ParseDirection(o.direction)
+	if err != nil {
+		return inputErr(err)
+	}
+	if o.workers < 0 {
+		return inputErr(errors.New("capture: --workers must be at least 1"))
+	}
+	if o.workers == 0 {
+		// Live analysis scales with the cores (a flow table per worker);
+		// a plain capture keeps one ring, so a file stays in time order.
+		o.workers = 1
+		if o.analyze {
+			o.workers = runtime.NumCPU()
+		}
+	}
 	s, err := live.Open(live.Config{
 		Ring: ring.Config{
 			Interface: o.iface, Snaplen: o.snaplen, Workers: o.workers, Fanout: mode,
-			Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks,
+			Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks, Direction: dir,
 		},
 		Filter: o.filter, NoEBPF: o.noEBPF, Count: o.count, Duration: o.duration,
 		Write: o.write, Rotation: capfile.Rotation{MaxBytes: rotBytes, Every: o.rotateTime},
@@ -149,6 +167,11 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	what := "no filter"
 	if o.filter != "" {
 		what = fmt.Sprintf("%s filter %q", c.FilterKind(), o.filter)
+	}
+	if c.Loopback() && c.Direction() == ring.DirectionIn && dir == ring.DirectionAuto {
+		what += ", loopback: sent copies left out"
+	} else if c.Direction() != ring.DirectionInOut {
+		what += ", direction " + c.Direction().String()
 	}
 	fmt.Fprintf(stderr, "netblame: capturing on %s, %s, snaplen %d, %d worker(s), ring %d KiB each\n",
 		o.iface, what, o.snaplen, len(c.Workers()), c.Config().RingBytes()>>10)
