@@ -68,7 +68,10 @@ type Config struct {
 type Hooks struct {
 	// Packet sees every packet the capture keeps, after it was written
 	// and analysed. p is a view into the ring, valid during the call;
-	// worker indexes Capture().Workers().
+	// worker indexes Capture().Workers(). frame is the packet's frame
+	// number in the files, or without Write a number unique in the
+	// session: 1, 2, 3, ... with one worker; with several each numbers its
+	// packets from runs of 64 it takes in turn.
 	Packet func(worker int, frame uint64, p *ring.Packet)
 	// Event sees every packet for which the analysis reported events
 	// (tp.Result.Events is not empty), valid during the call.
@@ -129,7 +132,7 @@ type Session struct {
 	analysis  *analysis // nil without Config.Analyze
 
 	taken     atomic.Uint64 // packets counted against Count
-	frames    atomic.Uint64 // frame numbers when nothing is written
+	frames    atomic.Uint64 // frame numbers handed out in runs of frameRun, when nothing is written
 	keptMu    sync.Mutex
 	kept      uint64 // packets kept, summed as workers end
 	workerErr atomic.Pointer[error]
@@ -272,6 +275,12 @@ func (s *Session) Run(ctx context.Context, h Hooks) (*Report, error) {
 	return rep, errors.Join(errs...)
 }
 
+// frameRun is how many frame numbers a worker takes at once when no file
+// numbers the packets: one shared atomic add per run, not per packet. One
+// worker numbers 1, 2, 3, ...; several take turns by runs, so a number is
+// unique but the order is the capture's only within a worker.
+const frameRun = 64
+
 // worker reads one ring until the capture stops.
 func (s *Session) worker(id int, h *Hooks) {
 	r := s.cap.Workers()[id]
@@ -282,7 +291,8 @@ func (s *Session) worker(id int, h *Hooks) {
 	link := s.cap.Link()
 	limit := s.cfg.Count
 	var p ring.Packet
-	var kept uint64 // plain per-worker count: no shared cache line per packet
+	var kept uint64                // plain per-worker count: no shared cache line per packet
+	var nextFrame, endFrame uint64 // this worker's run of frame numbers [next, end)
 	defer func() {
 		s.keptMu.Lock()
 		s.kept += kept
@@ -320,7 +330,12 @@ func (s *Session) worker(id int, h *Hooks) {
 				return
 			}
 		} else {
-			frame = s.frames.Add(1)
+			if nextFrame == endFrame {
+				endFrame = s.frames.Add(frameRun) + 1
+				nextFrame = endFrame - frameRun
+			}
+			frame = nextFrame
+			nextFrame++
 		}
 		if an != nil {
 			if tp := an.feed(&p, frame, link); tp != nil && h.Event != nil {
