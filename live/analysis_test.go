@@ -21,6 +21,7 @@ import (
 type analysed struct {
 	mu        sync.Mutex
 	flows     []flowtable.FlowRecord
+	frames    []uint64               // in the order Hooks.Packet saw them
 	summaries []flowtable.TableStats // Run's goroutine only
 }
 
@@ -32,6 +33,11 @@ func (a *analysed) hooks() Hooks {
 			a.mu.Unlock()
 		},
 		Summary: func(st flowtable.TableStats) { a.summaries = append(a.summaries, st) },
+		Packet: func(_ int, frame uint64, _ *ring.Packet) {
+			a.mu.Lock()
+			a.frames = append(a.frames, frame)
+			a.mu.Unlock()
+		},
 	}
 }
 
@@ -150,6 +156,18 @@ func TestOwnedWorkersMatchOneWorker(t *testing.T) {
 	}
 	t.Logf("1 worker: %d packets, %d flows; 2 workers: %+v", r1.rep.Captured, len(a1.flows), r2.rep.Ring.Workers)
 
+	// Without a file the one worker numbers its packets 1, 2, 3, ...; the
+	// two workers' numbers are the file's, each once.
+	for i, f := range a1.frames {
+		if f != uint64(i+1) {
+			t.Fatalf("1 worker, no file: packet %d has frame number %d", i+1, f)
+		}
+	}
+	nums := slices.Clone(a2.frames)
+	slices.Sort(nums)
+	if len(nums) != int(r2.rep.Captured) || nums[0] != 1 || nums[len(nums)-1] != r2.rep.Captured || len(slices.Compact(nums)) != len(nums) {
+		t.Errorf("2 workers: %d frame numbers for %d packets, not each of 1 to %d once", len(nums), r2.rep.Captured, r2.rep.Captured)
+	}
 	f1, f2 := comparable(a1.flows, true), comparable(a2.flows, true)
 	if len(f1) != 24 {
 		t.Errorf("1 worker: %d flows, the test made 8 TCP and 16 UDP", len(f1))
