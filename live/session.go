@@ -9,6 +9,11 @@
 // package prints nothing: `netblame capture` formats what the hooks and the
 // report give it.
 //
+// With Analyze and hash fanout each worker is the sole owner of a flow
+// table of its own and updates it without a lock (the kernel keeps a flow
+// on one worker); the periodic summary reads counters the workers publish
+// in atomics. See analysis.go for the other fanout modes.
+//
 // Open must run in the network namespace of the interface (the sockets are
 // created there); Run works from any goroutine.
 package live
