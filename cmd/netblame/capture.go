@@ -156,6 +156,28 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	hooks := live.Hooks{Stats: pr.stats}
 	if o.analyze {
 		hooks.Event, hooks.Summary = pr.event, pr.summary
+		// Events are buffered (a write per event cost a system call under
+		// the printer's lock, shared by the workers) and flushed often
+		// enough to read as they happen.
+		pr.events = bufio.NewWriterSize(stdout, 64<<10)
+		stopFlush := make(chan struct{})
+		flushed := make(chan struct{})
+		go func() {
+			defer close(flushed)
+			t := time.NewTicker(eventFlushEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopFlush:
+					return
+				case <-t.C:
+					pr.mu.Lock()
+					pr.events.Flush()
+					pr.mu.Unlock()
+				}
+			}
+		}()
+		defer func() { close(stopFlush); <-flushed }()
 	} else if o.write == "" && !o.quiet {
 		pr.lines = bufio.NewWriter(stdout)
 		pr.decoded = make([]decode.Packet, len(c.Workers()))
@@ -180,6 +202,11 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	if pr.lines != nil {
 		pr.lines.Flush()
 	}
+	if pr.events != nil {
+		pr.mu.Lock()
+		pr.events.Flush()
+		pr.mu.Unlock()
+	}
 	if rep.Flows != nil {
 		pr.summary(*rep.Flows)
 		pr.largest(rep.Largest)
@@ -191,6 +218,9 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	return nil
 }
 
+// eventFlushEvery is how long an event line may wait in the buffer.
+const eventFlushEvery = 200 * time.Millisecond
+
 // capturePrinter formats what a live session reports: stdout gets the
 // packet lines, events and summaries, stderr the statistics.
 type capturePrinter struct {
@@ -199,6 +229,7 @@ type capturePrinter struct {
 
 	mu      sync.Mutex    // stdout's lines come from every worker
 	lines   *bufio.Writer // one line a packet, when nothing else is asked for
+	events  *bufio.Writer // event lines, with --analyze; flushed every eventFlushEvery
 	decoded []decode.Packet
 	buf     []byte // the line being built, under mu
 }
@@ -263,7 +294,7 @@ func (pr *capturePrinter) event(_ int, tp *track.Packet) {
 	pr.buf = fmt.Appendf(pr.buf[:0], "event frame=%d time=%s %s:%d > %s:%d %s seq=%d ack=%d len=%d win=%d\n",
 		cp.Frame, time.Unix(0, cp.Timestamp).UTC().Format("15:04:05.000000"), dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort,
 		res.Events, res.RelSeq, res.RelAck, res.Len, res.Window)
-	pr.stdout.Write(pr.buf)
+	pr.events.Write(pr.buf)
 }
 
 // summary prints the flow tables' counters and the event counts so far.
@@ -279,6 +310,9 @@ func (pr *capturePrinter) summary(st flowtable.TableStats) {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	if pr.events != nil {
+		pr.events.Flush() // the events before the summary come first
+	}
 	fmt.Fprintf(pr.stdout, "summary packets=%d flows: live=%d created=%d (tcp %d, udp %d) expired=%d evicted=%d events: %s\n",
 		st.Packets, st.Live, st.Created, st.TCPFlows, st.UDPFlows, st.Expired, st.Evicted, strings.Join(ev, " "))
 }
