@@ -9,6 +9,11 @@
 // package prints nothing: `netblame capture` formats what the hooks and the
 // report give it.
 //
+// With Analyze and hash fanout each worker is the sole owner of a flow
+// table of its own and updates it without a lock (the kernel keeps a flow
+// on one worker); the periodic summary reads counters the workers publish
+// in atomics. See analysis.go for the other fanout modes.
+//
 // Open must run in the network namespace of the interface (the sockets are
 // created there); Run works from any goroutine.
 package live
@@ -68,7 +73,10 @@ type Config struct {
 type Hooks struct {
 	// Packet sees every packet the capture keeps, after it was written
 	// and analysed. p is a view into the ring, valid during the call;
-	// worker indexes Capture().Workers().
+	// worker indexes Capture().Workers(). frame is the packet's frame
+	// number in the files, or without Write a number unique in the
+	// session: 1, 2, 3, ... with one worker; with several each numbers its
+	// packets from runs of 64 it takes in turn.
 	Packet func(worker int, frame uint64, p *ring.Packet)
 	// Event sees every packet for which the analysis reported events
 	// (tp.Result.Events is not empty), valid during the call.
@@ -78,6 +86,13 @@ type Hooks struct {
 	// Summary gets the flow tables' totals every Config.SummaryEvery,
 	// idle flows expired first.
 	Summary func(flowtable.TableStats)
+	// Flow sees every flow that leaves a table with Analyze (idle,
+	// evicted, port reuse, and at the end every flow still live), valid
+	// during the call. It is called from the worker goroutines, and from
+	// Run's at the end; with more than one worker concurrently. With hash
+	// fanout each worker has a table of its own, and a flow's Index counts
+	// the flows of that table.
+	Flow func(*flowtable.FlowRecord)
 }
 
 // Report is what a finished session counted.
@@ -122,7 +137,7 @@ type Session struct {
 	analysis  *analysis // nil without Config.Analyze
 
 	taken     atomic.Uint64 // packets counted against Count
-	frames    atomic.Uint64 // frame numbers when nothing is written
+	frames    atomic.Uint64 // frame numbers handed out in runs of frameRun, when nothing is written
 	keptMu    sync.Mutex
 	kept      uint64 // packets kept, summed as workers end
 	workerErr atomic.Pointer[error]
@@ -223,6 +238,9 @@ func (s *Session) Close() error {
 // either way.
 func (s *Session) Run(ctx context.Context, h Hooks) (*Report, error) {
 	start := time.Now()
+	if s.analysis != nil {
+		s.analysis.onFlow = h.Flow
+	}
 	var wg sync.WaitGroup
 	for id := range s.cap.Workers() {
 		wg.Add(1)
@@ -262,6 +280,12 @@ func (s *Session) Run(ctx context.Context, h Hooks) (*Report, error) {
 	return rep, errors.Join(errs...)
 }
 
+// frameRun is how many frame numbers a worker takes at once when no file
+// numbers the packets: one shared atomic add per run, not per packet. One
+// worker numbers 1, 2, 3, ...; several take turns by runs, so a number is
+// unique but the order is the capture's only within a worker.
+const frameRun = 64
+
 // worker reads one ring until the capture stops.
 func (s *Session) worker(id int, h *Hooks) {
 	r := s.cap.Workers()[id]
@@ -272,7 +296,8 @@ func (s *Session) worker(id int, h *Hooks) {
 	link := s.cap.Link()
 	limit := s.cfg.Count
 	var p ring.Packet
-	var kept uint64 // plain per-worker count: no shared cache line per packet
+	var kept uint64                // plain per-worker count: no shared cache line per packet
+	var nextFrame, endFrame uint64 // this worker's run of frame numbers [next, end)
 	defer func() {
 		s.keptMu.Lock()
 		s.kept += kept
@@ -281,6 +306,9 @@ func (s *Session) worker(id int, h *Hooks) {
 	for {
 		err := r.Next(&p)
 		if err == ring.ErrTimeout {
+			if an != nil {
+				an.idle()
+			}
 			continue
 		}
 		if err != nil {
@@ -307,7 +335,12 @@ func (s *Session) worker(id int, h *Hooks) {
 				return
 			}
 		} else {
-			frame = s.frames.Add(1)
+			if nextFrame == endFrame {
+				endFrame = s.frames.Add(frameRun) + 1
+				nextFrame = endFrame - frameRun
+			}
+			frame = nextFrame
+			nextFrame++
 		}
 		if an != nil {
 			if tp := an.feed(&p, frame, link); tp != nil && h.Event != nil {
@@ -369,7 +402,7 @@ func (s *Session) supervise(ctx context.Context, done <-chan struct{}, h *Hooks)
 				h.Stats(rs)
 			}
 		case <-sumTick:
-			h.Summary(s.analysis.totals())
+			h.Summary(s.analysis.summary(done))
 		}
 	}
 }

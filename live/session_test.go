@@ -197,6 +197,11 @@ func TestWorkerAllocs(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // the kernel retires the last block
 		var seen uint64
 		h := Hooks{Packet: func(int, uint64, *ring.Packet) { seen++ }}
+		if analyze {
+			// A summary is waiting: the worker publishes its counters
+			// (expiry, table statistics) on the way.
+			s.analysis.want.Add(1)
+		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -207,6 +212,11 @@ func TestWorkerAllocs(t *testing.T) {
 		}
 		if s.kept != n || seen != n {
 			t.Fatalf("worker kept %d packets, hooked %d, want %d", s.kept, seen, n)
+		}
+		if analyze {
+			if w := s.analysis.workers[0]; w.done.Load() != 1 || w.published.load().Capacity == 0 {
+				t.Errorf("the worker did not publish its counters for the waiting summary")
+			}
 		}
 		if allocs := after.Mallocs - before.Mallocs; allocs > n/100 {
 			t.Errorf("analyze=%v: %d allocations for %d packets", analyze, allocs, n)

@@ -17,6 +17,10 @@ type Capture struct {
 	stop   *stopper
 	filter string // "none", "classic" or "ebpf"
 	notice string
+	// loopback: the interface shows each packet twice; keep is the
+	// direction in force (Config.Direction with auto resolved).
+	loopback bool
+	keep     Direction
 }
 
 // Open opens cfg.Workers sockets and rings on cfg.Interface, joins them to
@@ -31,12 +35,12 @@ func Open(cfg Config) (*Capture, error) {
 	st := &stopper{}
 	c := &Capture{cfg: cfg, stop: st}
 	for i := 0; i < cfg.Workers; i++ {
-		r, link, err := openRing(&c.cfg, i, st)
+		r, link, loopback, err := openRing(&c.cfg, i, st)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
-		c.link = link
+		c.link, c.loopback = link, loopback
 		c.rings = append(c.rings, r)
 		st.rings = append(st.rings, r)
 	}
@@ -57,12 +61,20 @@ func (c *Capture) attachFilter() error {
 		prog = []bpf.Instruction{bpf.RetConstant{Val: c.cfg.Snaplen}}
 		c.filter = "none"
 	}
+	c.keep = c.cfg.Direction
+	if c.keep == DirectionAuto {
+		c.keep = DirectionInOut
+		if c.loopback {
+			c.keep = DirectionIn
+		}
+	}
+	prog = withDirection(c.keep, prog)
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
 		return fmt.Errorf("ring: assembling the classic filter: %w", err)
 	}
 	if c.cfg.Filter != nil && c.cfg.EBPF != nil {
-		err := c.attachEBPF()
+		err := c.attachEBPF(prog)
 		if err == nil {
 			c.filter = "ebpf"
 			return nil
@@ -83,8 +95,32 @@ func (c *Capture) attachFilter() error {
 	return nil
 }
 
-func (c *Capture) attachEBPF() error {
-	p, err := c.cfg.EBPF(c.cfg.Filter)
+// withDirection puts in front of prog the instructions that leave out the
+// packets d does not keep, by the packet type the kernel gives the socket
+// buffer (SKF_AD_PKTTYPE: skb->pkt_type, PACKET_OUTGOING for the copy of a
+// sent packet). prog's own jumps are relative, so they are untouched; the
+// accumulator is set back to 0, as a classic program finds it.
+func withDirection(d Direction, prog []bpf.Instruction) []bpf.Instruction {
+	var keepIf bpf.JumpTest
+	switch d {
+	case DirectionIn:
+		keepIf = bpf.JumpNotEqual
+	case DirectionOut:
+		keepIf = bpf.JumpEqual
+	default:
+		return prog
+	}
+	pre := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: keepIf, Val: uint32(PacketOutgoing), SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+		bpf.LoadConstant{Dst: bpf.RegA, Val: 0},
+	}
+	return append(pre, prog...)
+}
+
+func (c *Capture) attachEBPF(prog []bpf.Instruction) error {
+	p, err := c.cfg.EBPF(prog)
 	if err != nil {
 		if isPerm(err) {
 			return fmt.Errorf("loading needs CAP_BPF: %w", err)
@@ -105,6 +141,15 @@ func (c *Capture) attachEBPF() error {
 	}
 	return nil
 }
+
+// Loopback reports whether the interface is a loopback one (IFF_LOOPBACK),
+// where the kernel shows every packet twice: as sent and as received.
+func (c *Capture) Loopback() bool { return c.loopback }
+
+// Direction is the direction in force: Config.Direction, with
+// DirectionAuto resolved to DirectionIn on a loopback interface and to
+// DirectionInOut elsewhere.
+func (c *Capture) Direction() Direction { return c.keep }
 
 // Workers returns the workers' rings; give each its own goroutine.
 func (c *Capture) Workers() []*Ring { return c.rings }

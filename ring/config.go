@@ -122,15 +122,64 @@ type Config struct {
 	// truncated to Snaplen). It must return the snap length for packets it
 	// keeps, as package filter's programs do.
 	Filter []bpf.Instruction
-	// EBPF, when set, is called once with Filter to load an eBPF socket
-	// filter program equivalent to it (filter.NewEBPF). When it fails,
+	// EBPF, when set, is called once with Filter (preceded by the
+	// instructions of Direction, when it leaves packets out) to load an
+	// eBPF socket filter program equivalent to it (filter.NewEBPF). When it fails,
 	// the classic program is attached instead and the failure is reported
 	// in Capture.FilterNotice. The program is owned by the caller.
 	EBPF func([]bpf.Instruction) (Program, error)
 
+	// Direction chooses the packets captured by the way they cross the
+	// interface (DirectionAuto: both ways, each packet once).
+	Direction Direction
+
 	// KeepVLANStripped leaves a VLAN tag the kernel removed out of the frame
 	// (it is still reported in Packet.VLANTCI). By default it is written back.
 	KeepVLANStripped bool
+}
+
+// Direction chooses which packets of an interface a Capture keeps by the
+// way they cross it. The choice is made in the kernel, by instructions put
+// in front of the socket filter (classic or eBPF): a packet it leaves out
+// costs user space nothing and is not counted by PACKET_STATISTICS.
+type Direction int
+
+const (
+	// DirectionAuto keeps both directions, each packet once: on a loopback
+	// interface (IFF_LOOPBACK, such as every namespace's lo), where the
+	// kernel shows each packet twice, as sent (PACKET_OUTGOING) and as
+	// received, the sent copy is left out, as libpcap does.
+	DirectionAuto Direction = iota
+	// DirectionInOut keeps every copy: on loopback each packet twice.
+	DirectionInOut
+	// DirectionIn keeps only what the interface received (tcpdump -Q in).
+	DirectionIn
+	// DirectionOut keeps only what the host sent on it (tcpdump -Q out).
+	DirectionOut
+)
+
+func (d Direction) String() string {
+	switch d {
+	case DirectionAuto:
+		return "auto"
+	case DirectionInOut:
+		return "inout"
+	case DirectionIn:
+		return "in"
+	case DirectionOut:
+		return "out"
+	}
+	return fmt.Sprintf("Direction(%d)", int(d))
+}
+
+// ParseDirection parses the names String returns.
+func ParseDirection(s string) (Direction, error) {
+	for d := DirectionAuto; d <= DirectionOut; d++ {
+		if d.String() == s {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("ring: unknown direction %q (want auto, inout, in or out)", s)
 }
 
 // Program is a loaded eBPF socket-filter program.
@@ -186,6 +235,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := c.Fanout.sockopt(); err != nil {
 		return c, err
+	}
+	if c.Direction < DirectionAuto || c.Direction > DirectionOut {
+		return c, fmt.Errorf("ring: invalid direction %d", int(c.Direction))
 	}
 	return c, nil
 }

@@ -16,6 +16,13 @@
 // fanout group, and only then given the real filter, so a filter's promise
 // holds from the first packet and no packet is delivered twice.
 //
+// On a loopback interface the kernel shows every packet twice, as sent
+// (PACKET_OUTGOING) and as received. By default the sent copy is left out,
+// as libpcap does, so each packet is captured once; Config.Direction
+// chooses otherwise (both copies, received only, sent only). The choice is
+// made in the kernel by a test of the packet type in front of the socket
+// filter, so a copy left out costs user space nothing.
+//
 // The ring is driven directly through golang.org/x/sys/unix rather than
 // github.com/gopacket/gopacket/afpacket: afpacket's zero-copy read appends
 // the VLAN tag to CaptureInfo.AncillaryData (an allocation for every tagged

@@ -26,28 +26,36 @@ func permissionError(what string, err error) error {
 
 func isPerm(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) }
 
-// linkInfo finds the interface index and its link type (from the ARPHRD
-// hardware type) using the packet socket fd.
-func linkInfo(fd int, name string) (int, linktype.Type, error) {
+// linkInfo finds the interface index, its link type (from the ARPHRD
+// hardware type) and whether it is a loopback interface, using the packet
+// socket fd.
+func linkInfo(fd int, name string) (index int, link linktype.Type, loopback bool, err error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		return 0, 0, fmt.Errorf("ring: interface %q: %w", name, err)
+		return 0, 0, false, fmt.Errorf("ring: interface %q: %w", name, err)
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
-		return 0, 0, fmt.Errorf("ring: interface %q: %w", name, err)
+		return 0, 0, false, fmt.Errorf("ring: interface %q: %w", name, err)
 	}
-	index := int(ifr.Uint32())
+	index = int(ifr.Uint32())
+	ifr, _ = unix.NewIfreq(name)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return 0, 0, false, fmt.Errorf("ring: interface %q: flags: %w", name, err)
+	}
+	loopback = ifr.Uint16()&unix.IFF_LOOPBACK != 0
 	ifr, _ = unix.NewIfreq(name)
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
-		return 0, 0, fmt.Errorf("ring: interface %q: hardware type: %w", name, err)
+		return 0, 0, false, fmt.Errorf("ring: interface %q: hardware type: %w", name, err)
 	}
 	switch hw := ifr.Uint16(); hw { // sa_family of ifr_hwaddr is the ARPHRD type
-	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
-		return index, linktype.Ethernet, nil
+	case unix.ARPHRD_LOOPBACK:
+		return index, linktype.Ethernet, true, nil
+	case unix.ARPHRD_ETHER:
+		return index, linktype.Ethernet, loopback, nil
 	case unix.ARPHRD_NONE, unix.ARPHRD_RAWIP, unix.ARPHRD_TUNNEL, unix.ARPHRD_TUNNEL6, unix.ARPHRD_SIT:
-		return index, linktype.Raw, nil
+		return index, linktype.Raw, loopback, nil
 	default:
-		return 0, 0, fmt.Errorf("ring: interface %q: hardware type %d is not supported (Ethernet and raw IP are)", name, hw)
+		return 0, 0, false, fmt.Errorf("ring: interface %q: hardware type %d is not supported (Ethernet and raw IP are)", name, hw)
 	}
 }
 
@@ -55,13 +63,13 @@ func linkInfo(fd int, name string) (int, linktype.Type, error) {
 // filter's promise: socket with protocol 0 (receives nothing), reject-all
 // filter, ring, bind (starts receiving, but the filter rejects), fanout.
 // The caller attaches the real filter once every worker has joined.
-func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, err error) {
+func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, loopback bool, err error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		if isPerm(err) {
-			return nil, 0, permissionError("opening an AF_PACKET socket", err)
+			return nil, 0, false, permissionError("opening an AF_PACKET socket", err)
 		}
-		return nil, 0, fmt.Errorf("ring: AF_PACKET socket: %w", err)
+		return nil, 0, false, fmt.Errorf("ring: AF_PACKET socket: %w", err)
 	}
 	ring := &Ring{id: id, fd: fd, stop: st, snaplen: int(cfg.Snaplen), keepTag: cfg.KeepVLANStripped,
 		blkSize: cfg.BlockSize, nBlocks: cfg.NumBlocks, drain: cfg.BlockTimeout + 50*1e6}
@@ -72,16 +80,16 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, er
 		}
 	}()
 	r.pollTimeout = cfg.PollTimeout
-	index, link, err := linkInfo(fd, cfg.Interface)
+	index, link, loopback, err := linkInfo(fd, cfg.Interface)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	r.ether = link == linktype.Ethernet
 	if err := attachClassicRaw(fd, rejectAll); err != nil {
-		return nil, 0, fmt.Errorf("ring: attaching the reject-all filter: %w", err)
+		return nil, 0, false, fmt.Errorf("ring: attaching the reject-all filter: %w", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-		return nil, 0, fmt.Errorf("ring: TPACKET_V3 not available: %w", err)
+		return nil, 0, false, fmt.Errorf("ring: TPACKET_V3 not available: %w", err)
 	}
 	req := unix.TpacketReq3{
 		Block_size:     uint32(cfg.BlockSize),
@@ -91,19 +99,19 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, er
 		Retire_blk_tov: uint32(cfg.BlockTimeout.Milliseconds()),
 	}
 	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return nil, 0, fmt.Errorf("ring: PACKET_RX_RING (%d blocks of %d bytes): %w", cfg.NumBlocks, cfg.BlockSize, err)
+		return nil, 0, false, fmt.Errorf("ring: PACKET_RX_RING (%d blocks of %d bytes): %w", cfg.NumBlocks, cfg.BlockSize, err)
 	}
 	r.mem, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_LOCKED)
 	if err != nil {
 		// MAP_LOCKED fails under a low RLIMIT_MEMLOCK; the ring works unlocked.
 		r.mem, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {
-			return nil, 0, fmt.Errorf("ring: mmap of the ring: %w", err)
+			return nil, 0, false, fmt.Errorf("ring: mmap of the ring: %w", err)
 		}
 	}
 	sa := unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: index}
 	if err := unix.Bind(fd, &sa); err != nil {
-		return nil, 0, fmt.Errorf("ring: bind to %q: %w", cfg.Interface, err)
+		return nil, 0, false, fmt.Errorf("ring: bind to %q: %w", cfg.Interface, err)
 	}
 	if cfg.Workers > 1 {
 		mode, _ := cfg.Fanout.sockopt()
@@ -111,23 +119,23 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, er
 			mode |= unix.PACKET_FANOUT_FLAG_DEFRAG
 		}
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(cfg.FanoutID)|mode<<16); err != nil {
-			return nil, 0, fmt.Errorf("ring: joining fanout group %d (%s): %w", cfg.FanoutID, cfg.Fanout, err)
+			return nil, 0, false, fmt.Errorf("ring: joining fanout group %d (%s): %w", cfg.FanoutID, cfg.Fanout, err)
 		}
 	}
 	if cfg.Promiscuous {
 		mreq := unix.PacketMreq{Ifindex: int32(index), Type: unix.PACKET_MR_PROMISC}
 		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
-			return nil, 0, fmt.Errorf("ring: promiscuous mode on %q: %w", cfg.Interface, err)
+			return nil, 0, false, fmt.Errorf("ring: promiscuous mode on %q: %w", cfg.Interface, err)
 		}
 	}
 	// The socket is non-blocking, so the os.File registers it with the
 	// runtime's netpoller; from here the File owns the descriptor.
 	r.file = os.NewFile(uintptr(fd), fmt.Sprintf("packet:%s:%d", cfg.Interface, id))
 	if r.raw, err = r.file.SyscallConn(); err != nil {
-		return nil, 0, fmt.Errorf("ring: %w", err)
+		return nil, 0, false, fmt.Errorf("ring: %w", err)
 	}
 	r.readyFn = func(uintptr) bool { return r.ready() || (!r.waitStopped && r.stop.stopped()) }
-	return r, link, nil
+	return r, link, loopback, nil
 }
 
 // htons converts to network byte order, as sockaddr_ll's protocol wants.

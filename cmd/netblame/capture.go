@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ type captureOpts struct {
 	duration     time.Duration
 	workers      int
 	fanout       string
+	direction    string
 	write        string
 	rotateSize   string
 	rotateTime   time.Duration
@@ -77,8 +79,9 @@ are printed on stderr. Needs CAP_NET_RAW, and CAP_BPF for the eBPF filter.`,
 	f.Uint32VarP(&capOpts.snaplen, "snaplen", "s", ring.DefaultSnaplen, "bytes kept of each packet")
 	f.Uint64VarP(&capOpts.count, "count", "c", 0, "stop after this many packets (0: no limit)")
 	f.DurationVar(&capOpts.duration, "duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
-	f.IntVar(&capOpts.workers, "workers", 1, "fanout workers (sockets and rings)")
+	f.IntVar(&capOpts.workers, "workers", 0, "fanout workers, each with its own socket, ring and (with --analyze) flow table (default: the number of cores with --analyze, else 1)")
 	f.StringVar(&capOpts.fanout, "fanout", "hash", "how packets are spread over workers: hash, hash+rollover, rollover, cpu")
+	f.StringVarP(&capOpts.direction, "direction", "Q", "auto", "packets kept by direction: auto (both, each once: on loopback the sent copy is left out), inout, in, out")
 	f.StringVarP(&capOpts.write, "write", "w", "", "write packets to FILE (.pcap or .pcapng, optionally .zst/.gz)")
 	f.StringVar(&capOpts.rotateSize, "rotate-size", "", "start a new numbered file after this many bytes (e.g. 100MB)")
 	f.DurationVar(&capOpts.rotateTime, "rotate-time", 0, "start a new numbered file after this long (packet time)")
@@ -112,10 +115,25 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	if err != nil {
 		return inputErr(err)
 	}
+	dir, err := ring.ParseDirection(o.direction)
+	if err != nil {
+		return inputErr(err)
+	}
+	if o.workers < 0 {
+		return inputErr(errors.New("capture: --workers must be at least 1"))
+	}
+	if o.workers == 0 {
+		// Live analysis scales with the cores (a flow table per worker);
+		// a plain capture keeps one ring, so a file stays in time order.
+		o.workers = 1
+		if o.analyze {
+			o.workers = runtime.NumCPU()
+		}
+	}
 	s, err := live.Open(live.Config{
 		Ring: ring.Config{
 			Interface: o.iface, Snaplen: o.snaplen, Workers: o.workers, Fanout: mode,
-			Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks,
+			Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks, Direction: dir,
 		},
 		Filter: o.filter, NoEBPF: o.noEBPF, Count: o.count, Duration: o.duration,
 		Write: o.write, Rotation: capfile.Rotation{MaxBytes: rotBytes, Every: o.rotateTime},
@@ -138,6 +156,28 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	hooks := live.Hooks{Stats: pr.stats}
 	if o.analyze {
 		hooks.Event, hooks.Summary = pr.event, pr.summary
+		// Events are buffered (a write per event cost a system call under
+		// the printer's lock, shared by the workers) and flushed often
+		// enough to read as they happen.
+		pr.events = bufio.NewWriterSize(stdout, 64<<10)
+		stopFlush := make(chan struct{})
+		flushed := make(chan struct{})
+		go func() {
+			defer close(flushed)
+			t := time.NewTicker(eventFlushEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopFlush:
+					return
+				case <-t.C:
+					pr.mu.Lock()
+					pr.events.Flush()
+					pr.mu.Unlock()
+				}
+			}
+		}()
+		defer func() { close(stopFlush); <-flushed }()
 	} else if o.write == "" && !o.quiet {
 		pr.lines = bufio.NewWriter(stdout)
 		pr.decoded = make([]decode.Packet, len(c.Workers()))
@@ -150,12 +190,22 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	if o.filter != "" {
 		what = fmt.Sprintf("%s filter %q", c.FilterKind(), o.filter)
 	}
+	if c.Loopback() && c.Direction() == ring.DirectionIn && dir == ring.DirectionAuto {
+		what += ", loopback: sent copies left out"
+	} else if c.Direction() != ring.DirectionInOut {
+		what += ", direction " + c.Direction().String()
+	}
 	fmt.Fprintf(stderr, "netblame: capturing on %s, %s, snaplen %d, %d worker(s), ring %d KiB each\n",
 		o.iface, what, o.snaplen, len(c.Workers()), c.Config().RingBytes()>>10)
 
 	rep, err := s.Run(ctx, hooks)
 	if pr.lines != nil {
 		pr.lines.Flush()
+	}
+	if pr.events != nil {
+		pr.mu.Lock()
+		pr.events.Flush()
+		pr.mu.Unlock()
 	}
 	if rep.Flows != nil {
 		pr.summary(*rep.Flows)
@@ -168,6 +218,9 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	return nil
 }
 
+// eventFlushEvery is how long an event line may wait in the buffer.
+const eventFlushEvery = 200 * time.Millisecond
+
 // capturePrinter formats what a live session reports: stdout gets the
 // packet lines, events and summaries, stderr the statistics.
 type capturePrinter struct {
@@ -176,6 +229,7 @@ type capturePrinter struct {
 
 	mu      sync.Mutex    // stdout's lines come from every worker
 	lines   *bufio.Writer // one line a packet, when nothing else is asked for
+	events  *bufio.Writer // event lines, with --analyze; flushed every eventFlushEvery
 	decoded []decode.Packet
 	buf     []byte // the line being built, under mu
 }
@@ -240,7 +294,7 @@ func (pr *capturePrinter) event(_ int, tp *track.Packet) {
 	pr.buf = fmt.Appendf(pr.buf[:0], "event frame=%d time=%s %s:%d > %s:%d %s seq=%d ack=%d len=%d win=%d\n",
 		cp.Frame, time.Unix(0, cp.Timestamp).UTC().Format("15:04:05.000000"), dp.Src(), dp.SrcPort, dp.Dst(), dp.DstPort,
 		res.Events, res.RelSeq, res.RelAck, res.Len, res.Window)
-	pr.stdout.Write(pr.buf)
+	pr.events.Write(pr.buf)
 }
 
 // summary prints the flow tables' counters and the event counts so far.
@@ -256,6 +310,9 @@ func (pr *capturePrinter) summary(st flowtable.TableStats) {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	if pr.events != nil {
+		pr.events.Flush() // the events before the summary come first
+	}
 	fmt.Fprintf(pr.stdout, "summary packets=%d flows: live=%d created=%d (tcp %d, udp %d) expired=%d evicted=%d events: %s\n",
 		st.Packets, st.Live, st.Created, st.TCPFlows, st.UDPFlows, st.Expired, st.Evicted, strings.Join(ev, " "))
 }
