@@ -157,3 +157,47 @@ func TestFieldsAgreeWithTshark(t *testing.T) {
 		t.Error(f)
 	}
 }
+
+// TestFieldsOutput (on the TCP frames of a sample, the first is frame 3): -E header, quote, separator and occurrence shape the
+// lines as tshark's do; -T json and --format csv carry the same values;
+// bad settings are usage errors.
+func TestFieldsOutput(t *testing.T) {
+	file := "../../samples/twopoint/clean/span.pcap"
+	plain := mustRun(t, "analyze", "-Y", "tcp", "-e", "frame.number", "-e", "ip.addr", "-e", "tcp.options.mss_val", file)
+	first := strings.SplitN(plain, "\n", 2)[0]
+	cells := strings.Split(first, "\t")
+	if len(cells) != 3 || cells[0] != "3" || !strings.Contains(cells[1], ",") {
+		t.Fatalf("first line %q: want 1, an address pair and the MSS", first)
+	}
+	styled := mustRun(t, "analyze", "-Y", "tcp", "-e", "frame.number", "-e", "ip.addr", "-e", "dns.qry.name",
+		"-E", "header=y", "-E", "quote=d", "-E", "separator=,", "-E", "occurrence=l", file)
+	lines := strings.Split(styled, "\n")
+	if lines[0] != "frame.number,ip.addr,dns.qry.name" {
+		t.Errorf("header %q", lines[0])
+	}
+	if want := `"3","` + strings.Split(cells[1], ",")[1] + `",`; lines[1] != want {
+		t.Errorf("quoted line %q, want %q (absent fields unquoted)", lines[1], want)
+	}
+	rows := jsonLines(t, mustRun(t, "analyze", "-Y", "tcp", "-T", "json", "-e", "frame.number", "-e", "ip.addr", "-e", "dns.qry.name", file))
+	if len(rows) != len(strings.Split(strings.TrimSpace(plain), "\n")) {
+		t.Errorf("%d JSON rows for %d lines", len(rows), len(strings.Split(plain, "\n"))-1)
+	}
+	if got := str(rows[0], "ip.addr"); got != `["`+strings.ReplaceAll(cells[1], ",", `","`)+`"]` {
+		t.Errorf("JSON ip.addr %s, want the two addresses of %q", got, cells[1])
+	}
+	if _, ok := rows[0]["dns.qry.name"]; ok {
+		t.Error("an absent field is in the JSON object")
+	}
+	csvOut := mustRun(t, "analyze", "-Y", "tcp", "--format", "csv", "-e", "frame.number", "-e", "ip.addr", file)
+	if !strings.HasPrefix(csvOut, "frame.number,ip.addr\n3,\""+cells[1]+"\"\n") {
+		t.Errorf("CSV starts %q", csvOut[:min(len(csvOut), 80)])
+	}
+	for _, bad := range [][]string{
+		{"-e", "tcp.prot"}, {"-e", "tcp"}, {"-T", "json"}, {"-e", "frame.number", "-E", "quote=x"},
+		{"-e", "frame.number", "-E", "nonsense=1"}, {"-e", "frame.number", "--summary"}, {"-e", "frame.number", "-T", "xml"},
+	} {
+		if _, errOut, code := runCLI(t, append(append([]string{"analyze"}, bad...), file)...); code != exitInput || errOut == "" {
+			t.Errorf("analyze %v: exit %d, stderr %q; want a usage error", bad, code, errOut)
+		}
+	}
+}
