@@ -43,6 +43,9 @@ type analyzeOptions struct {
 	// display is -Y compiled; nil without it.
 	display    *dfilter.Filter
 	fields     fieldsOptions
+	writePath  string
+	// write is -w's output, opened at the first packet kept.
+	write *packetWriter
 	maxFlows   int
 	splitVLANs bool
 	dedup      bool
@@ -147,6 +150,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
 	f.StringVarP(&analyzeOpts.displayFilter, "filter", "Y", "", "display filter, Wireshark syntax (tcp.analysis.retransmission, dns.qry.name contains \"x\"): shows only the packets it keeps, and the flows with one; the analysis still sees every packet")
+	f.StringVarP(&analyzeOpts.writePath, "write", "w", "", "write the packets shown (after -f, -Y, --host, --port) to this file, bytes as read: .pcap, .pcapng, with .zst or .gz to compress")
 	f.StringVarP(&analyzeOpts.fields.outputType, "output-type", "T", "", "with -e: fields (tshark's -T fields lines, the default) or json (one object a packet)")
 	f.StringArrayVarP(&analyzeOpts.fields.names, "field", "e", nil, "print this field of every packet shown, as tshark -T fields -e does (repeatable; names as in -Y)")
 	f.StringArrayVarP(&analyzeOpts.fields.settings, "field-option", "E", nil, "with -e: header=y|n, separator=/t|/s|C, quote=d|s|n, occurrence=f|l|a, aggregator=,|/s|C (as tshark's -E)")
@@ -251,6 +255,15 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 		stdout = io.Discard // the plot replaces --trace's lines
 	}
 	o.csvHeader, o.traced = false, 0
+	o.write = nil
+	if o.writePath != "" {
+		o.write = &packetWriter{path: o.writePath}
+		defer func() {
+			if cerr := o.write.close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}()
+	}
 	var errs []error
 	for _, name := range files {
 		fc := &fileCtx{name: name, multi: len(files) > 1}
@@ -353,11 +366,14 @@ func (o *analyzeOptions) newView(w io.Writer, fc *fileCtx) view {
 // analyzeFile reads one file through the selected view. Errors in the input
 // are returned as inputErr after the view has printed what was read.
 func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) error {
-	f, err := os.Open(fc.name)
-	if err != nil {
-		return inputErr(err)
+	f := os.Stdin // -r - reads a capture from a pipe (tcpdump -w -, zstdcat)
+	if fc.name != "-" {
+		var err error
+		if f, err = os.Open(fc.name); err != nil {
+			return inputErr(err)
+		}
+		defer f.Close()
 	}
-	defer f.Close()
 	src := &countingReader{r: f}
 	var prog *progress
 	if o.streams() && isTerminalWriter(stdout) {
@@ -452,6 +468,11 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 				fc.displayed[p.Result.Index] = true
 			}
 		}
+		if o.write != nil {
+			if err := o.write.packet(p.Capture); err != nil {
+				return viewError{err}
+			}
+		}
 		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
 			res: p.Result, events: p.Events, dp: &dp}
 		if err := v.packet(&pk); err != nil {
@@ -483,6 +504,49 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		return err
 	}
 	return inputErr(fc.readErr)
+}
+
+// packetWriter is -w: the packets the filters kept, from every file given,
+// into one capture file of the first packet's link type.
+type packetWriter struct {
+	path    string
+	w       *capfile.Writer
+	link    linktype.Type
+	skipped uint64 // packets of another link type than the file's
+}
+
+func (pw *packetWriter) packet(p *capfile.Packet) error {
+	if pw.w == nil {
+		w, err := capfile.Create(pw.path, p.Link, 0)
+		if err != nil {
+			return fmt.Errorf("-w: %w", err)
+		}
+		pw.w, pw.link = w, p.Link
+	}
+	if p.Link != pw.link {
+		pw.skipped++
+		return nil
+	}
+	return pw.w.WritePacket(p.Timestamp, p.Data, p.OrigLen)
+}
+
+func (pw *packetWriter) close() error {
+	if pw.w == nil {
+		// Nothing was kept: an empty capture still says so to the
+		// colleague who opens it.
+		w, err := capfile.Create(pw.path, linktype.Ethernet, 0)
+		if err != nil {
+			return fmt.Errorf("-w: %w", err)
+		}
+		pw.w = w
+	}
+	if err := pw.w.Close(); err != nil {
+		return fmt.Errorf("-w: %w", err)
+	}
+	if pw.skipped > 0 {
+		return inputErr(fmt.Errorf("-w %s: %d packet(s) of a link type other than %v left out (one file holds one link type)", pw.path, pw.skipped, pw.link))
+	}
+	return nil
 }
 
 // newViewTable makes a view's table writer. With several files, CSV
