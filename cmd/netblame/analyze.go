@@ -41,11 +41,11 @@ type analyzeOptions struct {
 	captureFilter string
 	displayFilter string
 	// display is -Y compiled; nil without it.
-	display    *dfilter.Filter
-	fields     fieldsOptions
-	writePath  string
+	display   *dfilter.Filter
+	fields    fieldsOptions
+	writePath string
 	// write is -w's output, opened at the first packet kept.
-	write *packetWriter
+	write      *packetWriter
 	maxFlows   int
 	splitVLANs bool
 	dedup      bool
