@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -71,7 +72,9 @@ func newRoot() *root {
 		Short:         "Is it the network? Packet capture analysis and two-point blame",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}}
+	r.cmd.SetVersionTemplate("netblame {{.Version}}\n")
 	// Unknown flags and bad flag values are usage errors (exit status 1);
 	// subcommands inherit this.
 	r.cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return inputErr(err) })
@@ -82,6 +85,31 @@ func newRoot() *root {
 	}
 	r.cmd.AddCommand(newAnalyzeCmd(), newBlameCmd(), newCaptureCmd(), newDemoCmd(), newBenchCmd(), newReportCmd())
 	return r
+}
+
+// version is the module version and the commit the binary was built
+// from, as the build recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (commit " + rev[:min(len(rev), 12)] + modified + ")"
+	}
+	return v + " " + bi.GoVersion
 }
 
 func (r *root) startCPUProfile() error {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +33,13 @@ func TestCPUProfile(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "analyze", "--stats", "--cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.prof"), sample); code == exitOK {
 		t.Error("an unwritable profile path did not fail the command")
+	}
+}
+
+// TestVersion: --version names the program and the Go that built it.
+func TestVersion(t *testing.T) {
+	out := mustRun(t, "--version")
+	if !strings.HasPrefix(out, "netblame ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: %q", out)
 	}
 }
