@@ -11,6 +11,10 @@
 //
 // As in Wireshark since 3.6, "a != b" is "not a == b": true only when no
 // occurrence of a equals b.
+//
+// The same fields print through Columns, spelled as tshark -T fields -e
+// spells them; Conversations numbers tcp.stream and udp.stream as tshark
+// does, and is fed every packet before a filter or the columns see it.
 package dfilter
 
 import (
