@@ -87,7 +87,8 @@ func (c *Columns) Append(dst []byte, p *Packet, i, occurrence int, agg byte) []b
 	return dst
 }
 
-// Count returns how many occurrences of column i p holds.
+// Count returns how many occurrences of column i p holds, and keeps them
+// for AppendOccurrence (until the next call on p).
 func (c *Columns) Count(p *Packet, i int) int {
 	vs := &p.vs
 	vs.n = 0
@@ -95,10 +96,14 @@ func (c *Columns) Count(p *Packet, i int) int {
 	return vs.n
 }
 
-// AppendOccurrence appends p's jth occurrence (0-based) of column i, which
-// must be below Count.
+// AppendOccurrence appends the jth occurrence (0-based) Count found of
+// column i; it reads the occurrences Count kept, without reading the
+// packet again.
 func (c *Columns) AppendOccurrence(dst []byte, p *Packet, i, j int) []byte {
-	return c.Append(dst, p, i, j+1, 0)
+	if j < 0 || j >= p.vs.n {
+		return dst
+	}
+	return c.fields[i].format(dst, &p.vs.v[j])
 }
 
 // format spells one value as tshark does.

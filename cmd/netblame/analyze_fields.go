@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"encoding/csv"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -141,11 +141,10 @@ type fieldsView struct {
 	fc   *fileCtx
 	fo   *fieldsOptions
 	bw   *bufio.Writer
-	cw   *csv.Writer
+	csv  bool
 	json bool
 	line []byte
 	cell []byte
-	row  []string
 }
 
 func newFieldsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *fieldsView {
@@ -155,13 +154,18 @@ func newFieldsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *fieldsView {
 	names := fo.columns.Names()
 	switch {
 	case o.fmt == formatCSV:
-		v.cw = csv.NewWriter(v.bw)
+		v.csv = true
 		if !o.csvHeader {
-			var head []string
 			if fc.multi {
-				head = append(head, "file")
+				v.line = append(v.line, "file,"...)
 			}
-			v.cw.Write(append(head, names...))
+			for i, n := range names {
+				if i > 0 {
+					v.line = append(v.line, ',')
+				}
+				v.line = appendCSVCell(v.line, []byte(n))
+			}
+			v.bw.Write(append(v.line, '\n'))
 			o.csvHeader = true
 		}
 	case !v.json && fo.header && !o.csvHeader:
@@ -181,16 +185,21 @@ func newFieldsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *fieldsView {
 func (v *fieldsView) packet(pk *packetCtx) error {
 	c, p := v.fo.columns, pk.dp
 	switch {
-	case v.cw != nil:
-		v.row = v.row[:0]
+	case v.csv:
+		// Written by hand, into the reused line: encoding/csv wants a
+		// string a cell, an allocation a cell a packet.
+		v.line = v.line[:0]
 		if v.fc.multi {
-			v.row = append(v.row, v.fc.name)
+			v.line = append(appendCSVCell(v.line, []byte(v.fc.name)), ',')
 		}
 		for i := range c.Len() {
+			if i > 0 {
+				v.line = append(v.line, ',')
+			}
 			v.cell = c.Append(v.cell[:0], p, i, v.fo.occurrence, v.fo.aggregator)
-			v.row = append(v.row, string(v.cell))
+			v.line = appendCSVCell(v.line, v.cell)
 		}
-		return v.cw.Write(v.row)
+		v.line = append(v.line, '\n')
 	case v.json:
 		v.line = append(v.line[:0], '{')
 		if v.fc.multi {
@@ -238,14 +247,22 @@ func (v *fieldsView) packet(pk *packetCtx) error {
 	return err
 }
 
-func (v *fieldsView) finish(*fileCtx) error {
-	if v.cw != nil {
-		v.cw.Flush()
-		if err := v.cw.Error(); err != nil {
-			return err
-		}
+func (v *fieldsView) finish(*fileCtx) error { return v.bw.Flush() }
+
+// appendCSVCell appends s as one CSV cell (RFC 4180): quoted, with quotes
+// doubled, when it holds a comma, a quote or a line break.
+func appendCSVCell(dst, s []byte) []byte {
+	if !bytes.ContainsAny(s, ",\"\r\n") {
+		return append(dst, s...)
 	}
-	return v.bw.Flush()
+	dst = append(dst, '"')
+	for _, b := range s {
+		if b == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, b)
+	}
+	return append(dst, '"')
 }
 
 // appendJSONString appends s as a JSON string.
