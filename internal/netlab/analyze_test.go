@@ -150,3 +150,31 @@ func TestFlowReason(t *testing.T) {
 		}
 	}
 }
+
+// TestTagServerSharedISN gives two connections the same initial sequence
+// number, as 20,000 random ones do now and then: each connection's server
+// packets must stay its own, told apart by the SYN's timestamp.
+func TestTagServerSharedISN(t *testing.T) {
+	a := labAddrs{client: netip.MustParseAddr("10.1.0.2"), server: netip.MustParseAddr("10.2.0.2")}
+	srv := netip.AddrPortFrom(a.server, 5001)
+	syn := func(port uint16, tsval uint32) frame {
+		return frame{TCP: true, Src: netip.AddrPortFrom(a.client, port), Dst: srv, Seq: 12345, Flags: 0x02, TSVal: tsval, HasTS: true}
+	}
+	span := []frame{syn(clientPort, 100), syn(clientPort+1, 200)}
+	// Through NAT the server sees other ports.
+	server := []frame{syn(61000, 100), syn(61001, 200)}
+	tagged := tagSpan(span, a, 2)
+	syns := map[synKey]int{}
+	for _, tg := range tagged {
+		syns[synKey{tg.f.Seq, tg.f.TSVal}] = tg.conn
+	}
+	got, peers := tagServer(server, a, syns)
+	for i, want := range []int{0, 1} {
+		if got[i].conn != want {
+			t.Errorf("server SYN %d: conn %d, want %d", i, got[i].conn, want)
+		}
+	}
+	if len(peers) != 2 {
+		t.Errorf("%d peers, want 2", len(peers))
+	}
+}
