@@ -92,16 +92,25 @@ func AddBlame(d *Data, rep *correlate.Report, server *correlate.Capture) {
 			}
 			s.Verdict, s.Reason = r.Verdict, fr.Reason
 			markLosses(d, s, fr)
-			s.Plots = append(s.Plots, transitPlot(d, s.Anchor, fr))
+			s.Plots = append(s.Plots, transitPlot(fr, d.t0, d.Width, s.Anchor+"-transit"))
 		}
 	}
 }
 
-// transitPlot is the one-way delay each way over time, with every piece of
-// evidence marked on the time axis.
-func transitPlot(d *Data, anchor string, fr *correlate.FlowReport) Plot {
-	x := func(t int64) float64 { return round6(float64(t-d.t0) / 1e9) }
-	p := Plot{ID: anchor + "-transit", Kind: "transit",
+// TransitPlot is the two-point delay plot of one connection correlate
+// followed (its report made with Options.KeepTransit): the one-way transit
+// each way over time in seconds since t0 (the client side's first packet,
+// in its clock), reduced to width min/max buckets, with every piece of
+// evidence marked on the time axis. It is the plot a report's section
+// shows, for WritePlot.
+func TransitPlot(fr *correlate.FlowReport, t0 int64, width int) *Plot {
+	p := transitPlot(fr, t0, width, "transit")
+	return &p
+}
+
+func transitPlot(fr *correlate.FlowReport, t0 int64, width int, id string) Plot {
+	x := func(t int64) float64 { return round6(float64(t-t0) / 1e9) }
+	p := Plot{ID: id, Kind: "transit",
 		Title:  "one-way transit between the capture points, and where each loss happened",
 		XLabel: "time since capture start (s), client side's clock", YLabel: "transit (ms)", Markers: []Marker{}}
 	var pts [2][]Point
@@ -119,7 +128,7 @@ func transitPlot(d *Data, anchor string, fr *correlate.FlowReport) Plot {
 		if len(pts[dir]) == 0 {
 			continue
 		}
-		red := Reduce(pts[dir], pts[dir][0].T, pts[dir][len(pts[dir])-1].T, d.Width)
+		red := Reduce(pts[dir], pts[dir][0].T, pts[dir][len(pts[dir])-1].T, width)
 		sr := Series{Name: names[dir], Style: "dots", Color: colors[dir], X: make([]float64, len(red)), Y: make([]float64, len(red))}
 		for i, q := range red {
 			sr.X[i], sr.Y[i] = x(q.T), round3(q.Lo)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netblame/netblame/correlate"
+	"github.com/netblame/netblame/report"
 )
 
 // blameOptions holds the flags of `netblame blame`.
@@ -27,6 +28,7 @@ type blameOptions struct {
 	// clientFiles and serverFiles: each side as several files (rotated
 	// captures), instead of the two arguments.
 	clientFiles, serverFiles []string
+	plot                     plotFile
 }
 
 func newBlameCmd() *cobra.Command {
@@ -51,7 +53,12 @@ Text output gives the verdict first, then one row per connection, then the
 evidence. --format json prints one object (verdict, reason, clock_offset_s,
 clock_drift_ppm, flows with lost_between, capture_drops, retransmissions,
 zero_window_s, transit_ms, think_ms and evidence); --format csv prints the
-connection table.`,
+connection table.
+
+--plot transit -o FILE.svg|.png also draws one connection's one-way
+transit delay each way over time, with every loss, retransmission and
+delay marked where it happened (the plot of netblame report's section):
+the --flow one, or else the one the verdict rests on.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(blameOpts.clientFiles)+len(blameOpts.serverFiles) > 0 {
 				if len(args) != 0 || len(blameOpts.clientFiles) == 0 || len(blameOpts.serverFiles) == 0 {
@@ -81,6 +88,9 @@ connection table.`,
 	f.StringArrayVarP(&blameOpts.clientFiles, "read", "r", nil, "a client-side capture file or directory (repeat for rotated files)")
 	f.StringArrayVar(&blameOpts.serverFiles, "server-side", nil, "a server-side capture file or directory (repeat for rotated files)")
 	f.BoolVar(&blameOpts.noOrient, "no-orient", false, "judge the files in the order given even when the captures show the second is nearer the client")
+	f.StringVar(&blameOpts.plot.kind, "plot", "", "also write one connection's plot to -o: transit (one-way delay each way, losses placed); the --flow one, or the one the verdict rests on")
+	f.StringVarP(&blameOpts.plot.out, "output", "o", "", "with --plot: the image file, .svg or .png")
+	f.StringVar(&blameOpts.plot.size, "size", "1200x600", "with --plot: image size in pixels, WxH")
 	return blameCmd
 }
 
@@ -114,6 +124,10 @@ func (o *blameOptions) options() (correlate.Options, outputFormat, error) {
 		opt.Offset, opt.OffsetKnown = d, true
 	}
 	opt.NoOrient = o.noOrient
+	if err := o.plot.validate("transit"); err != nil {
+		return opt, "", err
+	}
+	opt.KeepTransit = o.plot.kind != ""
 	return opt, f, nil
 }
 
@@ -150,7 +164,7 @@ func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide []st
 	if err != nil {
 		return err
 	}
-	rep, readErr, err := blameFiles(clientSide, serverSide, opt)
+	rep, t0, readErr, err := blameFiles(clientSide, serverSide, opt)
 	if err != nil {
 		return err
 	}
@@ -159,6 +173,11 @@ func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide []st
 	}
 	if err := writeBlame(stdout, f, rep); err != nil {
 		return err
+	}
+	if o.plot.kind != "" {
+		if err := o.writeTransitPlot(stderr, rep, t0); err != nil {
+			return err
+		}
 	}
 	// A damaged file was used up to the damage; say so in the exit status.
 	if readErr != nil {
@@ -173,22 +192,58 @@ func (o *blameOptions) run(stdout, stderr io.Writer, clientSide, serverSide []st
 	return nil
 }
 
-// blameFiles reads and correlates two captures. A file that cannot be
-// opened is an error; one damaged part-way is used up to the damage and
-// reported as readErr.
-func blameFiles(clientSide, serverSide []string, opt correlate.Options) (rep *correlate.Report, readErr, err error) {
+// blameFiles reads and correlates two captures, and returns with the
+// report the time of the first packet of the side judged the client's. A
+// file that cannot be opened is an error; one damaged part-way is used up
+// to the damage and reported as readErr.
+func blameFiles(clientSide, serverSide []string, opt correlate.Options) (rep *correlate.Report, t0 int64, readErr, err error) {
 	a, errA := correlate.ReadFiles(clientSide...)
 	if a == nil {
-		return nil, nil, inputErr(fmt.Errorf("client side: %w", errA))
+		return nil, 0, nil, inputErr(fmt.Errorf("client side: %w", errA))
 	}
 	b, errB := correlate.ReadFiles(serverSide...)
 	if b == nil {
-		return nil, nil, inputErr(fmt.Errorf("server side: %w", errB))
+		return nil, 0, nil, inputErr(fmt.Errorf("server side: %w", errB))
 	}
 	if e := errors.Join(errA, errB); e != nil {
 		readErr = inputErr(e)
 	}
-	return correlate.Correlate(a, b, opt), readErr, nil
+	rep = correlate.Correlate(a, b, opt)
+	t0 = a.First
+	if rep.Orientation == correlate.Swapped {
+		t0 = b.First
+	}
+	return rep, t0, readErr, nil
+}
+
+// writeTransitPlot draws the --plot transit image of one connection: the
+// only one followed, or else the one the overall verdict rests on (the
+// most evidence among those with that verdict), named on stderr.
+func (o *blameOptions) writeTransitPlot(stderr io.Writer, rep *correlate.Report, t0 int64) error {
+	if len(rep.Flows) == 0 {
+		return inputErr(errors.New("--plot transit: no connection was followed through both captures"))
+	}
+	pick := 0
+	if len(rep.Flows) > 1 {
+		best := -1
+		for i := range rep.Flows {
+			fr := &rep.Flows[i]
+			score := len(fr.Evidence)
+			if fr.Verdict == rep.Verdict {
+				score += 1 << 30
+			}
+			if score > best {
+				pick, best = i, score
+			}
+		}
+		fr := &rep.Flows[pick]
+		fmt.Fprintf(stderr, "netblame: plotting %s-%s, one of %d connections (choose with --flow)\n", fr.Client, fr.Server, len(rep.Flows))
+	}
+	fr := &rep.Flows[pick]
+	if len(fr.TransitSamples) == 0 && len(fr.Evidence) == 0 {
+		return inputErr(fmt.Errorf("--plot transit: %s-%s has no packet matched in both captures", fr.Client, fr.Server))
+	}
+	return o.plot.write(report.TransitPlot(fr, t0, o.plot.width))
 }
 
 // writeBlame prints a report: the verdict, the connection table, the

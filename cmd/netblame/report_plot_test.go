@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"image/png"
 	"io"
 	"os"
@@ -82,6 +84,84 @@ func TestPlotFlag(t *testing.T) {
 		{"analyze", "--trace", "0", "-o", out, in},                                             // -o without --plot
 	} {
 		var stdout, stderr bytes.Buffer
+		if st := runIO(args, &stdout, &stderr); st != exitInput {
+			t.Errorf("%s: exit %d, want %d", strings.Join(args, " "), st, exitInput)
+		}
+	}
+}
+
+// TestBlamePlotTransit draws the two-point delay plot of a shipped sample
+// pair, whose generator recorded the packets lost between the points: the
+// SVG parses back as XML and its legend counts as many losses as the
+// truth holds; the PNG has the asked size. Bad flags exit with status 1.
+func TestBlamePlotTransit(t *testing.T) {
+	dir := t.TempDir()
+	pair := "../../samples/twopoint/loss-s2c/"
+	var truth struct {
+		LostS2C int `json:"net_lost_s2c"`
+	}
+	b, err := os.ReadFile(pair + "truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &truth); err != nil || truth.LostS2C == 0 {
+		t.Fatalf("truth.json: %v, %d lost s2c", err, truth.LostS2C)
+	}
+	svg := filepath.Join(dir, "transit.svg")
+	var stdout, stderr bytes.Buffer
+	if st := runIO([]string{"blame", "--plot", "transit", "-o", svg, pair + "span.pcap", pair + "server.pcap"}, &stdout, &stderr); st != exitOK {
+		t.Fatalf("exit %d: %s", st, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "verdict: network") {
+		t.Errorf("blame output with --plot: %q", stdout.String())
+	}
+	b, err = os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG does not parse: %v", err)
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			text.Write(cd)
+		}
+	}
+	for _, want := range []string{"client to server", "server to client", fmt.Sprintf("lost between the points (s2c) (%d)", truth.LostS2C)} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("SVG text lacks %q:\n%s", want, text.String())
+		}
+	}
+
+	pngFile := filepath.Join(dir, "transit.png")
+	if st := runIO([]string{"blame", "--plot", "transit", "--size", "800x400", "-o", pngFile, pair + "span.pcap", pair + "server.pcap"}, &stdout, &stderr); st != exitOK {
+		t.Fatalf("png: exit %d: %s", st, stderr.String())
+	}
+	f, err := os.Open(pngFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sz := img.Bounds().Size(); sz.X != 800 || sz.Y != 400 {
+		t.Errorf("PNG %v, want 800x400", sz)
+	}
+
+	for _, args := range [][]string{
+		{"blame", "--plot", "tseq", "-o", svg},                            // analyze's kind
+		{"blame", "--plot", "transit", "-o", filepath.Join(dir, "x.gif")}, // bad extension
+		{"blame", "-o", svg},                                              // -o without --plot
+	} {
+		args = append(args, pair+"span.pcap", pair+"server.pcap")
 		if st := runIO(args, &stdout, &stderr); st != exitInput {
 			t.Errorf("%s: exit %d, want %d", strings.Join(args, " "), st, exitInput)
 		}
