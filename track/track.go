@@ -146,7 +146,15 @@ type Tracker struct {
 	whole  decode.Packet
 	pkt    Packet
 	events []flowtable.EventRecord
-	fan    *fanout // while RunWorkers runs
+	fan    *fanout    // while RunWorkers runs
+	sink   *eventSink // where the table's events go
+}
+
+// eventSink says where events go: fan while RunWorkers runs.
+type eventSink struct {
+	_   [64]byte
+	fan *fanout
+	_   [56]byte
 }
 
 // New makes a tracker. With Options.Flows it creates the flow table.
@@ -156,9 +164,13 @@ func New(opts Options) (*Tracker, error) {
 	case opts.Flows != nil:
 		cfg := *opts.Flows
 		user := cfg.OnEvent
+		// Workers read it, apart from the tracker's fields the reader
+		// writes on every packet.
+		sink := &eventSink{}
+		t.sink = sink
 		cfg.OnEvent = func(e *flowtable.EventRecord) {
-			if t.fan != nil { // on the worker that owns the flow's shard
-				w := t.fan.byShard[e.Flow.Shard()]
+			if fan := sink.fan; fan != nil { // on the worker that owns the flow's shard
+				w := fan.byShard[e.Flow.Shard()]
 				w.events = append(w.events, *e)
 			} else {
 				t.events = append(t.events, *e)

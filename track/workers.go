@@ -10,6 +10,7 @@ import (
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/flowtable"
+	"github.com/netblame/netblame/linktype"
 )
 
 // Every core for one source
@@ -26,48 +27,66 @@ import (
 // expiry and counters are the same (flowtable's and track's lockstep
 // tests hold that).
 //
-// Packets travel in batches through a ring per worker: the reader fills a
-// batch with the decoded packets (and, unless SkipBytes, their bytes,
-// copied into the batch's arena, since the source's buffer is reused at
-// the next read), publishes it with one atomic store, and takes a free
-// one from the worker's return ring. A worker with nothing to do, or a
-// reader without a free batch, spins briefly and then sleeps until woken.
-// Batches are allocated once per run and recycled.
+// The reader is worker 0: it owns a share of the shards and updates their
+// packets itself, in its own buffer. The other workers get theirs in
+// batches through a ring each: the reader copies the packet's bytes into
+// the batch's arena (the source reuses its buffer at the next read) and
+// writes a small entry with no pointer in it (frame, time, lengths,
+// offsets, the clock); the worker decodes the bytes again, which costs
+// less than carrying the decoded packet between cores (a reassembled
+// datagram, which cannot be decoded from one frame, travels decoded). A
+// batch is published with one atomic store; the reader takes a free one
+// from the worker's return ring. A worker with nothing to do, or a
+// reader without a free batch, yields a few times and then sleeps until
+// woken. Batches and arenas are allocated once per run and recycled: no
+// packet allocates.
 
 // Workers configures RunWorkers.
 type Workers struct {
-	// N is the number of owner goroutines; 0 or 1 runs everything on the
-	// calling goroutine (Run).
+	// N is the number of workers, the reader included; 0 or 1 runs
+	// everything on the calling goroutine (Run).
 	N int
-	// SkipBytes: fn does not look at the packet's bytes, which are then
-	// not copied (Capture.Data, Transport and Payload are nil in fn).
-	SkipBytes bool
 }
 
 const (
-	batchSize  = 256     // packets a batch
-	batchArena = 1 << 18 // bytes of packet data a batch holds (a larger packet gets a batch of its own)
-	batchesPer = 4       // batches in flight per worker
+	batchSize  = 128     // packets a batch
+	batchArena = 1 << 16 // bytes of packet data a batch holds (a larger packet gets a batch of its own)
+	batchesPer = 8      // batches in flight per worker
 	spinTries  = 50      // yields before a ring's reader sleeps
 )
 
-// entry is one packet in a batch, or an order to sweep a shard.
+// entry is one packet in a batch, or an order to sweep a shard. It holds
+// no pointer: the reader's stores need no write barrier, and the
+// collector does not scan batches.
 type entry struct {
-	sweep       bool // Sweep(shard, clock) instead of a packet
-	table       bool // dec goes to the flow table
-	reassembled bool
-	shard       int32
-	clock       int64
-	cp          capfile.Packet // Data: into the batch's arena, nil with SkipBytes
-	decErr      error
-	whole       []byte // into the arena
-	dec         decode.Packet
+	frame   uint64
+	ts      int64
+	clock   int64
+	origLen int
+	iface   int
+	off, n  int32 // the bytes, in the arena
+	whole   int32 // index in batch.wholes of the reassembled datagram, -1 none
+	shard   int32 // to sweep
+	link    linktype.Type
+	sweep   bool // Sweep(shard, clock) instead of a packet
+	table   bool // the packet goes to the flow table
 }
 
+// reassembled is a datagram defrag completed, decoded, with its bytes.
+type reassembled struct {
+	dec   decode.Packet
+	whole []byte // into the arena
+}
+
+// A batch is padded at both ends: the reader writes n in one while a
+// worker reads the arena of the batch next to it in memory.
 type batch struct {
-	n     int
-	ents  [batchSize]entry
-	arena []byte
+	_      [64]byte
+	n      int
+	ents   [batchSize]entry
+	arena  []byte
+	wholes []reassembled
+	_      [64]byte
 }
 
 // ring is a single-producer single-consumer queue of batches. Its
@@ -81,7 +100,7 @@ type ring struct {
 	_       [56]byte
 	waiting atomic.Bool
 	wake    chan struct{}
-	slots   [8]*batch
+	slots   [16]*batch
 }
 
 func newRing() *ring { return &ring{wake: make(chan struct{}, 1)} }
@@ -124,15 +143,24 @@ func (r *ring) pop() *batch {
 }
 
 // worker is one owner goroutine and its rings.
+// Each group of fields is written by one goroutine only, on cache lines
+// of its own: a line that both write on every packet would travel between
+// the cores on every packet.
 type worker struct {
+	_     [64]byte
+	id    int
+	owner *flowtable.Owner
+	work  *ring // reader to worker
+	free  *ring // worker to reader
+	// inline: worker 0, the reader itself
+	inline bool
 	_      [64]byte
-	id     int
-	owner  *flowtable.Owner
-	work   *ring // reader to worker
-	free   *ring // worker to reader
-	cur    *batch
+	cur    *batch // the reader's: the batch being filled
+	_      [64]byte
+	// The worker's.
 	events []flowtable.EventRecord
 	cp     capfile.Packet
+	dec    decode.Packet
 	pkt    Packet
 	err    error
 	_      [64]byte
@@ -177,21 +205,30 @@ func (t *Tracker) RunWorkers(src Source, w Workers, fn func(worker int, p *Packe
 	tab := t.table
 	fan := &fanout{byShard: make([]*worker, tab.Shards())}
 	shards := make([][]int, w.N)
-	for s := range fan.byShard {
-		shards[s%w.N] = append(shards[s%w.N], s)
+	// The reader is worker 0: it owns a share of the shards and updates
+	// their packets itself, in the reader's buffer (no copy, no handing
+	// over); the rest go round the other workers.
+	nshards := tab.Shards()
+	share := readerShare
+	if share < 0 {
+		share = 1 / float64(w.N)
+	}
+	own := min(max(int(share*float64(nshards)+0.5), 1), nshards-(w.N-1))
+	for s := range nshards {
+		if s < own {
+			shards[0] = append(shards[0], s)
+		} else {
+			shards[1+(s-own)%(w.N-1)] = append(shards[1+(s-own)%(w.N-1)], s)
+		}
 	}
 	for i := range w.N {
 		o, err := tab.Owner(shards[i]...)
 		if err != nil {
 			return err
 		}
-		wk := &worker{id: i, owner: o, work: newRing(), free: newRing()}
-		for range batchesPer {
-			b := &batch{}
-			if !w.SkipBytes {
-				b.arena = make([]byte, 0, batchArena)
-			}
-			wk.free.push(b)
+		wk := &worker{id: i, owner: o, work: newRing(), free: newRing(), inline: i == 0}
+		for range batchesPer * min(i, 1) {
+			wk.free.push(&batch{arena: make([]byte, 0, batchArena)})
 		}
 		fan.workers = append(fan.workers, wk)
 	}
@@ -202,9 +239,9 @@ func (t *Tracker) RunWorkers(src Source, w Workers, fn func(worker int, p *Packe
 	}
 	clock := tab.NewClock()
 	tab.ExternalClock(true, 0)
-	t.fan = fan
+	t.fan, t.sink.fan = fan, fan
 	var wg sync.WaitGroup
-	for _, wk := range fan.workers {
+	for _, wk := range fan.workers[1:] {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -212,8 +249,8 @@ func (t *Tracker) RunWorkers(src Source, w Workers, fn func(worker int, p *Packe
 		}()
 	}
 
-	readErr := t.dispatch(src, fan, &clock, !w.SkipBytes)
-	for _, wk := range fan.workers {
+	readErr, fnErr := t.dispatch(src, fan, &clock, fn)
+	for _, wk := range fan.workers[1:] {
 		if wk.cur != nil && wk.cur.n > 0 {
 			wk.work.push(wk.cur)
 		}
@@ -221,8 +258,11 @@ func (t *Tracker) RunWorkers(src Source, w Workers, fn func(worker int, p *Packe
 		wk.work.push(nil)
 	}
 	wg.Wait()
-	t.fan = nil
+	t.fan, t.sink.fan = nil, nil
 	tab.ExternalClock(false, clock.Now())
+	if fnErr != nil {
+		return fnErr
+	}
 	for _, wk := range fan.workers {
 		if wk.err != nil {
 			return wk.err
@@ -231,18 +271,18 @@ func (t *Tracker) RunWorkers(src Source, w Workers, fn func(worker int, p *Packe
 	return readErr
 }
 
-// dispatch reads src to its end (or until a worker's fn fails) and hands
-// every packet to its worker.
-func (t *Tracker) dispatch(src Source, fan *fanout, clock *flowtable.Clock, copyBytes bool) error {
+// dispatch reads src to its end (or until fn fails) and hands every
+// packet to its worker.
+func (t *Tracker) dispatch(src Source, fan *fanout, clock *flowtable.Clock, fn func(int, *Packet) error) (readErr, fnErr error) {
 	tab := t.table
 	w0 := fan.workers[0]
 	for {
 		err := src.Next(&t.cp)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return err, nil
 		}
 		cp := &t.cp
 		p, d := t.front(cp)
@@ -255,45 +295,70 @@ func (t *Tracker) dispatch(src Source, fan *fanout, clock *flowtable.Clock, copy
 				wk = fan.byShard[sh]
 				at, sweep = clock.Advance(cp.Timestamp)
 			}
-		} else {
-			d = p.Decoded
 		}
-		e := wk.slot(t, fan, len(cp.Data)+len(p.whole), copyBytes)
-		if e == nil {
-			return nil // a worker failed: its error is the run's
-		}
-		e.sweep, e.table, e.reassembled, e.clock, e.decErr = false, toTable, p.Reassembled, at, p.DecodeErr
-		e.cp = *cp
-		e.dec = *d
-		b := wk.cur
-		if copyBytes {
-			start := len(b.arena)
-			b.arena = append(b.arena, cp.Data...)
-			e.cp.Data = b.arena[start:len(b.arena):len(b.arena)]
-			start = len(b.arena)
-			b.arena = append(b.arena, p.whole...)
-			e.whole = b.arena[start:len(b.arena):len(b.arena)]
-		} else {
-			e.cp.Data, e.whole = nil, nil
-		}
-		if sweep >= 0 {
-			sw := fan.byShard[sweep]
-			se := sw.slot(t, fan, 0, copyBytes)
-			if se == nil {
-				return nil
+		if wk.inline {
+			wk.events = wk.events[:0]
+			if toTable {
+				wk.owner.UpdateAt(d, cp.Timestamp, cp.Frame, at, &p.Result)
 			}
-			se.sweep, se.shard, se.clock = true, int32(sweep), clock.Now()
+			p.Events = wk.events
+			if fn != nil {
+				if err := fn(0, p); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			b := wk.slot(fan, len(cp.Data)+len(p.whole))
+			if b == nil {
+				return nil, nil // a worker failed: its error is the run's
+			}
+			e := &b.ents[b.n]
+			b.n++
+			off := len(b.arena)
+			b.arena = append(b.arena, cp.Data...)
+			*e = entry{frame: cp.Frame, ts: cp.Timestamp, clock: at, origLen: cp.OrigLen, iface: cp.Interface,
+				off: int32(off), n: int32(len(cp.Data)), whole: -1, link: cp.Link, table: toTable}
+			if p.Reassembled {
+				e.whole = int32(len(b.wholes))
+				off := len(b.arena)
+				b.arena = append(b.arena, p.whole...)
+				b.wholes = append(b.wholes, reassembled{dec: *d, whole: b.arena[off:len(b.arena):len(b.arena)]})
+			}
+		}
+		if sweep >= 0 && !t.sweep(fan, sweep, clock.Now()) {
+			return nil, nil
 		}
 	}
 }
 
-// slot returns the next entry of the worker's batch, for a packet of n
-// bytes: a full batch (or one without room for the bytes) goes to the
-// worker and a free one is taken, waiting for the worker to return one.
-// It returns nil when a worker's fn has failed.
-func (wk *worker) slot(t *Tracker, fan *fanout, n int, copyBytes bool) *entry {
+// sweep has the owner of shard sweep it at packet time now, itself when
+// it is the reader; false when a worker failed.
+func (t *Tracker) sweep(fan *fanout, shard int, now int64) bool {
+	sw := fan.byShard[shard]
+	if sw.inline {
+		sw.owner.Sweep(shard, now)
+		return true
+	}
+	b := sw.slot(fan, 0)
+	if b == nil {
+		return false
+	}
+	b.ents[b.n] = entry{sweep: true, shard: int32(shard), clock: now}
+	b.n++
+	return true
+}
+
+// readerShare is the reader's share of the shards (negative: 1/N); tests
+// and benchmarks set it.
+var readerShare = -1.0
+
+// slot returns the worker's batch with room for an entry and n bytes: a
+// full batch (or one without room for the bytes) goes to the worker and a
+// free one is taken, waiting for the worker to return one. It returns nil
+// when a worker's fn has failed.
+func (wk *worker) slot(fan *fanout, n int) *batch {
 	b := wk.cur
-	if b != nil && (b.n == batchSize || copyBytes && b.n > 0 && len(b.arena)+n > cap(b.arena)) {
+	if b != nil && (b.n == batchSize || b.n > 0 && len(b.arena)+n > cap(b.arena)) {
 		wk.work.push(b)
 		b = nil
 	}
@@ -305,14 +370,13 @@ func (wk *worker) slot(t *Tracker, fan *fanout, n int, copyBytes bool) *entry {
 		b = wk.free.pop()
 		b.n = 0
 		b.arena = b.arena[:0]
-		if copyBytes && n > cap(b.arena) {
+		b.wholes = b.wholes[:0]
+		if n > cap(b.arena) {
 			b.arena = make([]byte, 0, n) // a packet larger than any before
 		}
 		wk.cur = b
 	}
-	e := &b.ents[b.n]
-	b.n++
-	return e
+	return b
 }
 
 // run is a worker's loop: every batch of its ring, until the nil that
@@ -324,6 +388,7 @@ func (wk *worker) run(fan *fanout, fn func(int, *Packet) error) {
 		if b == nil {
 			return
 		}
+		arena := b.arena
 		for i := range b.ents[:b.n] {
 			e := &b.ents[i]
 			if e.sweep {
@@ -331,11 +396,19 @@ func (wk *worker) run(fan *fanout, fn func(int, *Packet) error) {
 				continue
 			}
 			wk.events = wk.events[:0]
-			wk.cp = e.cp
+			wk.cp = capfile.Packet{Frame: e.frame, Timestamp: e.ts, Data: arena[e.off : e.off+e.n : e.off+e.n],
+				OrigLen: e.origLen, Link: e.link, Interface: e.iface}
 			p := &wk.pkt
-			*p = Packet{Capture: &wk.cp, Decoded: &e.dec, Reassembled: e.reassembled, DecodeErr: e.decErr, whole: e.whole}
+			*p = Packet{Capture: &wk.cp, Decoded: &wk.dec}
+			// The reader decoded these bytes already; decoding them
+			// again here is cheaper than carrying its result over.
+			p.DecodeErr = wk.dec.Decode(wk.cp.Data, wk.cp.Link)
+			if e.whole >= 0 {
+				r := &b.wholes[e.whole]
+				p.Decoded, p.Reassembled, p.DecodeErr, p.whole = &r.dec, true, nil, r.whole
+			}
 			if e.table {
-				wk.owner.UpdateAt(&e.dec, e.cp.Timestamp, e.cp.Frame, e.clock, &p.Result)
+				wk.owner.UpdateAt(p.Decoded, e.ts, e.frame, e.clock, &p.Result)
 			}
 			p.Events = wk.events
 			if fn != nil && wk.err == nil {
