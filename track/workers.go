@@ -51,7 +51,7 @@ type Workers struct {
 const (
 	batchSize  = 128     // packets a batch
 	batchArena = 1 << 16 // bytes of packet data a batch holds (a larger packet gets a batch of its own)
-	batchesPer = 8      // batches in flight per worker
+	batchesPer = 8       // batches in flight per worker
 	spinTries  = 50      // yields before a ring's reader sleeps
 )
 
