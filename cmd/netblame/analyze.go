@@ -50,7 +50,8 @@ type analyzeOptions struct {
 	splitVLANs bool
 	dedup      bool
 	// workers is --workers: flow-table owners for the views that run on
-	// several (0: one a core).
+	// several (0: one a core). The default is 1: on the 2-vCPU machine
+	// the benchmarks run on, two were slower than one (docs/BENCHMARKS.md).
 	workers int
 
 	// csvHeader: a CSV header line was printed for an earlier file; later
@@ -159,7 +160,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.StringArrayVarP(&analyzeOpts.fields.settings, "field-option", "E", nil, "with -e: header=y|n, separator=/t|/s|C, quote=d|s|n, occurrence=f|l|a, aggregator=,|/s|C (as tshark's -E)")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
-	f.IntVar(&analyzeOpts.workers, "workers", 0, "cores for the flow table and its analysis (0: all, as GOMAXPROCS; --stats and the flow tables use them, the per-packet views one)")
+	f.IntVar(&analyzeOpts.workers, "workers", 1, "cores for the flow table and its analysis, 0 for all (GOMAXPROCS); --stats and the flow tables use them, the per-packet views one (see docs/CLI.md)")
 	addPlotFlags(f, &analyzeOpts.plot)
 	return analyzeCmd
 }
