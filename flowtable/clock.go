@@ -43,8 +43,10 @@ type Clock struct {
 	shards int
 }
 
-// NewClock returns a clock at time 0, as a new table's.
-func (t *Table) NewClock() Clock { return Clock{shards: len(t.shards)} }
+// NewClock returns a clock at the table's packet time (0 for a new
+// table). Its sweeps go round the shards from the first, as a new sole
+// owner's do.
+func (t *Table) NewClock() Clock { return Clock{now: t.clock.Load(), shards: len(t.shards)} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() int64 { return c.now }

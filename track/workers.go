@@ -238,7 +238,7 @@ func (t *Tracker) RunWorkers(src Source, w Workers, fn func(worker int, p *Packe
 		}
 	}
 	clock := tab.NewClock()
-	tab.ExternalClock(true, 0)
+	tab.ExternalClock(true, clock.Now())
 	t.fan, t.sink.fan = fan, fan
 	var wg sync.WaitGroup
 	for _, wk := range fan.workers[1:] {
