@@ -45,6 +45,11 @@ func (r *Reader) decompress(src io.Reader) (io.Reader, Compression, error) {
 			return nil, CompressZstd, err
 		}
 		r.closers = append(r.closers, zstdCloser{d})
+		if readAheadZstd {
+			ra := newReadAhead(d)
+			r.closers = append(r.closers, ra)
+			return ra, CompressZstd, nil
+		}
 		return d, CompressZstd, nil
 	case bytes.HasPrefix(head[:n], gzipMagic):
 		// The inflater reads byte by byte; without a buffer of ours it
@@ -54,7 +59,12 @@ func (r *Reader) decompress(src io.Reader) (io.Reader, Compression, error) {
 			return nil, CompressGzip, formatErr(whatFile, 0, 0, "bad gzip header: %v", err)
 		}
 		r.closers = append(r.closers, z)
-		return z, CompressGzip, nil
+		if !readAheadGzip {
+			return z, CompressGzip, nil
+		}
+		ra := newReadAhead(z)
+		r.closers = append(r.closers, ra)
+		return ra, CompressGzip, nil
 	}
 	return pr, CompressNone, nil
 }
@@ -70,3 +80,7 @@ var zstdReaderOptions = []zstd.DOption{
 type zstdCloser struct{ d *zstd.Decoder }
 
 func (z zstdCloser) Close() error { z.d.Close(); return nil }
+
+// readAheadGzip and readAheadZstd decompress on a goroutine of their own
+// (readahead.go); tests turn them off to compare.
+var readAheadGzip, readAheadZstd = true, true

@@ -30,6 +30,7 @@ type shard struct {
 	id         uint32
 	last       uint32 // slot of the last packet's flow (may have ended since)
 	now        int64  // highest packet time seen by this shard
+	g          int64  // the table's clock for this packet, with an external clock
 	nextExpiry int64  // no flow expires before this time
 	emergency  bool
 

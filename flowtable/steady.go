@@ -25,7 +25,7 @@ import "github.com/netblame/netblame/decode"
 // fire on them, and the state moves in few ways.
 func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
 	now := max(s.now, ts)
-	g := t.clock.Load()
+	g := t.clockFor(s)
 	if now > g+clockStep {
 		return false
 	}

@@ -37,6 +37,9 @@ type Table struct {
 	sweepNext atomic.Uint32
 	// sweepPerTick: shards swept each time the clock advances a step.
 	sweepPerTick int
+	// extClock: packet time comes from each shard's g, which the
+	// owners set from what their dispatcher passes (ExternalClock).
+	extClock bool
 	// noShortcuts turns off the owner's reuse of the last packet's key
 	// and steadyPacket (tests compare the results with and without them).
 	noShortcuts bool
@@ -242,6 +245,31 @@ func (t *Table) SoleOwner() *Owner {
 // does not own is not processed: out.Tracked is false and it is counted in
 // TableStats.Misrouted.
 func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResult) {
+	o.update(p, ts, frame, out, false, 0)
+}
+
+// UpdateAt is Update for a table on an external clock (see
+// Table.ExternalClock): clock is the table's packet time as of this
+// packet, before it, which the dispatcher's Clock.Advance returned. The
+// owner never sweeps other shards on its own: the dispatcher tells it to
+// (Sweep).
+func (o *Owner) UpdateAt(p *decode.Packet, ts int64, frame uint64, clock int64, out *PacketResult) {
+	o.update(p, ts, frame, out, true, clock)
+}
+
+// Sweep expires the due flows of an owned shard at packet time clock,
+// as the dispatcher's Clock.Advance said; a shard the owner does not own
+// is left alone.
+func (o *Owner) Sweep(shard int, clock int64) {
+	if shard < 0 || shard >= len(o.owned) || !o.owned[shard] {
+		return
+	}
+	s := o.t.shards[shard]
+	s.g = clock
+	o.t.sweep(s, false)
+}
+
+func (o *Owner) update(p *decode.Packet, ts int64, frame uint64, out *PacketResult, ext bool, clock int64) {
 	t := o.t
 	k, m := &o.key, &o.last
 	var (
@@ -276,10 +304,13 @@ func (o *Owner) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 			m.set(p, srcIsB, s, h)
 		}
 	}
+	if ext {
+		s.g = clock
+	}
 	if !t.noShortcuts && s.lastIs(k) && s.steadyPacket(t, srcIsB, p, ts, frame, out) {
 		return
 	}
-	if s.update(t, k, h, srcIsB, p, ts, frame, out) && len(o.shards) > 1 {
+	if s.update(t, k, h, srcIsB, p, ts, frame, out) && !ext && len(o.shards) > 1 {
 		o.next++
 		if o.next >= len(o.shards) {
 			o.next = 0

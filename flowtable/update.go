@@ -18,8 +18,8 @@ func (s *shard) update(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Pa
 	// Packet time is table-wide, so that a shard without traffic still
 	// expires its flows. The shared clock is written at most once per
 	// clockStep of packet time, to keep its cache line mostly read.
-	if g := t.clock.Load(); s.now > g+clockStep {
-		tick = t.clock.CompareAndSwap(g, s.now)
+	if g := t.clockFor(s); s.now > g+clockStep {
+		tick = t.extClock || t.clock.CompareAndSwap(g, s.now)
 	} else if g > s.now {
 		s.now = g
 	}
@@ -124,7 +124,7 @@ func (t *Table) sweep(s *shard, lock bool) {
 	if lock && !s.mu.TryLock() {
 		return
 	}
-	if g := t.clock.Load(); g > s.now {
+	if g := t.clockFor(s); g > s.now {
 		s.now = g
 	}
 	if s.now >= s.nextExpiry {
@@ -133,6 +133,15 @@ func (t *Table) sweep(s *shard, lock bool) {
 	if lock {
 		s.mu.Unlock()
 	}
+}
+
+// clockFor is the table's packet time as shard s sees it now: the shared
+// clock, or with an external clock what the shard's owner was told.
+func (t *Table) clockFor(s *shard) int64 {
+	if t.extClock {
+		return s.g
+	}
+	return t.clock.Load()
 }
 
 // initFlow settles a new flow's client (flowrule's rule) and kind.

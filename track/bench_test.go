@@ -2,7 +2,10 @@ package track_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/netblame/netblame/bench"
@@ -80,4 +83,49 @@ func BenchmarkPath(b *testing.B) {
 		}
 		perPacket(b)
 	})
+}
+
+// BenchmarkWorkers runs the whole path (decode, defrag, table with its
+// TCP analysis) on 1 and 2 workers over the same packets in memory: the
+// generated 1,024-flow traffic and, with NETBLAME_BENCH_PCAP, a capture.
+func BenchmarkWorkers(b *testing.B) {
+	inputs := []struct {
+		name string
+		pkts []capfile.Packet
+	}{{"generated1024", generated(400_000)}}
+	if p := os.Getenv("NETBLAME_BENCH_PCAP"); p != "" {
+		inputs = append(inputs, struct {
+			name string
+			pkts []capfile.Packet
+		}{"capture", readFrames(b, p)})
+	}
+	if v := os.Getenv("NETBLAME_READER_SHARE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer track.SetReaderShare(track.SetReaderShare(f))
+	}
+	for _, in := range inputs {
+		for _, n := range []int{1, 2} {
+			{
+				b.Run(fmt.Sprintf("%s/workers=%d", in.name, n), func(b *testing.B) {
+					b.ReportAllocs()
+					for range b.N {
+						// The table (its storage allocated and zeroed) is
+						// made outside the timing: it costs as much as the
+						// run on these inputs.
+						b.StopTimer()
+						tr, _ := track.New(track.Options{Flows: &flowtable.Config{Capacity: 1 << 16, IgnoreVLAN: true}})
+						b.StartTimer()
+						if err := tr.RunWorkers(&packetSource{pkts: in.pkts}, track.Workers{N: n}, nil); err != nil {
+							b.Fatal(err)
+						}
+						tr.Finish()
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(in.pkts)), "ns/pkt")
+				})
+			}
+		}
+	}
 }

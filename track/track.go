@@ -146,6 +146,15 @@ type Tracker struct {
 	whole  decode.Packet
 	pkt    Packet
 	events []flowtable.EventRecord
+	fan    *fanout    // while RunWorkers runs
+	sink   *eventSink // where the table's events go
+}
+
+// eventSink says where events go: fan while RunWorkers runs.
+type eventSink struct {
+	_   [64]byte
+	fan *fanout
+	_   [56]byte
 }
 
 // New makes a tracker. With Options.Flows it creates the flow table.
@@ -155,8 +164,17 @@ func New(opts Options) (*Tracker, error) {
 	case opts.Flows != nil:
 		cfg := *opts.Flows
 		user := cfg.OnEvent
+		// Workers read it, apart from the tracker's fields the reader
+		// writes on every packet.
+		sink := &eventSink{}
+		t.sink = sink
 		cfg.OnEvent = func(e *flowtable.EventRecord) {
-			t.events = append(t.events, *e)
+			if fan := sink.fan; fan != nil { // on the worker that owns the flow's shard
+				w := fan.byShard[e.Flow.Shard()]
+				w.events = append(w.events, *e)
+			} else {
+				t.events = append(t.events, *e)
+			}
 			if user != nil {
 				user(e)
 			}
@@ -193,17 +211,32 @@ func (t *Tracker) Stats() Stats {
 // or refused by the filter); the Packet it returns is valid until the
 // next call.
 func (t *Tracker) Feed(cp *capfile.Packet) *Packet {
+	p, d := t.front(cp)
+	if p == nil {
+		return nil
+	}
+	if d != nil && t.upd != nil {
+		t.upd.Update(d, cp.Timestamp, cp.Frame, &p.Result)
+	}
+	p.Events = t.events
+	return p
+}
+
+// front is the path up to the flow table: it returns the packet (nil
+// when left out) and what goes to the table (nil: nothing, a fragment
+// still waiting).
+func (t *Tracker) front(cp *capfile.Packet) (*Packet, *decode.Packet) {
 	t.stats.Packets++
 	if t.opts.CaptureFilter != nil && !t.opts.CaptureFilter(cp) {
 		t.stats.CaptureFiltered++
-		return nil
+		return nil, nil
 	}
 	p := &t.pkt
 	*p = Packet{Capture: cp}
 	p.DecodeErr = t.dec.Decode(cp.Data, cp.Link)
 	if t.dups != nil && p.DecodeErr == nil && t.dups.Duplicate(cp.Timestamp, &t.dec) {
 		t.stats.Duplicates++
-		return nil
+		return nil, nil
 	}
 	t.events = t.events[:0]
 	d := t.pieces.Take(&t.dec, cp.Data, cp.Timestamp, &t.whole)
@@ -217,13 +250,9 @@ func (t *Tracker) Feed(cp *capfile.Packet) *Packet {
 	}
 	if t.opts.Filter != nil && !t.opts.Filter(p.Decoded) {
 		t.stats.Filtered++
-		return nil
+		return nil, nil
 	}
-	if d != nil && t.upd != nil {
-		t.upd.Update(d, cp.Timestamp, cp.Frame, &p.Result)
-	}
-	p.Events = t.events
-	return p
+	return p, d
 }
 
 // Run feeds every packet of src to the path and fn (which may be nil),

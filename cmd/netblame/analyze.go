@@ -49,6 +49,10 @@ type analyzeOptions struct {
 	maxFlows   int
 	splitVLANs bool
 	dedup      bool
+	// workers is --workers: flow-table owners for the views that run on
+	// several (0: one a core). The default is 1: on the 2-vCPU machine
+	// the benchmarks run on, two were slower than one (docs/BENCHMARKS.md).
+	workers int
 
 	// csvHeader: a CSV header line was printed for an earlier file; later
 	// files' tables continue below it without one.
@@ -156,6 +160,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.StringArrayVarP(&analyzeOpts.fields.settings, "field-option", "E", nil, "with -e: header=y|n, separator=/t|/s|C, quote=d|s|n, occurrence=f|l|a, aggregator=,|/s|C (as tshark's -E)")
 	f.StringArrayVar(&analyzeOpts.hosts, "host", nil, "show only packets and flows to or from this address or prefix (repeatable; the analysis still sees every packet)")
 	f.StringArrayVar(&analyzeOpts.ports, "port", nil, "show only packets and flows to or from this TCP/UDP port (repeatable; the analysis still sees every packet)")
+	f.IntVar(&analyzeOpts.workers, "workers", 1, "cores for the flow table and its analysis, 0 for all (GOMAXPROCS); --stats and the flow tables use them, the per-packet views one (see docs/CLI.md)")
 	addPlotFlags(f, &analyzeOpts.plot)
 	return analyzeCmd
 }
@@ -319,6 +324,9 @@ func (o *analyzeOptions) checkViews() error {
 	if o.top < 0 {
 		return inputErr(fmt.Errorf("--top %d: want 0 (all) or more", o.top))
 	}
+	if o.workers < 0 {
+		return inputErr(fmt.Errorf("--workers %d: want 0 (one a core) or more", o.workers))
+	}
 	if o.maxFlows <= 0 {
 		return inputErr(fmt.Errorf("--max-flows %d: want a positive number", o.maxFlows))
 	}
@@ -400,6 +408,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	if fs, ok := v.(flowSink); ok {
 		cfg.OnExpire = fs.flow
+		if o.fileWorkers(v) > 1 {
+			cfg.OnExpire = lockedFlows(fs)
+		}
 	}
 	o.plot.hook(&cfg, o.trace)
 	topts := track.Options{Flows: &cfg, Dedup: o.dedup}
@@ -437,49 +448,13 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	var dp dfilter.Packet
 	var conversations dfilter.Conversations
 	var prevTS int64
-	err = tr.Run(r, func(p *track.Packet) error {
-		if !fc.started {
-			fc.first, fc.started, prevTS = p.Capture.Timestamp, true, p.Capture.Timestamp
-		}
-		prev := prevTS // frame.time_delta is from the previous frame read
-		prevTS = p.Capture.Timestamp
-		if needDP {
-			dp.Reset()
-			dp.Frame, dp.TS, dp.First, dp.Prev = p.Capture.Frame, p.Capture.Timestamp, fc.first, prev
-			dp.Len, dp.Data, dp.Decoded, dp.Payload = p.Capture.OrigLen, p.Capture.Data, p.Decoded, p.Payload()
-			dp.Transport = p.Transport()
-			dp.Result = nil
-			if p.Result.Tracked {
-				dp.Result = &p.Result
-			}
-			conversations.See(&dp)
-		}
-		o.plot.packet(p) // --plot sees what the table saw
-		// The table has seen every packet; the host and port filter and
-		// the display filter only narrow what the views show.
-		if !o.filter.match(p.Decoded) {
-			return nil
-		}
-		if o.display != nil {
-			if !o.display.Match(&dp) {
-				return nil
-			}
-			if p.Result.Tracked {
-				fc.displayed[p.Result.Index] = true
-			}
-		}
-		if o.write != nil {
-			if err := o.write.packet(p.Capture); err != nil {
-				return viewError{err}
-			}
-		}
-		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
-			res: p.Result, events: p.Events, dp: &dp}
-		if err := v.packet(&pk); err != nil {
-			return viewError{err}
-		}
-		return nil
-	})
+	if n := o.fileWorkers(v); n > 1 {
+		err = o.runWorkers(tr, r, v, fc, n)
+	} else {
+		err = tr.Run(r, func(p *track.Packet) error {
+			return o.onePacket(p, v, fc, &pk, &dp, &conversations, &prevTS, needDP)
+		})
+	}
 	fc.packets = tr.Stats().Packets - tr.Stats().CaptureFiltered
 	if ve, ok := err.(viewError); ok {
 		return ve.err

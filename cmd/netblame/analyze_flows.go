@@ -39,6 +39,8 @@ type flowsView struct {
 	fc    *fileCtx
 	query flowQuery
 	all   []flowtable.FlowRecord
+	// renumber: the records came from several workers (runWorkers).
+	renumber bool
 }
 
 func newFlowsView(w io.Writer, o *analyzeOptions, fc *fileCtx, q flowQuery) *flowsView {
@@ -50,6 +52,9 @@ func (v *flowsView) packet(*packetCtx) error { return nil }
 func (v *flowsView) flow(r *flowtable.FlowRecord) { v.all = append(v.all, *r) }
 
 func (v *flowsView) finish(fc *fileCtx) error {
+	if v.renumber {
+		flowtable.Renumber(v.all) // the workers' flows, numbered as one core numbers them
+	}
 	var rows []flowRow
 	keep := func(r *flowtable.FlowRecord) bool { return v.o.showFlow(fc, r) }
 	switch v.query {

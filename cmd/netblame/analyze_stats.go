@@ -44,6 +44,16 @@ func (v *statsView) packet(pk *packetCtx) error {
 	return nil
 }
 
+// add adds a worker's partial totals (its packets; flows are counted
+// once, in the view itself).
+func (v *statsView) add(o *statsView) {
+	v.packets += o.packets
+	v.bytes += o.bytes
+	for e, n := range o.events {
+		v.events[e] += n
+	}
+}
+
 // flow counts the flows that pass the filters.
 func (v *statsView) flow(r *flowtable.FlowRecord) {
 	if !v.o.showFlow(v.fc, r) {
