@@ -22,6 +22,10 @@ type Case struct {
 	// Run does the work once. Measure calls it once untimed (the warm-up),
 	// then once per timed run.
 	Run func() error
+	// Measured, when set, replaces Run for a case that measures itself
+	// (live capture: CPU time per captured packet, which is not wall
+	// time); it is called once a run, the first one the warm-up.
+	Measured func() (RunResult, error)
 	// External marks a case that runs another program: its allocations are
 	// not this process's and are reported as unknown.
 	External bool
@@ -40,6 +44,14 @@ type Case struct {
 	Check func() error
 	// Close frees what the case holds (a table, a file); called once.
 	Close func()
+}
+
+// RunResult is one run of a self-measured case.
+type RunResult struct {
+	Packets int
+	Elapsed time.Duration // the time to divide by Packets
+	Drops   uint64
+	Note    string
 }
 
 // MeasureOptions says how often to run a case.
@@ -110,6 +122,9 @@ func Measure(suite string, c Case, o MeasureOptions) Measurement {
 	if c.Skip != "" {
 		m.Skipped = c.Skip
 		return m
+	}
+	if c.Measured != nil {
+		return measureSelf(m, c, max(o.Runs, 1))
 	}
 	if c.Packets <= 0 || c.Run == nil {
 		m.Error = "no packets to measure"
@@ -207,4 +222,37 @@ func SetRatios(ms []Measurement) {
 		}
 		m.RatioToNetblame = ptr(round(*m.NsPerPacket/b, 3))
 	}
+}
+
+// measureSelf measures a case that times itself: one warm-up run, then
+// runs, the median of their ns per packet and the sum of their drops.
+func measureSelf(m Measurement, c Case, runs int) Measurement {
+	if _, err := c.Measured(); err != nil {
+		m.Error = fmt.Sprintf("warm-up: %v", err)
+		return m
+	}
+	var drops uint64
+	for range runs {
+		r, err := c.Measured()
+		if err != nil {
+			m.Error = err.Error()
+			return m
+		}
+		if r.Packets <= 0 {
+			m.Error = "no packets captured"
+			return m
+		}
+		m.Packets = r.Packets
+		m.Note = r.Note
+		drops += r.Drops
+		m.RunsNs = append(m.RunsNs, float64(r.Elapsed.Nanoseconds())/float64(r.Packets))
+	}
+	m.Runs = runs
+	ns := Median(m.RunsNs)
+	m.NsPerPacket = ptr(round(ns, 3))
+	if ns > 0 {
+		m.Mpps = ptr(round(1e3/ns, 3))
+	}
+	m.Drops = ptr(drops)
+	return m
 }

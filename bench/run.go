@@ -55,6 +55,9 @@ type Env struct {
 
 	generated map[string]generatedFile
 	frames    [][]byte
+	lab       *CaptureLab
+	labErr    error
+	cleanup   []func()
 }
 
 type generatedFile struct {
@@ -106,6 +109,7 @@ func AllSuites() []Suite {
 		pipelineSuite(),
 		filterSuite(),
 		correlateSuite(),
+		captureSuite(),
 	}
 }
 
@@ -158,6 +162,11 @@ func Run(cfg Config, out *Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	env.Dir = dir
+	defer func() {
+		for _, f := range env.cleanup {
+			f()
+		}
+	}()
 	if err := out.WriteHeader(MachineHeader(cfg.Quick, cfg.File, cfg.Peers != nil)); err != nil {
 		return err
 	}
