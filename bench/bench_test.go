@@ -255,3 +255,47 @@ func TestCheckTwoPoint(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureCheckFails: a case whose answer is wrong is a line with an
+// error, not a figure to trust.
+func TestMeasureCheckFails(t *testing.T) {
+	c := Case{Impl: "netblame", Case: "x", Packets: 10, Run: func() error { return nil },
+		Check: func() error { return errors.New("verdict none, want network") }}
+	m := Measure("correlate", c, MeasureOptions{Runs: 1})
+	if !strings.Contains(m.Error, "wrong result: verdict none") {
+		t.Errorf("error %q", m.Error)
+	}
+	ms := []Measurement{m}
+	SetRatios(ms)
+	if ms[0].RatioToNetblame != nil {
+		t.Error("a failed case got a ratio")
+	}
+}
+
+// TestRunTextWithFile: text output starts with the header line, and -r
+// adds a "file" case to the file suites.
+func TestRunTextWithFile(t *testing.T) {
+	path := t.TempDir() + "/in.pcapng"
+	if _, err := WriteTraffic(path, DefaultTraffic, 2000); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Run(Config{Suites: []string{"pipeline", "filter"}, Quick: true, File: path, Packets: 2000, Runs: 1}, NewWriter(&out, false)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if !strings.HasPrefix(lines[0], "# ") || !strings.Contains(lines[0], "cores") || !strings.Contains(lines[0], "tshark") {
+		t.Errorf("header line %q", lines[0])
+	}
+	for _, want := range []string{"pipeline  netblame", "file:port", " file "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "error:") {
+		t.Errorf("a case failed:\n%s", out.String())
+	}
+	if err := Run(Config{File: t.TempDir() + "/missing.pcap"}, NewWriter(&out, false)); !errors.Is(err, ErrConfig) {
+		t.Errorf("missing -r file: %v", err)
+	}
+}
