@@ -26,6 +26,8 @@ type Case struct {
 	// (live capture: CPU time per captured packet, which is not wall
 	// time); it is called once a run, the first one the warm-up.
 	Measured func() (RunResult, error)
+	// Runs, when positive, caps the timed runs (a rate search is long).
+	Runs int
 	// External marks a case that runs another program: its allocations are
 	// not this process's and are reported as unknown.
 	External bool
@@ -51,6 +53,7 @@ type RunResult struct {
 	Packets int
 	Elapsed time.Duration // the time to divide by Packets
 	Drops   uint64
+	Rate    float64 // packets per second of a rate search's result, or 0
 	Note    string
 }
 
@@ -85,10 +88,12 @@ type Measurement struct {
 	RatioToNetblame *float64 `json:"ratio_to_netblame"`
 	Runs            int      `json:"runs"`
 	// RunsNs is every timed run's ns per packet, in the order run.
-	RunsNs  []float64 `json:"runs_ns_per_packet,omitempty"`
-	Skipped string    `json:"skipped,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Note    string    `json:"note,omitempty"`
+	RunsNs []float64 `json:"runs_ns_per_packet,omitempty"`
+	// RatePPS is a rate search's highest rate with 0 drops (capture).
+	RatePPS *float64 `json:"rate_pps,omitempty"`
+	Skipped string   `json:"skipped,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Note    string   `json:"note,omitempty"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -124,7 +129,11 @@ func Measure(suite string, c Case, o MeasureOptions) Measurement {
 		return m
 	}
 	if c.Measured != nil {
-		return measureSelf(m, c, max(o.Runs, 1))
+		runs := max(o.Runs, 1)
+		if c.Runs > 0 {
+			runs = min(runs, c.Runs)
+		}
+		return measureSelf(m, c, runs)
 	}
 	if c.Packets <= 0 || c.Run == nil {
 		m.Error = "no packets to measure"
@@ -232,6 +241,7 @@ func measureSelf(m Measurement, c Case, runs int) Measurement {
 		return m
 	}
 	var drops uint64
+	var rates []float64
 	for range runs {
 		r, err := c.Measured()
 		if err != nil {
@@ -244,6 +254,9 @@ func measureSelf(m Measurement, c Case, runs int) Measurement {
 		}
 		m.Packets = r.Packets
 		m.Note = r.Note
+		if r.Rate > 0 {
+			rates = append(rates, r.Rate)
+		}
 		drops += r.Drops
 		m.RunsNs = append(m.RunsNs, float64(r.Elapsed.Nanoseconds())/float64(r.Packets))
 	}
@@ -254,5 +267,8 @@ func measureSelf(m Measurement, c Case, runs int) Measurement {
 		m.Mpps = ptr(round(1e3/ns, 3))
 	}
 	m.Drops = ptr(drops)
+	if len(rates) > 0 {
+		m.RatePPS = ptr(round(Median(rates), 0))
+	}
 	return m
 }

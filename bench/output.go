@@ -56,6 +56,9 @@ func (m Measurement) MarshalJSON() ([]byte, error) {
 	if len(m.RunsNs) > 0 {
 		field("runs_ns_per_packet", m.RunsNs)
 	}
+	if m.RatePPS != nil {
+		field("rate_pps", m.RatePPS)
+	}
 	if m.Skipped != "" {
 		field("skipped", m.Skipped)
 	}

@@ -18,7 +18,11 @@ func init() {
 		if err != nil {
 			return []bench.Case{{Impl: "gopacket-afpacket", Case: "tcp-bulk", Skip: err.Error()}}
 		}
-		return []bench.Case{lab.Case("gopacket-afpacket", &afpacketCapturer{})}
+		step := time.Second
+		if env.Quick {
+			step = 250 * time.Millisecond
+		}
+		return []bench.Case{lab.Case("gopacket-afpacket", &afpacketCapturer{}), lab.RateCase("gopacket-afpacket", &afpacketCapturer{}, step)}
 	}
 }
 
