@@ -1,11 +1,11 @@
 // Package benchpeer holds the benchmark peers that are Go libraries
-// (gopacket): their cases for bench's suites and the gopacket decoder
-// decode's benchmarks compare with. The netblame binary does not link it
-// (nor gopacket); cmd/netblame-bench, the same suites with these peers,
-// and the tests do:
+// (gopacket): their cases for bench's suites (decoders, file readers, a
+// flow map, afpacket capture) and the gopacket decoder decode's
+// benchmarks compare with. The netblame binary does not link it (nor
+// gopacket); cmd/netblame-bench, the same suites with these peers, and
+// the tests do:
 //
 //	go run ./cmd/netblame-bench --quick
-//	go test -run '^$' -bench Suites -benchtime 3x ./bench
 package benchpeer
 
 import (
