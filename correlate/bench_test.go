@@ -2,11 +2,8 @@ package correlate_test
 
 import (
 	"bytes"
-	"cmp"
 	"io"
-	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -62,98 +59,18 @@ func makeTwoPoint(tb testing.TB, n int) twoPoint {
 	return makeSynth(tb, synthOpts{packets: n, offset: int64(benchOffset), driftPPM: 20, lossPct: benchLossPct})
 }
 
+// makeSynth generates the pair with bench's two-point generator (shared
+// with `netblame bench`'s correlate suite).
 func makeSynth(tb testing.TB, o synthOpts) twoPoint {
-	cfg := bench.DefaultTraffic
-	cfg.Snaplen = 96
-	if o.concurrent > 0 {
-		cfg.Concurrent = o.concurrent
-	}
-	if o.timeScale == 0 {
-		o.timeScale = 1
-	}
-	n := o.packets
-	gen := bench.NewTraffic(cfg)
-	type frame struct {
-		off, n   int
-		orig     int
-		tsA, tsB int64
-		inA, inB bool
-	}
-	arena := make([]byte, 0, n*96)
-	frames := make([]frame, 0, n)
-	buf := make([]byte, bench.MaxFrame)
-	rng := rand.New(rand.NewPCG(7, 7))
-	var p decode.Packet
-	var t0 int64
-	var removed [2]int
-	for i := 0; i < n; i++ {
-		ts, data, orig := gen.Next(buf)
-		if i == 0 {
-			t0 = ts
-		}
-		ts = t0 + (ts-t0)*o.timeScale
-		_ = p.Decode(data, decode.LinkEthernet)
-		if o.noHandshake && p.TCPFlags&decode.TCPSyn != 0 {
-			continue
-		}
-		s2c := p.SrcPort < p.DstPort
-		tsB := ts + int64(benchTransit)
-		if s2c {
-			tsB = ts - int64(benchTransit)
-		}
-		tsB += o.offset + int64(float64(tsB-t0)*o.driftPPM/1e6)
-		f := frame{off: len(arena), n: len(data), orig: orig, tsA: ts, tsB: tsB, inA: true, inB: true}
-		if rng.Float64()*100 < o.lossPct && p.TCPFlags&decode.TCPSyn == 0 {
-			if s2c {
-				f.inA = false
-				removed[1]++
-			} else {
-				f.inB = false
-				removed[0]++
-			}
-		}
-		arena = append(arena, data...)
-		frames = append(frames, f)
-	}
-	write := func(order []int, ts func(*frame) int64, in func(*frame) bool, rewrite bool) ([]byte, int) {
-		var out bytes.Buffer
-		w, err := capfile.NewWriter(&out, capfile.FormatPCAP, decode.LinkEthernet, 96)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		k := 0
-		var q decode.Packet
-		for _, i := range order {
-			f := &frames[i]
-			if !in(f) {
-				continue
-			}
-			data := arena[f.off : f.off+f.n]
-			if rewrite && o.rewrite != nil {
-				_ = q.Decode(data, decode.LinkEthernet)
-				o.rewrite(data, &q)
-			}
-			if err := w.WritePacket(ts(f), data, f.orig); err != nil {
-				tb.Fatal(err)
-			}
-			k++
-		}
-		if err := w.Close(); err != nil {
-			tb.Fatal(err)
-		}
-		return out.Bytes(), k
-	}
-	order := make([]int, len(frames))
-	for i := range order {
-		order[i] = i
-	}
-	tp := twoPoint{removed: removed}
-	tp.span, tp.nSpan = write(order, func(f *frame) int64 { return f.tsA }, func(f *frame) bool { return f.inA }, false)
-	slices.SortStableFunc(order, func(x, y int) int {
-		return cmp.Compare(frames[x].tsB, frames[y].tsB)
+	tp, err := bench.MakeTwoPoint(bench.TwoPointConfig{
+		Packets: o.packets, Concurrent: o.concurrent, TimeScale: o.timeScale,
+		Offset: o.offset, DriftPPM: o.driftPPM, LossPct: o.lossPct,
+		Transit: benchTransit, Rewrite: o.rewrite, NoHandshake: o.noHandshake,
 	})
-	tp.server, tp.nSrv = write(order, func(f *frame) int64 { return f.tsB }, func(f *frame) bool { return f.inB }, true)
-	return tp
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return twoPoint{span: tp.Span, server: tp.Server, nSpan: tp.NSpan, nSrv: tp.NServer, removed: tp.Removed}
 }
 
 // cpuTime is the process's user plus system CPU time so far.

@@ -1,9 +1,10 @@
-package correlate
+package correlate_test
 
 import (
 	"testing"
 
 	"github.com/netblame/netblame/bench"
+	"github.com/netblame/netblame/correlate"
 	"github.com/netblame/netblame/decode"
 )
 
@@ -40,7 +41,7 @@ func FuzzCorrelate(f *testing.F) {
 	f.Add(seed[:len(seed)/3])
 	f.Add([]byte{2, 0, 0, 3, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, b := NewCapture("a"), NewCapture("b")
+		a, b := correlate.NewCapture("a"), correlate.NewCapture("b")
 		var p decode.Packet
 		var now int64
 		fuzzFrames(data, func(which byte, step int8, frame []byte) {
@@ -57,9 +58,9 @@ func FuzzCorrelate(f *testing.F) {
 				b.Add(uint64(b.Packets+1), now+3e6, &p, payload)
 			}
 		})
-		rep := Correlate(a, b, Options{})
+		rep := correlate.Correlate(a, b, correlate.Options{})
 		switch rep.Verdict {
-		case Network, Server, Client, None, Inconclusive:
+		case correlate.Network, correlate.Server, correlate.Client, correlate.None, correlate.Inconclusive:
 		default:
 			t.Fatalf("verdict %q", rep.Verdict)
 		}

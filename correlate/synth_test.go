@@ -5,27 +5,17 @@ import (
 	"math"
 	"testing"
 
+	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/correlate"
 	"github.com/netblame/netblame/decode"
 )
 
 // fromClient tells the generator's client packets (ephemeral port) apart.
-func fromClient(p *decode.Packet) bool { return p.SrcPort > p.DstPort }
+func fromClient(p *decode.Packet) bool { return bench.FromClient(p) }
 
 // snat makes the server side see IPv4 clients at another address and
 // port, as source NAT between the points would.
-func snat(b []byte, p *decode.Packet) {
-	if p.IPVersion != 4 {
-		return
-	}
-	if fromClient(p) {
-		binary.BigEndian.PutUint16(b[p.TransOffset:], p.SrcPort+1000)
-		b[p.NetOffset+12] = 172
-	} else {
-		binary.BigEndian.PutUint16(b[p.TransOffset+2:], p.DstPort+1000)
-		b[p.NetOffset+16] = 172
-	}
-}
+func snat(b []byte, p *decode.Packet) { bench.SNAT(b, p) }
 
 // TestSyntheticMiddleboxes runs correlation through what middleboxes
 // between the points do to packets, on generated traffic where every

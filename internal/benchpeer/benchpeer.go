@@ -1,81 +1,163 @@
 // Package benchpeer holds the benchmark peers that are Go libraries
-// (gopacket): their runners for bench's suites and the gopacket decoder
-// decode's benchmarks compare with. It is internal and imported only by
-// tests, so the netblame binary does not link gopacket; run the
-// comparisons with
+// (gopacket): their cases for bench's suites (decoders, file readers, a
+// flow map, afpacket capture) and the gopacket decoder decode's
+// benchmarks compare with. The netblame binary does not link it (nor
+// gopacket); cmd/netblame-bench, the same suites with these peers, and
+// the tests do:
 //
-//	go test -run '^$' -bench Suites -benchtime 3x ./bench
-//
-// `netblame bench` runs the same suites without these peers.
+//	go run ./cmd/netblame-bench --quick
 package benchpeer
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/netblame/netblame/bench"
 )
 
-// Suites returns bench.Suites(in) with the gopacket peer of each suite
-// right after netblame's case, so a suite reads netblame, gopacket, then
-// the external programs.
-func Suites(in bench.Input) []bench.Suite {
-	peers := map[string]bench.Case{
-		"read":     {Name: "gopacket-pcapgo", Pass: readGopacket},
-		"pipeline": {Name: "gopacket", Pass: pipelineGopacket},
+// Peers adds the gopacket cases to bench's suites.
+type Peers struct{}
+
+var _ bench.Peers = Peers{}
+
+// Cases returns gopacket's cases for the named suite.
+func (Peers) Cases(suite string, env *bench.Env) ([]bench.Case, error) {
+	switch suite {
+	case "decode":
+		return decodeCases(env), nil
+	case "read":
+		return readCases(env)
+	case "pipeline":
+		return pipelineCases(env)
+	case "capture":
+		return captureCases(env), nil
 	}
-	suites := bench.Suites(in)
-	for i, s := range suites {
-		if c, ok := peers[s.Name]; ok {
-			suites[i].Cases = slices.Insert(s.Cases, 1, c)
-		}
-	}
-	return suites
+	return nil, nil
 }
 
-// openGopacket opens path with gopacket's pcap reader; close the file.
-func openGopacket(path string) (*os.File, *pcapgo.Reader, error) {
+func decodeCases(env *bench.Env) []bench.Case {
+	frames := env.DecodeFrames()
+	mask := len(frames) - 1
+	n := env.DecodePackets()
+	g := NewGopacketParser()
+	dlp := bench.Case{
+		Impl: "gopacket-dlp", Case: "generated-mix", Packets: n,
+		Note: "DecodingLayerParser over Ethernet, 802.1Q, IPv4, IPv6, TCP, UDP, payload, layers reused",
+		Run: func() error {
+			for i := range n {
+				_ = g.Decode(frames[i&mask])
+			}
+			return nil
+		},
+	}
+	// NewPacket is about 100 times slower: a sixteenth of the packets.
+	np := n / 16
+	newPacket := bench.Case{
+		Impl: "gopacket-newpacket", Case: "generated-mix", Packets: np,
+		Note: "gopacket.NewPacket, Lazy and NoCopy, every layer touched",
+		Run: func() error {
+			for i := range np {
+				p := gopacket.NewPacket(frames[i&mask], layers.LayerTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+				_ = p.Layers()
+			}
+			return nil
+		},
+	}
+	return []bench.Case{dlp, newPacket}
+}
+
+// packetReader is what gopacket's pcap and pcapng readers share.
+type packetReader interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// openGopacket opens path with the gopacket reader for its format:
+// pcapgo.Reader (which undoes gzip itself) for pcap, NgReader for pcapng,
+// zstd through klauspost's decoder, as a gopacket program would. close
+// releases the file.
+func openGopacket(path string) (r packetReader, close func(), err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := pcapgo.NewReader(f)
+	var src io.Reader = bufio.NewReaderSize(f, 256<<10)
+	closeAll := func() { f.Close() }
+	br := src.(*bufio.Reader)
+	magic, _ := br.Peek(4)
+	if len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd {
+		d, err := zstd.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		src = bufio.NewReaderSize(d, 256<<10)
+		closeAll = func() { d.Close(); f.Close() }
+		br = src.(*bufio.Reader)
+		magic, _ = br.Peek(4)
+	}
+	if len(magic) == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		return ng, closeAll, nil
+	}
+	pr, err := pcapgo.NewReader(br)
 	if err != nil {
-		f.Close()
+		closeAll()
 		return nil, nil, err
 	}
-	return f, r, nil
+	return pr, closeAll, nil
 }
 
-func readGopacket(path string) error {
-	f, r, err := openGopacket(path)
+// ReadAll reads every packet of path with gopacket's zero-copy API.
+func ReadAll(path string) (int, error) {
+	r, closeFn, err := openGopacket(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	defer f.Close()
+	defer closeFn()
+	n := 0
 	for {
 		if _, _, err := r.ZeroCopyReadPacketData(); err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				return n, nil
 			}
-			return err
+			return n, err
 		}
+		n++
 	}
 }
 
-// gopacketFlow is what the gopacket peer keeps a flow: counters and the
-// per-direction next sequence number, enough to count retransmissions as
-// a hand-written gopacket analysis would.
-type gopacketFlow struct {
-	packets, bytes uint64
-	nextSeq        [2]uint32
-	retrans        uint64
+func readCases(env *bench.Env) ([]bench.Case, error) {
+	files, err := env.ReadInputs()
+	if err != nil {
+		return nil, err
+	}
+	var cases []bench.Case
+	for _, f := range files {
+		cases = append(cases, bench.Case{
+			Impl: "gopacket-pcapgo", Case: f.Case, Packets: f.Packets,
+			Note: "pcapgo Reader or NgReader, ZeroCopyReadPacketData; zstd through klauspost",
+			Run: func() error {
+				n, err := ReadAll(f.Path)
+				if err == nil && n != f.Packets {
+					err = fmt.Errorf("read %d packets, want %d", n, f.Packets)
+				}
+				return err
+			},
+		})
+	}
+	return cases, nil
 }
 
 // GopacketParser is the peer decoder of the benchmarks: gopacket's
@@ -107,15 +189,40 @@ func NewGopacketParser() *GopacketParser {
 // Decode decodes one Ethernet frame.
 func (g *GopacketParser) Decode(data []byte) error { return g.parser.DecodeLayers(data, &g.Decoded) }
 
-// pipelineGopacket does the work a program built on gopacket does for the
-// same answer: pcapgo, a DecodingLayerParser, and a map of flows keyed by
-// gopacket's own flow hashes.
-func pipelineGopacket(path string) error {
-	f, r, err := openGopacket(path)
+// gopacketFlow is what the gopacket peer keeps a flow: counters and the
+// per-direction next sequence number, enough to count retransmissions as
+// a hand-written gopacket analysis would.
+type gopacketFlow struct {
+	packets, bytes uint64
+	nextSeq        [2]uint32
+	retrans        uint64
+}
+
+func pipelineCases(env *bench.Env) ([]bench.Case, error) {
+	files, err := env.PipelineInputs()
+	if err != nil {
+		return nil, err
+	}
+	var cases []bench.Case
+	for _, f := range files {
+		cases = append(cases, bench.Case{
+			Impl: "gopacket-map", Case: f.Case, Packets: f.Packets,
+			Note: "pcapgo, DecodingLayerParser and a map of flows by gopacket's flow hashes with sequence tracking only: far less than TCP analysis",
+			Run:  func() error { return PipelineGopacket(f.Path) },
+		})
+	}
+	return cases, nil
+}
+
+// PipelineGopacket does the work a program built on gopacket does for a
+// flow table: pcapgo, a DecodingLayerParser, and a map of flows keyed by
+// gopacket's own flow hashes, counting packets, bytes and retransmissions.
+func PipelineGopacket(path string) error {
+	r, closeFn, err := openGopacket(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeFn()
 	g := NewGopacketParser()
 	ip4, ip6, tcp := &g.IPv4, &g.IPv6, &g.TCP
 	flows := make(map[uint64]*gopacketFlow)
@@ -163,3 +270,6 @@ func pipelineGopacket(path string) error {
 		}
 	}
 }
+
+// captureCases is the afpacket peer (capture.go).
+var captureCases func(env *bench.Env) []bench.Case

@@ -2,7 +2,7 @@
 // pair and sends real traffic through them, for the live-capture tests of
 // ring and of `netblame capture`. It needs root and the ip(8) command.
 //
-// It is for tests only: every name it creates carries the caller's prefix,
+// It is for tests and the capture benchmark only: every name it creates carries the caller's prefix,
 // every address lives inside the namespaces it created, and Close removes
 // them (deleting a namespace deletes its end of the pair).
 package ringtest
@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/netblame/netblame/internal/ipsum"
@@ -48,11 +47,23 @@ type Pair struct {
 	MACA, MACB   string
 }
 
+// TB is the part of testing.TB that ForTest uses.
+type TB interface {
+	Helper()
+	Skip(args ...any)
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
 var seq atomic.Int32
 
 // ForTest makes a pair for one test, removed when the test ends, or skips
 // the test with the reason when pairs cannot be made here.
-func ForTest(t testing.TB) *Pair {
+//
+// t is a testing.TB; the package does not import testing itself, so that
+// the benchmark suites (package bench, linked into the netblame binary)
+// can make pairs with NewPair.
+func ForTest(t TB) *Pair {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Skip("live capture test skipped: ", err)
