@@ -37,6 +37,7 @@ type Packet struct {
 
 	app appCache
 	vs  vals // a field's occurrences, for the node being evaluated
+	vs2 vals // the other field's, comparing two fields
 }
 
 // Reset prepares p for its next packet (the application-layer parses are
@@ -97,6 +98,21 @@ type (
 		op cmpOp
 		v  value
 	}
+	// fieldCmpNode compares two fields: true when some pair of their
+	// occurrences compares so (for !=, when no pair is equal).
+	fieldCmpNode struct {
+		a, b *field
+		op   cmpOp
+	}
+	// bitNode is "field & mask", true when an occurrence has a mask bit
+	// set, or with cmp "field & mask OP v", comparing the masked value.
+	bitNode struct {
+		f    *field
+		mask uint64
+		cmp  bool
+		op   cmpOp
+		v    uint64
+	}
 	matchNode struct {
 		f  *field
 		re *regexp.Regexp
@@ -155,8 +171,7 @@ func (n cmpNode) eval(p *Packet) bool {
 				return true
 			}
 		default:
-			c, ok := compare(x, &n.v)
-			if ok && (n.op == opLt && c < 0 || n.op == opLe && c <= 0 || n.op == opGt && c > 0 || n.op == opGe && c >= 0) {
+			if c, ok := compare(x, &n.v); ok && holds(n.op, c) {
 				return true
 			}
 		}
@@ -174,6 +189,85 @@ func (n matchNode) eval(p *Packet) bool {
 		}
 	}
 	return false
+}
+
+func (n fieldCmpNode) eval(p *Packet) bool {
+	a, b := &p.vs, &p.vs2
+	a.n, b.n = 0, 0
+	n.a.get(p, a)
+	n.b.get(p, b)
+	if a.n == 0 || b.n == 0 {
+		return false
+	}
+	for i := range a.n {
+		for j := range b.n {
+			x, y := &a.v[i], &b.v[j]
+			switch n.op {
+			case opEq:
+				if equal(x, y) {
+					return true
+				}
+			case opNe:
+				if equal(x, y) {
+					return false
+				}
+			default:
+				if c, ok := compare(x, y); ok && holds(n.op, c) {
+					return true
+				}
+			}
+		}
+	}
+	return n.op == opNe
+}
+
+func (n bitNode) eval(p *Packet) bool {
+	vs := &p.vs
+	vs.n = 0
+	n.f.get(p, vs)
+	for i := range vs.n {
+		m := vs.v[i].u & n.mask
+		switch {
+		case !n.cmp:
+			if m != 0 {
+				return true
+			}
+		case n.op == opNe:
+			if m == n.v {
+				return false
+			}
+		case holds(n.op, cmpUint(m, n.v)):
+			return true
+		}
+	}
+	return n.cmp && n.op == opNe && vs.n > 0
+}
+
+// holds reports whether an ordering result c satisfies op.
+func holds(op cmpOp, c int) bool {
+	switch op {
+	case opEq:
+		return c == 0
+	case opLt:
+		return c < 0
+	case opLe:
+		return c <= 0
+	case opGt:
+		return c > 0
+	case opGe:
+		return c >= 0
+	}
+	return false
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func (n setNode) eval(p *Packet) bool {

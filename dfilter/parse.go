@@ -145,7 +145,7 @@ func (ps *parser) lex() {
 			ps.toks = append(ps.toks, token{tWord, s[i:j], i})
 			i = j
 		default:
-			for _, op := range []string{"==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "~", "(", ")", "{", "}", ","} {
+			for _, op := range []string{"==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "~", "(", ")", "{", "}", ",", "&"} {
 				if strings.HasPrefix(s[i:], op) {
 					ps.toks = append(ps.toks, token{tOp, op, i})
 					i += len(op)
@@ -225,6 +225,10 @@ func (ps *parser) test() node {
 		return ps.fail(t.pos, unknownField(t.text))
 	}
 	nt := ps.peek()
+	if nt.kind == tOp && nt.text == "&" {
+		ps.next()
+		return ps.bits(f)
+	}
 	if op, ok := cmpWords[nt.text]; ok && (nt.kind == tOp || nt.kind == tWord) {
 		ps.next()
 		return ps.compare(f, op)
@@ -236,10 +240,46 @@ func (ps *parser) test() node {
 	return presentNode{f}
 }
 
+// bits is "field & mask", optionally compared: "field & mask == v".
+func (ps *parser) bits(f *field) node {
+	if f.kind != kUint {
+		return ps.fail(ps.peek().pos, f.name+" is not a number: & needs one")
+	}
+	number := func() (uint64, bool) {
+		t := ps.next()
+		u, err := strconv.ParseUint(t.text, 0, 64)
+		if t.kind != tWord || err != nil {
+			ps.fail(t.pos, "expected a number")
+			return 0, false
+		}
+		return u, true
+	}
+	n := bitNode{f: f}
+	var ok bool
+	if n.mask, ok = number(); !ok {
+		return nil
+	}
+	nt := ps.peek()
+	if op, isCmp := cmpWords[nt.text]; isCmp && op != opContains && op != opMatches && (nt.kind == tOp || nt.kind == tWord) {
+		ps.next()
+		n.cmp, n.op = true, op
+		if n.v, ok = number(); !ok {
+			return nil
+		}
+	}
+	return n
+}
+
 func (ps *parser) compare(f *field, op cmpOp) node {
 	t := ps.next()
 	if t.kind != tWord && t.kind != tString {
 		return ps.fail(t.pos, "expected a value")
+	}
+	// A field of the same kind on the right compares two fields; a word
+	// that names a field of another kind is read as a literal, so its
+	// error says why it is not one.
+	if g, ok := lookupField(t.text); ok && t.kind == tWord && op != opContains && op != opMatches && sameKind(f, g) {
+		return ps.fieldCompare(f, g, op, t.pos)
 	}
 	switch op {
 	case opMatches:
@@ -268,6 +308,20 @@ func (ps *parser) compare(f *field, op cmpOp) node {
 		return ps.fail(t.pos, f.name+" has no order: use == or !=")
 	}
 	return cmpNode{f: f, op: op, v: v}
+}
+
+// sameKind reports whether two fields' values compare with each other.
+func sameKind(a, b *field) bool {
+	num := func(k kind) bool { return k == kUint || k == kBool }
+	return a.kind != kNone && (a.kind == b.kind || num(a.kind) && num(b.kind))
+}
+
+// fieldCompare is "field OP field", both of one kind.
+func (ps *parser) fieldCompare(a, b *field, op cmpOp, pos int) node {
+	if (op != opEq && op != opNe) && !a.kind.ordered() {
+		return ps.fail(pos, a.name+" has no order: use == or !=")
+	}
+	return fieldCmpNode{a: a, b: b, op: op}
 }
 
 // set is "in {v v lo..hi ...}".
