@@ -15,7 +15,9 @@
 //	line = append(summary.AppendLine(line[:0], &p), '\n')
 //
 // It is not a dissector: it describes the layers decode parses (link,
-// IP, TCP, UDP, ICMP) and words them as tshark does; for other
+// IP, TCP, UDP, ICMP) and the application layers of App (DNS, the start
+// of an HTTP message, a TLS ClientHello) and words them as tshark does;
+// for other
 // EtherTypes and IP protocols it gives the number. Which columns to show
 // and how to lay out a table of them is the caller's choice.
 package summary
@@ -41,6 +43,9 @@ type Packet struct {
 	Result *flowtable.PacketResult
 	// DecodeErr is Decode's error, shown in brackets at the end of Info.
 	DecodeErr error
+	// App is the packet's application layer, parsed by the caller
+	// (App.Parse); nil, or an App that found none, words the transport.
+	App *App
 }
 
 // AppendLine appends the text line tshark prints for the packet by
@@ -70,7 +75,7 @@ func AppendLine(b []byte, p *Packet) []byte {
 		b = append(b, ' ')
 	}
 	b = append(b, ' ')
-	b = AppendProtocol(b, d)
+	b = AppendProtocolOf(b, p)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(p.Len), 10)
 	b = append(b, ' ')
@@ -111,6 +116,28 @@ func Protocol(d *decode.Packet) string {
 		return n
 	}
 	return "LINKTYPE_" + strconv.Itoa(int(d.Link))
+}
+
+// ProtocolOf returns the packet's Protocol column: its application
+// layer's name ("DNS", "HTTP", "TLSv1.2") when p.App found one, else
+// Protocol(p.Decoded).
+func ProtocolOf(p *Packet) string {
+	if p.App != nil {
+		if n := p.App.protocol(); n != "" {
+			return n
+		}
+	}
+	return Protocol(p.Decoded)
+}
+
+// AppendProtocolOf appends ProtocolOf(p).
+func AppendProtocolOf(b []byte, p *Packet) []byte {
+	if p.App != nil {
+		if n := p.App.protocol(); n != "" {
+			return append(b, n...)
+		}
+	}
+	return AppendProtocol(b, p.Decoded)
 }
 
 // AppendProtocol appends Protocol(d).

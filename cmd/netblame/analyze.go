@@ -203,8 +203,11 @@ func (o *analyzeOptions) showFlow(fc *fileCtx, r *flowtable.FlowRecord) bool {
 type packetCtx struct {
 	cap *capfile.Packet
 	dec *decode.Packet
-	err error // decode error, nil when every header was well formed
-	rel int64 // ns since the file's first packet
+	// payload is the bytes after the transport header (of the datagram,
+	// once whole).
+	payload []byte
+	err     error // decode error, nil when every header was well formed
+	rel     int64 // ns since the file's first packet
 	// res is what the flow table made of the packet, events its events in
 	// the order the analysis raised them.
 	res    flowtable.PacketResult
@@ -473,7 +476,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 				return viewError{err}
 			}
 		}
-		pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
+		pk = packetCtx{cap: p.Capture, dec: p.Decoded, payload: p.Payload(), err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
 			res: p.Result, events: p.Events, dp: &dp}
 		if err := v.packet(&pk); err != nil {
 			return viewError{err}

@@ -70,6 +70,7 @@ type summaryView struct {
 	row  summaryRow
 	buf  []byte // the Info column
 	line []byte // the text line
+	app  summary.App
 }
 
 func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
@@ -82,7 +83,8 @@ func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
 
 func (v *summaryView) packet(pk *packetCtx) error {
 	d := pk.dec
-	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err}
+	v.app.Parse(d, pk.payload)
+	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err, App: &v.app}
 	if v.tw == nil {
 		v.line = append(summary.AppendLine(v.line[:0], &sp), '\n')
 		_, err := v.bw.Write(v.line)
@@ -98,7 +100,7 @@ func (v *summaryView) packet(pk *packetCtx) error {
 		ports:  summary.HasPorts(d),
 		sport:  d.SrcPort,
 		dport:  d.DstPort,
-		proto:  summary.Protocol(d),
+		proto:  summary.ProtocolOf(&sp),
 		length: pk.cap.OrigLen,
 		caplen: len(pk.cap.Data),
 		info:   string(v.buf),
