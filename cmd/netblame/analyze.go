@@ -28,6 +28,8 @@ type analyzeOptions struct {
 	files         []string
 	format        *string
 	summary       bool
+	detail        bool   // -V
+	count         uint64 // -c: stop after this many packets shown (0: all)
 	stats         bool
 	events        bool
 	trace         string
@@ -137,6 +139,8 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.StringArrayVarP(&analyzeOpts.files, "read", "r", nil, "capture file to read (repeatable; positional FILEs also work)")
 	analyzeOpts.format = addFormatFlag(analyzeCmd)
 	f.BoolVar(&analyzeOpts.summary, "summary", false, "one line a packet, like tshark's default output")
+	f.BoolVarP(&analyzeOpts.detail, "verbose", "V", false, "print each packet shown as a tree of its layers and fields (as tshark -V), names as in -Y and -e")
+	f.Uint64VarP(&analyzeOpts.count, "count", "c", 0, "stop after this many packets shown, after -f, -Y, --host and --port (0: all), in each file")
 	f.BoolVar(&analyzeOpts.stats, "stats", false, "totals of each file")
 	f.BoolVar(&analyzeOpts.events, "events", false, "one row a TCP event")
 	f.StringVar(&analyzeOpts.trace, "trace", "", "one flow packet by packet: ip:port-ip:port (either order) or the flow index")
@@ -290,7 +294,7 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 
 // streams reports whether the view prints while the file is read.
 func (o *analyzeOptions) streams() bool {
-	return o.summary || o.events || o.trace != "" || o.fields.columns != nil
+	return o.summary || o.detail || o.events || o.trace != "" || o.fields.columns != nil
 }
 
 // checkViews rejects contradictory view flags.
@@ -300,7 +304,7 @@ func (o *analyzeOptions) checkViews() error {
 		on   bool
 		name string
 	}{
-		{o.summary, "--summary"}, {o.fields.columns != nil, "-e"}, {o.stats, "--stats"}, {o.events, "--events"},
+		{o.summary, "--summary"}, {o.detail, "-V"}, {o.fields.columns != nil, "-e"}, {o.stats, "--stats"}, {o.events, "--events"},
 		{o.trace != "", "--trace"}, {o.handshakeOver > 0, "--handshake-over"}, {o.resetBy != "", "--reset-by"},
 	} {
 		if v.on {
@@ -331,7 +335,7 @@ func (o *analyzeOptions) checkViews() error {
 		}
 	}
 	if o.sortBy != "" || o.top > 0 {
-		if o.summary || o.stats || o.trace != "" || o.events || o.fields.columns != nil {
+		if o.summary || o.detail || o.stats || o.trace != "" || o.events || o.fields.columns != nil {
 			return inputErr(errors.New("--sort and --top apply to flow tables (the default view, --handshake-over, --reset-by)"))
 		}
 		if o.sortBy != "" {
@@ -348,6 +352,8 @@ func (o *analyzeOptions) newView(w io.Writer, fc *fileCtx) view {
 	switch {
 	case o.summary:
 		return newSummaryView(w, o, fc)
+	case o.detail:
+		return newDetailView(w)
 	case o.fields.columns != nil:
 		return newFieldsView(w, o, fc)
 	case o.stats:
@@ -436,10 +442,11 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	// -Y and -e look at packets through dfilter; conversations numbers
 	// tcp.stream and udp.stream as tshark does.
-	needDP := o.display != nil || o.fields.columns != nil
+	needDP := o.display != nil || o.fields.columns != nil || o.detail
 	var dp dfilter.Packet
 	var conversations dfilter.Conversations
 	var prevTS int64
+	var shown uint64
 	err = tr.Run(r, func(p *track.Packet) error {
 		if !fc.started {
 			fc.first, fc.started, prevTS = p.Capture.Timestamp, true, p.Capture.Timestamp
@@ -481,8 +488,14 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		if err := v.packet(&pk); err != nil {
 			return viewError{err}
 		}
+		if shown++; o.count > 0 && shown >= o.count {
+			return errCountReached
+		}
 		return nil
 	})
+	if err == errCountReached {
+		err = nil
+	}
 	fc.packets = tr.Stats().Packets - tr.Stats().CaptureFiltered
 	if ve, ok := err.(viewError); ok {
 		return ve.err
