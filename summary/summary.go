@@ -33,8 +33,11 @@ import (
 // kept.
 type Packet struct {
 	Frame uint64 // 1-based, as Wireshark counts
-	Time  int64  // ns since the capture's first packet (tshark's default time column)
-	Len   int    // original length on the wire
+	// File, when set, names the file Frame counts in (several files read
+	// as one): the line shows "FILE:FRAME".
+	File string
+	Time int64 // ns since the capture's first packet (tshark's default time column)
+	Len  int   // original length on the wire
 	// Decoded is the packet decode parsed; it must not be nil.
 	Decoded *decode.Packet
 	// Result is what the flow table reported for the packet; nil (or a
@@ -58,6 +61,9 @@ type Packet struct {
 func AppendLine(b []byte, p *Packet) []byte {
 	d := p.Decoded
 	start := len(b)
+	if p.File != "" {
+		b = append(append(b, p.File...), ':')
+	}
 	b = strconv.AppendUint(b, p.Frame, 10)
 	b = padLeft(b, start, 5, ' ')
 	b = append(b, ' ')

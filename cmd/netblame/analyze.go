@@ -51,6 +51,7 @@ type analyzeOptions struct {
 	maxFlows   int
 	splitVLANs bool
 	dedup      bool
+	merge      bool // --merge: the files are one capture
 
 	// csvHeader: a CSV header line was printed for an earlier file; later
 	// files' tables continue below it without one.
@@ -151,6 +152,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.IntVar(&analyzeOpts.top, "top", 0, "print only the first N rows of a table (0: all)")
 	f.IntVar(&analyzeOpts.maxFlows, "max-flows", 1<<18, "flow table capacity (oldest idle flows are evicted beyond it)")
 	f.BoolVar(&analyzeOpts.dedup, "dedup", false, "leave out capture duplicates (a packet identical to one less than 1 ms before, as a SPAN mirroring ingress and egress records); off, counts match tshark's")
+	f.BoolVar(&analyzeOpts.merge, "merge", false, "analyse the files as one capture in time order (rotated files, as mergecap merges them); frames shown as FILE:FRAME")
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
 	f.StringVarP(&analyzeOpts.displayFilter, "filter", "Y", "", "display filter, Wireshark syntax (tcp.analysis.retransmission, dns.qry.name contains \"x\"): shows only the packets it keeps, and the flows with one; the analysis still sees every packet")
@@ -189,6 +191,10 @@ type fileCtx struct {
 	// Wireshark numbers as frames without a packet in them.
 	frames  uint64
 	readErr error // the error that ended the file early, nil at clean EOF
+
+	// merged is the source with --merge: the files read as one, whose
+	// Locate labels a frame with its file and number in it.
+	merged *capfile.Merged
 
 	table   *flowtable.Table
 	pending []flowtable.EventRecord // events of the packet being analysed
@@ -270,6 +276,9 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 				err = cerr
 			}
 		}()
+	}
+	if o.merge {
+		return o.analyzeMerged(stdout, stderr, files)
 	}
 	var errs []error
 	for _, name := range files {
@@ -398,10 +407,50 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		return inputErr(fmt.Errorf("%s: %w", fc.name, err))
 	}
 	defer r.Close()
+	if o.capture != nil && r.Format() == capfile.FormatPCAP {
+		// One link type: say now if the expression cannot filter it.
+		if _, err := o.capture.For(r.LinkType()); err != nil {
+			return inputErr(fmt.Errorf("%s: -f for link type %v: %w", fc.name, r.LinkType(), err))
+		}
+	}
+	return o.analyzeSource(stdout, stderr, fc, r, tableCapacity(o.maxFlows, f, r.Compression()), prog)
+}
 
+// analyzeMerged reads the files as one capture in time order (--merge):
+// one table, one view; frames are labelled with their file and their
+// number in it.
+func (o *analyzeOptions) analyzeMerged(stdout, stderr io.Writer, files []string) error {
+	m, err := capfile.OpenMerged(files...)
+	if err != nil {
+		return inputErr(fmt.Errorf("--merge: %w", err))
+	}
+	defer m.Close()
+	m.RecordOrigins()
+	fc := &fileCtx{name: strings.Join(files, "+"), merged: m}
+	var size int64
+	for _, name := range m.Files() {
+		st, err := os.Stat(name)
+		if err != nil {
+			return inputErr(err)
+		}
+		size += st.Size() * 16 // compressed or not: a bound, as tableCapacity assumes for compressed files
+	}
+	prog := startProgress(nil, nil, nil)
+	return o.analyzeSource(stdout, stderr, fc, m, capacityFor(o.maxFlows, size), prog)
+}
+
+// frameSource is what analyze reads: a file's reader or merged files.
+type frameSource interface {
+	capfile.Source
+	Frames() uint64
+}
+
+// analyzeSource runs the view over one source.
+func (o *analyzeOptions) analyzeSource(stdout, stderr io.Writer, fc *fileCtx, r frameSource, capacity int, prog *progress) error {
+	var err error
 	v := o.newView(stdout, fc)
 	cfg := flowtable.Config{
-		Capacity: tableCapacity(o.maxFlows, f, r.Compression()),
+		Capacity: capacity,
 		Seed:     1, // a fixed seed: the same file gives the same eviction choices
 		// Like Wireshark's tcp.stream, one connection seen on two VLANs
 		// (a SPAN of both sides of a router) is one flow.
@@ -414,12 +463,6 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	topts := track.Options{Flows: &cfg, Dedup: o.dedup}
 	var linkErr error // -f cannot filter a link type of this file
 	if lm := o.capture; lm != nil {
-		if r.Format() == capfile.FormatPCAP {
-			// One link type: say now if the expression cannot filter it.
-			if _, err := lm.For(r.LinkType()); err != nil {
-				return inputErr(fmt.Errorf("%s: -f for link type %v: %w", fc.name, r.LinkType(), err))
-			}
-		}
 		topts.CaptureFilter = func(p *capfile.Packet) bool {
 			m, err := lm.For(p.Link)
 			if err != nil {
@@ -590,7 +633,6 @@ func finishViewTable[R any](o *analyzeOptions, tw *tableWriter[R]) error {
 // their run time). Every packet record takes at least 40 bytes of a plain
 // file; compressed files are assumed to shrink at most 16 times.
 func tableCapacity(maxFlows int, f *os.File, comp capfile.Compression) int {
-	const minFlows = 4096
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		return maxFlows
@@ -599,6 +641,12 @@ func tableCapacity(maxFlows int, f *os.File, comp capfile.Compression) int {
 	if comp != capfile.CompressNone {
 		size *= 16
 	}
+	return capacityFor(maxFlows, size)
+}
+
+// capacityFor is tableCapacity for size bytes of plain capture.
+func capacityFor(maxFlows int, size int64) int {
+	const minFlows = 4096
 	n := int64(minFlows)
 	for n < size/40 && n < int64(maxFlows) {
 		n *= 2
@@ -683,3 +731,27 @@ func decimalSeconds(ns int64) string {
 type viewError struct{ err error }
 
 func (e viewError) Error() string { return e.err.Error() }
+
+// frameLabel is how a view shows a frame: its number, or with --merge
+// "FILE:FRAME", the file it came from and its number there.
+func (fc *fileCtx) frameLabel(frame uint64) any {
+	if fc.merged == nil {
+		return frame
+	}
+	file, n, ok := fc.merged.Locate(frame)
+	if !ok {
+		return frame
+	}
+	return fc.merged.Files()[file] + ":" + strconv.FormatUint(n, 10)
+}
+
+// fileOf returns, with --merge, the file frame came from and its number
+// there; otherwise "" and frame.
+func (fc *fileCtx) fileOf(frame uint64) (string, uint64) {
+	if fc.merged != nil {
+		if file, n, ok := fc.merged.Locate(frame); ok {
+			return fc.merged.Files()[file], n
+		}
+	}
+	return "", frame
+}

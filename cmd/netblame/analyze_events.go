@@ -107,7 +107,7 @@ func eventColumns(f outputFormat, multi bool) []column[*eventRow] {
 	type c = column[*eventRow]
 	if f == formatText {
 		return []c{
-			{"FRAME", "", func(r *eventRow) any { return r.ev.Frame }},
+			{"FRAME", "", func(r *eventRow) any { return r.fc.frameLabel(r.ev.Frame) }},
 			{"TIME", "", func(r *eventRow) any { return decimalSecondsText(r.rel) }},
 			{"FLOW", "", func(r *eventRow) any { return r.flow }},
 			{"DIR", "", func(r *eventRow) any { return arrow(r.ev.Dir) }},
@@ -123,7 +123,7 @@ func eventColumns(f outputFormat, multi bool) []column[*eventRow] {
 	}
 	isShrink := func(r *eventRow) bool { return r.ev.Kind == flowtable.WindowShrink }
 	return append(cols,
-		c{"FRAME", "frame", func(r *eventRow) any { return r.ev.Frame }},
+		c{"FRAME", "frame", func(r *eventRow) any { return r.fc.frameLabel(r.ev.Frame) }},
 		c{"TIME", "time", func(r *eventRow) any { return seconds(time.Duration(r.rel), false) }},
 		c{"TS", "ts", func(r *eventRow) any { return decimalSeconds(r.ev.TS) }},
 		c{"FLOW", "flow", func(r *eventRow) any { return r.flow }},

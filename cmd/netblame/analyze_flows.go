@@ -152,8 +152,8 @@ func flowDataColumns(reset bool) []column[*flowRow] {
 		{"STATE", "state", func(r *flowRow) any { return r.rec.State.String() }},
 		{"START_S", "start_s", func(r *flowRow) any { return seconds(time.Duration(r.rec.First-r.fc.first), false) }},
 		{"START_TS", "start_ts", func(r *flowRow) any { return decimalSeconds(r.rec.First) }},
-		{"FIRST_FRAME", "first_frame", func(r *flowRow) any { return r.rec.FirstFrame }},
-		{"LAST_FRAME", "last_frame", func(r *flowRow) any { return r.rec.LastFrame }},
+		{"FIRST_FRAME", "first_frame", func(r *flowRow) any { return r.fc.frameLabel(r.rec.FirstFrame) }},
+		{"LAST_FRAME", "last_frame", func(r *flowRow) any { return r.fc.frameLabel(r.rec.LastFrame) }},
 		{"DURATION_S", "duration_s", func(r *flowRow) any { return seconds(r.rec.Duration(), false) }},
 		{"PACKETS_C2S", "packets_c2s", func(r *flowRow) any { return r.rec.Packets[0] }},
 		{"PACKETS_S2C", "packets_s2c", func(r *flowRow) any { return r.rec.Packets[1] }},
@@ -212,7 +212,7 @@ func resetColumns(data bool) []column[*flowRow] {
 		}
 	}
 	cols := []c{
-		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.rec.FirstResetFrame })},
+		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.fc.frameLabel(r.rec.FirstResetFrame) })},
 	}
 	if data {
 		cols = append(cols,

@@ -10,6 +10,7 @@ import (
 
 // summaryRow is one packet of --summary in JSON and CSV.
 type summaryRow struct {
+	fc     *fileCtx
 	file   string
 	frame  uint64
 	rel    int64
@@ -31,7 +32,7 @@ func summaryColumns(multi bool) []column[*summaryRow] {
 		cols = append(cols, column[*summaryRow]{"FILE", "file", func(r *summaryRow) any { return r.file }})
 	}
 	return append(cols,
-		column[*summaryRow]{"FRAME", "frame", func(r *summaryRow) any { return r.frame }},
+		column[*summaryRow]{"FRAME", "frame", func(r *summaryRow) any { return r.fc.frameLabel(r.frame) }},
 		column[*summaryRow]{"TIME", "time", func(r *summaryRow) any { return json.Number(decimalSeconds(r.rel)) }},
 		column[*summaryRow]{"TS", "ts", func(r *summaryRow) any { return decimalSeconds(r.ts) }},
 		column[*summaryRow]{"SRC", "src", func(r *summaryRow) any { return nonEmpty(r.src) }},
@@ -86,6 +87,7 @@ func (v *summaryView) packet(pk *packetCtx) error {
 	v.app.Parse(d, pk.payload)
 	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err, App: &v.app}
 	if v.tw == nil {
+		sp.File, sp.Frame = v.fc.fileOf(sp.Frame)
 		v.line = append(summary.AppendLine(v.line[:0], &sp), '\n')
 		_, err := v.bw.Write(v.line)
 		return err
@@ -93,6 +95,7 @@ func (v *summaryView) packet(pk *packetCtx) error {
 	v.buf = summary.AppendInfo(v.buf[:0], &sp)
 	r := &v.row
 	*r = summaryRow{
+		fc:     v.fc,
 		file:   v.fc.name,
 		frame:  pk.cap.Frame,
 		rel:    pk.rel,

@@ -125,7 +125,7 @@ func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
 		return []c{
 			{"FLOW", "", func(r *traceRow) any { return r.flow }},
 			{"DIR", "", func(r *traceRow) any { return arrow(r.dir) }},
-			{"FRAME", "", func(r *traceRow) any { return r.frame }},
+			{"FRAME", "", func(r *traceRow) any { return r.fc.frameLabel(r.frame) }},
 			{"TIME", "", func(r *traceRow) any { return decimalSecondsText(r.rel) }},
 			{"FLAGS", "", tcpOnly(func(r *traceRow) any { return r.flags.String() })},
 			{"SEQ", "", tcpOnly(func(r *traceRow) any { return r.seq })},
@@ -147,7 +147,7 @@ func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
 	return append(cols,
 		c{"FLOW", "flow", func(r *traceRow) any { return r.flow }},
 		c{"DIR", "dir", func(r *traceRow) any { return r.dir.String() }},
-		c{"FRAME", "frame", func(r *traceRow) any { return r.frame }},
+		c{"FRAME", "frame", func(r *traceRow) any { return r.fc.frameLabel(r.frame) }},
 		c{"TIME", "time", func(r *traceRow) any { return seconds(time.Duration(r.rel), false) }},
 		c{"TS", "ts", func(r *traceRow) any { return decimalSeconds(r.ts) }},
 		c{"FLAGS", "flags", tcpOnly(func(r *traceRow) any { return r.flags.String() })},
