@@ -31,7 +31,9 @@ type eventsView struct {
 }
 
 func newEventsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *eventsView {
-	return &eventsView{o: o, fc: fc, tw: newViewTable(o, w, eventColumns(o.fmt, fc.multi))}
+	tw := newViewTable(o, w, eventColumns(o.fmt, fc.multi))
+	tw.empty = "0 events match"
+	return &eventsView{o: o, fc: fc, tw: tw}
 }
 
 func (v *eventsView) packet(pk *packetCtx) error {
@@ -108,7 +110,7 @@ func eventColumns(f outputFormat, multi bool) []column[*eventRow] {
 	if f == formatText {
 		return []c{
 			{"FRAME", "", func(r *eventRow) any { return r.fc.frameLabel(r.ev.Frame) }},
-			{"TIME", "", func(r *eventRow) any { return decimalSecondsText(r.rel) }},
+			{"TIME_S", "", func(r *eventRow) any { return decimalSecondsText(r.rel) }},
 			{"FLOW", "", func(r *eventRow) any { return r.flow }},
 			{"DIR", "", func(r *eventRow) any { return arrow(r.ev.Dir) }},
 			{"SRC", "", func(r *eventRow) any { return r.src.String() }},

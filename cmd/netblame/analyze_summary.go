@@ -72,6 +72,7 @@ type summaryView struct {
 	buf  []byte // the Info column
 	line []byte // the text line
 	app  summary.App
+	n    int // packets shown
 }
 
 func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
@@ -86,6 +87,7 @@ func (v *summaryView) packet(pk *packetCtx) error {
 	d := pk.dec
 	v.app.Parse(d, pk.payload)
 	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err, App: &v.app}
+	v.n++
 	if v.tw == nil {
 		sp.File, sp.Frame = v.fc.fileOf(sp.Frame)
 		v.line = append(summary.AppendLine(v.line[:0], &sp), '\n')
@@ -115,6 +117,9 @@ func (v *summaryView) packet(pk *packetCtx) error {
 }
 
 func (v *summaryView) finish(fc *fileCtx) error {
+	if v.tw == nil && v.n == 0 {
+		v.bw.WriteString("0 packets match\n")
+	}
 	if v.tw != nil {
 		if err := finishViewTable(v.o, v.tw); err != nil {
 			return err
