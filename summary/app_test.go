@@ -85,6 +85,11 @@ func appFrames() []struct {
 		{pkttest.TCPFrame(web, c, pkttest.TCP{Seq: 1, Ack: 1, Flags: pkttest.PSH | pkttest.ACK, Win: 512}, ok), AppHTTP},
 		{pkttest.TCPFrame(c, tlsSrv, pkttest.TCP{Seq: 1, Ack: 1, Flags: pkttest.PSH | pkttest.ACK, Win: 512}, tlsClientHello(0x0301, "example.com")), AppTLS},
 		{pkttest.TCPFrame(netip.MustParseAddrPort("10.0.0.1:41001"), tlsSrv, pkttest.TCP{Seq: 1, Ack: 1, Flags: pkttest.PSH | pkttest.ACK, Win: 512}, tlsClientHello(0x0303, "example.org")), AppTLS},
+		// DNS over TCP: each message after its 2-byte length.
+		{pkttest.TCPFrame(netip.MustParseAddrPort("10.0.0.1:41002"), dnsSrv, pkttest.TCP{Seq: 1, Ack: 1, Flags: pkttest.PSH | pkttest.ACK, Win: 512},
+			withLength(dnsMsg(0x2a2b, 0x0100, 28, 0, 0, 0))), AppDNS},
+		{pkttest.TCPFrame(dnsSrv, netip.MustParseAddrPort("10.0.0.1:41002"), pkttest.TCP{Seq: 1, Ack: 1 + 31, Flags: pkttest.PSH | pkttest.ACK, Win: 512},
+			withLength(dnsMsg(0x2a2b, 0x8180, 28, 1, 0, 0, rr(28, netip.MustParseAddr("2001:db8::53").AsSlice())))), AppDNS},
 		// Not an application layer App words: a DNS port with a short
 		// message, TLS application data, a payload that is not HTTP.
 		{pkttest.UDPFrame(c, dnsSrv, []byte{1, 2, 3}), AppNone},
@@ -92,6 +97,10 @@ func appFrames() []struct {
 		{pkttest.TCPFrame(c, web, pkttest.TCP{Seq: 1, Ack: 1, Flags: pkttest.ACK, Win: 512}, []byte("hello\r\n")), AppNone},
 	}
 }
+
+// withLength prefixes a DNS message with its length, as DNS over TCP
+// sends it.
+func withLength(m []byte) []byte { return pkttest.Cat(pkttest.BE16(uint16(len(m))), m) }
 
 // payloadOf is the bytes after d's transport header.
 func payloadOf(d *decode.Packet, frame []byte) []byte {
