@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -25,6 +26,22 @@ type Merged struct {
 	primed bool // every source holds its first packet (or is done)
 	err    error
 	done   bool
+	// runs are the stretches of the merged stream read from one file, in
+	// order: Locate's map from a merged frame number to a file's own.
+	// Rotated files make one run each; files that overlap in time add a
+	// run each time the stream switches between them (and a file's
+	// frame without a packet, a pcapng block Wireshark numbers, starts
+	// one).
+	runs   []mergeRun
+	origin bool // RecordOrigins was called: keep runs
+}
+
+// mergeRun is a stretch of merged frames from one file: merged frame
+// start is that file's frame fileFrame, and the frames after it follow
+// one for one.
+type mergeRun struct {
+	start, fileFrame uint64
+	file             int
 }
 
 type mergeSrc struct {
@@ -142,8 +159,32 @@ func (m *Merged) Next(p *Packet) error {
 	}
 	*p = m.srcs[best].p
 	m.frame++
+	if n := len(m.runs); m.origin && (n == 0 || m.runs[n-1].file != best || m.runs[n-1].fileFrame+(m.frame-m.runs[n-1].start) != p.Frame) {
+		m.runs = append(m.runs, mergeRun{start: m.frame, fileFrame: p.Frame, file: best})
+	}
 	p.Frame = m.frame
 	return nil
+}
+
+// RecordOrigins makes Merged remember, from the next packet on, which
+// file each packet came from, for Locate. It costs nothing for rotated
+// files (a record a file), but files that overlap in time add a record
+// (24 bytes) each time the stream switches between them, up to one a
+// packet; without it, Next never allocates.
+func (m *Merged) RecordOrigins() { m.origin = true }
+
+// Locate returns the file (an index into Files) and that file's own frame
+// number (as Wireshark numbers the file alone) of merged frame frame, one
+// Next has returned since RecordOrigins; ok is false for any other
+// number.
+func (m *Merged) Locate(frame uint64) (file int, fileFrame uint64, ok bool) {
+	if len(m.runs) == 0 || frame < m.runs[0].start || frame > m.frame {
+		return 0, 0, false
+	}
+	// The last run starting at or before frame.
+	i := sort.Search(len(m.runs), func(i int) bool { return m.runs[i].start > frame }) - 1
+	r := m.runs[i]
+	return r.file, r.fileFrame + (frame - r.start), true
 }
 
 func (m *Merged) advance(i int) {

@@ -56,6 +56,7 @@ func TestMerged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	m.RecordOrigins()
 	type got struct {
 		frame uint64
 		ts    int64
@@ -80,6 +81,23 @@ func TestMerged(t *testing.T) {
 	}
 	if err := m.Next(&p); err != io.EOF {
 		t.Errorf("after the end: %v, want io.EOF", err)
+	}
+	// Locate: each merged frame's file and its frame in that file alone
+	// (the index byte + 1, as the packets were written).
+	for _, g := range seq {
+		file, ff, ok := m.Locate(g.frame)
+		wantFile := map[int64]int{10: 0, 20: 0, 40: 1, 50: 1, 15: 2, 45: 2}[g.ts]
+		if g.ts == 30 {
+			wantFile = map[byte]int{2: 0, 1: 2}[g.idx] // cap.pcap0's third packet, other's second
+		}
+		if !ok || file != wantFile || ff != uint64(g.idx)+1 {
+			t.Errorf("Locate(%d) = %d, %d, %v; want file %d frame %d", g.frame, file, ff, ok, wantFile, g.idx+1)
+		}
+	}
+	for _, bad := range []uint64{0, 9} {
+		if _, _, ok := m.Locate(bad); ok {
+			t.Errorf("Locate(%d) ok, want not", bad)
+		}
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 // FuzzAppendLine decodes arbitrary bytes as a frame of an arbitrary link
 // type, runs it through a flow table, and summarises it both with and
 // without the table's result: nothing panics, the line ends with the
-// Info, and the text is valid UTF-8. The seeds (one frame of each kind in
+// Info, and the text is valid UTF-8 (the application layer's names and
+// URIs are bytes from the packet: the fuzzer may find they are not). The seeds (one frame of each kind in
 // infoCases) run in go test.
 func FuzzAppendLine(f *testing.F) {
 	for _, c := range infoCases {
@@ -22,6 +23,9 @@ func FuzzAppendLine(f *testing.F) {
 			link = linktype.Ethernet
 		}
 		f.Add(c.frame, uint16(link))
+	}
+	for _, a := range appFrames() {
+		f.Add(a.frame, uint16(linktype.Ethernet))
 	}
 	tab, err := flowtable.New(flowtable.Config{Capacity: 64, Seed: 1})
 	if err != nil {
@@ -33,13 +37,15 @@ func FuzzAppendLine(f *testing.F) {
 		frame uint64
 		line  []byte
 		info  []byte
+		app   App
 	)
 	f.Fuzz(func(t *testing.T, data []byte, link uint16) {
 		err := d.Decode(data, linktype.Type(link))
 		frame++
 		tab.Update(&d, int64(frame)*1e6, frame, &res)
+		app.Parse(&d, payloadOf(&d, data))
 		for _, r := range []*flowtable.PacketResult{nil, &res} {
-			p := Packet{Frame: frame, Time: int64(frame) * 1e6, Len: len(data), Decoded: &d, Result: r, DecodeErr: err}
+			p := Packet{Frame: frame, Time: int64(frame) * 1e6, Len: len(data), Decoded: &d, Result: r, DecodeErr: err, App: &app}
 			line = AppendLine(line[:0], &p)
 			info = AppendInfo(info[:0], &p)
 			if !bytes.HasSuffix(line, info) {
@@ -48,7 +54,7 @@ func FuzzAppendLine(f *testing.F) {
 			if !utf8.Valid(line) {
 				t.Fatalf("line %q is not UTF-8", line)
 			}
-			if Protocol(&d) == "" {
+			if Protocol(&d) == "" || ProtocolOf(&p) == "" {
 				t.Fatal("empty Protocol")
 			}
 		}

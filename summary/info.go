@@ -9,7 +9,7 @@ import (
 
 // AppendInfo appends the Info column: what the packet is, in tshark's
 // words for TCP (with the flow table's analysis tags and relative
-// numbers), UDP, ICMP and ICMPv6, IP fragments that did not complete a
+// numbers), DNS, HTTP and TLS (p.App), UDP, ICMP and ICMPv6, IP fragments that did not complete a
 // datagram, other IP protocols and EtherTypes, followed by the decode
 // error, if any, in brackets.
 func AppendInfo(b []byte, p *Packet) []byte {
@@ -19,6 +19,13 @@ func AppendInfo(b []byte, p *Packet) []byte {
 		// Decode's complaint about a transport header the fragment cuts
 		// is no news: tshark words only the fragment.
 		return appendFragmentInfo(b, d)
+	case p.App != nil && p.App.Kind != AppNone:
+		// The application layer replaces the transport's words; a TCP
+		// segment keeps its analysis tags in front, as in tshark.
+		if r := p.Result; d.IsTCP() && r != nil && r.Tracked && r.Analyzed {
+			b = appendEventTags(b, r.Events)
+		}
+		b = p.App.appendInfo(b)
 	case d.IsTCP():
 		b = appendTCPInfo(b, d, p.Result)
 	case d.IsUDP():

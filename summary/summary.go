@@ -15,7 +15,9 @@
 //	line = append(summary.AppendLine(line[:0], &p), '\n')
 //
 // It is not a dissector: it describes the layers decode parses (link,
-// IP, TCP, UDP, ICMP) and words them as tshark does; for other
+// IP, TCP, UDP, ICMP) and the application layers of App (DNS, the start
+// of an HTTP message, a TLS ClientHello) and words them as tshark does;
+// for other
 // EtherTypes and IP protocols it gives the number. Which columns to show
 // and how to lay out a table of them is the caller's choice.
 package summary
@@ -31,8 +33,11 @@ import (
 // kept.
 type Packet struct {
 	Frame uint64 // 1-based, as Wireshark counts
-	Time  int64  // ns since the capture's first packet (tshark's default time column)
-	Len   int    // original length on the wire
+	// File, when set, names the file Frame counts in (several files read
+	// as one): the line shows "FILE:FRAME".
+	File string
+	Time int64 // ns since the capture's first packet (tshark's default time column)
+	Len  int   // original length on the wire
 	// Decoded is the packet decode parsed; it must not be nil.
 	Decoded *decode.Packet
 	// Result is what the flow table reported for the packet; nil (or a
@@ -41,6 +46,9 @@ type Packet struct {
 	Result *flowtable.PacketResult
 	// DecodeErr is Decode's error, shown in brackets at the end of Info.
 	DecodeErr error
+	// App is the packet's application layer, parsed by the caller
+	// (App.Parse); nil, or an App that found none, words the transport.
+	App *App
 }
 
 // AppendLine appends the text line tshark prints for the packet by
@@ -53,6 +61,9 @@ type Packet struct {
 func AppendLine(b []byte, p *Packet) []byte {
 	d := p.Decoded
 	start := len(b)
+	if p.File != "" {
+		b = append(append(b, p.File...), ':')
+	}
 	b = strconv.AppendUint(b, p.Frame, 10)
 	b = padLeft(b, start, 5, ' ')
 	b = append(b, ' ')
@@ -70,7 +81,7 @@ func AppendLine(b []byte, p *Packet) []byte {
 		b = append(b, ' ')
 	}
 	b = append(b, ' ')
-	b = AppendProtocol(b, d)
+	b = AppendProtocolOf(b, p)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(p.Len), 10)
 	b = append(b, ' ')
@@ -111,6 +122,28 @@ func Protocol(d *decode.Packet) string {
 		return n
 	}
 	return "LINKTYPE_" + strconv.Itoa(int(d.Link))
+}
+
+// ProtocolOf returns the packet's Protocol column: its application
+// layer's name ("DNS", "HTTP", "TLSv1.2") when p.App found one, else
+// Protocol(p.Decoded).
+func ProtocolOf(p *Packet) string {
+	if p.App != nil {
+		if n := p.App.protocol(); n != "" {
+			return n
+		}
+	}
+	return Protocol(p.Decoded)
+}
+
+// AppendProtocolOf appends ProtocolOf(p).
+func AppendProtocolOf(b []byte, p *Packet) []byte {
+	if p.App != nil {
+		if n := p.App.protocol(); n != "" {
+			return append(b, n...)
+		}
+	}
+	return AppendProtocol(b, p.Decoded)
 }
 
 // AppendProtocol appends Protocol(d).

@@ -28,6 +28,8 @@ type analyzeOptions struct {
 	files         []string
 	format        *string
 	summary       bool
+	detail        bool   // -V
+	count         uint64 // -c: stop after this many packets shown (0: all)
 	stats         bool
 	events        bool
 	trace         string
@@ -53,6 +55,7 @@ type analyzeOptions struct {
 	// several (0: one a core). The default is 1: on the 2-vCPU machine
 	// the benchmarks run on, two were slower than one (docs/BENCHMARKS.md).
 	workers int
+	merge   bool // --merge: the files are one capture
 
 	// csvHeader: a CSV header line was printed for an earlier file; later
 	// files' tables continue below it without one.
@@ -141,6 +144,8 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.StringArrayVarP(&analyzeOpts.files, "read", "r", nil, "capture file to read (repeatable; positional FILEs also work)")
 	analyzeOpts.format = addFormatFlag(analyzeCmd)
 	f.BoolVar(&analyzeOpts.summary, "summary", false, "one line a packet, like tshark's default output")
+	f.BoolVarP(&analyzeOpts.detail, "verbose", "V", false, "print each packet shown as a tree of its layers and fields (as tshark -V), names as in -Y and -e")
+	f.Uint64VarP(&analyzeOpts.count, "count", "c", 0, "stop after this many packets shown, after -f, -Y, --host and --port (0: all), in each file")
 	f.BoolVar(&analyzeOpts.stats, "stats", false, "totals of each file")
 	f.BoolVar(&analyzeOpts.events, "events", false, "one row a TCP event")
 	f.StringVar(&analyzeOpts.trace, "trace", "", "one flow packet by packet: ip:port-ip:port (either order) or the flow index")
@@ -151,6 +156,7 @@ are compiled as "(host A or net P ...) and (tcp or udp) and (port N or ...)".`,
 	f.IntVar(&analyzeOpts.top, "top", 0, "print only the first N rows of a table (0: all)")
 	f.IntVar(&analyzeOpts.maxFlows, "max-flows", 1<<18, "flow table capacity (oldest idle flows are evicted beyond it)")
 	f.BoolVar(&analyzeOpts.dedup, "dedup", false, "leave out capture duplicates (a packet identical to one less than 1 ms before, as a SPAN mirroring ingress and egress records); off, counts match tshark's")
+	f.BoolVar(&analyzeOpts.merge, "merge", false, "analyse the files as one capture in time order (rotated files, as mergecap merges them); frames shown as FILE:FRAME")
 	f.BoolVar(&analyzeOpts.splitVLANs, "split-vlans", false, "tell flows apart by VLAN ID too (Wireshark, and by default netblame, do not)")
 	f.StringVarP(&analyzeOpts.captureFilter, "capture-filter", "f", "", "capture filter, tcpdump syntax: packets it refuses are left out of the analysis entirely")
 	f.StringVarP(&analyzeOpts.displayFilter, "filter", "Y", "", "display filter, Wireshark syntax (tcp.analysis.retransmission, dns.qry.name contains \"x\"): shows only the packets it keeps, and the flows with one; the analysis still sees every packet")
@@ -182,7 +188,8 @@ type flowSink interface {
 // fileCtx is the state of the file being analysed, shared with the view.
 type fileCtx struct {
 	name    string
-	multi   bool // several files given: label rows with the file name
+	shown   uint64 // packets shown, for -c
+	multi   bool   // several files given: label rows with the file name
 	first   int64
 	started bool // first is valid
 	packets uint64
@@ -190,6 +197,10 @@ type fileCtx struct {
 	// Wireshark numbers as frames without a packet in them.
 	frames  uint64
 	readErr error // the error that ended the file early, nil at clean EOF
+
+	// merged is the source with --merge: the files read as one, whose
+	// Locate labels a frame with its file and number in it.
+	merged *capfile.Merged
 
 	table   *flowtable.Table
 	pending []flowtable.EventRecord // events of the packet being analysed
@@ -208,8 +219,11 @@ func (o *analyzeOptions) showFlow(fc *fileCtx, r *flowtable.FlowRecord) bool {
 type packetCtx struct {
 	cap *capfile.Packet
 	dec *decode.Packet
-	err error // decode error, nil when every header was well formed
-	rel int64 // ns since the file's first packet
+	// payload is the bytes after the transport header (of the datagram,
+	// once whole).
+	payload []byte
+	err     error // decode error, nil when every header was well formed
+	rel     int64 // ns since the file's first packet
 	// res is what the flow table made of the packet, events its events in
 	// the order the analysis raised them.
 	res    flowtable.PacketResult
@@ -269,6 +283,9 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 			}
 		}()
 	}
+	if o.merge {
+		return o.analyzeMerged(stdout, stderr, files)
+	}
 	var errs []error
 	for _, name := range files {
 		fc := &fileCtx{name: name, multi: len(files) > 1}
@@ -292,7 +309,7 @@ func (o *analyzeOptions) run(stdout, stderr io.Writer, files []string) (err erro
 
 // streams reports whether the view prints while the file is read.
 func (o *analyzeOptions) streams() bool {
-	return o.summary || o.events || o.trace != "" || o.fields.columns != nil
+	return o.summary || o.detail || o.events || o.trace != "" || o.fields.columns != nil
 }
 
 // checkViews rejects contradictory view flags.
@@ -302,7 +319,7 @@ func (o *analyzeOptions) checkViews() error {
 		on   bool
 		name string
 	}{
-		{o.summary, "--summary"}, {o.fields.columns != nil, "-e"}, {o.stats, "--stats"}, {o.events, "--events"},
+		{o.summary, "--summary"}, {o.detail, "-V"}, {o.fields.columns != nil, "-e"}, {o.stats, "--stats"}, {o.events, "--events"},
 		{o.trace != "", "--trace"}, {o.handshakeOver > 0, "--handshake-over"}, {o.resetBy != "", "--reset-by"},
 	} {
 		if v.on {
@@ -336,7 +353,7 @@ func (o *analyzeOptions) checkViews() error {
 		}
 	}
 	if o.sortBy != "" || o.top > 0 {
-		if o.summary || o.stats || o.trace != "" || o.events || o.fields.columns != nil {
+		if o.summary || o.detail || o.stats || o.trace != "" || o.events || o.fields.columns != nil {
 			return inputErr(errors.New("--sort and --top apply to flow tables (the default view, --handshake-over, --reset-by)"))
 		}
 		if o.sortBy != "" {
@@ -353,6 +370,8 @@ func (o *analyzeOptions) newView(w io.Writer, fc *fileCtx) view {
 	switch {
 	case o.summary:
 		return newSummaryView(w, o, fc)
+	case o.detail:
+		return newDetailView(w)
 	case o.fields.columns != nil:
 		return newFieldsView(w, o, fc)
 	case o.stats:
@@ -397,10 +416,50 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		return inputErr(fmt.Errorf("%s: %w", fc.name, err))
 	}
 	defer r.Close()
+	if o.capture != nil && r.Format() == capfile.FormatPCAP {
+		// One link type: say now if the expression cannot filter it.
+		if _, err := o.capture.For(r.LinkType()); err != nil {
+			return inputErr(fmt.Errorf("%s: -f for link type %v: %w", fc.name, r.LinkType(), err))
+		}
+	}
+	return o.analyzeSource(stdout, stderr, fc, r, tableCapacity(o.maxFlows, f, r.Compression()), prog)
+}
 
+// analyzeMerged reads the files as one capture in time order (--merge):
+// one table, one view; frames are labelled with their file and their
+// number in it.
+func (o *analyzeOptions) analyzeMerged(stdout, stderr io.Writer, files []string) error {
+	m, err := capfile.OpenMerged(files...)
+	if err != nil {
+		return inputErr(fmt.Errorf("--merge: %w", err))
+	}
+	defer m.Close()
+	m.RecordOrigins()
+	fc := &fileCtx{name: strings.Join(files, "+"), merged: m}
+	var size int64
+	for _, name := range m.Files() {
+		st, err := os.Stat(name)
+		if err != nil {
+			return inputErr(err)
+		}
+		size += st.Size() * 16 // compressed or not: a bound, as tableCapacity assumes for compressed files
+	}
+	prog := startProgress(nil, nil, nil)
+	return o.analyzeSource(stdout, stderr, fc, m, capacityFor(o.maxFlows, size), prog)
+}
+
+// frameSource is what analyze reads: a file's reader or merged files.
+type frameSource interface {
+	capfile.Source
+	Frames() uint64
+}
+
+// analyzeSource runs the view over one source.
+func (o *analyzeOptions) analyzeSource(stdout, stderr io.Writer, fc *fileCtx, r frameSource, capacity int, prog *progress) error {
+	var err error
 	v := o.newView(stdout, fc)
 	cfg := flowtable.Config{
-		Capacity: tableCapacity(o.maxFlows, f, r.Compression()),
+		Capacity: capacity,
 		Seed:     1, // a fixed seed: the same file gives the same eviction choices
 		// Like Wireshark's tcp.stream, one connection seen on two VLANs
 		// (a SPAN of both sides of a router) is one flow.
@@ -416,12 +475,6 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	topts := track.Options{Flows: &cfg, Dedup: o.dedup}
 	var linkErr error // -f cannot filter a link type of this file
 	if lm := o.capture; lm != nil {
-		if r.Format() == capfile.FormatPCAP {
-			// One link type: say now if the expression cannot filter it.
-			if _, err := lm.For(r.LinkType()); err != nil {
-				return inputErr(fmt.Errorf("%s: -f for link type %v: %w", fc.name, r.LinkType(), err))
-			}
-		}
 		topts.CaptureFilter = func(p *capfile.Packet) bool {
 			m, err := lm.For(p.Link)
 			if err != nil {
@@ -444,7 +497,7 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 	}
 	// -Y and -e look at packets through dfilter; conversations numbers
 	// tcp.stream and udp.stream as tshark does.
-	needDP := o.display != nil || o.fields.columns != nil
+	needDP := o.display != nil || o.fields.columns != nil || o.detail
 	var dp dfilter.Packet
 	var conversations dfilter.Conversations
 	var prevTS int64
@@ -454,6 +507,9 @@ func (o *analyzeOptions) analyzeFile(stdout, stderr io.Writer, fc *fileCtx) erro
 		err = tr.Run(r, func(p *track.Packet) error {
 			return o.onePacket(p, v, fc, &pk, &dp, &conversations, &prevTS, needDP)
 		})
+	}
+	if err == errCountReached {
+		err = nil
 	}
 	fc.packets = tr.Stats().Packets - tr.Stats().CaptureFiltered
 	if ve, ok := err.(viewError); ok {
@@ -549,7 +605,6 @@ func finishViewTable[R any](o *analyzeOptions, tw *tableWriter[R]) error {
 // their run time). Every packet record takes at least 40 bytes of a plain
 // file; compressed files are assumed to shrink at most 16 times.
 func tableCapacity(maxFlows int, f *os.File, comp capfile.Compression) int {
-	const minFlows = 4096
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		return maxFlows
@@ -558,6 +613,12 @@ func tableCapacity(maxFlows int, f *os.File, comp capfile.Compression) int {
 	if comp != capfile.CompressNone {
 		size *= 16
 	}
+	return capacityFor(maxFlows, size)
+}
+
+// capacityFor is tableCapacity for size bytes of plain capture.
+func capacityFor(maxFlows int, size int64) int {
+	const minFlows = 4096
 	n := int64(minFlows)
 	for n < size/40 && n < int64(maxFlows) {
 		n *= 2
@@ -642,3 +703,27 @@ func decimalSeconds(ns int64) string {
 type viewError struct{ err error }
 
 func (e viewError) Error() string { return e.err.Error() }
+
+// frameLabel is how a view shows a frame: its number, or with --merge
+// "FILE:FRAME", the file it came from and its number there.
+func (fc *fileCtx) frameLabel(frame uint64) any {
+	if fc.merged == nil {
+		return frame
+	}
+	file, n, ok := fc.merged.Locate(frame)
+	if !ok {
+		return frame
+	}
+	return fc.merged.Files()[file] + ":" + strconv.FormatUint(n, 10)
+}
+
+// fileOf returns, with --merge, the file frame came from and its number
+// there; otherwise "" and frame.
+func (fc *fileCtx) fileOf(frame uint64) (string, uint64) {
+	if fc.merged != nil {
+		if file, n, ok := fc.merged.Locate(frame); ok {
+			return fc.merged.Files()[file], n
+		}
+	}
+	return "", frame
+}

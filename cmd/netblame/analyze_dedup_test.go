@@ -55,7 +55,9 @@ func TestAnalyzeDedup(t *testing.T) {
 		t.Error("the doubled capture's table equals the original's without --dedup: the copies were not counted")
 	}
 	// Frame numbers differ (the doubled file has twice as many).
-	if unframed(dedup) != unframed(orig) {
+	// ARP's conversation row is left out: dedup tells copies apart by
+	// their IP header, and ARP has none (see n).
+	if unframed(ipRows(dedup)) != unframed(ipRows(orig)) {
 		t.Errorf("with --dedup the table differs from the original's:\n%s\nwant\n%s", dedup, orig)
 	}
 	if want := "left out " + strconv.Itoa(n) + " capture duplicate"; !strings.Contains(note, want) {
@@ -74,4 +76,16 @@ func unframed(csv string) string {
 		out = append(out, strings.Join(f, ","))
 	}
 	return strings.Join(out, "\n")
+}
+
+// ipRows keeps a CSV flow table's header and its rows of IP conversations
+// (a client address), dropping those of EtherTypes without IP.
+func ipRows(csv string) string {
+	var keep []string
+	for i, line := range strings.Split(csv, "\n") {
+		if cells := strings.Split(line, ","); i == 0 || len(cells) > 2 && cells[2] != "" {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }

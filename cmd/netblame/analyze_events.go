@@ -31,7 +31,9 @@ type eventsView struct {
 }
 
 func newEventsView(w io.Writer, o *analyzeOptions, fc *fileCtx) *eventsView {
-	return &eventsView{o: o, fc: fc, tw: newViewTable(o, w, eventColumns(o.fmt, fc.multi))}
+	tw := newViewTable(o, w, eventColumns(o.fmt, fc.multi))
+	tw.empty = "0 events match"
+	return &eventsView{o: o, fc: fc, tw: tw}
 }
 
 func (v *eventsView) packet(pk *packetCtx) error {
@@ -107,8 +109,8 @@ func eventColumns(f outputFormat, multi bool) []column[*eventRow] {
 	type c = column[*eventRow]
 	if f == formatText {
 		return []c{
-			{"FRAME", "", func(r *eventRow) any { return r.ev.Frame }},
-			{"TIME", "", func(r *eventRow) any { return decimalSecondsText(r.rel) }},
+			{"FRAME", "", func(r *eventRow) any { return r.fc.frameLabel(r.ev.Frame) }},
+			{"TIME_S", "", func(r *eventRow) any { return decimalSecondsText(r.rel) }},
 			{"FLOW", "", func(r *eventRow) any { return r.flow }},
 			{"DIR", "", func(r *eventRow) any { return arrow(r.ev.Dir) }},
 			{"SRC", "", func(r *eventRow) any { return r.src.String() }},
@@ -123,7 +125,7 @@ func eventColumns(f outputFormat, multi bool) []column[*eventRow] {
 	}
 	isShrink := func(r *eventRow) bool { return r.ev.Kind == flowtable.WindowShrink }
 	return append(cols,
-		c{"FRAME", "frame", func(r *eventRow) any { return r.ev.Frame }},
+		c{"FRAME", "frame", func(r *eventRow) any { return r.fc.frameLabel(r.ev.Frame) }},
 		c{"TIME", "time", func(r *eventRow) any { return seconds(time.Duration(r.rel), false) }},
 		c{"TS", "ts", func(r *eventRow) any { return decimalSeconds(r.ev.TS) }},
 		c{"FLOW", "flow", func(r *eventRow) any { return r.flow }},

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,10 @@ type flowRow struct {
 	// Set for --reset-by rows.
 	reset      bool
 	inProgress int
+	// other is a conversation of another protocol (flowtable.Others):
+	// no index, no TCP analysis; proto names it.
+	other bool
+	proto string
 }
 
 // flowsView collects the records of the flows that leave the table and
@@ -41,13 +47,40 @@ type flowsView struct {
 	all   []flowtable.FlowRecord
 	// renumber: the records came from several workers (runWorkers).
 	renumber bool
+	// others counts, for the conversation table, the packets of other
+	// protocols than TCP and UDP.
+	others flowtable.Others
 }
 
 func newFlowsView(w io.Writer, o *analyzeOptions, fc *fileCtx, q flowQuery) *flowsView {
 	return &flowsView{w: w, o: o, fc: fc, query: q}
 }
 
-func (v *flowsView) packet(*packetCtx) error { return nil }
+func (v *flowsView) packet(pk *packetCtx) error {
+	if v.query == queryNone {
+		v.others.Add(pk.dec, pk.cap.Timestamp, pk.cap.Frame, pk.cap.OrigLen)
+	}
+	return nil
+}
+
+// otherRows are the conversation table's rows of other protocols, after
+// the TCP and UDP flows.
+func (v *flowsView) otherRows(fc *fileCtx) []flowRow {
+	var rows []flowRow
+	for _, c := range v.others.Conversations() {
+		r := flowRow{fc: fc, other: true, rec: flowtable.FlowRecord{
+			First: c.First, Last: c.Last, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Packets: c.Packets, Bytes: c.Bytes,
+		}}
+		if c.IP {
+			r.proto = c.Proto.String()
+			r.rec.Client, r.rec.Server = netip.AddrPortFrom(c.A, 0), netip.AddrPortFrom(c.B, 0)
+		} else {
+			r.proto = c.EtherType.String()
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
 
 func (v *flowsView) flow(r *flowtable.FlowRecord) { v.all = append(v.all, *r) }
 
@@ -85,6 +118,9 @@ func (v *flowsView) finish(fc *fileCtx) error {
 			}
 		}
 		slices.SortFunc(rows, func(a, b flowRow) int { return cmp.Compare(a.rec.Index, b.rec.Index) })
+		if !v.o.filter.active() { // --port and --host name TCP and UDP endpoints
+			rows = append(rows, v.otherRows(fc)...)
+		}
 	}
 	cols := flowColumns(v.o.fmt, fc.multi, v.query == queryReset)
 	if v.o.sortBy != "" {
@@ -95,6 +131,7 @@ func (v *flowsView) finish(fc *fileCtx) error {
 		rows = rows[:v.o.top]
 	}
 	tw := newViewTable(v.o, v.w, cols)
+	tw.empty = "0 flows match"
 	for i := range rows {
 		if err := tw.Row(&rows[i]); err != nil {
 			return err
@@ -112,7 +149,8 @@ func seconds(d time.Duration, zeroIsNone bool) any {
 	return json.Number(decimalSeconds(int64(d)))
 }
 
-// human formats a duration for text: rounded to the microsecond.
+// human formats a duration for text: rounded to the microsecond, its
+// unit in ASCII ("219.211ms", "8.979us", "7m14.311s").
 func human(d time.Duration) string {
 	switch {
 	case d >= time.Second:
@@ -120,14 +158,13 @@ func human(d time.Duration) string {
 	case d >= time.Millisecond:
 		return d.Round(time.Microsecond).String()
 	}
-	return d.String()
+	return strings.Replace(d.String(), "µs", "us", 1)
 }
 
-func humanOrNone(d time.Duration) any {
-	if d == 0 {
-		return nil
-	}
-	return human(d)
+// millis formats a duration for a text column in milliseconds, to the
+// microsecond ("0.118", "50.672").
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Round(time.Microsecond))/1e6, 'f', 3, 64)
 }
 
 func sideOrNone(s flowtable.Side) any {
@@ -144,21 +181,21 @@ func (r *flowRow) count(e flowtable.Event) uint32 { return r.rec.FilterCount(e) 
 func flowDataColumns(reset bool) []column[*flowRow] {
 	type c = column[*flowRow]
 	cols := []c{
-		{"INDEX", "index", func(r *flowRow) any { return r.rec.Index }},
-		{"PROTO", "proto", func(r *flowRow) any { return r.rec.Proto.String() }},
-		{"CLIENT", "client", func(r *flowRow) any { return r.rec.Client.String() }},
-		{"SERVER", "server", func(r *flowRow) any { return r.rec.Server.String() }},
+		{"INDEX", "index", tcpUDP(func(r *flowRow) any { return r.rec.Index })},
+		{"PROTO", "proto", func(r *flowRow) any { return r.protoName() }},
+		{"CLIENT", "client", func(r *flowRow) any { return r.endpoint(r.rec.Client) }},
+		{"SERVER", "server", func(r *flowRow) any { return r.endpoint(r.rec.Server) }},
 		{"VLAN", "vlan", func(r *flowRow) any {
 			if r.rec.VLAN == 0 {
 				return nil
 			}
 			return r.rec.VLAN
 		}},
-		{"STATE", "state", func(r *flowRow) any { return r.rec.State.String() }},
+		{"STATE", "state", tcpUDP(func(r *flowRow) any { return r.rec.State.String() })},
 		{"START_S", "start_s", func(r *flowRow) any { return seconds(time.Duration(r.rec.First-r.fc.first), false) }},
 		{"START_TS", "start_ts", func(r *flowRow) any { return decimalSeconds(r.rec.First) }},
-		{"FIRST_FRAME", "first_frame", func(r *flowRow) any { return r.rec.FirstFrame }},
-		{"LAST_FRAME", "last_frame", func(r *flowRow) any { return r.rec.LastFrame }},
+		{"FIRST_FRAME", "first_frame", func(r *flowRow) any { return r.fc.frameLabel(r.rec.FirstFrame) }},
+		{"LAST_FRAME", "last_frame", func(r *flowRow) any { return r.fc.frameLabel(r.rec.LastFrame) }},
 		{"DURATION_S", "duration_s", func(r *flowRow) any { return seconds(r.rec.Duration(), false) }},
 		{"PACKETS_C2S", "packets_c2s", func(r *flowRow) any { return r.rec.Packets[0] }},
 		{"PACKETS_S2C", "packets_s2c", func(r *flowRow) any { return r.rec.Packets[1] }},
@@ -188,7 +225,7 @@ func flowDataColumns(reset bool) []column[*flowRow] {
 		{"KEEP_ALIVES", "keep_alives", func(r *flowRow) any { return r.count(flowtable.KeepAlive) }},
 		{"RESET_BY", "reset_by", func(r *flowRow) any { return sideOrNone(r.rec.ResetBy) }},
 		{"FIN_FIRST_BY", "fin_first_by", func(r *flowRow) any { return sideOrNone(r.rec.FinFirstBy) }},
-		{"END", "end", func(r *flowRow) any { return r.rec.End.String() }},
+		{"END", "end", tcpUDP(func(r *flowRow) any { return r.rec.End.String() })},
 	}
 	if reset {
 		cols = append(cols, resetColumns(true)...)
@@ -217,7 +254,7 @@ func resetColumns(data bool) []column[*flowRow] {
 		}
 	}
 	cols := []c{
-		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.rec.FirstResetFrame })},
+		{"RESET_FRAME", "reset_frame", ifReset(func(r *flowRow) any { return r.fc.frameLabel(r.rec.FirstResetFrame) })},
 	}
 	if data {
 		cols = append(cols,
@@ -225,7 +262,7 @@ func resetColumns(data bool) []column[*flowRow] {
 			c{"RESET_TS", "reset_ts", ifReset(func(r *flowRow) any { return decimalSeconds(r.rec.FirstResetTS) })},
 		)
 	} else {
-		cols = append(cols, c{"RESET AT", "", ifReset(func(r *flowRow) any { return decimalSecondsText(r.rec.FirstResetTS - r.fc.first) })})
+		cols = append(cols, c{"RESET_AT_S", "", ifReset(func(r *flowRow) any { return decimalSecondsText(r.rec.FirstResetTS - r.fc.first) })})
 	}
 	return append(cols, c{"OTHER_IN_PROGRESS", "other_in_progress", ifReset(func(r *flowRow) any { return r.inProgress })})
 }
@@ -236,31 +273,36 @@ func decimalSecondsText(ns int64) string { return string(summary.AppendSeconds(n
 func flowTextColumns(reset bool) []column[*flowRow] {
 	type c = column[*flowRow]
 	cols := []c{
-		{"IDX", "", func(r *flowRow) any { return r.rec.Index }},
-		{"PROTO", "", func(r *flowRow) any { return r.rec.Proto.String() }},
-		{"CLIENT", "", func(r *flowRow) any { return r.rec.Client.String() }},
-		{"SERVER", "", func(r *flowRow) any { return r.rec.Server.String() }},
-		{"START", "", func(r *flowRow) any { return decimalSecondsText(r.rec.First - r.fc.first) }},
-		{"DURATION", "", func(r *flowRow) any { return human(r.rec.Duration()) }},
+		{"IDX", "", tcpUDP(func(r *flowRow) any { return r.rec.Index })},
+		{"PROTO", "", func(r *flowRow) any { return r.protoName() }},
+		{"CLIENT", "", func(r *flowRow) any { return r.endpoint(r.rec.Client) }},
+		{"SERVER", "", func(r *flowRow) any { return r.endpoint(r.rec.Server) }},
+		{"START_S", "", func(r *flowRow) any { return decimalSecondsText(r.rec.First - r.fc.first) }},
+		{"DURATION_S", "", func(r *flowRow) any { return decimalSecondsText(int64(r.rec.Duration())) }},
 		{"PKTS C>S", "", func(r *flowRow) any { return r.rec.Packets[0] }},
 		{"PKTS S>C", "", func(r *flowRow) any { return r.rec.Packets[1] }},
 		{"BYTES C>S", "", func(r *flowRow) any { return r.rec.Bytes[0] }},
 		{"BYTES S>C", "", func(r *flowRow) any { return r.rec.Bytes[1] }},
-		{"HANDSHAKE", "", func(r *flowRow) any { return humanOrNone(r.rec.SynToSynAck) }},
-		{"RTT MIN/MED/MAX", "", func(r *flowRow) any {
+		{"HANDSHAKE_MS", "", func(r *flowRow) any {
+			if r.rec.SynToSynAck == 0 {
+				return nil
+			}
+			return millis(r.rec.SynToSynAck)
+		}},
+		{"RTT_MS MIN/MED/MAX", "", func(r *flowRow) any {
 			if r.rec.RTTSamples == 0 {
 				return nil
 			}
-			return human(r.rec.RTTMin) + "/" + human(r.rec.RTTMedian) + "/" + human(r.rec.RTTMax)
+			return millis(r.rec.RTTMin) + "/" + millis(r.rec.RTTMedian) + "/" + millis(r.rec.RTTMax)
 		}},
-		{"RETX", "", func(r *flowRow) any { return r.count(flowtable.Retransmission) }},
-		{"OOO", "", func(r *flowRow) any { return r.count(flowtable.OutOfOrder) }},
-		{"DUPACK", "", func(r *flowRow) any { return r.count(flowtable.DuplicateAck) }},
-		{"ZEROWIN", "", func(r *flowRow) any { return r.count(flowtable.ZeroWindow) }},
-		{"SHRINK", "", func(r *flowRow) any { return r.count(flowtable.WindowShrink) }},
+		{"RETX", "", tcpUDP(func(r *flowRow) any { return r.count(flowtable.Retransmission) })},
+		{"OOO", "", tcpUDP(func(r *flowRow) any { return r.count(flowtable.OutOfOrder) })},
+		{"DUPACK", "", tcpUDP(func(r *flowRow) any { return r.count(flowtable.DuplicateAck) })},
+		{"ZEROWIN", "", tcpUDP(func(r *flowRow) any { return r.count(flowtable.ZeroWindow) })},
+		{"SHRINK", "", tcpUDP(func(r *flowRow) any { return r.count(flowtable.WindowShrink) })},
 		{"RST BY", "", func(r *flowRow) any { return sideOrNone(r.rec.ResetBy) }},
 		{"FIN BY", "", func(r *flowRow) any { return sideOrNone(r.rec.FinFirstBy) }},
-		{"STATE", "", func(r *flowRow) any { return r.rec.State.String() }},
+		{"STATE", "", tcpUDP(func(r *flowRow) any { return r.rec.State.String() })},
 	}
 	if reset {
 		cols = append(cols, resetColumns(false)...)
@@ -374,4 +416,34 @@ func number(v any) (float64, bool) {
 		return float64(x), true
 	}
 	return 0, false
+}
+
+// tcpUDP shows a column for TCP and UDP flows only (none for the
+// conversations of other protocols).
+func tcpUDP(f func(*flowRow) any) func(*flowRow) any {
+	return func(r *flowRow) any {
+		if r.other {
+			return nil
+		}
+		return f(r)
+	}
+}
+
+func (r *flowRow) protoName() string {
+	if r.other {
+		return r.proto
+	}
+	return r.rec.Proto.String()
+}
+
+// endpoint is a flow's end as ip:port, a conversation of another IP
+// protocol's as its address, none without IP.
+func (r *flowRow) endpoint(a netip.AddrPort) any {
+	switch {
+	case !r.other:
+		return a.String()
+	case a.Addr().IsValid():
+		return a.Addr().String()
+	}
+	return nil
 }

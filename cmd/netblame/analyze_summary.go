@@ -10,6 +10,7 @@ import (
 
 // summaryRow is one packet of --summary in JSON and CSV.
 type summaryRow struct {
+	fc     *fileCtx
 	file   string
 	frame  uint64
 	rel    int64
@@ -31,7 +32,7 @@ func summaryColumns(multi bool) []column[*summaryRow] {
 		cols = append(cols, column[*summaryRow]{"FILE", "file", func(r *summaryRow) any { return r.file }})
 	}
 	return append(cols,
-		column[*summaryRow]{"FRAME", "frame", func(r *summaryRow) any { return r.frame }},
+		column[*summaryRow]{"FRAME", "frame", func(r *summaryRow) any { return r.fc.frameLabel(r.frame) }},
 		column[*summaryRow]{"TIME", "time", func(r *summaryRow) any { return json.Number(decimalSeconds(r.rel)) }},
 		column[*summaryRow]{"TS", "ts", func(r *summaryRow) any { return decimalSeconds(r.ts) }},
 		column[*summaryRow]{"SRC", "src", func(r *summaryRow) any { return nonEmpty(r.src) }},
@@ -70,6 +71,8 @@ type summaryView struct {
 	row  summaryRow
 	buf  []byte // the Info column
 	line []byte // the text line
+	app  summary.App
+	n    int // packets shown
 }
 
 func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
@@ -82,8 +85,11 @@ func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
 
 func (v *summaryView) packet(pk *packetCtx) error {
 	d := pk.dec
-	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err}
+	v.app.Parse(d, pk.payload)
+	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err, App: &v.app}
+	v.n++
 	if v.tw == nil {
+		sp.File, sp.Frame = v.fc.fileOf(sp.Frame)
 		v.line = append(summary.AppendLine(v.line[:0], &sp), '\n')
 		_, err := v.bw.Write(v.line)
 		return err
@@ -91,6 +97,7 @@ func (v *summaryView) packet(pk *packetCtx) error {
 	v.buf = summary.AppendInfo(v.buf[:0], &sp)
 	r := &v.row
 	*r = summaryRow{
+		fc:     v.fc,
 		file:   v.fc.name,
 		frame:  pk.cap.Frame,
 		rel:    pk.rel,
@@ -98,7 +105,7 @@ func (v *summaryView) packet(pk *packetCtx) error {
 		ports:  summary.HasPorts(d),
 		sport:  d.SrcPort,
 		dport:  d.DstPort,
-		proto:  summary.Protocol(d),
+		proto:  summary.ProtocolOf(&sp),
 		length: pk.cap.OrigLen,
 		caplen: len(pk.cap.Data),
 		info:   string(v.buf),
@@ -110,6 +117,9 @@ func (v *summaryView) packet(pk *packetCtx) error {
 }
 
 func (v *summaryView) finish(fc *fileCtx) error {
+	if v.tw == nil && v.n == 0 {
+		v.bw.WriteString("0 packets match\n")
+	}
 	if v.tw != nil {
 		if err := finishViewTable(v.o, v.tw); err != nil {
 			return err

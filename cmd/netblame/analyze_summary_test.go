@@ -108,6 +108,15 @@ func TestSummaryMatchesTshark(t *testing.T) {
 				}
 				fragments++
 			}
+			ownInfo := !appProto(proto) // netblame's Info is the transport's
+			switch {
+			case appProto(proto) && proto != "DNS":
+				// An application layer (TestSummaryAppInfoMatchesTshark
+				// compares its words): here its transport counts.
+				proto = "TCP"
+			case proto == "DNS" && (want["proto"] == "TCP" || want["proto"] == "UDP"):
+				proto = want["proto"]
+			}
 			if want["proto"] == "" && (proto == "TCP" || proto == "UDP") {
 				// tshark shows a first fragment as data until reassembly.
 				allowed++
@@ -123,7 +132,7 @@ func TestSummaryMatchesTshark(t *testing.T) {
 				t.Errorf("%s: proto %q, tshark %q (%s); info %q", where, proto, want["proto"], f[7], info)
 				continue
 			}
-			if proto == "TCP" {
+			if proto == "TCP" && ownInfo {
 				// Where tshark's Info is TCP's own (not an application's),
 				// its relative Seq and Ack, scaled Win and Len agree.
 				for _, k := range []string{"Seq", "Ack", "Win", "Len"} {
@@ -173,7 +182,7 @@ func TestSummaryJSONFields(t *testing.T) {
 		}
 		_, hasS := r["sport"]
 		_, hasD := r["dport"]
-		if p := str(r, "proto"); p == "TCP" || p == "UDP" {
+		if p := str(r, "proto"); p == "TCP" || p == "UDP" || appProto(p) {
 			if !hasS || !hasD {
 				t.Errorf("frame %s: %s without ports", str(r, "frame"), p)
 			}
@@ -200,4 +209,84 @@ func infoValue(info, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// appProto reports whether a Protocol column names an application layer
+// summary.App words (DNS, HTTP, TLS).
+func appProto(p string) bool {
+	return p == "DNS" || p == "HTTP" || strings.HasPrefix(p, "TLS") || strings.HasPrefix(p, "SSL")
+}
+
+// appInfoExceptions are the frames whose application-layer Protocol or
+// Info differs from tshark's, keyed "FILE FRAME", with the reason.
+// Anything else that differs fails TestSummaryAppInfoMatchesTshark.
+var appInfoExceptions = map[string]string{
+	"network-impairment/curl_client_lossy2.pcap 7":  "a segment holding only the status line (17 bytes, the headers follow): tshark without reassembly does not call it HTTP (as for -e http.response.code)",
+	"zeek/get-to-ssh-server.pcap 4":                 "an HTTP request to port 22: netblame reads HTTP on any port, tshark calls port 22 SSH",
+	"tcpdump/ipv4_tcp_http_xml.pcap 1":              "tshark dissects the body as XML and says HTTP/XML; netblame reads only the head",
+	"zeek/tcp-fast-open.pcap 12":                    bodyNamed,
+	"zeek/http-qinq-0.pcap 6":                       bodyNamed,
+	"suricata-verify/syn_retransmit_with_ts.pcap 7": bodyNamed,
+	"tcpreplay/test.pcap 34":                        bodyNamed,
+	"tcpreplay/test.pcap 102":                       bodyNamed + "; and " + bodyCut,
+	"gopacket/test_loopback.pcap 3":                 bodyCut,
+	"tcpreplay/test.pcap 21":                        bodyCut,
+}
+
+const (
+	bodyNamed = `tshark names the body it dissected after the status line ("  (text/html)"); netblame reads only the head`
+	bodyCut   = `tshark notes that the body its Content-Length promises is cut ("[BoundErrorUnreassembled Packet]"); netblame reads only the head`
+)
+
+// TestSummaryAppInfoMatchesTshark: on every shared capture, for each
+// frame where netblame's --summary names an application layer (DNS,
+// HTTP, TLS), Protocol and Info equal tshark's _ws.col.Protocol and
+// _ws.col.Info, read segment by segment as netblame reads them
+// (tcp.desegment_tcp_streams:FALSE).
+func TestSummaryAppInfoMatchesTshark(t *testing.T) {
+	dir := sharedtest.Pcaps(t)
+	tsharktest.Need40(t)
+	compared, agreed, excepted := 0, 0, 0
+	for _, m := range sharedtest.Manifest(t) {
+		path := filepath.Join(dir, m.File)
+		out, _, _ := runCLI(t, "analyze", "--summary", "--format", "json", path)
+		var app []map[string]any
+		for _, r := range jsonLines(t, out) {
+			if appProto(str(r, "proto")) {
+				app = append(app, r)
+			}
+		}
+		if len(app) == 0 {
+			continue
+		}
+		rows := tsharktest.MustFields(t, path, tsharktest.Query{Fields: []string{"frame.number", "_ws.col.Protocol", "_ws.col.Info"},
+			Prefs: []string{"tcp.desegment_tcp_streams:FALSE"}})
+		theirs := map[string][]string{}
+		for _, row := range rows {
+			theirs[row[0]] = row
+		}
+		for _, r := range app {
+			frame, proto, info := str(r, "frame"), str(r, "proto"), str(r, "info")
+			compared++
+			row, ok := theirs[frame]
+			if ok && row[1] == proto && row[2] == info {
+				agreed++
+				continue
+			}
+			if reason, ok := appInfoExceptions[m.File+" "+frame]; ok {
+				excepted++
+				t.Logf("%s frame %s: excepted (%s)", m.File, frame, reason)
+				continue
+			}
+			if !ok {
+				t.Errorf("%s frame %s: not in tshark's output", m.File, frame)
+				continue
+			}
+			t.Errorf("%s frame %s:\n netblame %s %q\n tshark   %s %q", m.File, frame, proto, info, row[1], row[2])
+		}
+	}
+	t.Logf("application-layer Protocol and Info: %d frames compared, %d agree, %d excepted", compared, agreed, excepted)
+	if compared == 0 {
+		t.Error("no frame with an application layer in the shared captures")
+	}
 }

@@ -29,22 +29,24 @@ func describeFlow(s flowtable.Selector) string {
 
 // traceRow is one packet of --trace.
 type traceRow struct {
-	fc     *fileCtx
-	frame  uint64
-	ts     int64
-	rel    int64 // since the flow's first packet
-	flow   uint64
-	dir    flowtable.Direction
-	tcp    bool
-	flags  decode.TCPFlags
-	seq    uint32
-	ack    uint32
-	hasAck bool
-	length uint32
-	win    int64 // scaled, or raw when the scale is unknown
-	scaled bool
-	winRaw uint16
-	events flowtable.EventSet
+	fc    *fileCtx
+	frame uint64
+	ts    int64
+	rel   int64 // since the file's first packet
+	// flowRel is the time since the flow's first packet.
+	flowRel int64
+	flow    uint64
+	dir     flowtable.Direction
+	tcp     bool
+	flags   decode.TCPFlags
+	seq     uint32
+	ack     uint32
+	hasAck  bool
+	length  uint32
+	win     int64 // scaled, or raw when the scale is unknown
+	scaled  bool
+	winRaw  uint16
+	events  flowtable.EventSet
 }
 
 // traceView prints the packets of one flow (or of every flow with the
@@ -73,7 +75,7 @@ func (v *traceView) packet(pk *packetCtx) error {
 		v.first[res.Index] = first
 	}
 	r := traceRow{
-		fc: v.fc, frame: pk.cap.Frame, ts: pk.cap.Timestamp, rel: pk.cap.Timestamp - first,
+		fc: v.fc, frame: pk.cap.Frame, ts: pk.cap.Timestamp, rel: pk.rel, flowRel: pk.cap.Timestamp - first,
 		flow: res.Index, dir: res.Dir, length: res.Len, events: res.Events,
 	}
 	if d.IsTCP() {
@@ -125,8 +127,9 @@ func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
 		return []c{
 			{"FLOW", "", func(r *traceRow) any { return r.flow }},
 			{"DIR", "", func(r *traceRow) any { return arrow(r.dir) }},
-			{"FRAME", "", func(r *traceRow) any { return r.frame }},
-			{"TIME", "", func(r *traceRow) any { return decimalSecondsText(r.rel) }},
+			{"FRAME", "", func(r *traceRow) any { return r.fc.frameLabel(r.frame) }},
+			{"TIME_S", "", func(r *traceRow) any { return decimalSecondsText(r.rel) }},
+			{"FLOW_TIME_S", "", func(r *traceRow) any { return decimalSecondsText(r.flowRel) }},
 			{"FLAGS", "", tcpOnly(func(r *traceRow) any { return r.flags.String() })},
 			{"SEQ", "", tcpOnly(func(r *traceRow) any { return r.seq })},
 			{"ACK", "", ack},
@@ -147,8 +150,9 @@ func traceColumns(f outputFormat, multi bool) []column[*traceRow] {
 	return append(cols,
 		c{"FLOW", "flow", func(r *traceRow) any { return r.flow }},
 		c{"DIR", "dir", func(r *traceRow) any { return r.dir.String() }},
-		c{"FRAME", "frame", func(r *traceRow) any { return r.frame }},
+		c{"FRAME", "frame", func(r *traceRow) any { return r.fc.frameLabel(r.frame) }},
 		c{"TIME", "time", func(r *traceRow) any { return seconds(time.Duration(r.rel), false) }},
+		c{"FLOW_TIME", "flow_time", func(r *traceRow) any { return seconds(time.Duration(r.flowRel), false) }},
 		c{"TS", "ts", func(r *traceRow) any { return decimalSeconds(r.ts) }},
 		c{"FLAGS", "flags", tcpOnly(func(r *traceRow) any { return r.flags.String() })},
 		c{"SEQ", "seq", tcpOnly(func(r *traceRow) any { return r.seq })},

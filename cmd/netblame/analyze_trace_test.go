@@ -12,7 +12,7 @@ import (
 // TestTraceMatchesTshark compares --trace with tshark's view of the same
 // TCP stream, frame by frame: the frames listed, the direction (client =
 // sender of the first SYN), the time since the stream's first packet
-// (tcp.time_relative), relative seq and ack (tcp.relative_sequence_numbers,
+// (tcp.time_relative as flow_time, frame.time_relative as time), relative seq and ack (tcp.relative_sequence_numbers,
 // the default), payload length and the scaled window (tcp.window_size).
 // The flow is named by its endpoints, server first, to exercise the
 // either-order form.
@@ -49,7 +49,7 @@ func TestTraceMatchesTshark(t *testing.T) {
 			Prefs:  []string{"tcp.relative_sequence_numbers:TRUE", "tcp.calculate_timestamps:TRUE"},
 			Filter: "tcp.stream==" + c.stream,
 			Fields: []string{"frame.number", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size", "tcp.time_relative", "tcp.flags.ack",
-				"ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport"}})
+				"ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport", "frame.time_relative"}})
 		first := want[0]
 		ep := func(addr, port string) string {
 			if strings.Contains(addr, ":") {
@@ -85,7 +85,8 @@ func TestTraceMatchesTshark(t *testing.T) {
 				{"ack", str(r, "ack"), ack},
 				{"len", str(r, "len"), w[3]},
 				{"win", str(r, "win"), w[4]},
-				{"time", decimalSeconds(epochNS(t, str(r, "time"))), decimalSeconds(epochNS(t, w[5]))},
+				{"flow_time", decimalSeconds(epochNS(t, str(r, "flow_time"))), decimalSeconds(epochNS(t, w[5]))},
+				{"time", decimalSeconds(epochNS(t, str(r, "time"))), decimalSeconds(epochNS(t, w[13]))},
 			} {
 				if f.got != f.want {
 					t.Errorf("%s: %s = %q, tshark %q", where, f.key, f.got, f.want)

@@ -49,10 +49,13 @@ func (o *analyzeOptions) onePacket(p *track.Packet, v view, fc *fileCtx, pk *pac
 			return viewError{err}
 		}
 	}
-	*pk = packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
+	*pk = packetCtx{cap: p.Capture, dec: p.Decoded, payload: p.Payload(), err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
 		res: p.Result, events: p.Events, dp: dp}
 	if err := v.packet(pk); err != nil {
 		return viewError{err}
+	}
+	if fc.shown++; o.count > 0 && fc.shown >= o.count {
+		return errCountReached
 	}
 	return nil
 }
@@ -61,15 +64,16 @@ func (o *analyzeOptions) onePacket(p *track.Packet, v view, fc *fileCtx, pk *pac
 // GOMAXPROCS) for --stats and the flow tables (the default view,
 // --handshake-over, --reset-by), whose output is made of totals and flow
 // records; 1 for the views that print packet by packet in frame order
-// (--summary, --events, --trace, -e), and whenever -Y, --host, --port, -w
-// or --plot look at each packet (their state is one goroutine's).
+// (--summary, --events, --trace, -e, -V), and whenever -Y, --host, --port,
+// -w, -c or --plot look at each packet (their state is one goroutine's) or
+// --merge labels frames by file.
 func (o *analyzeOptions) fileWorkers(v view) int {
 	switch v.(type) {
 	case *statsView, *flowsView:
 	default:
 		return 1
 	}
-	if o.display != nil || o.filter.active() || o.write != nil || o.plot.kind != "" {
+	if o.display != nil || o.filter.active() || o.write != nil || o.plot.kind != "" || o.count > 0 || o.merge {
 		return 1
 	}
 	if o.workers == 0 {
@@ -92,7 +96,8 @@ func (o *analyzeOptions) runWorkers(tr *track.Tracker, src capfile.Source, v vie
 	firsts := make([]first, n)
 	parts := make([]*statsView, n)
 	sv, _ := v.(*statsView)
-	if fv, ok := v.(*flowsView); ok {
+	fv, _ := v.(*flowsView)
+	if fv != nil {
 		fv.renumber = true
 	}
 	for i := range parts {
@@ -107,6 +112,11 @@ func (o *analyzeOptions) runWorkers(tr *track.Tracker, src capfile.Source, v vie
 		if sv != nil {
 			pk := packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, res: p.Result, events: p.Events}
 			return parts[w].packet(&pk)
+		}
+		if fv != nil && w == 0 {
+			// Packets of other protocols have no flow: all reach worker 0,
+			// in frame order.
+			fv.others.Add(p.Decoded, p.Capture.Timestamp, p.Capture.Frame, p.Capture.OrigLen)
 		}
 		return nil
 	})

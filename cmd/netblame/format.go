@@ -55,6 +55,10 @@ type tableWriter[R any] struct {
 	header bool
 	keys   [][]byte // JSON: each column's key, encoded once
 	buf    []byte   // JSON: the row being written
+	// empty, when set, is the line text output prints for a table
+	// without rows ("0 flows match"), so that nothing to show says so.
+	empty string
+	rows  int
 }
 
 func newTableWriter[R any](w io.Writer, f outputFormat, cols []column[R]) *tableWriter[R] {
@@ -75,6 +79,7 @@ func newTableWriter[R any](w io.Writer, f outputFormat, cols []column[R]) *table
 
 // Row writes one row.
 func (t *tableWriter[R]) Row(r R) error {
+	t.rows++
 	if !t.header {
 		t.header = true
 		if err := t.writeHeader(); err != nil {
@@ -181,6 +186,11 @@ func plainJSONString(s string) bool {
 func (t *tableWriter[R]) Flush() error {
 	switch t.format {
 	case formatText:
+		if t.rows == 0 && t.empty != "" {
+			if _, err := io.WriteString(t.tw, t.empty+"\n"); err != nil {
+				return err
+			}
+		}
 		return t.tw.Flush()
 	case formatCSV:
 		t.cw.Flush()

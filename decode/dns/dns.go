@@ -86,7 +86,8 @@ type Record struct {
 	Type, Class uint16 // Class with the mDNS cache-flush bit cleared
 	TTL         uint32
 	Data        []byte // the raw RDATA
-	// Target is the name a CNAME, NS or PTR record points to, expanded.
+	// Target is the name a CNAME, NS or PTR record points to, an MX
+	// record's exchange or an SOA record's primary name server, expanded.
 	Target []byte
 }
 
@@ -186,9 +187,15 @@ func (m *Message) record(msg []byte, off int, sec Section) (int, error) {
 	}
 	rr.Data = msg[data : data+n]
 	switch rr.Type {
-	case TypeCNAME, TypeNS, TypePTR:
+	case TypeCNAME, TypeNS, TypePTR, TypeSOA: // SOA: the primary name server
 		if t, _, err := m.name(msg, data); err == nil {
 			rr.Target = t
+		}
+	case TypeMX: // after the 2-byte preference
+		if n >= 3 {
+			if t, _, err := m.name(msg, data+2); err == nil {
+				rr.Target = t
+			}
 		}
 	}
 	if m.NRecords < MaxRecords {
