@@ -2,6 +2,7 @@ package dfilter
 
 import (
 	"bytes"
+	"cmp"
 	"net/netip"
 	"regexp"
 
@@ -236,7 +237,7 @@ func (n bitNode) eval(p *Packet) bool {
 			if m == n.v {
 				return false
 			}
-		case holds(n.op, cmpUint(m, n.v)):
+		case holds(n.op, cmp.Compare(m, n.v)):
 			return true
 		}
 	}
@@ -258,16 +259,6 @@ func holds(op cmpOp, c int) bool {
 		return c >= 0
 	}
 	return false
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (n setNode) eval(p *Packet) bool {
