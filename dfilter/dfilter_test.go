@@ -33,6 +33,10 @@ func TestErrors(t *testing.T) {
 		{"tcp.port == ", "expected a value", 12},
 		{"tcp.port == http", `"http" is not a number`, 12},
 		{"(tcp", "unclosed parenthesis", 0},
+		{"tcp.flags & syn", "expected a number", 12},
+		{"ip.src & 1", "is not a number: & needs one", 9},
+		{"tcp.flags & 2 == x", "expected a number", 17},
+		{"ip.src < ip.dst", "has no order", 9},
 		{"tcp and", "expected a field name", 7},
 		{"ip.addr > 10.0.0.0/8", "a prefix takes == or != only", 10},
 		{"ip.src < 10.0.0.1", "has no order", 9},
@@ -83,6 +87,16 @@ func TestSemantics(t *testing.T) {
 		{"frame.time_relative > 0.0015", []uint64{3}},
 		{"tcp.seq == 1 and tcp.stream == 0", []uint64{2}},
 		{"udp.length == 41", []uint64{3}},
+		// Two fields: some pair of values compares so; != when none is equal.
+		{"tcp.srcport > tcp.dstport", []uint64{1, 2}},
+		{"tcp.srcport == tcp.dstport", nil},
+		{"tcp.srcport != tcp.dstport", []uint64{1, 2}},
+		{"ip.src == ip.addr", []uint64{1, 2}},     // ip.addr holds ip.src too
+		{"ip.src != ip.addr", nil},                // so no packet has none equal
+		{"tcp.len < udp.length", nil},             // no packet has both
+		{"tcp.flags & 0x02", []uint64{1}},         // SYN
+		{"tcp.flags & 0x18 == 0x18", []uint64{2}}, // ACK and PSH
+		{"tcp.flags & 0x12 != 0x12", []uint64{1, 2}},
 	} {
 		f, err := dfilter.Compile(c.expr)
 		if err != nil {
@@ -99,7 +113,7 @@ func TestSemantics(t *testing.T) {
 			t.Errorf("%q: frames %v, want %v", c.expr, got, c.want)
 		}
 	}
-	f, _ := dfilter.Compile("tcp.port in {80 443} and http.host contains \"ex\" or dns.qry.name matches \"com$\" or ip.addr == 10.0.0.0/8")
+	f, _ := dfilter.Compile("tcp.port in {80 443} and http.host contains \"ex\" or dns.qry.name matches \"com$\" or ip.addr == 10.0.0.0/8 or tcp.srcport < tcp.dstport or tcp.flags & 0x04")
 	if n := testing.AllocsPerRun(200, func() {
 		for i := range pkts {
 			pkts[i].Reset()
