@@ -31,10 +31,7 @@ func TestNetlab(t *testing.T) {
 			// The lab's programs share a busy machine: a scheduling stall
 			// can really make its server or client slow, or its router
 			// queue. A run that disagrees with the truth is logged and run
-			// again; only a third disagreement fails. (congestion, a TBF
-			// bottleneck, disagreed twice in a row in one full run of 2026-12-07:
-			// 1-2 server-to-client segments the bottleneck dropped were
-			// called reordered between the points; not yet diagnosed.)
+			// again; only a third disagreement fails.
 			for attempt := 1; ; attempt++ {
 				errs := runScenario(t, s)
 				if len(errs) == 0 {
