@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"os"
@@ -51,15 +52,7 @@ func TestPlotFlag(t *testing.T) {
 		if st := runIO([]string{"analyze", "--plot", kind, "--trace", "10.201.2.2:5201-10.201.1.2:40000", "--size", "640x360", "-o", pngFile, in}, &stdout, &stderr); st != exitOK {
 			t.Fatalf("%s png: exit %d: %s", kind, st, stderr.String())
 		}
-		f, err := os.Open(pngFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := readPNG(t, pngFile)
 		if sz := img.Bounds().Size(); sz.X != 640 || sz.Y != 360 {
 			t.Errorf("%s: PNG %v, want 640x360", kind, sz)
 		}
@@ -143,16 +136,7 @@ func TestBlamePlotTransit(t *testing.T) {
 	if st := runIO([]string{"blame", "--plot", "transit", "--size", "800x400", "-o", pngFile, pair + "span.pcap", pair + "server.pcap"}, &stdout, &stderr); st != exitOK {
 		t.Fatalf("png: exit %d: %s", st, stderr.String())
 	}
-	f, err := os.Open(pngFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sz := img.Bounds().Size(); sz.X != 800 || sz.Y != 400 {
+	if sz := readPNG(t, pngFile).Bounds().Size(); sz.X != 800 || sz.Y != 400 {
 		t.Errorf("PNG %v, want 800x400", sz)
 	}
 
@@ -166,4 +150,19 @@ func TestBlamePlotTransit(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d", strings.Join(args, " "), st, exitInput)
 		}
 	}
+}
+
+// readPNG decodes the PNG file at path.
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
 }
