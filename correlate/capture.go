@@ -344,12 +344,10 @@ func wireSegment(p *decode.Packet) int {
 }
 
 // packetIdent folds a packet's IP ID and TCP timestamp into 16 bits that
-// tell a retransmission from its original. The high bits of one
-// multiplication by an odd constant mix every bit of both: XORing the two
-// values, as this did before, made nearby pairs collide far more often than
-// one in 65,536 (IP ID +15 and TSval +27 gave the same bits in a real lab
-// run, so a retransmission was matched to its lost original and called
-// reordered).
+// tell a retransmission from its original, whose IP ID and TSval are a
+// small step away. The high bits of a multiplication by an odd constant
+// depend on every bit of both, so such nearby pairs collide about as
+// rarely as random ones; an XOR of the two let small steps cancel out.
 func packetIdent(ipid, tsval uint32) uint16 {
 	return uint16((uint64(ipid)<<32 | uint64(tsval)) * 0x9e3779b97f4a7c15 >> 48)
 }

@@ -287,15 +287,10 @@ func TestTshark(t *testing.T) {
 		}
 		for _, k := range chosen {
 			path := filepath.Join(dir, files[k].name)
-			rows, err := tsharktest.Fields(path, tsharktest.Query{Filter: e, Fields: []string{"frame.number"}, Prefs: noDesegment})
-			if err != nil && !strings.Contains(err.Error(), "exit status") {
+			want, err := tsharkFrames(path, e)
+			if err != nil {
 				t.Errorf("%s %q: %v", files[k].name, e, err)
 				continue
-			}
-			var want []uint64
-			for _, r := range rows {
-				n, _ := strconv.ParseUint(r[0], 10, 64)
-				want = append(want, n)
 			}
 			pairs++
 			kept += len(want)
@@ -362,15 +357,10 @@ func TestTsharkEveryCapture(t *testing.T) {
 				agree++
 				continue
 			}
-			rows, err := tsharktest.Fields(path, tsharktest.Query{Filter: e, Fields: []string{"frame.number"}, Prefs: noDesegment})
-			if err != nil && !strings.Contains(err.Error(), "exit status") {
+			want, err := tsharkFrames(path, e)
+			if err != nil {
 				t.Errorf("%s %q: %v", m.File, e, err)
 				continue
-			}
-			var want []uint64
-			for _, r := range rows {
-				f, _ := strconv.ParseUint(r[0], 10, 64)
-				want = append(want, f)
 			}
 			if why, ok := exceptedPair(m.File, e); ok {
 				excepted++
@@ -389,6 +379,21 @@ func TestTsharkEveryCapture(t *testing.T) {
 	if len(exprs) < 150 {
 		t.Errorf("%d expressions without a comma: the table should hold at least 150", len(exprs))
 	}
+}
+
+// tsharkFrames returns the frames tshark -Y expr keeps of the capture at
+// path. A damaged file's frames before the damage count.
+func tsharkFrames(path, expr string) ([]uint64, error) {
+	rows, err := tsharktest.Fields(path, tsharktest.Query{Filter: expr, Fields: []string{"frame.number"}, Prefs: noDesegment})
+	if err != nil && !strings.Contains(err.Error(), "exit status") {
+		return nil, err
+	}
+	var frames []uint64
+	for _, r := range rows {
+		n, _ := strconv.ParseUint(r[0], 10, 64)
+		frames = append(frames, n)
+	}
+	return frames, nil
 }
 
 // noDesegment has tshark judge each TCP segment on its own, as netblame's

@@ -29,22 +29,7 @@ func TestPlotFlag(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("%s: printed %q besides the plot", kind, stdout.String())
 		}
-		b, err := os.ReadFile(svg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := xml.NewDecoder(bytes.NewReader(b))
-		n := 0
-		for {
-			_, err := dec.Token()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: SVG does not parse: %v", kind, err)
-			}
-			n++
-		}
+		n, _ := readSVG(t, svg)
 		if n < 20 {
 			t.Errorf("%s: SVG of %d tokens", kind, n)
 		}
@@ -108,27 +93,10 @@ func TestBlamePlotTransit(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), "verdict: network") {
 		t.Errorf("blame output with --plot: %q", stdout.String())
 	}
-	b, err = os.ReadFile(svg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text strings.Builder
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("SVG does not parse: %v", err)
-		}
-		if cd, ok := tok.(xml.CharData); ok {
-			text.Write(cd)
-		}
-	}
+	_, text := readSVG(t, svg)
 	for _, want := range []string{"client to server", "server to client", fmt.Sprintf("lost between the points (s2c) (%d)", truth.LostS2C)} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("SVG text lacks %q:\n%s", want, text.String())
+		if !strings.Contains(text, want) {
+			t.Errorf("SVG text lacks %q:\n%s", want, text)
 		}
 	}
 
@@ -165,4 +133,28 @@ func readPNG(t *testing.T, path string) image.Image {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return img
+}
+
+// readSVG parses the SVG file at path as XML, failing t if it does not
+// parse, and returns its number of tokens and its text.
+func readSVG(t *testing.T, path string) (int, string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	for n := 0; ; n++ {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return n, text.String()
+		}
+		if err != nil {
+			t.Fatalf("%s: SVG does not parse: %v", path, err)
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			text.Write(cd)
+		}
+	}
 }
