@@ -45,8 +45,10 @@ func (a *analysed) hooks() Hooks {
 // cleared (handle and index in its table), sorted by protocol and
 // endpoints. With other set, what differs between two sockets capturing
 // the same packets is cleared too: the kernel stamps each socket's copy
-// with its own clock reading (microseconds apart), and frame numbers
-// count a session's packets in the order its workers took them.
+// with its own clock reading (microseconds apart), so the times and the
+// number of RTT samples (an ACK stamped before its segment gives none)
+// differ, and frame numbers count a session's packets in the order its
+// workers took them.
 func comparable(flows []flowtable.FlowRecord, other bool) []flowtable.FlowRecord {
 	out := slices.Clone(flows)
 	for i := range out {
@@ -56,6 +58,7 @@ func comparable(flows []flowtable.FlowRecord, other bool) []flowtable.FlowRecord
 			f.FirstFrame, f.LastFrame, f.FirstResetFrame = 0, 0, 0
 			f.First, f.Last, f.SynTime, f.SynAckTime, f.AckTime, f.FirstResetTS = 0, 0, 0, 0, 0, 0
 			f.SynToSynAck, f.SynAckToAck, f.IRTT, f.RTTMin, f.RTTMedian, f.RTTMax = 0, 0, 0, 0, 0, 0
+			f.RTTSamples = 0
 		}
 	}
 	slices.SortFunc(out, func(a, b flowtable.FlowRecord) int {
