@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -72,6 +74,37 @@ func BenchmarkUpdate(b *testing.B) {
 				tab.Update(p, now, uint64(i), &out)
 			}
 			b.ReportMetric(perFlow, "bytes/flow")
+		})
+		b.Run(fmt.Sprintf("flows=%d/owner-prefetch", n), func(b *testing.B) {
+			b.ReportAllocs()
+			o := tab.SoleOwner()
+			var out PacketResult
+			var ptrs [prefetchMax]*decode.Packet
+			now := int64(10)
+			for i := 0; b.Loop(); i++ {
+				if i%prefetchMax == 0 {
+					for j := range ptrs {
+						ptrs[j] = &pkts[(i+j)&mask]
+					}
+					o.Prefetch(ptrs[:])
+				}
+				p := &pkts[i&mask]
+				p.Seq += 1400
+				now += 100
+				o.Update(p, now, uint64(i), &out)
+			}
+		})
+		b.Run(fmt.Sprintf("flows=%d/owner", n), func(b *testing.B) {
+			b.ReportAllocs()
+			o := tab.SoleOwner()
+			var out PacketResult
+			now := int64(10)
+			for i := 0; b.Loop(); i++ {
+				p := &pkts[i&mask]
+				p.Seq += 1400
+				now += 100
+				o.Update(p, now, uint64(i), &out)
+			}
 		})
 		// The peer: a Go map from key to a counter, the least any flow
 		// table must do per packet.
@@ -216,9 +249,23 @@ func BenchmarkUpdateCapture(b *testing.B) {
 	o := tab.SoleOwner()
 	var out PacketResult
 	b.ReportAllocs()
+	runtime.GC() // finish the cycle the setup started: it would stop the loop to scan its stack
 	b.ResetTimer()
+	batch := 0
+	if v := os.Getenv("NETBLAME_PREFETCH"); v != "" {
+		batch, _ = strconv.Atoi(v)
+	}
+	var ptrs [prefetchMax]*decode.Packet
 	for range b.N {
 		for i := range pkts {
+			if batch > 0 && i%batch == 0 {
+				m := 0
+				for j := i; j < min(i+batch, len(pkts)); j++ {
+					ptrs[m] = &pkts[j]
+					m++
+				}
+				o.Prefetch(ptrs[:m])
+			}
 			o.Update(&pkts[i], ts[i], uint64(i+1), &out)
 		}
 		tab.Flush()

@@ -2,20 +2,28 @@ package flowtable
 
 import "github.com/netblame/netblame/decode"
 
-// Most packets of a busy capture are steady segments of the flow of the
-// shard's previous packet. steadyPacket handles them: all its checks come
-// first, then only the rules that can apply, and it calls out only for
-// what is rare (an RTT sample, an event). update, which handles every
+// Most packets of a busy capture are steady segments of an established
+// flow. steadyPacket handles them: all its checks come first, then only
+// the rules that can apply, and it calls out only for what is rare (an RTT
+// sample, an event, a move in the LRU list). update, which handles every
 // other packet, makes calls on every packet, and across a call the
 // compiler keeps live values on the stack. The lockstep tests
 // (steady_test.go) hold steadyPacket to the results of update.
 
-// steadyPacket is update for a steady segment of an established flow
-// whose handshake is settled, the flow of the shard's previous packet (the
-// caller checked that with lastIs), when the packet moves neither the
-// table's clock by a step nor the flow's idle tick, and no flow of the
-// shard is due to expire. For any other packet it changes nothing and
-// returns false.
+// steady finds k's flow and hands the packet to steadyPacket; it reports
+// whether steadyPacket took it.
+func (s *shard) steady(t *Table, k *flowKey, h uint64, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
+	sl, found := s.last, s.lastIs(k)
+	if !found {
+		sl, _, found = s.lookup(k, h)
+	}
+	return found && s.steadyPacket(t, sl, srcIsB, p, ts, frame, out)
+}
+
+// steadyPacket is update for a steady segment of flow sl, established
+// with its handshake settled, when the packet does not move the table's
+// clock by a step and no flow of the shard is due to expire. For any other
+// packet it changes nothing and returns false.
 //
 // Steady segments make up nearly all of an established connection: ACK
 // without SYN, FIN, RST or window scale option, starting at the next
@@ -23,19 +31,17 @@ import "github.com/netblame/netblame/decode"
 // nor a spurious retransmission, and acknowledging nothing unseen. Of
 // Wireshark's rules only zero_window, window_update and window_full can
 // fire on them, and the state moves in few ways.
-func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
+func (s *shard) steadyPacket(t *Table, sl uint32, srcIsB bool, p *decode.Packet, ts int64, frame uint64, out *PacketResult) bool {
 	now := max(s.now, ts)
 	g := t.clockFor(s)
 	if now > g+clockStep {
 		return false
 	}
 	now = max(now, g)
-	sl := s.last
 	hot := &s.hot[sl]
 	if now >= s.nextExpiry ||
 		p.Flags&(decode.Fragment|decode.ShortIPLength) != 0 || p.PayloadLen < 0 ||
-		hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen ||
-		hot.lastTick != tickOf(ts) {
+		hot.state != StateEstablished || hot.fflags&(fSynAckSeen|fHandshake) == fSynAckSeen {
 		return false
 	}
 	side := uint(0)
@@ -56,6 +62,7 @@ func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, 
 	s.st.packets++
 	s.st.steady++
 	s.now = now
+	s.last = sl
 	c := &s.cold[sl]
 	dir := Direction(side)
 	if hot.clientB {
@@ -142,5 +149,8 @@ func (s *shard) steadyPacket(t *Table, srcIsB bool, p *decode.Packet, ts int64, 
 		s.emitTCP(t, sl, ev, frame, ts, 0, out, windowMove{oldWin, w, oldEdge, ack + w - r.baseSeq})
 	}
 	out.Events = ev
+	if hot.class != classEstablished || hot.lastTick != tickOf(ts) {
+		s.touch(t, sl, classEstablished, ts)
+	}
 	return true
 }

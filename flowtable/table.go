@@ -118,7 +118,7 @@ func (t *Table) Update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 	s := t.shards[h>>t.shardShift]
 	s.mu.Lock()
 	tick := false
-	if t.noShortcuts || !s.lastIs(&k) || !s.steadyPacket(t, srcIsB, p, ts, frame, out) {
+	if t.noShortcuts || !s.steady(t, &k, h, srcIsB, p, ts, frame, out) {
 		tick = s.update(t, &k, h, srcIsB, p, ts, frame, out)
 	}
 	s.mu.Unlock()
@@ -143,6 +143,7 @@ type Owner struct {
 	next   int
 	key    flowKey // the last packet's key (scratch, not cleared on the stack each call)
 	last   lastTuple
+	sink   uint64 // what Prefetch loaded, so that the loads are kept
 	_      [64]byte
 }
 
@@ -307,7 +308,7 @@ func (o *Owner) update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 	if ext {
 		s.g = clock
 	}
-	if !t.noShortcuts && s.lastIs(k) && s.steadyPacket(t, srcIsB, p, ts, frame, out) {
+	if !t.noShortcuts && s.steady(t, k, h, srcIsB, p, ts, frame, out) {
 		return
 	}
 	if s.update(t, k, h, srcIsB, p, ts, frame, out) && !ext && len(o.shards) > 1 {
