@@ -31,6 +31,7 @@ func addSharedSeeds(f *testing.F, ext string) {
 // an ending that is io.EOF or a *FormatError pointing inside the input,
 // followed by io.EOF, with the error kept by Err.
 func fuzzRead(t *testing.T, data []byte) {
+	checkBatches(t, data)
 	r, err := NewReader(bytes.NewReader(data))
 	if err != nil {
 		var fe *FormatError
