@@ -57,6 +57,28 @@ func TestUpdateAllocs(t *testing.T) {
 	if tab.Stats().Evicted == 0 {
 		t.Error("expected evictions")
 	}
+	// Prefetch and the Updates of its batch, on the full table (4,096
+	// flows, above prefetchMinLive for the test).
+	defer func(n int) { prefetchMinLive = n }(prefetchMinLive)
+	prefetchMinLive = 0
+	o := tab.SoleOwner()
+	var batch [prefetchMax]*decode.Packet
+	i = 0
+	if n := testing.AllocsPerRun(50, func() {
+		for j := range batch {
+			batch[j] = &pkts[(i+j)%len(pkts)]
+		}
+		o.Prefetch(batch[:])
+		for _, p := range batch {
+			o.Update(p, now, 5, &out)
+		}
+		i += len(batch)
+	}); n != 0 {
+		t.Errorf("Prefetch and its batch's Updates: %v allocs per batch, want 0", n)
+	}
+	if o.preAt != o.preN || o.preN != prefetchMax {
+		t.Errorf("the Updates used %d of the %d keys Prefetch made, want all %d", o.preAt, o.preN, prefetchMax)
+	}
 }
 
 // 1M distinct SYNs into a table of 100k flows: storage stays what New

@@ -94,6 +94,18 @@ func BenchmarkUpdate(b *testing.B) {
 				o.Update(p, now, uint64(i), &out)
 			}
 		})
+		b.Run(fmt.Sprintf("flows=%d/prefetch-only", n), func(b *testing.B) {
+			o := tab.SoleOwner()
+			var ptrs [prefetchMax]*decode.Packet
+			for i := 0; b.Loop(); i++ {
+				if i%prefetchMax == 0 {
+					for j := range ptrs {
+						ptrs[j] = &pkts[(i+j)&mask]
+					}
+					o.Prefetch(ptrs[:])
+				}
+			}
+		})
 		b.Run(fmt.Sprintf("flows=%d/owner", n), func(b *testing.B) {
 			b.ReportAllocs()
 			o := tab.SoleOwner()

@@ -13,51 +13,98 @@ import (
 // are in flight together instead of one after another, as Update alone
 // would have them. It changes nothing in the table: call Update for each
 // packet after it, in order, as always.
+//
+// A table whose flows fit the caches gains nothing and would pay for the
+// keys twice, so below prefetchMinLive live flows (estimated from one of
+// the owner's shards) Prefetch returns at once.
 func (o *Owner) Prefetch(ps []*decode.Packet) {
 	t := o.t
+	o.preAt, o.preN = 0, 0
+	if len(o.shards) == 0 || t.shards[o.shards[0]].live*len(t.shards) < prefetchMinLive {
+		return
+	}
 	var (
-		keys [prefetchMax]flowKey
-		at   [prefetchMax]struct {
-			s   *shard
-			pos uint64
-		}
-		sink uint64
+		shard [prefetchMax]*shard
+		pos   [prefetchMax]uint64
+		entry [prefetchMax]uint64
 	)
+	// Keys and buckets first, with no load from the table: the loads of
+	// the next loops then fit the processor's window together.
 	n := 0
-	for _, p := range ps {
-		if n == prefetchMax {
-			break
-		}
-		if _, ok := makeKey(p, t.ignoreVLAN, &keys[n]); !ok {
+	for _, p := range ps[:min(len(ps), prefetchMax)] {
+		e := &o.pre[n]
+		srcIsB, ok := makeKey(p, t.ignoreVLAN, &e.key)
+		if !ok {
 			continue
 		}
-		h := hashKey(&keys[n], t.seed)
-		s := t.shards[h>>t.shardShift]
-		pos := h & s.idxMask
-		sink += s.idx[pos]
-		at[n].s, at[n].pos = s, pos
+		h := hashKey(&e.key, t.seed)
+		i := h >> t.shardShift
+		if !o.owned[i] {
+			continue // Update counts it
+		}
+		s := t.shards[i]
+		e.p = nil
+		if memoable(p, t.ignoreVLAN) {
+			e.p = p
+			e.tup.set(p, srcIsB, s, h)
+		}
+		shard[n], pos[n] = s, h&s.idxMask
 		n++
 	}
+	o.preN = n
 	for i := range n {
-		s := at[i].s
-		e := s.idx[at[i].pos]
-		if e == 0 {
+		entry[i] = shard[i].idx[pos[i]]
+	}
+	var sink uint64
+	for i := range n {
+		s, sl := shard[i], uint32(entry[i])-1
+		if entry[i] == 0 || int(sl) >= len(s.hot) {
 			continue
 		}
-		sl := uint32(e) - 1
-		if int(sl) >= len(s.hot) {
-			continue
-		}
-		hot, c := &s.hot[sl], &s.cold[sl]
-		sink += hot.key.w[0] + uint64(hot.dir[1].window) + uint64(s.links[sl].placed)
-		cb := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(c))
-		for off := 0; off < len(cb); off += 64 {
-			sink += uint64(cb[off])
-		}
-		sink += uint64(cb[len(cb)-1])
+		hot := (*[2][64]byte)(unsafe.Pointer(&s.hot[sl]))
+		cold := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(&s.cold[sl]))
+		sink += uint64(hot[0][0]) + uint64(hot[1][63]) + uint64(s.links[sl].placed) +
+			uint64(cold[0]) + uint64(cold[64]) + uint64(cold[128]) + uint64(cold[192]) + uint64(cold[256]) +
+			uint64(cold[len(cold)-80]) + uint64(cold[len(cold)-1])
 	}
 	o.sink = sink
 }
 
+// prefetched is what Prefetch made of one packet: its key, and its tuple
+// with the hash and shard, to check that the packet Update is given at
+// the same address is still that packet.
+type prefetched struct {
+	p   *decode.Packet
+	tup lastTuple
+	key flowKey
+}
+
+// prefetched returns what Prefetch made of p, if p is the packet it saw
+// there: Updates come in the order of the batch, some packets of it
+// perhaps left out, others (a reassembled datagram) put in.
+func (o *Owner) prefetched(p *decode.Packet) *prefetched {
+	for j := o.preAt; j < o.preN; j++ {
+		e := &o.pre[j]
+		if e.p != p {
+			continue
+		}
+		o.preAt = j + 1
+		pp := portPair(p)
+		if pp != e.tup.ports {
+			return nil
+		}
+		if srcIsB, ok := e.tup.match(p, pp, o.t.ignoreVLAN); !ok || srcIsB != e.tup.srcIsB {
+			return nil
+		}
+		return e
+	}
+	return nil
+}
+
 // prefetchMax is the most packets Prefetch looks at in one call.
 const prefetchMax = 16
+
+// prefetchMinLive: on the random-flow benchmark (median of 3) Prefetch
+// made 4,096 live flows slower (98 -> 118 ns a packet) and 16,384 faster
+// (265 -> 180 ns). A variable for the tests.
+var prefetchMinLive = 8192

@@ -35,6 +35,45 @@ type lockstep struct {
 	endFast, endAll []FlowRecord
 	packets, steady int    // packets fed, and how many of them steadyPacket took
 	ended           uint64 // flows handed to OnExpire
+
+	// prefetch: packets are fed in batches, and the fast table's owner
+	// prefetches each batch first.
+	prefetch bool
+	pending  []pendingPacket
+}
+
+type pendingPacket struct {
+	p     decode.Packet
+	ts    int64
+	frame uint64
+}
+
+// feed is update, or with prefetch a place in the batch.
+func (l *lockstep) feed(what string, p *decode.Packet, ts int64, frame uint64) {
+	l.tb.Helper()
+	if !l.prefetch {
+		l.update(what, p, ts, frame)
+		return
+	}
+	l.pending = append(l.pending, pendingPacket{*p, ts, frame})
+	if len(l.pending) == prefetchMax {
+		l.drain(what)
+	}
+}
+
+// drain feeds the batch: Prefetch, then each packet in order.
+func (l *lockstep) drain(what string) {
+	l.tb.Helper()
+	var ptrs []*decode.Packet
+	for i := range l.pending {
+		ptrs = append(ptrs, &l.pending[i].p)
+	}
+	l.owners[0].Prefetch(ptrs)
+	for i := range l.pending {
+		e := &l.pending[i]
+		l.update(what, &e.p, e.ts, e.frame)
+	}
+	l.pending = l.pending[:0]
 }
 
 func newLockstep(tb testing.TB, cfg Config) *lockstep {
@@ -119,6 +158,7 @@ func (l *lockstep) steadyCount() int {
 
 func (l *lockstep) finish(what string) {
 	l.tb.Helper()
+	l.drain(what)
 	l.steady = l.steadyCount()
 	l.fast.Flush()
 	l.all.Flush()
@@ -138,17 +178,30 @@ func (l *lockstep) feedCapture(what string, r *capfile.Reader) {
 			break
 		}
 		_ = p.Decode(cp.Data, cp.Link)
-		l.update(what, &p, cp.Timestamp, cp.Frame)
+		l.feed(what, &p, cp.Timestamp, cp.Frame)
 	}
 	l.finish(what)
 }
 
 // Every capture at hand: the samples in the repository, the shared ones
 // (when ../shared is there) and, with NETBLAME_BENCH_PCAP, the benchmark's.
-func TestSteadyMatchesAllRulesOnCaptures(t *testing.T) {
+func TestSteadyMatchesAllRulesOnCaptures(t *testing.T) { steadyOnCaptures(t, false) }
+
+// TestPrefetchChangesNothing: Prefetch before every batch of 16 packets
+// (on tables of any size) leaves the results and the state of the table
+// with the shortcuts equal to the one without.
+func TestPrefetchChangesNothing(t *testing.T) {
+	defer func(n int) { prefetchMinLive = n }(prefetchMinLive)
+	prefetchMinLive = 0
+	steadyOnCaptures(t, true)
+	steadyRandom(t, true)
+}
+
+func steadyOnCaptures(t *testing.T, prefetch bool) {
 	total, steady := 0, 0
 	run := func(what string, r *capfile.Reader) {
 		l := newLockstep(t, Config{Capacity: 1 << 16, IgnoreVLAN: true})
+		l.prefetch = prefetch
 		l.feedCapture(what, r)
 		total += l.packets
 		steady += l.steady
@@ -205,7 +258,9 @@ func TestSteadyMatchesAllRulesOnCaptures(t *testing.T) {
 // RST, simultaneous opens, uncaptured SYN-ACKs, window scaling on or off,
 // timestamps (and timestamps out of order), SACK, idle gaps, fragments,
 // and the same endpoints in UDP or under a VLAN tag.
-func TestSteadyMatchesAllRulesRandom(t *testing.T) {
+func TestSteadyMatchesAllRulesRandom(t *testing.T) { steadyRandom(t, false) }
+
+func steadyRandom(t *testing.T, prefetch bool) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	total, steady := 0, 0
 	for run := range 300 {
@@ -214,8 +269,9 @@ func TestSteadyMatchesAllRulesRandom(t *testing.T) {
 		l := newLockstep(t, Config{Capacity: 64, Shards: 2,
 			Timeouts: Timeouts{HalfOpen: 3 * time.Millisecond, Established: 40 * time.Millisecond,
 				Closing: 5 * time.Millisecond, UDP: 20 * time.Millisecond}})
+		l.prefetch = prefetch
 		randomConnections(rng, 2000, func(p *decode.Packet, ts int64, frame uint64) {
-			l.update("random run "+strconv.Itoa(run), p, ts, frame)
+			l.feed("random run "+strconv.Itoa(run), p, ts, frame)
 		})
 		l.finish("random run " + strconv.Itoa(run))
 		total += l.packets

@@ -143,8 +143,11 @@ type Owner struct {
 	next   int
 	key    flowKey // the last packet's key (scratch, not cleared on the stack each call)
 	last   lastTuple
-	sink   uint64 // what Prefetch loaded, so that the loads are kept
-	_      [64]byte
+	// The keys Prefetch made, for the Updates that follow it.
+	pre         [prefetchMax]prefetched
+	preAt, preN int
+	sink        uint64 // what Prefetch loaded, so that the loads are kept
+	_           [64]byte
 }
 
 // lastTuple is the last packet's addresses, ports and protocol as they
@@ -272,38 +275,10 @@ func (o *Owner) Sweep(shard int, clock int64) {
 
 func (o *Owner) update(p *decode.Packet, ts int64, frame uint64, out *PacketResult, ext bool, clock int64) {
 	t := o.t
-	k, m := &o.key, &o.last
-	var (
-		s      *shard
-		h      uint64
-		srcIsB bool
-		ok     bool
-	)
-	// The ports tell most other flows apart; match checks the rest.
-	if pp := portPair(p); pp == m.ports || pp == m.portsRev {
-		srcIsB, ok = m.match(p, pp, t.ignoreVLAN)
-	}
-	if ok {
-		s, h = m.shard, m.hash
-	} else {
-		m.proto = 0
-		srcIsB, ok = makeKey(p, t.ignoreVLAN, k)
-		if !ok {
-			t.untracked.Add(1)
-			*out = PacketResult{}
-			return
-		}
-		h = hashKey(k, t.seed)
-		i := h >> t.shardShift
-		if !o.owned[i] {
-			t.misrouted.Add(1)
-			*out = PacketResult{}
-			return
-		}
-		s = t.shards[i]
-		if !t.noShortcuts && memoable(p, t.ignoreVLAN) {
-			m.set(p, srcIsB, s, h)
-		}
+	k, s, h, srcIsB := o.keyOf(p)
+	if s == nil {
+		*out = PacketResult{}
+		return
 	}
 	if ext {
 		s.g = clock
@@ -318,6 +293,40 @@ func (o *Owner) update(p *decode.Packet, ts int64, frame uint64, out *PacketResu
 		}
 		t.sweep(t.shards[o.shards[o.next]], false)
 	}
+}
+
+// keyOf returns p's key, shard, hash and whether its source is endpoint B,
+// reusing what Prefetch or the last packet made when it can. A nil shard
+// means p is not for this owner (untracked or misrouted, counted).
+func (o *Owner) keyOf(p *decode.Packet) (k *flowKey, s *shard, h uint64, srcIsB bool) {
+	if e := o.prefetched(p); e != nil {
+		return &e.key, e.tup.shard, e.tup.hash, e.tup.srcIsB
+	}
+	t, m := o.t, &o.last
+	k = &o.key
+	// The ports tell most other flows apart; match checks the rest.
+	if pp := portPair(p); pp == m.ports || pp == m.portsRev {
+		if srcIsB, ok := m.match(p, pp, t.ignoreVLAN); ok {
+			return k, m.shard, m.hash, srcIsB
+		}
+	}
+	m.proto = 0
+	srcIsB, ok := makeKey(p, t.ignoreVLAN, k)
+	if !ok {
+		t.untracked.Add(1)
+		return nil, nil, 0, false
+	}
+	h = hashKey(k, t.seed)
+	i := h >> t.shardShift
+	if !o.owned[i] {
+		t.misrouted.Add(1)
+		return nil, nil, 0, false
+	}
+	s = t.shards[i]
+	if !t.noShortcuts && memoable(p, t.ignoreVLAN) {
+		m.set(p, srcIsB, s, h)
+	}
+	return k, s, h, srcIsB
 }
 
 // Expire advances packet time to now on every shard and ends every flow

@@ -146,6 +146,7 @@ type Tracker struct {
 	whole  decode.Packet
 	pkt    Packet
 	events []flowtable.EventRecord
+	batch  *readBatch // Run's batch, made on first use
 	fan    *fanout    // while RunWorkers runs
 	sink   *eventSink // where the table's events go
 }
@@ -211,7 +212,26 @@ func (t *Tracker) Stats() Stats {
 // or refused by the filter); the Packet it returns is valid until the
 // next call.
 func (t *Tracker) Feed(cp *capfile.Packet) *Packet {
-	p, d := t.front(cp)
+	if !t.admit(cp) {
+		return nil
+	}
+	return t.feedDecoded(cp, &t.dec, t.dec.Decode(cp.Data, cp.Link))
+}
+
+// admit counts a captured packet and applies the capture filter.
+func (t *Tracker) admit(cp *capfile.Packet) bool {
+	t.stats.Packets++
+	if t.opts.CaptureFilter != nil && !t.opts.CaptureFilter(cp) {
+		t.stats.CaptureFiltered++
+		return false
+	}
+	return true
+}
+
+// feedDecoded is the rest of Feed for an admitted packet that dec holds
+// decoded (decErr is what decode said).
+func (t *Tracker) feedDecoded(cp *capfile.Packet, dec *decode.Packet, decErr error) *Packet {
+	p, d := t.front(cp, dec, decErr)
 	if p == nil {
 		return nil
 	}
@@ -222,29 +242,24 @@ func (t *Tracker) Feed(cp *capfile.Packet) *Packet {
 	return p
 }
 
-// front is the path up to the flow table: it returns the packet (nil
-// when left out) and what goes to the table (nil: nothing, a fragment
-// still waiting).
-func (t *Tracker) front(cp *capfile.Packet) (*Packet, *decode.Packet) {
-	t.stats.Packets++
-	if t.opts.CaptureFilter != nil && !t.opts.CaptureFilter(cp) {
-		t.stats.CaptureFiltered++
-		return nil, nil
-	}
+// front is the path from decode to the flow table: it returns the packet
+// (nil when left out) and what goes to the table (nil: nothing, a
+// fragment still waiting).
+func (t *Tracker) front(cp *capfile.Packet, dec *decode.Packet, decErr error) (*Packet, *decode.Packet) {
 	p := &t.pkt
 	*p = Packet{Capture: cp}
-	p.DecodeErr = t.dec.Decode(cp.Data, cp.Link)
-	if t.dups != nil && p.DecodeErr == nil && t.dups.Duplicate(cp.Timestamp, &t.dec) {
+	p.DecodeErr = decErr
+	if t.dups != nil && p.DecodeErr == nil && t.dups.Duplicate(cp.Timestamp, dec) {
 		t.stats.Duplicates++
 		return nil, nil
 	}
 	t.events = t.events[:0]
-	d := t.pieces.Take(&t.dec, cp.Data, cp.Timestamp, &t.whole)
+	d := t.pieces.Take(dec, cp.Data, cp.Timestamp, &t.whole)
 	if d == &t.whole {
 		p.Reassembled, p.DecodeErr, p.whole = true, nil, t.pieces.Transport()
 	}
 	if d == nil {
-		p.Decoded = &t.dec // a fragment still waiting: not for the table
+		p.Decoded = dec // a fragment still waiting: not for the table
 	} else {
 		p.Decoded = d
 	}
@@ -259,7 +274,18 @@ func (t *Tracker) front(cp *capfile.Packet) (*Packet, *decode.Packet) {
 // until the end of src or fn's first error. A read error ends the run
 // after every packet before it and is returned; fn's error is returned
 // as it is. The flow table is not flushed: call Finish.
+//
+// A source that reads in batches (capfile.Reader) feeding an Owner is
+// read a batch at a time: the batch is decoded, the table prefetches the
+// state of its flows, then each packet goes through the path and fn in
+// order, as it would alone. When fn stops the run, the rest of the batch
+// was read from src but not fed.
 func (t *Tracker) Run(src Source, fn func(*Packet) error) error {
+	if bs, ok := src.(batchSource); ok {
+		if o, ok := t.upd.(*flowtable.Owner); ok {
+			return t.runBatches(bs, o, fn)
+		}
+	}
 	for {
 		err := src.Next(&t.cp)
 		if errors.Is(err, io.EOF) {
@@ -273,6 +299,58 @@ func (t *Tracker) Run(src Source, fn func(*Packet) error) error {
 			continue
 		}
 		if err := fn(p); err != nil {
+			return err
+		}
+	}
+}
+
+// batchSource is a Source that reads several packets whose views stay
+// valid together.
+type batchSource interface {
+	NextBatch(ps []capfile.Packet) (int, error)
+}
+
+// batchLen is how many packets Run reads, decodes and prefetches at once:
+// enough for the flow table's loads to overlap, few enough that the
+// batch's decoded packets stay in the first-level cache.
+const batchLen = 16
+
+type readBatch struct {
+	cps  [batchLen]capfile.Packet
+	decs [batchLen]decode.Packet
+	errs [batchLen]error
+	ptrs [batchLen]*decode.Packet
+}
+
+func (t *Tracker) runBatches(src batchSource, o *flowtable.Owner, fn func(*Packet) error) error {
+	if t.batch == nil {
+		t.batch = new(readBatch)
+	}
+	b := t.batch
+	for {
+		n, err := src.NextBatch(b.cps[:])
+		for i := range n {
+			b.errs[i] = b.decs[i].Decode(b.cps[i].Data, b.cps[i].Link)
+			b.ptrs[i] = &b.decs[i]
+		}
+		o.Prefetch(b.ptrs[:n])
+		for i := range n {
+			cp := &b.cps[i]
+			if !t.admit(cp) {
+				continue
+			}
+			p := t.feedDecoded(cp, &b.decs[i], b.errs[i])
+			if p == nil || fn == nil {
+				continue
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 
+	"github.com/netblame/netblame/bench"
 	"github.com/netblame/netblame/capfile"
 	"github.com/netblame/netblame/decode"
 	"github.com/netblame/netblame/filter"
@@ -351,5 +353,47 @@ func TestCaptureFilter(t *testing.T) {
 		tr.Feed(&pb)
 	}); n != 0 {
 		t.Errorf("%v allocations per Feed with a capture filter, want 0", n)
+	}
+}
+
+// TestRunBatchesAllocs: Run over a capture file, read in batches that
+// the table prefetches (more than 8,192 flows are live), allocates
+// nothing per packet.
+func TestRunBatchesAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	path := filepath.Join(t.TempDir(), "many.pcap")
+	cfg := bench.DefaultTraffic
+	cfg.Concurrent, cfg.Responses = 12000, 4
+	n, err := bench.WriteTraffic(path, cfg, 150_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := track.New(track.Options{Flows: &flowtable.Config{Capacity: 1 << 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := capfile.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	seen := 0
+	if err := tr.Run(r, func(*track.Packet) error { seen++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if seen != n {
+		t.Fatalf("%d packets seen of %d", seen, n)
+	}
+	// The batch itself, and the events slice growing to its largest.
+	if m := after.Mallocs - before.Mallocs; m > 20 {
+		t.Errorf("%d allocations for %d packets", m, n)
+	}
+	if live := tr.Table().Stats().Live; live < 16_000 {
+		t.Errorf("%d flows live at the end: too few for the table to prefetch", live)
 	}
 }

@@ -285,7 +285,10 @@ func (t *Tracker) dispatch(src Source, fan *fanout, clock *flowtable.Clock, fn f
 			return err, nil
 		}
 		cp := &t.cp
-		p, d := t.front(cp)
+		if !t.admit(cp) {
+			continue
+		}
+		p, d := t.front(cp, &t.dec, t.dec.Decode(cp.Data, cp.Link))
 		if p == nil {
 			continue
 		}

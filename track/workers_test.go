@@ -308,3 +308,49 @@ func TestWorkersAllocs(t *testing.T) {
 		}
 	}
 }
+
+// oneAtATime hides a reader's NextBatch, so that Run reads it packet by
+// packet.
+type oneAtATime struct{ src track.Source }
+
+func (s oneAtATime) Next(p *capfile.Packet) error { return s.src.Next(p) }
+
+// Run reads a capfile.Reader in batches, decodes each batch and has the
+// table prefetch its flows before the packets go through one by one: the
+// outcome must be what reading one packet at a time gives, on every
+// shared capture and on a generated file with more than 16,000 flows live
+// at its end (the table prefetches from 8,192).
+func TestBatchedRunMatchesOneAtATime(t *testing.T) {
+	gen := filepath.Join(t.TempDir(), "many.pcap")
+	cfg := bench.DefaultTraffic
+	cfg.Concurrent = 12000
+	cfg.Responses = 6
+	if _, err := bench.WriteTraffic(gen, cfg, 200_000); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{gen}
+	if dir := sharedtest.PcapsIfPresent(); dir != "" {
+		for _, m := range sharedtest.Manifest(t) {
+			files = append(files, filepath.Join(dir, m.File))
+		}
+	} else {
+		t.Log("../shared/pcaps not found: only the generated capture is compared")
+	}
+	for _, path := range files {
+		open := func() track.Source {
+			r, err := capfile.Open(path)
+			if err != nil {
+				return errSource{err}
+			}
+			t.Cleanup(func() { r.Close() })
+			return r
+		}
+		for _, c := range []flowtable.Config{{IgnoreVLAN: true}, shortConfig} {
+			want := runWith(t, func() track.Source { return oneAtATime{open()} }, c, false, 1)
+			same(t, path, runWith(t, open, c, false, 1), want)
+			if path == gen && c.Capacity == 0 && want.table.Created < 16_000 {
+				t.Fatalf("the generated capture made %d flows: too few to prefetch", want.table.Created)
+			}
+		}
+	}
+}

@@ -187,12 +187,15 @@ type flowSink interface {
 
 // fileCtx is the state of the file being analysed, shared with the view.
 type fileCtx struct {
-	name    string
-	shown   uint64 // packets shown, for -c
-	multi   bool   // several files given: label rows with the file name
-	first   int64
-	started bool // first is valid
-	packets uint64
+	name  string
+	shown uint64 // packets shown, for -c
+	// stopFrame is the frame of the packet that reached -c (0: not
+	// reached).
+	stopFrame uint64
+	multi     bool // several files given: label rows with the file name
+	first     int64
+	started   bool // first is valid
+	packets   uint64
 	// frames is the reader's frame count: packets plus the pcapng blocks
 	// Wireshark numbers as frames without a packet in them.
 	frames  uint64
@@ -527,6 +530,10 @@ func (o *analyzeOptions) analyzeSource(stdout, stderr io.Writer, fc *fileCtx, r 
 		fmt.Fprintf(stderr, "netblame: %s: --dedup left out %d capture duplicate(s)\n", fc.name, tr.Stats().Duplicates)
 	}
 	fc.frames = r.Frames()
+	if fc.stopFrame != 0 {
+		// -c stopped the run: the reader may have read on into its batch.
+		fc.frames = fc.stopFrame
+	}
 	fc.table.Flush()
 	if err := v.finish(fc); err != nil {
 		return err

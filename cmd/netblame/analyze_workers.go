@@ -55,6 +55,7 @@ func (o *analyzeOptions) onePacket(p *track.Packet, v view, fc *fileCtx, pk *pac
 		return viewError{err}
 	}
 	if fc.shown++; o.count > 0 && fc.shown >= o.count {
+		fc.stopFrame = p.Capture.Frame
 		return errCountReached
 	}
 	return nil
