@@ -46,9 +46,10 @@ func Pipeline(path string, table *flowtable.Table) (PipelineResult, error) {
 	return res, nil
 }
 
-// WriteTraffic writes packets frames of generated traffic (then the ones
-// that close every open connection) to path, whose extension picks the
-// format as capfile.Create does. It returns the number of frames written.
+// WriteTraffic writes packets frames of generated traffic (then, unless
+// cfg.MidTraffic, the ones that close every open connection) to path,
+// whose extension picks the format as capfile.Create does. It returns the
+// number of frames written.
 func WriteTraffic(path string, cfg TrafficConfig, packets int) (int, error) {
 	snap := cfg.Snaplen
 	if snap == 0 {
@@ -63,6 +64,9 @@ func WriteTraffic(path string, cfg TrafficConfig, packets int) (int, error) {
 	n := 0
 	for ; ; n++ {
 		if n == packets {
+			if cfg.MidTraffic {
+				break
+			}
 			tr.Drain()
 		}
 		ts, frame, orig := tr.Next(buf)

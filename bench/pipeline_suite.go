@@ -6,13 +6,17 @@ import (
 
 // PipelineInputs are the pipeline suite's files: the generated many-flow
 // traffic (DefaultTraffic: 1,024 concurrent connections interleaved at
-// random) and the user's file.
+// random; ManyFlowsTraffic: 100,000) and the user's file.
 func (e *Env) PipelineInputs() ([]NamedFile, error) {
 	path, n, err := e.Generated(".pcap")
 	if err != nil {
 		return nil, err
 	}
 	out := []NamedFile{{Case: "generated", Path: path, Packets: n}}
+	if path, n, err = e.GeneratedWith("traffic-100k", ManyFlowsTraffic, ".pcap"); err != nil {
+		return nil, err
+	}
+	out = append(out, NamedFile{Case: "generated-100k", Path: path, Packets: n})
 	if e.File != "" {
 		n, err := CountPackets(e.File)
 		if err != nil {

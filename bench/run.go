@@ -70,18 +70,24 @@ type generatedFile struct {
 // (".pcap", ".pcapng", ".pcap.gz", ".pcap.zst"), writing it the first
 // time it is asked for.
 func (e *Env) Generated(ext string) (string, int, error) {
-	if g, ok := e.generated[ext]; ok {
+	return e.GeneratedWith("traffic", DefaultTraffic, ext)
+}
+
+// GeneratedWith is Generated for traffic shaped by cfg, written once a run
+// to a file called name+ext.
+func (e *Env) GeneratedWith(name string, cfg TrafficConfig, ext string) (string, int, error) {
+	if g, ok := e.generated[name+ext]; ok {
 		return g.path, g.packets, nil
 	}
-	path := filepath.Join(e.Dir, "traffic"+ext)
-	n, err := WriteTraffic(path, DefaultTraffic, e.Packets)
+	path := filepath.Join(e.Dir, name+ext)
+	n, err := WriteTraffic(path, cfg, e.Packets)
 	if err != nil {
 		return "", 0, err
 	}
 	if e.generated == nil {
 		e.generated = map[string]generatedFile{}
 	}
-	e.generated[ext] = generatedFile{path, n}
+	e.generated[name+ext] = generatedFile{path, n}
 	return path, n, nil
 }
 

@@ -16,6 +16,10 @@ type TrafficConfig struct {
 	IPv6Percent float64 // share of connections over IPv6
 	VLANPercent float64 // share of connections with an 802.1Q tag
 	Snaplen     int     // 0 = full frames
+	// MidTraffic: WriteTraffic stops at its packet count, with the
+	// connections still open, as a capture taken in the middle of the
+	// traffic; otherwise it goes on until every connection has closed.
+	MidTraffic bool
 }
 
 // DefaultTraffic is the mix the benchmarks use: many concurrent downloads
@@ -29,6 +33,16 @@ var DefaultTraffic = TrafficConfig{
 	VLANPercent: 10,
 	Snaplen:     128,
 }
+
+// ManyFlowsTraffic is DefaultTraffic with 100,000 connections open at once,
+// as a SPAN port of a busy link sees: the flow table's state no longer
+// fits the caches.
+var ManyFlowsTraffic = func() TrafficConfig {
+	c := DefaultTraffic
+	c.Concurrent = 100_000
+	c.MidTraffic = true // closing 100,000 connections would take 4M packets more
+	return c
+}()
 
 // Traffic generates a deterministic stream of Ethernet frames carrying many
 // interleaved TCP connections as Linux would send them: a handshake with

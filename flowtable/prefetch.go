@@ -6,16 +6,19 @@ import (
 	"github.com/netblame/netblame/decode"
 )
 
-// Prefetch loads into the cache what Updates of ps will read: each
+// Prefetch loads into the cache what the Updates of ps will read: each
 // packet's index bucket, then its flow's hot and cold state. Each step of
 // one packet waits for the one before (the index gives the slot), but the
-// packets of a batch do not wait for each other, so the loads of the batch
+// packets of a batch do not wait for each other, so the loads of a batch
 // are in flight together instead of one after another, as Update alone
 // would have them. It changes nothing in the table: call Update for each
-// packet after it, in order, as always.
+// packet after it, in order, as always. The keys it made are kept for
+// those Updates, each used only for a packet at the same address that
+// still has the same addresses, ports and protocol. It looks at the first
+// prefetchMax (16) packets.
 //
 // A table whose flows fit the caches gains nothing and would pay for the
-// keys twice, so below prefetchMinLive live flows (estimated from one of
+// work twice, so below prefetchMinLive live flows (estimated from one of
 // the owner's shards) Prefetch returns at once.
 func (o *Owner) Prefetch(ps []*decode.Packet) {
 	t := o.t
@@ -58,16 +61,43 @@ func (o *Owner) Prefetch(ps []*decode.Packet) {
 	var sink uint64
 	for i := range n {
 		s, sl := shard[i], uint32(entry[i])-1
-		if entry[i] == 0 || int(sl) >= len(s.hot) {
+		if entry[i] != 0 {
+			if int(sl) < len(s.hot) {
+				sink += s.touchFlow(sl)
+			}
 			continue
 		}
-		hot := (*[2][64]byte)(unsafe.Pointer(&s.hot[sl]))
-		cold := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(&s.cold[sl]))
-		sink += uint64(hot[0][0]) + uint64(hot[1][63]) + uint64(s.links[sl].placed) +
-			uint64(cold[0]) + uint64(cold[64]) + uint64(cold[128]) + uint64(cold[192]) + uint64(cold[256]) +
-			uint64(cold[len(cold)-80]) + uint64(cold[len(cold)-1])
+		// Most likely a new flow: create clears the slot on top of the
+		// free stack and links it behind its list's tail.
+		if s.nfree > 0 {
+			sink += s.touchNew(s.free[s.nfree-1])
+		}
 	}
 	o.sink = sink
+}
+
+// touchFlow loads the cache lines of flow sl that a packet of it reads.
+func (s *shard) touchFlow(sl uint32) uint64 {
+	hot := (*[2][64]byte)(unsafe.Pointer(&s.hot[sl]))
+	cold := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(&s.cold[sl]))
+	return uint64(hot[0][0]) + uint64(hot[1][63]) + uint64(s.links[sl].placed) +
+		uint64(cold[0]) + uint64(cold[64]) + uint64(cold[128]) + uint64(cold[192]) + uint64(cold[256]) +
+		uint64(cold[len(cold)-80]) + uint64(cold[len(cold)-1])
+}
+
+// touchNew loads the cache lines that creating a flow in slot sl writes:
+// all of its state, and the link of its list's tail.
+func (s *shard) touchNew(sl uint32) uint64 {
+	hot := (*[2][64]byte)(unsafe.Pointer(&s.hot[sl]))
+	cold := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(&s.cold[sl]))
+	sum := uint64(hot[0][0]) + uint64(hot[1][63]) + uint64(s.links[sl].placed) + uint64(cold[len(cold)-1])
+	for off := 0; off < len(cold); off += 64 {
+		sum += uint64(cold[off])
+	}
+	if tail := s.tail[classEstablished]; tail != nilSlot {
+		sum += uint64(s.links[tail].next)
+	}
+	return sum
 }
 
 // prefetched is what Prefetch made of one packet: its key, and its tuple
