@@ -139,8 +139,9 @@ type Config struct {
 	// XDPMode for what that changes. XDPProgram loads the program
 	// (filter.NewXDP; Filter is nil without a filter, queues the number
 	// of sockets). Workers is then the number of RX queues captured, 0
-	// to Workers-1 (0: every RX queue the driver reports); Fanout, the
-	// ring sizes and EBPF do not apply. XDPFrames sizes each socket's
+	// to Workers-1 (0: every RX queue the driver reports); BlockTimeout is
+	// the longest a reader that finds few packets lets more gather, as the
+	// kernel holds a TPACKET_V3 block (xsk.Config.Coalesce); Fanout, the ring sizes and EBPF do not apply. XDPFrames sizes each socket's
 	// UMEM and rings (xsk.DefaultFrames).
 	XDP        XDPMode
 	XDPProgram func(filter []bpf.Instruction, queues int) (XDPProgram, error)

@@ -146,7 +146,7 @@ func openXDP(cfg Config) (*Capture, error) {
 	}
 	for q := 0; q < queues; q++ {
 		s, err := xsk.Open(xsk.Config{Ifindex: index, Queue: q, FrameSize: frameSize, Frames: cfg.XDPFrames,
-			Snaplen: int(cfg.Snaplen), PollTimeout: cfg.PollTimeout})
+			Snaplen: int(cfg.Snaplen), PollTimeout: cfg.PollTimeout, Coalesce: cfg.BlockTimeout})
 		if err != nil {
 			c.Close()
 			if errors.Is(err, xsk.ErrNotSupported) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {

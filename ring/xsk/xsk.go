@@ -22,9 +22,7 @@ package xsk
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -35,7 +33,7 @@ import (
 const (
 	DefaultFrames    = 4096 // UMEM frames, and the size of the fill and RX rings
 	DefaultFrameSize = 2048 // bytes a frame, headroom included
-	DefaultBatch     = 64   // descriptors taken from the RX ring at once
+	DefaultBatch     = 512  // descriptors taken from the RX ring at once
 )
 
 // Metadata the XDP program may write in front of a packet
@@ -73,6 +71,16 @@ type Config struct {
 	ZeroCopy bool
 	// PollTimeout bounds one wait in Next (negative: none).
 	PollTimeout time.Duration
+	// Coalesce is the longest Next lets packets gather when it finds
+	// fewer than Batch in the RX ring (0: take them at once). A wake-up
+	// costs far more than a packet: without it, a reader that keeps up
+	// wakes for nearly every packet. The wait adapts to the rate: it
+	// halves when the ring held more than half of the frames after it and
+	// doubles (up to Coalesce) when it held less than a quarter, so that
+	// bursts of twice the rate still fit; while the waits gather many
+	// packets, Next sleeps instead of polling when it empties the ring
+	// (one wake-up a wait, as for a TPACKET_V3 block).
+	Coalesce time.Duration
 }
 
 // Packet is one received packet.
@@ -128,9 +136,7 @@ func (r *ring) unmap() {
 // from one goroutine at a time; Stats and Stop from any.
 type Socket struct {
 	fd      int
-	file    *os.File
-	raw     syscall.RawConn
-	readyFn func(uintptr) bool
+	wake    int // eventfd Stop writes to, in Next's poll
 	umem    []byte
 	fill    ring
 	rx      ring
@@ -139,8 +145,16 @@ type Socket struct {
 	snaplen int
 	batch   uint32
 	timeout time.Duration
-	copy    bool // the kernel copies into the UMEM (not zero-copy)
-	taiOff  int64
+	coal    time.Duration // Config.Coalesce
+	gather  time.Duration // the current wait, adapted to the rate
+	// waited: the packets in the RX ring were given gather to gather
+	// (reset when the ring is found empty); measured: gather was adapted
+	// to what they were; busy: they were many, so the next wait sleeps
+	// rather than polls.
+	waited, measured, busy bool
+	frames                 uint32
+	copy                   bool // the kernel copies into the UMEM (not zero-copy)
+	taiOff                 int64
 
 	// The batch being returned: descriptors [head, head+n) of the RX ring,
 	// next is the one Next returns next.
@@ -187,16 +201,15 @@ func Open(cfg Config) (*Socket, error) {
 		}
 		return nil, fmt.Errorf("xsk: socket: %w", err)
 	}
-	s := &Socket{fd: fd, frame: uint64(cfg.FrameSize), snaplen: cfg.Snaplen, batch: uint32(cfg.Batch), timeout: cfg.PollTimeout}
+	s := &Socket{fd: fd, wake: -1, frame: uint64(cfg.FrameSize), snaplen: cfg.Snaplen, batch: uint32(cfg.Batch), timeout: cfg.PollTimeout, coal: cfg.Coalesce,
+		gather: min(cfg.Coalesce, time.Millisecond), frames: uint32(cfg.Frames)}
 	if err := s.setup(cfg); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.readyFn = func(uintptr) bool { return s.available() > 0 }
-	s.file = os.NewFile(uintptr(fd), "xsk")
-	if s.raw, err = s.file.SyscallConn(); err != nil {
+	if s.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("xsk: %w", err)
+		return nil, fmt.Errorf("xsk: eventfd: %w", err)
 	}
 	s.taiOff = taiOffset()
 	return s, nil
@@ -311,15 +324,39 @@ func (s *Socket) Next(p *Packet) error {
 			return nil
 		}
 		s.release()
-		if n := s.available(); n > 0 {
-			s.n = min(n, s.batch)
-			s.batchTS = time.Now().UnixNano()
+		n := s.available()
+		stopped := s.stopped.Load()
+		switch {
+		case n == 0 && s.busy && !stopped:
+			// Under load: let the next packets gather without a poll.
+			s.busy, s.waited, s.measured = false, true, false
+			time.Sleep(s.gather)
+			continue
+		case n == 0:
+			s.waited = false
+			if err := s.wait(); err != nil {
+				s.publish()
+				return err
+			}
+			continue
+		case n < s.batch && s.coal > 0 && !s.waited && !stopped:
+			s.waited, s.measured = true, false
+			time.Sleep(s.gather)
 			continue
 		}
-		if err := s.wait(); err != nil {
-			s.publish()
-			return err
+		if s.waited && !s.measured {
+			// The first look after a wait sees what gathered in it.
+			s.measured = true
+			switch {
+			case n > s.frames/2:
+				s.gather = max(s.gather/2, 10*time.Microsecond)
+			case n < s.frames/4:
+				s.gather = min(s.gather*2, s.coal)
+			}
+			s.busy = n >= s.frames/16
 		}
+		s.n = min(n, s.batch)
+		s.batchTS = time.Now().UnixNano()
 	}
 }
 
@@ -378,42 +415,48 @@ func (s *Socket) publish() {
 // detached become visible at the end of the driver's poll.
 const drainFor = 20 * time.Millisecond
 
-// wait parks the goroutine in Go's netpoller until the RX ring has
-// descriptors, the poll timeout passes or the socket is stopped. After a
-// stop it waits at most until drainFor after the stop was first seen.
+// wait blocks in poll(2) until the RX ring has descriptors, the poll
+// timeout passes or the socket is stopped (Stop writes to an eventfd in
+// the same poll). After a stop it waits at most until drainFor after the
+// stop was first seen.
+//
+// The socket is deliberately not in Go's netpoller: the kernel signals an
+// AF_XDP socket's readers on every flush of the driver's poll, nearly
+// once a packet at moderate rates, and an edge-triggered epoll set wakes
+// the runtime's poller thread for each one whether or not anybody waits
+// (measured: 4.5 us of CPU a packet at 110k packets/s, against 0.2 us
+// for TPACKET_V3, whose kernel signals once a block). poll(2) listens
+// only while Next waits.
 func (s *Socket) wait() error {
 	stopped := s.stopped.Load()
-	var deadline time.Time
+	timeout := -1
 	switch {
 	case stopped:
 		if s.drainT.IsZero() {
 			s.drainT = time.Now().Add(drainFor)
 		}
-		if !time.Now().Before(s.drainT) {
+		d := time.Until(s.drainT)
+		if d <= 0 {
 			return ErrStopped
 		}
-		deadline = s.drainT
+		timeout = int(d/time.Millisecond) + 1
 	case s.timeout >= 0:
-		deadline = time.Now().Add(s.timeout)
+		timeout = int((s.timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	if err := s.file.SetReadDeadline(deadline); err != nil {
-		return err
+	fds := [2]unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wake), Events: unix.POLLIN}}
+	if stopped {
+		fds[1].Fd = -1 // the stop was seen; its eventfd stays readable
 	}
-	if !stopped && s.stopped.Load() {
-		return nil // Stop ran meanwhile; its wake-up deadline may be overwritten
-	}
-	err := s.raw.Read(s.readyFn)
+	n, err := unix.Poll(fds[:], timeout)
 	switch {
-	case err == nil:
+	case err == unix.EINTR:
 		return nil
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		if stopped || s.stopped.Load() {
-			return nil // the next wait decides whether draining is over
-		}
-		return ErrTimeout
-	default:
+	case err != nil:
 		return fmt.Errorf("xsk: waiting for packets: %w", err)
+	case n == 0 && !stopped && !s.stopped.Load():
+		return ErrTimeout
 	}
+	return nil // packets, a stop, or the drain timeout: Next looks again
 }
 
 // Stop makes Next return ErrStopped once the RX ring is drained. Detach
@@ -422,9 +465,8 @@ func (s *Socket) Stop() {
 	if s.stopped.Swap(true) {
 		return
 	}
-	if s.file != nil {
-		s.file.SetReadDeadline(time.Unix(1, 0))
-	}
+	one := [8]byte{1}
+	unix.Write(s.wake, one[:])
 }
 
 // Stats are the socket's counters.
@@ -456,13 +498,13 @@ func (s *Socket) Stats() (Stats, error) {
 // Next has returned for the last time: the views die with the UMEM.
 func (s *Socket) Close() error {
 	var err error
-	if s.file != nil {
-		err = s.file.Close()
-		s.file = nil
-	} else if s.fd >= 0 {
+	if s.fd >= 0 {
 		err = unix.Close(s.fd)
 	}
-	s.fd = -1
+	if s.wake >= 0 {
+		unix.Close(s.wake)
+	}
+	s.fd, s.wake = -1, -1
 	s.rx.unmap()
 	s.fill.unmap()
 	s.cq.unmap()
