@@ -23,6 +23,9 @@ type KernelStats struct {
 	// XDPRxRingFull: the RX ring was full; XDPFillRingEmpty: times the
 	// kernel found the fill ring empty; XDPRxInvalid: bad descriptors.
 	XDPRxDropped, XDPRxRingFull, XDPFillRingEmpty, XDPRxInvalid uint64
+	// XDPWaits is how often the readers slept or polled (not a kernel
+	// counter): packets per wait is the batching the readers achieved.
+	XDPWaits uint64
 }
 
 func (k *KernelStats) add(o KernelStats) {
@@ -33,6 +36,7 @@ func (k *KernelStats) add(o KernelStats) {
 	k.XDPRxRingFull += o.XDPRxRingFull
 	k.XDPFillRingEmpty += o.XDPFillRingEmpty
 	k.XDPRxInvalid += o.XDPRxInvalid
+	k.XDPWaits += o.XDPWaits
 }
 
 // WorkerStats is what one worker has seen.

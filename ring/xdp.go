@@ -214,7 +214,7 @@ func (r *Ring) statsXDP() (WorkerStats, error) {
 	}
 	s := r.xstats
 	k := KernelStats{Drops: s.RxDropped + s.RxRingFull, XDPRxDropped: s.RxDropped, XDPRxRingFull: s.RxRingFull,
-		XDPFillRingEmpty: s.FillRingEmpty, XDPRxInvalid: s.RxInvalid}
+		XDPFillRingEmpty: s.FillRingEmpty, XDPRxInvalid: s.RxInvalid, XDPWaits: s.Waits}
 	k.Packets = s.Delivered + k.Drops
 	return WorkerStats{Worker: r.id, Delivered: s.Delivered, Bytes: s.Bytes, Kernel: k}, nil
 }

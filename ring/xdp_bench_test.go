@@ -1,7 +1,9 @@
 package ring
 
 import (
+	"encoding/binary"
 	"flag"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/ipv4"
 
 	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/internal/ringtest"
@@ -82,14 +86,14 @@ func TestXDPBenchmark(t *testing.T) {
 			}
 		}
 	}()
-	t.Logf("load: 1 sender, 64-byte UDP datagrams A -> B over veth for %.0fs; capture on B, -f udp -s 128 %s; %d rounds, %d CPUs", secs, strings.Join(out, " "), repeat, runtimeCPUs())
+	t.Logf("load: 1 sender (sendmmsg, 64 a call), 64-byte UDP datagrams A -> B over veth for %.0fs; capture on B, -f udp -s 128 %s; %d rounds, %d CPUs", secs, strings.Join(out, " "), repeat, runtimeCPUs())
 	res := make([][]xdpResult, len(variants))
 	for round := 0; round < repeat; round++ {
 		for i, v := range variants {
 			res[i] = append(res[i], runXDPVariant(t, p, bin, v, out, secs))
 		}
 	}
-	t.Logf("%-14s %10s %10s %11s %12s %14s %12s %10s %10s  (medians of %d)", "capture", "sent/s", "captured/s", "CPU ns/pkt", "pkt/s/core", "machine ns/pkt", "kernel drop", "veth drop", "drop %", repeat)
+	t.Logf("%-14s %10s %10s %11s %12s %11s %12s %14s %12s %10s %10s  (medians of %d)", "capture", "sent/s", "captured/s", "CPU ns/pkt", "pkt/s/core", "load ns/pkt", "load pkt/s/c", "machine ns/pkt", "kernel drop", "veth drop", "drop %", repeat)
 	for i, v := range variants {
 		rs := res[i]
 		med := func(f func(xdpResult) float64) float64 {
@@ -100,11 +104,13 @@ func TestXDPBenchmark(t *testing.T) {
 			sort.Float64s(xs)
 			return xs[len(xs)/2]
 		}
-		t.Logf("%-14s %10.0f %10.0f %11.0f %12.0f %14.0f %12.0f %10.0f %9.2f%%", v.name,
+		t.Logf("%-14s %10.0f %10.0f %11.0f %12.0f %11.0f %12.0f %14.0f %12.0f %10.0f %9.2f%%", v.name,
 			med(func(r xdpResult) float64 { return float64(r.sent) / r.secs }),
 			med(func(r xdpResult) float64 { return float64(r.captured) / r.secs }),
 			med(func(r xdpResult) float64 { return r.cpu / float64(max(r.captured, 1)) }),
 			med(func(r xdpResult) float64 { return float64(r.captured) / (r.cpu / 1e9) }),
+			med(func(r xdpResult) float64 { return r.steady / float64(max(r.captured, 1)) }),
+			med(func(r xdpResult) float64 { return float64(r.captured) / (r.steady / 1e9) }),
 			med(func(r xdpResult) float64 { return r.machine / float64(max(r.captured, 1)) }),
 			med(func(r xdpResult) float64 { return float64(r.kdrops) }),
 			med(func(r xdpResult) float64 { return float64(r.vdrops) }),
@@ -119,11 +125,16 @@ type xdpVariant struct {
 
 type xdpResult struct {
 	sent, captured, kdrops, vdrops uint64
-	secs, cpu, machine             float64 // cpu, machine in ns
+	waits                          uint64 // AF_XDP reader wake-ups
+	// cpu: the capture process's user+sys over its life (rusage);
+	// steady: its CPU time during the load only (schedstat, without the
+	// start-up and exit); machine: every CPU's busy time during the load.
+	secs, cpu, steady, machine float64 // ns
 }
 
 var (
 	capturedRE = regexp.MustCompile(`(\d+) packets captured`)
+	wakeRE     = regexp.MustCompile(`(\d+) reader wake-ups`)
 	droppedRE  = regexp.MustCompile(`kernel: (?:\d+ packets accepted by the filter, )?(\d+) dropped`)
 )
 
@@ -147,8 +158,10 @@ func runXDPVariant(t *testing.T, p *ringtest.Pair, bin string, v xdpVariant, out
 	stop := make(chan struct{})
 	sent := make(chan int, 1)
 	start := time.Now()
+	pid := proc.Cmd.Process.Pid
+	cpu0 := procCPU(t, pid)
 	go func() {
-		n, _ := ringtest.UDPFlood(p.NSA, p.AddrB, 5002, 64, stop)
+		n, _ := floodBatch(p.NSA, p.AddrB, 5002, 64, stop)
 		sent <- n
 	}()
 	time.Sleep(time.Duration(secs * float64(time.Second)))
@@ -156,8 +169,10 @@ func runXDPVariant(t *testing.T, p *ringtest.Pair, bin string, v xdpVariant, out
 	n := <-sent
 	el := time.Since(start)
 	busy1 := machineBusy(t)
+	time.Sleep(20 * time.Millisecond) // the capture reads what is still queued
+	steady := float64(procCPU(t, pid) - cpu0)
 	time.Sleep(100 * time.Millisecond)
-	r := xdpResult{sent: uint64(n), secs: el.Seconds(), vdrops: txDropped(t, p.NSA, p.IfA) - v0, machine: float64(busy1 - busy0)}
+	r := xdpResult{sent: uint64(n), secs: el.Seconds(), vdrops: txDropped(t, p.NSA, p.IfA) - v0, machine: float64(busy1 - busy0), steady: steady}
 	all, err := proc.Stop()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", v.name, err, all)
@@ -168,12 +183,69 @@ func runXDPVariant(t *testing.T, p *ringtest.Pair, bin string, v xdpVariant, out
 	}
 	r.captured, _ = strconv.ParseUint(m[1], 10, 64)
 	r.kdrops, _ = strconv.ParseUint(d[1], 10, 64)
+	if w := wakeRE.FindStringSubmatch(all); w != nil {
+		r.waits, _ = strconv.ParseUint(w[1], 10, 64)
+	}
 	ru := proc.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r.cpu = float64(ru.Utime.Nano() + ru.Stime.Nano())
-	t.Logf("%s: sent %d in %v, captured %d, kernel drops %d, veth drops %d, user %v sys %v, machine busy %v",
+	t.Logf("%s: sent %d in %v, captured %d, kernel drops %d, veth drops %d, user %v sys %v, during the load %v, machine busy %v, %d reader wake-ups",
 		v.name, r.sent, el.Round(time.Millisecond), r.captured, r.kdrops, r.vdrops,
-		time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), time.Duration(r.machine))
+		time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), time.Duration(r.steady), time.Duration(r.machine), r.waits)
 	return r
+}
+
+// procCPU is the CPU time of every thread of process pid so far, in ns
+// (/proc/PID/task/*/schedstat: nanosecond run time).
+func procCPU(t *testing.T, pid int) int64 {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("schedstat of %d: %v", pid, err)
+	}
+	var sum int64
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		v, _ := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+		sum += v
+	}
+	return sum
+}
+
+// floodBatch sends size-byte UDP datagrams from nsFrom to to:port as fast
+// as sendmmsg (64 a call) goes until stop is closed; it returns how many.
+func floodBatch(nsFrom string, to netip.Addr, port, size int, stop <-chan struct{}) (int, error) {
+	var c *net.UDPConn
+	if err := ringtest.InNS(nsFrom, func() (err error) {
+		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(to, uint16(port))))
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	pc := ipv4.NewPacketConn(c)
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, size)}
+	}
+	sent := 0
+	for {
+		select {
+		case <-stop:
+			return sent, nil
+		default:
+		}
+		for i := range msgs {
+			binary.BigEndian.PutUint64(msgs[i].Buffers[0], uint64(sent+i+1))
+		}
+		n, err := pc.WriteBatch(msgs, 0)
+		if err != nil {
+			n = max(n, 1)
+		}
+		sent += n
+	}
 }
 
 // machineBusy is the non-idle CPU time of the whole machine so far, in ns

@@ -292,8 +292,8 @@ func (pr *capturePrinter) final(rep *live.Report) {
 	}
 	fmt.Fprintln(w)
 	if rep.XDP {
-		fmt.Fprintf(w, "netblame: kernel: %d dropped (AF_XDP: %d no frame or too long, %d RX ring full; fill ring found empty %d times, %d invalid descriptors)\n",
-			k.Drops, k.XDPRxDropped, k.XDPRxRingFull, k.XDPFillRingEmpty, k.XDPRxInvalid)
+		fmt.Fprintf(w, "netblame: kernel: %d dropped (AF_XDP: %d no frame or too long, %d RX ring full; fill ring found empty %d times, %d invalid descriptors); %d reader wake-ups\n",
+			k.Drops, k.XDPRxDropped, k.XDPRxRingFull, k.XDPFillRingEmpty, k.XDPRxInvalid, k.XDPWaits)
 	} else {
 		fmt.Fprintf(w, "netblame: kernel: %d packets accepted by the filter, %d dropped, %d queue freezes\n", k.Packets, k.Drops, k.QueueFreezes)
 	}

@@ -75,9 +75,9 @@ type Config struct {
 	// fewer than Batch in the RX ring (0: take them at once). A wake-up
 	// costs far more than a packet: without it, a reader that keeps up
 	// wakes for nearly every packet. The wait adapts to the rate: it
-	// halves when the ring held more than half of the frames after it and
-	// doubles (up to Coalesce) when it held less than a quarter, so that
-	// bursts of twice the rate still fit; while the waits gather many
+	// halves when the ring held more than a quarter of the frames after
+	// it and doubles (up to Coalesce) when it held less than an eighth, so
+	// that bursts (or a late wake-up) of four times the rate still fit; while the waits gather many
 	// packets, Next sleeps instead of polling when it empties the ring
 	// (one wake-up a wait, as for a TPACKET_V3 block).
 	Coalesce time.Duration
@@ -164,8 +164,8 @@ type Socket struct {
 	stopped atomic.Bool
 	drainT  time.Time
 
-	nPkts, nBytes     uint64
-	delivered, dBytes atomic.Uint64
+	nPkts, nBytes, nWaits    uint64
+	delivered, dBytes, waits atomic.Uint64
 }
 
 // Open creates the socket, registers and fills the UMEM, maps the rings
@@ -222,7 +222,9 @@ func (s *Socket) setup(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("xsk: UMEM of %d bytes: %w", n*cfg.FrameSize, err)
 	}
-	reg := unix.XDPUmemReg{Addr: uint64(uintptr(unsafe.Pointer(&s.umem[0]))), Len: uint64(len(s.umem)), Size: uint32(cfg.FrameSize)}
+	// MetaLen bytes of headroom put the metadata in the cache line of the
+	// packet's first 48 bytes: one cache miss a packet for both.
+	reg := unix.XDPUmemReg{Addr: uint64(uintptr(unsafe.Pointer(&s.umem[0]))), Len: uint64(len(s.umem)), Size: uint32(cfg.FrameSize), Headroom: MetaLen}
 	if err := setsockopt(s.fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
 		return fmt.Errorf("xsk: XDP_UMEM_REG: %w", err)
 	}
@@ -330,6 +332,7 @@ func (s *Socket) Next(p *Packet) error {
 		case n == 0 && s.busy && !stopped:
 			// Under load: let the next packets gather without a poll.
 			s.busy, s.waited, s.measured = false, true, false
+			s.nWaits++
 			time.Sleep(s.gather)
 			continue
 		case n == 0:
@@ -341,6 +344,7 @@ func (s *Socket) Next(p *Packet) error {
 			continue
 		case n < s.batch && s.coal > 0 && !s.waited && !stopped:
 			s.waited, s.measured = true, false
+			s.nWaits++
 			time.Sleep(s.gather)
 			continue
 		}
@@ -348,9 +352,9 @@ func (s *Socket) Next(p *Packet) error {
 			// The first look after a wait sees what gathered in it.
 			s.measured = true
 			switch {
-			case n > s.frames/2:
+			case n > s.frames/4:
 				s.gather = max(s.gather/2, 10*time.Microsecond)
-			case n < s.frames/4:
+			case n < s.frames/8:
 				s.gather = min(s.gather*2, s.coal)
 			}
 			s.busy = n >= s.frames/16
@@ -408,6 +412,7 @@ func (s *Socket) release() {
 func (s *Socket) publish() {
 	s.delivered.Store(s.nPkts)
 	s.dBytes.Store(s.nBytes)
+	s.waits.Store(s.nWaits)
 }
 
 // drainFor is how long a stopped socket keeps reading after its RX ring
@@ -447,6 +452,7 @@ func (s *Socket) wait() error {
 	if stopped {
 		fds[1].Fd = -1 // the stop was seen; its eventfd stays readable
 	}
+	s.nWaits++
 	n, err := unix.Poll(fds[:], timeout)
 	switch {
 	case err == unix.EINTR:
@@ -473,6 +479,7 @@ func (s *Socket) Stop() {
 type Stats struct {
 	Delivered uint64 // packets Next returned
 	Bytes     uint64 // bytes of Data Next returned
+	Waits     uint64 // times Next slept or polled: its wake-ups
 	// XDP_STATISTICS: packets dropped for want of a fill-ring frame or
 	// for not fitting one (RxDropped), for a full RX ring (RxRingFull);
 	// times the kernel found the fill ring empty (FillRingEmpty), and
@@ -483,7 +490,7 @@ type Stats struct {
 // Stats reads XDP_STATISTICS (a system call: call it periodically, not per
 // packet).
 func (s *Socket) Stats() (Stats, error) {
-	st := Stats{Delivered: s.delivered.Load(), Bytes: s.dBytes.Load()}
+	st := Stats{Delivered: s.delivered.Load(), Bytes: s.dBytes.Load(), Waits: s.waits.Load()}
 	var x unix.XDPStatistics
 	ol := uint32(unsafe.Sizeof(x))
 	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s.fd), unix.SOL_XDP, unix.XDP_STATISTICS,
