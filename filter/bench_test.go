@@ -60,7 +60,7 @@ func BenchmarkFilterKernel(b *testing.B) {
 	data := append(make([]byte, 14), fr...)
 	data[12] = 0x08
 	// The test-run loop's own cost: a program that only returns 0.
-	ret0, err := translate([]bpf.RawInstruction{{Op: 0x06}}, -1)
+	ret0, err := translate([]bpf.RawInstruction{{Op: 0x06}}, -1, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func BenchmarkFilterKernel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bare, err := translate(raw, -1)
+		bare, err := translate(raw, -1, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

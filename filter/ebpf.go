@@ -57,7 +57,7 @@ func NewEBPF(insns []bpf.Instruction) (*EBPF, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filter: creating counters map: %w", needCaps(err))
 	}
-	prog, err := translate(raw, m.FD())
+	prog, err := translate(raw, m.FD(), nil)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -168,8 +168,11 @@ func label(i int) string { return fmt.Sprintf("c%d", i) }
 // translate turns a classic program into eBPF. A lives in R0, X in R7 and
 // the 16 scratch words on the stack. Every return goes through one exit
 // block that bumps the accepted or rejected counter. mapFD < 0 leaves the
-// counters out (for measuring what they cost).
-func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
+// counters out (for measuring what they cost). With x nil the result is a
+// socket filter; otherwise an XDP program (see xdp.go): packet loads go
+// through bpf_xdp_load_bytes and the exit redirects what the filter
+// accepts to x's socket map.
+func translate(raw []bpf.RawInstruction, mapFD int, x *xdpTarget) (asm.Instructions, error) {
 	if len(raw) == 0 || len(raw) > maxInsns {
 		return nil, fmt.Errorf("filter: classic program has %d instructions, want 1 to %d", len(raw), maxInsns)
 	}
@@ -209,7 +212,7 @@ func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
 		if pc == len(raw)-1 && ri.Op&0x07 != 0x06 && ri.Op&0x07 != 0x05 {
 			return nil, fmt.Errorf("filter: classic program runs past its last instruction")
 		}
-		ins, usesDiv, err := translateOne(raw, pc, ri)
+		ins, usesDiv, err := translateOne(raw, pc, ri, x)
 		if err != nil {
 			return nil, fmt.Errorf("filter: classic instruction %d (%#x): %w", pc, ri.Op, err)
 		}
@@ -221,6 +224,9 @@ func translate(raw []bpf.RawInstruction, mapFD int) (asm.Instructions, error) {
 		// Classic BPF ends the program with 0 on division by zero; eBPF
 		// would yield 0 and carry on.
 		out = append(out, asm.Mov.Imm32(regRet, 0).WithSymbol("divzero"), asm.Ja.Label("exit"))
+	}
+	if x != nil {
+		return append(out, x.exit(mapFD >= 0)...), nil
 	}
 	if mapFD < 0 {
 		out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit"), asm.Return())
@@ -278,9 +284,15 @@ func bump(off int16) asm.Instructions {
 
 var loadSize = map[uint16]asm.Size{0x00: asm.Word, 0x08: asm.Half, 0x10: asm.Byte}
 
-// translateOne translates the classic instruction at pc.
-func translateOne(raw []bpf.RawInstruction, pc int, ri bpf.RawInstruction) (asm.Instructions, bool, error) {
+// translateOne translates the classic instruction at pc, for XDP when x is
+// not nil.
+func translateOne(raw []bpf.RawInstruction, pc int, ri bpf.RawInstruction, x *xdpTarget) (asm.Instructions, bool, error) {
 	op, k := ri.Op, ri.K
+	if x != nil {
+		if ins, ok, err := x.translateLoad(ri); ok || err != nil {
+			return ins, false, err
+		}
+	}
 	switch op & 0x07 {
 	case 0x00, 0x01: // LD, LDX
 		dst := regA

@@ -98,7 +98,7 @@ func checkProgram(t *testing.T, expr string, prog []bpf.Instruction) {
 	if last := raw[len(raw)-1]; last.Op&0x07 != 0x06 {
 		t.Fatalf("%q: last instruction is not a return", expr)
 	}
-	insns, err := translate(raw, 0)
+	insns, err := translate(raw, 0, nil)
 	if err != nil {
 		t.Fatalf("%q: eBPF translation: %v", expr, err)
 	}
@@ -124,7 +124,7 @@ func FuzzTranslate(f *testing.F) {
 		for ; len(b) >= 8; b = b[8:] {
 			raw = append(raw, bpf.RawInstruction{Op: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:])})
 		}
-		insns, err := translate(raw, 3)
+		insns, err := translate(raw, 3, nil)
 		if err != nil {
 			return
 		}

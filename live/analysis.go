@@ -67,7 +67,9 @@ type workerAnalysis struct {
 
 func newAnalysis(c *ring.Capture) (*analysis, error) {
 	n := len(c.Workers())
-	a := &analysis{owned: n == 1 || c.Config().Fanout == ring.FanoutHash}
+	// XDP sockets get what the NIC's queue selection gives them, which
+	// need not keep a flow's directions together: shared table.
+	a := &analysis{owned: n == 1 || (c.Config().Fanout == ring.FanoutHash && !c.XDP())}
 	ended := func(top *flowtable.Largest) func(*flowtable.FlowRecord) {
 		return func(f *flowtable.FlowRecord) {
 			top.Add(f)

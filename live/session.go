@@ -39,8 +39,8 @@ import (
 // Config is what one session captures, where it goes and when it stops.
 type Config struct {
 	// Ring configures the sockets and rings. Open sets its Filter and
-	// EBPF from the fields below, and FanoutDefrag for Analyze with more
-	// than one worker.
+	// EBPF (or with Ring.XDP its XDPProgram) from the fields below, and
+	// FanoutDefrag for Analyze with more than one worker.
 	Ring ring.Config
 	// Filter is a tcpdump expression, compiled for the interface's link
 	// type ("" keeps every packet).
@@ -105,9 +105,12 @@ type Report struct {
 	// they could not be read.
 	Ring    ring.Stats
 	RingErr error
-	// EBPF is the eBPF filter's counters, nil when no eBPF program was
-	// attached or they could not be read.
+	// EBPF is the eBPF filter's counters (the XDP program's with
+	// Ring.XDP), nil when no eBPF program was attached or they could not
+	// be read.
 	EBPF *filter.Counters
+	// XDP: the capture ran through AF_XDP sockets.
+	XDP bool
 	// Flows is the flow tables' totals at the end (idle flows expired)
 	// and Largest the largest flows by bytes, both only with Analyze.
 	Flows   *flowtable.TableStats
@@ -131,6 +134,7 @@ type Session struct {
 	cfg  Config
 	cap  *ring.Capture
 	prog *filter.EBPF // the loaded eBPF filter, nil without one
+	xdp  *filter.XDP  // the loaded XDP program, with Ring.XDP
 
 	out       *capfile.RotatingWriter // nil without Config.Write
 	outClosed bool
@@ -165,6 +169,9 @@ func Open(cfg Config) (*Session, error) {
 		if !cfg.NoEBPF {
 			rc.EBPF = s.loadEBPF
 		}
+	}
+	if rc.XDP != ring.XDPOff {
+		rc.XDPProgram = s.loadXDP
 	}
 	c, err := ring.Open(rc)
 	if err == nil && cfg.Filter != "" && c.Link() != linktype.Ethernet {
@@ -210,6 +217,19 @@ func (s *Session) loadEBPF(insns []bpf.Instruction) (ring.Program, error) {
 	return p, nil
 }
 
+// loadXDP is ring.Config.XDPProgram: it keeps the program for its counters.
+func (s *Session) loadXDP(insns []bpf.Instruction, queues int) (ring.XDPProgram, error) {
+	x, err := filter.NewXDP(insns, queues, filter.XDPOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if s.xdp != nil {
+		s.xdp.Close()
+	}
+	s.xdp = x
+	return x, nil
+}
+
 // Capture is the open ring, for its configuration (link type, filter
 // kind and notice, workers, ring size) and statistics.
 func (s *Session) Capture() *ring.Capture { return s.cap }
@@ -228,6 +248,10 @@ func (s *Session) Close() error {
 	if s.prog != nil {
 		s.prog.Close()
 		s.prog = nil
+	}
+	if s.xdp != nil {
+		s.xdp.Close() // after the capture's Close detached it
+		s.xdp = nil
 	}
 	return err
 }
@@ -254,7 +278,7 @@ func (s *Session) Run(ctx context.Context, h Hooks) (*Report, error) {
 	s.supervise(ctx, done, &h)
 
 	// Every worker has returned: nothing touches the ring or the files now.
-	rep := &Report{Elapsed: time.Since(start), Captured: s.kept}
+	rep := &Report{Elapsed: time.Since(start), Captured: s.kept, XDP: s.cap.XDP()}
 	var errs []error
 	if s.out != nil && !s.outClosed {
 		s.outClosed = true
@@ -271,6 +295,11 @@ func (s *Session) Run(ctx context.Context, h Hooks) (*Report, error) {
 	rep.Ring, rep.RingErr = s.cap.Stats()
 	if s.prog != nil && s.cap.FilterKind() == "ebpf" {
 		if fc, err := s.prog.Counters(); err == nil {
+			rep.EBPF = &fc
+		}
+	}
+	if s.xdp != nil && s.cfg.Filter != "" {
+		if fc, err := s.xdp.Counters(); err == nil {
 			rep.EBPF = &fc
 		}
 	}

@@ -21,6 +21,7 @@ type Capture struct {
 	// direction in force (Config.Direction with auto resolved).
 	loopback bool
 	keep     Direction
+	xdp      *xdpState // nil for TPACKET_V3
 }
 
 // Open opens cfg.Workers sockets and rings on cfg.Interface, joins them to
@@ -28,6 +29,9 @@ type Capture struct {
 // returns are not captured; every packet after it that the filter accepts
 // is, unless the kernel reports it dropped.
 func Open(cfg Config) (*Capture, error) {
+	if cfg.XDP != XDPOff {
+		return openXDP(cfg)
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -160,7 +164,8 @@ func (c *Capture) Link() linktype.Type { return c.link }
 // Config is the configuration in use, defaults filled in.
 func (c *Capture) Config() Config { return c.cfg }
 
-// FilterKind says which filter is attached: "none", "classic" or "ebpf".
+// FilterKind says which filter is attached: "none", "classic", "ebpf",
+// or for XDP capture "xdp" (with a filter) or "xdp (no filter)".
 func (c *Capture) FilterKind() string { return c.filter }
 
 // FilterNotice is a one-line notice when the eBPF prefilter could not be
@@ -192,6 +197,9 @@ func (c *Capture) Stats() (Stats, error) {
 // Close releases sockets and rings. Call it after every worker has
 // returned from Next: the packet views die with the ring.
 func (c *Capture) Close() error {
+	if c.xdp != nil {
+		c.xdp.detach()
+	}
 	for _, r := range c.rings {
 		r.Stats() // keep the final counters readable after Close
 		r.close()

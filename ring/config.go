@@ -133,6 +133,20 @@ type Config struct {
 	// interface (DirectionAuto: both ways, each packet once).
 	Direction Direction
 
+	// XDP captures through AF_XDP sockets, one per RX queue, fed by an
+	// XDP program running Filter in the driver (XDPNative) or on the
+	// socket buffer (XDPGeneric), instead of TPACKET_V3 rings; see
+	// XDPMode for what that changes. XDPProgram loads the program
+	// (filter.NewXDP; Filter is nil without a filter, queues the number
+	// of sockets). Workers is then the number of RX queues captured, 0
+	// to Workers-1 (0: every RX queue the driver reports); BlockTimeout is
+	// the longest a reader that finds few packets lets more gather, as the
+	// kernel holds a TPACKET_V3 block (xsk.Config.Coalesce); Fanout, the ring sizes and EBPF do not apply. XDPFrames sizes each socket's
+	// UMEM and rings (xsk.DefaultFrames).
+	XDP        XDPMode
+	XDPProgram func(filter []bpf.Instruction, queues int) (XDPProgram, error)
+	XDPFrames  int
+
 	// KeepVLANStripped leaves a VLAN tag the kernel removed out of the frame
 	// (it is still reported in Packet.VLANTCI). By default it is written back.
 	KeepVLANStripped bool

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netblame/netblame/ring/xsk"
 )
 
 // Errors Next returns.
@@ -56,6 +58,12 @@ type Ring struct {
 
 	statsMu sync.Mutex
 	kstats  KernelStats // accumulated: the kernel resets its counters on read
+
+	// AF_XDP workers (Config.XDP) read x instead of the TPACKET_V3 ring.
+	x       *xsk.Socket
+	xp      xsk.Packet
+	ifindex int
+	xstats  xsk.Stats // the last counters read, kept for after Close
 }
 
 // ID is the worker number, 0 to Workers-1.
@@ -78,6 +86,9 @@ func (r *Ring) blockStatus(b int) *uint32 {
 // not allocate. It returns ErrTimeout after Config.PollTimeout without
 // packets and ErrStopped once the capture is stopped and drained.
 func (r *Ring) Next(p *Packet) error {
+	if r.x != nil {
+		return r.nextXDP(p)
+	}
 	for {
 		if r.left > 0 {
 			r.read(p)
@@ -226,6 +237,7 @@ func (r *Ring) ready() bool {
 type stopper struct {
 	flag  atomic.Bool
 	rings []*Ring
+	xdp   *xdpState // detached before the AF_XDP workers are told
 }
 
 func (s *stopper) stopped() bool { return s.flag.Load() }
@@ -234,7 +246,14 @@ func (s *stopper) signal() {
 	if s.flag.Swap(true) {
 		return
 	}
+	if s.xdp != nil {
+		s.xdp.detach()
+	}
 	for _, r := range s.rings {
+		if r.x != nil {
+			r.x.Stop()
+			continue
+		}
 		r.file.SetReadDeadline(time.Unix(1, 0)) // fails harmlessly once closed
 	}
 }

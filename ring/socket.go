@@ -156,6 +156,11 @@ func attachEBPF(fd, progFD int) error {
 
 // close releases the ring memory and the socket.
 func (r *Ring) close() {
+	if r.x != nil {
+		r.x.Close()
+		r.fd = -1
+		return
+	}
 	if r.mem != nil {
 		unix.Munmap(r.mem)
 		r.mem = nil

@@ -16,12 +16,27 @@ type KernelStats struct {
 	// QueueFreezes: times the ring filled up and the kernel froze it until
 	// user space gave a block back.
 	QueueFreezes uint64
+
+	// XDP_STATISTICS of AF_XDP sockets (Config.XDP), where Drops is
+	// XDPRxDropped + XDPRxRingFull and Packets is the packets delivered
+	// plus Drops. XDPRxDropped: no fill-ring frame, or too long for one;
+	// XDPRxRingFull: the RX ring was full; XDPFillRingEmpty: times the
+	// kernel found the fill ring empty; XDPRxInvalid: bad descriptors.
+	XDPRxDropped, XDPRxRingFull, XDPFillRingEmpty, XDPRxInvalid uint64
+	// XDPWaits is how often the readers slept or polled (not a kernel
+	// counter): packets per wait is the batching the readers achieved.
+	XDPWaits uint64
 }
 
 func (k *KernelStats) add(o KernelStats) {
 	k.Packets += o.Packets
 	k.Drops += o.Drops
 	k.QueueFreezes += o.QueueFreezes
+	k.XDPRxDropped += o.XDPRxDropped
+	k.XDPRxRingFull += o.XDPRxRingFull
+	k.XDPFillRingEmpty += o.XDPFillRingEmpty
+	k.XDPRxInvalid += o.XDPRxInvalid
+	k.XDPWaits += o.XDPWaits
 }
 
 // WorkerStats is what one worker has seen.
@@ -42,6 +57,9 @@ func (w WorkerStats) String() string {
 func (r *Ring) Stats() (WorkerStats, error) {
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
+	if r.x != nil {
+		return r.statsXDP()
+	}
 	if r.fd >= 0 {
 		s, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
 		if err != nil {

@@ -47,6 +47,8 @@ type captureOpts struct {
 	blockSize    int
 	blocks       int
 	quiet        bool
+	xdp          bool
+	xdpMode      string
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -67,7 +69,15 @@ packet.
 
 SIGINT or SIGTERM stop the capture cleanly: files are flushed and closed,
 and the statistics (captured, kernel drops, filter counters, per worker)
-are printed on stderr. Needs CAP_NET_RAW, and CAP_BPF for the eBPF filter.`,
+are printed on stderr. Needs CAP_NET_RAW, and CAP_BPF for the eBPF filter.
+
+With --xdp the filter runs as an XDP program in the driver (--xdp-mode
+native, the default) or on the socket buffer (--xdp-mode skb), and the
+packets it accepts go to one AF_XDP socket per RX queue (--workers: how
+many queues, default all). Those packets are taken from the host: the
+host stack no longer sees them (the rest passes untouched). Use it on a
+port that only watches traffic (SPAN, mirror, tap). It sees received
+packets only; needs CAP_NET_ADMIN and CAP_BPF, kernel 5.18 or later.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCapture(cmd, capOpts)
@@ -93,6 +103,8 @@ are printed on stderr. Needs CAP_NET_RAW, and CAP_BPF for the eBPF filter.`,
 	f.IntVar(&capOpts.blockSize, "block-size", 0, fmt.Sprintf("ring block size in bytes (default %d)", ring.DefaultBlockSize))
 	f.IntVar(&capOpts.blocks, "blocks", 0, fmt.Sprintf("ring blocks per worker (default %d)", ring.DefaultNumBlocks))
 	f.BoolVarP(&capOpts.quiet, "quiet", "q", false, "do not print a line per packet when neither -w nor --analyze is given")
+	f.BoolVar(&capOpts.xdp, "xdp", false, "capture through AF_XDP sockets fed by an XDP program (accepted packets are taken from the host stack)")
+	f.StringVar(&capOpts.xdpMode, "xdp-mode", "native", "with --xdp: native (in the driver) or skb (generic)")
 	return captureCmd
 }
 
@@ -122,7 +134,18 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	if o.workers < 0 {
 		return inputErr(errors.New("capture: --workers must be at least 1"))
 	}
-	if o.workers == 0 {
+	xdpMode := ring.XDPOff
+	if o.xdp {
+		if xdpMode, err = ring.ParseXDPMode(o.xdpMode); err != nil || xdpMode == ring.XDPOff {
+			return inputErr(fmt.Errorf("capture: --xdp-mode %q: want native or skb", o.xdpMode))
+		}
+		if o.noEBPF || o.promisc || o.blockSize != 0 || o.blocks != 0 || o.fanout != "hash" {
+			return inputErr(errors.New("capture: --no-ebpf, -p, --block-size, --blocks and --fanout do not apply to --xdp"))
+		}
+	} else if cmd.Flags().Changed("xdp-mode") {
+		return inputErr(errors.New("capture: --xdp-mode needs --xdp"))
+	}
+	if o.workers == 0 && !o.xdp {
 		// Live analysis scales with the cores (a flow table per worker);
 		// a plain capture keeps one ring, so a file stays in time order.
 		o.workers = 1
@@ -134,6 +157,7 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 		Ring: ring.Config{
 			Interface: o.iface, Snaplen: o.snaplen, Workers: o.workers, Fanout: mode,
 			Promiscuous: o.promisc, BlockSize: o.blockSize, NumBlocks: o.blocks, Direction: dir,
+			XDP: xdpMode,
 		},
 		Filter: o.filter, NoEBPF: o.noEBPF, Count: o.count, Duration: o.duration,
 		Write: o.write, Rotation: capfile.Rotation{MaxBytes: rotBytes, Every: o.rotateTime},
@@ -195,8 +219,17 @@ func runCapture(cmd *cobra.Command, o captureOpts) error {
 	} else if c.Direction() != ring.DirectionInOut {
 		what += ", direction " + c.Direction().String()
 	}
-	fmt.Fprintf(stderr, "netblame: capturing on %s, %s, snaplen %d, %d worker(s), ring %d KiB each\n",
-		o.iface, what, o.snaplen, len(c.Workers()), c.Config().RingBytes()>>10)
+	if c.XDP() {
+		mode := "zero-copy"
+		if c.XDPCopyMode() {
+			mode = "copy mode"
+		}
+		fmt.Fprintf(stderr, "netblame: capturing on %s with AF_XDP (%s XDP, %s), %s, snaplen %d, %d queue(s); accepted packets do not reach the host stack\n",
+			o.iface, xdpMode, mode, what, o.snaplen, len(c.Workers()))
+	} else {
+		fmt.Fprintf(stderr, "netblame: capturing on %s, %s, snaplen %d, %d worker(s), ring %d KiB each\n",
+			o.iface, what, o.snaplen, len(c.Workers()), c.Config().RingBytes()>>10)
+	}
 
 	rep, err := s.Run(ctx, hooks)
 	if pr.lines != nil {
@@ -258,9 +291,18 @@ func (pr *capturePrinter) final(rep *live.Report) {
 		fmt.Fprintf(w, " (%d more read after the -c limit, discarded)", extra)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "netblame: kernel: %d packets accepted by the filter, %d dropped, %d queue freezes\n", k.Packets, k.Drops, k.QueueFreezes)
+	if rep.XDP {
+		fmt.Fprintf(w, "netblame: kernel: %d dropped (AF_XDP: %d no frame or too long, %d RX ring full; fill ring found empty %d times, %d invalid descriptors); %d reader wake-ups\n",
+			k.Drops, k.XDPRxDropped, k.XDPRxRingFull, k.XDPFillRingEmpty, k.XDPRxInvalid, k.XDPWaits)
+	} else {
+		fmt.Fprintf(w, "netblame: kernel: %d packets accepted by the filter, %d dropped, %d queue freezes\n", k.Packets, k.Drops, k.QueueFreezes)
+	}
 	if fc := rep.EBPF; fc != nil {
-		fmt.Fprintf(w, "netblame: eBPF filter: %d seen, %d accepted, %d rejected\n", fc.Seen, fc.Accepted, fc.Rejected)
+		what := "eBPF"
+		if rep.XDP {
+			what = "XDP"
+		}
+		fmt.Fprintf(w, "netblame: %s filter: %d seen, %d accepted, %d rejected\n", what, fc.Seen, fc.Accepted, fc.Rejected)
 	}
 	if len(s.Workers) > 1 {
 		for _, ws := range s.Workers {
