@@ -156,14 +156,7 @@ func TestWorkersMatchOneOnSharedCaptures(t *testing.T) {
 	}
 	packets, events, errs, reassembled := 0, 0, 0, 0
 	for _, path := range files {
-		open := func() track.Source {
-			r, err := capfile.Open(path)
-			if err != nil {
-				return errSource{err}
-			}
-			t.Cleanup(func() { r.Close() })
-			return r
-		}
+		open := fileSource(t, path)
 		for _, dedup := range []bool{false, true} {
 			o := compareWorkers(t, path, open, []flowtable.Config{{IgnoreVLAN: true}, shortConfig}, dedup)
 			packets += len(o.packets)
@@ -181,6 +174,18 @@ func TestWorkersMatchOneOnSharedCaptures(t *testing.T) {
 	t.Logf("%d captures: %d packets, %d events, %d reassembled datagrams, %d read errors", len(files), packets, events, reassembled, errs)
 	if events == 0 || reassembled == 0 || errs == 0 {
 		t.Fatalf("the captures gave %d events, %d reassembled datagrams, %d read errors: the comparison misses cases", events, reassembled, errs)
+	}
+}
+
+// fileSource opens path afresh at each call, closed at the test's end.
+func fileSource(t *testing.T, path string) func() track.Source {
+	return func() track.Source {
+		r, err := capfile.Open(path)
+		if err != nil {
+			return errSource{err}
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
 	}
 }
 
@@ -337,14 +342,7 @@ func TestBatchedRunMatchesOneAtATime(t *testing.T) {
 		t.Log("../shared/pcaps not found: only the generated capture is compared")
 	}
 	for _, path := range files {
-		open := func() track.Source {
-			r, err := capfile.Open(path)
-			if err != nil {
-				return errSource{err}
-			}
-			t.Cleanup(func() { r.Close() })
-			return r
-		}
+		open := fileSource(t, path)
 		for _, c := range []flowtable.Config{{IgnoreVLAN: true}, shortConfig} {
 			want := runWith(t, func() track.Source { return oneAtATime{open()} }, c, false, 1)
 			same(t, path, runWith(t, open, c, false, 1), want)
