@@ -232,17 +232,26 @@ func translate(raw []bpf.RawInstruction, mapFD int, x *xdpTarget) (asm.Instructi
 		out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit"), asm.Return())
 		return out, nil
 	}
-	// Exit: count the verdict (when the lookup found this CPU's counters).
-	out = append(out,
-		asm.JEq.Imm(regCtr, 0, "exit_ret").WithSymbol("exit"),
-		asm.JEq.Imm(regRet, 0, "exit_rej"))
-	out = append(out, bump(ctrAccepted)...)
-	out = append(out, asm.Ja.Label("exit_ret"))
-	rej := bump(ctrRejected)
-	rej[0] = rej[0].WithSymbol("exit_rej")
-	out = append(out, rej...)
+	out = append(out, countVerdict("exit_ret")...)
 	out = append(out, asm.Mov.Reg(asm.R0, regRet).WithSymbol("exit_ret"), asm.Return())
 	return out, nil
+}
+
+// countVerdict is the exit of a counting program, labelled "exit": it
+// adds the verdict in regRet to this CPU's accepted or rejected counter
+// (when the lookup found the counters), then goes on at next (the
+// rejected count falls through: the caller puts next or a jump to it
+// after).
+func countVerdict(next string) asm.Instructions {
+	out := asm.Instructions{
+		asm.JEq.Imm(regCtr, 0, next).WithSymbol("exit"),
+		asm.JEq.Imm(regRet, 0, "exit_rej"),
+	}
+	out = append(out, bump(ctrAccepted)...)
+	out = append(out, asm.Ja.Label(next))
+	rej := bump(ctrRejected)
+	rej[0] = rej[0].WithSymbol("exit_rej")
+	return append(out, rej...)
 }
 
 // reachable marks the instructions some path from the first one reaches.

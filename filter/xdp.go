@@ -137,14 +137,7 @@ func (x *xdpTarget) translateLoad(ri bpf.RawInstruction) (ins asm.Instructions, 
 func (x *xdpTarget) exit(counted bool) asm.Instructions {
 	var out asm.Instructions
 	if counted {
-		out = append(out,
-			asm.JEq.Imm(regCtr, 0, "decide").WithSymbol("exit"),
-			asm.JEq.Imm(regRet, 0, "exit_rej"))
-		out = append(out, bump(ctrAccepted)...)
-		out = append(out, asm.Ja.Label("decide"))
-		rej := bump(ctrRejected)
-		rej[0] = rej[0].WithSymbol("exit_rej")
-		out = append(out, rej...)
+		out = append(out, countVerdict("decide")...)
 		out = append(out, asm.Ja.Label("decide"))
 	} else {
 		out = append(out, asm.Ja.Label("decide").WithSymbol("exit"))

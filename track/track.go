@@ -319,19 +319,21 @@ type readBatch struct {
 	cps  [batchLen]capfile.Packet
 	decs [batchLen]decode.Packet
 	errs [batchLen]error
-	ptrs [batchLen]*decode.Packet
+	ptrs [batchLen]*decode.Packet // &decs[i], as Prefetch takes them
 }
 
 func (t *Tracker) runBatches(src batchSource, o *flowtable.Owner, fn func(*Packet) error) error {
 	if t.batch == nil {
 		t.batch = new(readBatch)
+		for i := range t.batch.ptrs {
+			t.batch.ptrs[i] = &t.batch.decs[i]
+		}
 	}
 	b := t.batch
 	for {
 		n, err := src.NextBatch(b.cps[:])
 		for i := range n {
 			b.errs[i] = b.decs[i].Decode(b.cps[i].Data, b.cps[i].Link)
-			b.ptrs[i] = &b.decs[i]
 		}
 		o.Prefetch(b.ptrs[:n])
 		for i := range n {
