@@ -69,8 +69,8 @@ func (o *Owner) Prefetch(ps []*decode.Packet) {
 		}
 		// Most likely a new flow: create clears the slot on top of the
 		// free stack and links it behind its list's tail.
-		if s.nfree > 0 {
-			sink += s.touchNew(s.free[s.nfree-1])
+		if !s.full() {
+			sink += s.touchNew(s.nextFree())
 		}
 	}
 	o.sink = sink

@@ -17,11 +17,15 @@ type shard struct {
 	// idx is a linear-probing hash index: each entry is the low 32 bits of
 	// the key's hash (which also give its home bucket) and slot+1; 0 is an
 	// empty bucket. Deletion shifts entries back, so there are no
-	// tombstones.
+	// tombstones. It starts small and doubles (see grow) up to twice the
+	// shard's capacity, so that an index of a few flows stays in the cache
+	// and a short run does not fault in pages it never needed.
 	idx     []uint64
 	idxMask uint64
-	free    []uint32 // stack of free slots
+	idxMax  int      // the size idx may grow to
+	free    []uint32 // stack of freed slots
 	nfree   int
+	fresh   uint32 // slots fresh and above were never used
 
 	head, tail [numClasses]uint32
 	count      [numClasses]int
@@ -53,17 +57,15 @@ func newShard(id uint32, n int) *shard {
 	s.hot = make([]flowHot, n)
 	s.cold = make([]flowCold, n)
 	s.links = make([]link, n)
-	size := 8
-	for size < 2*n {
-		size *= 2
+	s.idxMax = 8
+	for s.idxMax < 2*n {
+		s.idxMax *= 2
 	}
-	s.idx = make([]uint64, size)
-	s.idxMask = uint64(size - 1)
+	s.idx = make([]uint64, min(s.idxMax, idxStart))
+	s.idxMask = uint64(len(s.idx) - 1)
+	// Untouched until flows end, so its pages are never faulted in by a
+	// run whose flows all stay.
 	s.free = make([]uint32, n)
-	for i := range s.free {
-		s.free[i] = uint32(n - 1 - i) // pop gives slot 0 first
-	}
-	s.nfree = n
 	for c := range s.head {
 		s.head[c], s.tail[c] = nilSlot, nilSlot
 	}
@@ -262,13 +264,13 @@ func (s *shard) checkEmergencyExit() {
 // earliest deadline, after entering emergency mode (shorter timeouts) if
 // half of the full shard is half-open flows.
 func (s *shard) makeRoom(t *Table) {
-	if s.nfree == 0 {
+	if s.full() {
 		if !s.emergency && s.count[classHalfOpen]*2 >= len(s.hot) {
 			s.emergency = true
 			s.st.emergencyEntries++
 			s.expire(t, maxExpirePerUpdate)
 		}
-		if s.nfree == 0 {
+		if s.full() {
 			sl, _ := s.earliest(t)
 			s.end(t, sl, EndEvicted)
 		}
@@ -302,13 +304,59 @@ func (s *shard) end(t *Table, sl uint32, why EndReason) {
 	s.live--
 }
 
-// create makes a new flow for k in bucket pos (found empty by lookup).
+// full reports that every slot holds a flow.
+func (s *shard) full() bool { return s.nfree == 0 && int(s.fresh) == len(s.hot) }
+
+// nextFree is the slot create takes next (the shard is not full): the
+// last one freed, else the lowest never used, so slot 0 comes first.
+func (s *shard) nextFree() uint32 {
+	if s.nfree > 0 {
+		return s.free[s.nfree-1]
+	}
+	return s.fresh
+}
+
+// takeFree removes nextFree from the free slots.
+func (s *shard) takeFree() uint32 {
+	if s.nfree > 0 {
+		s.nfree--
+		return s.free[s.nfree]
+	}
+	s.fresh++
+	return s.fresh - 1
+}
+
+// idxStart is the size of a new shard's index.
+const idxStart = 64
+
+// grow doubles the index once it would be more than half full, so that
+// probe runs stay as short as at full capacity.
+func (s *shard) grow() {
+	if 2*(s.live+1) <= len(s.idx) || len(s.idx) >= s.idxMax {
+		return
+	}
+	old := s.idx
+	s.idx = make([]uint64, 2*len(old))
+	s.idxMask = uint64(len(s.idx) - 1)
+	for _, e := range old {
+		if e == 0 {
+			continue
+		}
+		pos := (e >> 32) & s.idxMask
+		for s.idx[pos] != 0 {
+			pos = (pos + 1) & s.idxMask
+		}
+		s.idx[pos] = e
+	}
+}
+
+// create makes a new flow for k.
 func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) uint32 {
-	if s.nfree == 0 {
+	if s.full() {
 		s.makeRoom(t) // evicting shifts the index: look again
 	}
-	s.nfree--
-	sl := s.free[s.nfree]
+	s.grow()
+	sl := s.takeFree()
 	_, pos, _ := s.lookup(k, h)
 	s.idx[pos] = uint64(uint32(h))<<32 | uint64(sl+1)
 	hot := &s.hot[sl]
