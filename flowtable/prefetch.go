@@ -55,49 +55,59 @@ func (o *Owner) Prefetch(ps []*decode.Packet) {
 		n++
 	}
 	o.preN = n
+	lines := o.lines[:0]
+	for i := range n {
+		lines = append(lines, unsafe.Pointer(&shard[i].idx[pos[i]]))
+	}
+	prefetchLines(lines)
 	for i := range n {
 		entry[i] = shard[i].idx[pos[i]]
 	}
-	var sink uint64
+	lines = lines[:0]
 	for i := range n {
 		s, sl := shard[i], uint32(entry[i])-1
 		if entry[i] != 0 {
 			if int(sl) < len(s.hot) {
-				sink += s.touchFlow(sl)
+				lines = s.flowLines(lines, sl)
 			}
 			continue
 		}
 		// Most likely a new flow: create clears the slot on top of the
 		// free stack and links it behind its list's tail.
 		if !s.full() {
-			sink += s.touchNew(s.nextFree())
+			lines = s.newFlowLines(lines, s.nextFree())
 		}
 	}
-	o.sink = sink
+	prefetchLines(lines)
 }
 
-// touchFlow loads the cache lines of flow sl that a packet of it reads.
-func (s *shard) touchFlow(sl uint32) uint64 {
+// linesPerFlow is the most cache lines flowLines or newFlowLines give.
+const linesPerFlow = 4 + (unsafe.Sizeof(flowCold{})+63)/64
+
+// flowLines appends the cache lines of flow sl that a packet of it reads:
+// its hot state, its link, the per-packet part of its cold state and the
+// RTT statistics at its end.
+func (s *shard) flowLines(lines []unsafe.Pointer, sl uint32) []unsafe.Pointer {
 	hot := (*[2][64]byte)(unsafe.Pointer(&s.hot[sl]))
 	cold := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(&s.cold[sl]))
-	return uint64(hot[0][0]) + uint64(hot[1][63]) + uint64(s.links[sl].placed) +
-		uint64(cold[0]) + uint64(cold[64]) + uint64(cold[128]) + uint64(cold[192]) + uint64(cold[256]) +
-		uint64(cold[len(cold)-80]) + uint64(cold[len(cold)-1])
+	return append(lines, unsafe.Pointer(&hot[0][0]), unsafe.Pointer(&hot[1][63]), unsafe.Pointer(&s.links[sl]),
+		unsafe.Pointer(&cold[0]), unsafe.Pointer(&cold[64]), unsafe.Pointer(&cold[128]), unsafe.Pointer(&cold[192]),
+		unsafe.Pointer(&cold[256]), unsafe.Pointer(&cold[len(cold)-80]), unsafe.Pointer(&cold[len(cold)-1]))
 }
 
-// touchNew loads the cache lines that creating a flow in slot sl writes:
-// all of its state, and the link of its list's tail.
-func (s *shard) touchNew(sl uint32) uint64 {
+// newFlowLines appends the cache lines that creating a flow in slot sl
+// writes: all of its state, and the link of its list's tail.
+func (s *shard) newFlowLines(lines []unsafe.Pointer, sl uint32) []unsafe.Pointer {
 	hot := (*[2][64]byte)(unsafe.Pointer(&s.hot[sl]))
 	cold := (*[unsafe.Sizeof(flowCold{})]byte)(unsafe.Pointer(&s.cold[sl]))
-	sum := uint64(hot[0][0]) + uint64(hot[1][63]) + uint64(s.links[sl].placed) + uint64(cold[len(cold)-1])
+	lines = append(lines, unsafe.Pointer(&hot[0][0]), unsafe.Pointer(&hot[1][63]), unsafe.Pointer(&s.links[sl]), unsafe.Pointer(&cold[len(cold)-1]))
 	for off := 0; off < len(cold); off += 64 {
-		sum += uint64(cold[off])
+		lines = append(lines, unsafe.Pointer(&cold[off]))
 	}
 	if tail := s.tail[classEstablished]; tail != nilSlot {
-		sum += uint64(s.links[tail].next)
+		lines = append(lines, unsafe.Pointer(&s.links[tail]))
 	}
-	return sum
+	return lines
 }
 
 // prefetched is what Prefetch made of one packet: its key, and its tuple

@@ -17,12 +17,9 @@ type shard struct {
 	// idx is a linear-probing hash index: each entry is the low 32 bits of
 	// the key's hash (which also give its home bucket) and slot+1; 0 is an
 	// empty bucket. Deletion shifts entries back, so there are no
-	// tombstones. It starts small and doubles (see grow) up to twice the
-	// shard's capacity, so that an index of a few flows stays in the cache
-	// and a short run does not fault in pages it never needed.
+	// tombstones.
 	idx     []uint64
 	idxMask uint64
-	idxMax  int      // the size idx may grow to
 	free    []uint32 // stack of freed slots
 	nfree   int
 	fresh   uint32 // slots fresh and above were never used
@@ -57,12 +54,12 @@ func newShard(id uint32, n int) *shard {
 	s.hot = make([]flowHot, n)
 	s.cold = make([]flowCold, n)
 	s.links = make([]link, n)
-	s.idxMax = 8
-	for s.idxMax < 2*n {
-		s.idxMax *= 2
+	size := 8
+	for size < 2*n {
+		size *= 2
 	}
-	s.idx = make([]uint64, min(s.idxMax, idxStart))
-	s.idxMask = uint64(len(s.idx) - 1)
+	s.idx = make([]uint64, size)
+	s.idxMask = uint64(size - 1)
 	// Untouched until flows end, so its pages are never faulted in by a
 	// run whose flows all stay.
 	s.free = make([]uint32, n)
@@ -326,36 +323,11 @@ func (s *shard) takeFree() uint32 {
 	return s.fresh - 1
 }
 
-// idxStart is the size of a new shard's index.
-const idxStart = 64
-
-// grow doubles the index once it would be more than half full, so that
-// probe runs stay as short as at full capacity.
-func (s *shard) grow() {
-	if 2*(s.live+1) <= len(s.idx) || len(s.idx) >= s.idxMax {
-		return
-	}
-	old := s.idx
-	s.idx = make([]uint64, 2*len(old))
-	s.idxMask = uint64(len(s.idx) - 1)
-	for _, e := range old {
-		if e == 0 {
-			continue
-		}
-		pos := (e >> 32) & s.idxMask
-		for s.idx[pos] != 0 {
-			pos = (pos + 1) & s.idxMask
-		}
-		s.idx[pos] = e
-	}
-}
-
 // create makes a new flow for k.
 func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) uint32 {
 	if s.full() {
 		s.makeRoom(t) // evicting shifts the index: look again
 	}
-	s.grow()
 	sl := s.takeFree()
 	_, pos, _ := s.lookup(k, h)
 	s.idx[pos] = uint64(uint32(h))<<32 | uint64(sl+1)

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/netblame/netblame/decode"
 )
@@ -146,7 +147,7 @@ type Owner struct {
 	// The keys Prefetch made, for the Updates that follow it.
 	pre         [prefetchMax]prefetched
 	preAt, preN int
-	sink        uint64 // what Prefetch loaded, so that the loads are kept
+	lines       [prefetchMax * (linesPerFlow + 1)]unsafe.Pointer // Prefetch's list
 	_           [64]byte
 }
 
