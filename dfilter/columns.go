@@ -38,6 +38,17 @@ func NewColumns(names []string) (*Columns, error) {
 	return c, nil
 }
 
+// NeedsConversations reports whether a column is a field that only
+// Conversations.See sets, as Filter.NeedsConversations does.
+func (c *Columns) NeedsConversations() bool {
+	for _, f := range c.fields {
+		if f.conv {
+			return true
+		}
+	}
+	return false
+}
+
 // exampleField names a field of protocol proto.
 func exampleField(proto string) string {
 	for _, f := range fieldList {

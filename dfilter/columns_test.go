@@ -68,3 +68,46 @@ func TestColumns(t *testing.T) {
 		}
 	}
 }
+
+// NeedsConversations must name every filter and column list that reads a
+// field Conversations.See sets, or analyze would print the flow table's
+// index for tcp.stream instead of tshark's number.
+func TestNeedsConversations(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		want bool
+	}{
+		{"tcp.stream == 3", true},
+		{"tcp.port == 80 and udp.stream in {1 2}", true},
+		{"not tcp.time_relative > 1", true},
+		{"tcp.time_delta", true},
+		{"tcp.srcport == tcp.stream", true},
+		{"tcp.analysis.retransmission", false},
+		{"ip.src == 10.0.0.0/8 or frame.time_relative > 2", false},
+	} {
+		f, err := dfilter.Compile(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.NeedsConversations(); got != c.want {
+			t.Errorf("Compile(%q).NeedsConversations() = %v, want %v", c.expr, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		names []string
+		want  bool
+	}{
+		{[]string{"frame.number", "tcp.stream"}, true},
+		{[]string{"udp.stream"}, true},
+		{[]string{"tcp.time_delta", "ip.src"}, true},
+		{[]string{"frame.number", "ip.src", "tcp.srcport", "frame.time_delta"}, false},
+	} {
+		cols, err := dfilter.NewColumns(c.names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cols.NeedsConversations(); got != c.want {
+			t.Errorf("NewColumns(%q).NeedsConversations() = %v, want %v", c.names, got, c.want)
+		}
+	}
+}

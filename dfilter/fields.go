@@ -25,6 +25,7 @@ type field struct {
 	hexDigits int
 	signed    bool
 	nanos     bool // a time: printed from its nanoseconds
+	conv      bool // needs Conversations.See (a stream number, a flow's times)
 }
 
 var (
@@ -549,6 +550,9 @@ func init() {
 		fieldsBy[name].hexDigits = digits
 	}
 	fieldsBy["tcp.window_size_scalefactor"].signed = true
+	for _, name := range []string{"tcp.stream", "tcp.time_relative", "tcp.time_delta", "udp.stream"} {
+		fieldsBy[name].conv = true
+	}
 	for _, name := range []string{"frame.time_relative", "frame.time_delta", "frame.time_epoch", "tcp.time_relative", "tcp.time_delta"} {
 		fieldsBy[name].nanos = true
 	}

@@ -42,9 +42,15 @@ func (e *Error) Error() string {
 type Filter struct {
 	expr string
 	root node
+	conv bool
 }
 
 func (f *Filter) String() string { return f.expr }
+
+// NeedsConversations reports whether the filter reads a field that only
+// Conversations.See sets (tcp.stream, udp.stream, tcp.time_relative,
+// tcp.time_delta): without one, See's work on every packet can be spared.
+func (f *Filter) NeedsConversations() bool { return f.conv }
 
 // Match reports whether p passes the filter.
 func (f *Filter) Match(p *Packet) bool { return f.root.eval(p) }
@@ -67,7 +73,7 @@ func Compile(expr string) (*Filter, error) {
 	if ps.err != nil {
 		return nil, ps.err
 	}
-	return &Filter{expr: expr, root: n}, nil
+	return &Filter{expr: expr, root: n, conv: ps.conv}, nil
 }
 
 type tokKind uint8
@@ -90,6 +96,7 @@ type parser struct {
 	toks []token
 	i    int
 	err  *Error
+	conv bool // a field that needs Conversations was named
 }
 
 func (ps *parser) fail(pos int, reason string) node {
@@ -224,6 +231,7 @@ func (ps *parser) test() node {
 	if !ok {
 		return ps.fail(t.pos, unknownField(t.text))
 	}
+	ps.conv = ps.conv || f.conv
 	nt := ps.peek()
 	if nt.kind == tOp && nt.text == "&" {
 		ps.next()
@@ -279,6 +287,7 @@ func (ps *parser) compare(f *field, op cmpOp) node {
 	// that names a field of another kind is read as a literal, so its
 	// error says why it is not one.
 	if g, ok := lookupField(t.text); ok && t.kind == tWord && op != opContains && op != opMatches && sameKind(f, g) {
+		ps.conv = ps.conv || g.conv
 		return ps.fieldCompare(f, g, op, t.pos)
 	}
 	switch op {

@@ -499,16 +499,20 @@ func (o *analyzeOptions) analyzeSource(stdout, stderr io.Writer, fc *fileCtx, r 
 		fc.displayed = map[uint64]bool{}
 	}
 	// -Y and -e look at packets through dfilter; conversations numbers
-	// tcp.stream and udp.stream as tshark does.
+	// tcp.stream and udp.stream as tshark does, when a field needs it (a
+	// random access a packet into a table of every flow).
 	needDP := o.display != nil || o.fields.columns != nil || o.detail
 	var dp dfilter.Packet
-	var conversations dfilter.Conversations
+	var conversations *dfilter.Conversations
+	if o.detail || o.display != nil && o.display.NeedsConversations() || o.fields.columns != nil && o.fields.columns.NeedsConversations() {
+		conversations = new(dfilter.Conversations)
+	}
 	var prevTS int64
 	if n := o.fileWorkers(v); n > 1 {
 		err = o.runWorkers(tr, r, v, fc, n)
 	} else {
 		err = tr.Run(r, func(p *track.Packet) error {
-			return o.onePacket(p, v, fc, &pk, &dp, &conversations, &prevTS, needDP)
+			return o.onePacket(p, v, fc, &pk, &dp, conversations, &prevTS, needDP)
 		})
 	}
 	if err == errCountReached {

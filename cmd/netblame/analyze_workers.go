@@ -11,7 +11,8 @@ import (
 )
 
 // onePacket is what analyze does with each packet on one core: the
-// filters that narrow the views, -w, then the view.
+// filters that narrow the views, -w, then the view. conversations is nil
+// when no field needs it.
 func (o *analyzeOptions) onePacket(p *track.Packet, v view, fc *fileCtx, pk *packetCtx, dp *dfilter.Packet,
 	conversations *dfilter.Conversations, prevTS *int64, needDP bool) error {
 	if !fc.started {
@@ -28,7 +29,9 @@ func (o *analyzeOptions) onePacket(p *track.Packet, v view, fc *fileCtx, pk *pac
 		if p.Result.Tracked {
 			dp.Result = &p.Result
 		}
-		conversations.See(dp)
+		if conversations != nil {
+			conversations.See(dp)
+		}
 	}
 	o.plot.packet(p) // --plot sees what the table saw
 	// The table has seen every packet; the host and port filter and
