@@ -13,10 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
+	"github.com/netblame/netblame/filter"
 	"github.com/netblame/netblame/internal/ringtest"
+	"github.com/netblame/netblame/linktype"
 	"github.com/netblame/netblame/ring"
 )
 
@@ -28,7 +31,19 @@ const (
 	CaptureRingBytes  = CaptureBlockSize * CaptureNumBlocks
 	captureLoadConns  = 4
 	captureServerPort = 5001
+	captureUDPPort    = 5002 // the rate case's datagrams
 )
+
+// probeXDP opens and closes the XDP capturer once: where the kernel or
+// the driver cannot, the case is skipped with the reason.
+func probeXDP(lab *CaptureLab) error {
+	r := &ringCapturer{xdp: true}
+	if err := r.Start(lab); err != nil {
+		return err
+	}
+	_, err := r.Stop()
+	return err
+}
 
 // CaptureLab is the capture suite's network: two namespaces of its own
 // joined by a veth pair (internal/ringtest: addresses only inside them,
@@ -141,19 +156,50 @@ type ThreadResult struct {
 	Err error
 }
 
-// ringCapturer is netblame's ring, one worker, in this process.
+// ringCapturer is netblame's ring, one worker, in this process: a
+// TPACKET_V3 ring, or with xdp an AF_XDP socket fed by the XDP program of
+// the filter "udp port 5002" in native mode, which takes the rate case's
+// datagrams from the host stack (so it cannot carry the TCP load).
 type ringCapturer struct {
+	xdp  bool
 	c    *ring.Capture
+	prog *filter.XDP
 	done <-chan ThreadResult
 	n    uint64
 }
 
 func (r *ringCapturer) Start(lab *CaptureLab) error {
-	err := ringtest.InNS(lab.Pair.NSB, func() (err error) {
-		r.c, err = ring.Open(ring.Config{Interface: lab.Pair.IfB, Snaplen: CaptureSnaplen, BlockSize: CaptureBlockSize, NumBlocks: CaptureNumBlocks, Workers: 1})
-		return err
-	})
+	cfg := ring.Config{Interface: lab.Pair.IfB, Snaplen: CaptureSnaplen, BlockSize: CaptureBlockSize, NumBlocks: CaptureNumBlocks, Workers: 1}
+	if r.xdp {
+		insns, err := filter.Compile(fmt.Sprintf("udp port %d", captureUDPPort), linktype.Ethernet, CaptureSnaplen)
+		if err != nil {
+			return err
+		}
+		cfg.BlockSize, cfg.NumBlocks = 0, 0
+		cfg.XDP, cfg.Filter = ring.XDPNative, insns
+		cfg.XDPProgram = func(insns []bpf.Instruction, queues int) (ring.XDPProgram, error) {
+			x, err := filter.NewXDP(insns, queues, filter.XDPOptions{})
+			if err == nil {
+				r.prog = x
+			}
+			return x, err
+		}
+	}
+	var err error
+	// The kernel frees a closed AF_XDP socket's hold on the queue a moment
+	// later: binding again at once finds it busy.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err = ringtest.InNS(lab.Pair.NSB, func() (err error) {
+			r.c, err = ring.Open(cfg)
+			return err
+		})
+		if !r.xdp || !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			break
+		}
+		r.closeProgram()
+	}
 	if err != nil {
+		r.closeProgram()
 		return err
 	}
 	r.n = 0
@@ -181,7 +227,15 @@ func (r *ringCapturer) Stop() (CaptureResult, error) {
 	tr := <-r.done
 	st, err := r.c.Stats()
 	r.c.Close()
+	r.closeProgram()
 	return CaptureResult{Packets: r.n, Drops: st.Total.Kernel.Drops, CPU: tr.CPU}, errors.Join(tr.Err, err)
+}
+
+func (r *ringCapturer) closeProgram() {
+	if r.prog != nil {
+		r.prog.Close()
+		r.prog = nil
+	}
 }
 
 // tcpdumpCapturer runs tcpdump in the namespace, writing to /dev/null,
@@ -224,7 +278,7 @@ func (t *tcpdumpCapturer) Stop() (CaptureResult, error) {
 func captureSuite() Suite {
 	return Suite{
 		Name:     "capture",
-		Doc:      "live capture of a real TCP bulk load over a veth pair in namespaces of its own, snaplen 128 and a 4 MiB ring each (netblame ring vs tcpdump vs gopacket afpacket TPACKET_V3): drops and CPU per packet; root only",
+		Doc:      "live capture of a real TCP bulk load over a veth pair in namespaces of its own, snaplen 128 and a 4 MiB ring each (netblame ring vs tcpdump vs gopacket afpacket TPACKET_V3; the rate search also with netblame's AF_XDP socket, native XDP): drops and CPU per packet; root only",
 		LibPeers: []string{"gopacket-afpacket"},
 		Cases: func(e *Env) ([]Case, error) {
 			lab, err := e.CaptureLab()
@@ -236,6 +290,11 @@ func captureSuite() Suite {
 				step = 250 * time.Millisecond
 			}
 			cases := []Case{lab.Case("netblame", &ringCapturer{}), lab.RateCase("netblame", &ringCapturer{}, step)}
+			xdp := lab.RateCase("netblame-xdp", &ringCapturer{xdp: true}, step)
+			if err := probeXDP(lab); err != nil {
+				xdp = Case{Impl: "netblame-xdp", Case: xdp.Case, Skip: "AF_XDP: " + err.Error()}
+			}
+			cases = append(cases, xdp)
 			if path, err := exec.LookPath("tcpdump"); err != nil {
 				cases = append(cases, Case{Impl: "tcpdump", Case: "tcp-bulk", Skip: "tcpdump is not installed"})
 			} else {
@@ -298,7 +357,7 @@ func (lab *CaptureLab) RateCase(impl string, c Capturer, step time.Duration) Cas
 // time.
 func paceUDP(lab *CaptureLab, rate float64, d time.Duration) (int, time.Duration, error) {
 	p := lab.Pair
-	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB, 5002))
+	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB, captureUDPPort))
 	var sink, c *net.UDPConn
 	if err := ringtest.InNS(p.NSB, func() (err error) { sink, err = net.ListenUDP("udp4", to); return err }); err != nil {
 		return 0, 0, err
