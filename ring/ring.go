@@ -33,6 +33,7 @@ type Ring struct {
 	raw         syscall.RawConn    // file's, for waiting on readiness
 	readyFn     func(uintptr) bool // built once: a closure per wait would allocate
 	waitStopped bool               // the stop was already seen when the wait began
+	pfd         [1]unix.PollFd     // wait's, here so that it does not escape per call
 	mem         []byte
 	blkSize     int
 	nBlocks     int
@@ -209,23 +210,36 @@ func (r *Ring) wait() error {
 	case r.pollTimeout >= 0:
 		deadline = time.Now().Add(r.pollTimeout)
 	}
-	if err := r.file.SetReadDeadline(deadline); err != nil {
-		return err
-	}
 	r.waitStopped = stopped
-	err := r.raw.Read(r.readyFn)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		if stopped || r.stop.stopped() {
-			return nil // the next wait decides whether draining is over
+	// poll(2) in this thread rather than Go's netpoller: a parked
+	// goroutine is woken only when a thread of the runtime next looks at
+	// the netpoller, which on a machine whose cores are busy (the load
+	// itself, softirqs) can be tens of milliseconds, long enough for the
+	// kernel to fill every block and drop. The wait is cut into slices so
+	// that a stop is seen within pollSlice.
+	for !r.readyFn(0) {
+		slice := pollSlice
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				if stopped || r.stop.stopped() {
+					return nil // the next wait decides whether draining is over
+				}
+				return ErrTimeout
+			}
+			slice = min(slice, left)
 		}
-		return ErrTimeout
-	default:
-		return fmt.Errorf("ring: waiting for packets: %w", err)
+		r.pfd[0] = unix.PollFd{Fd: int32(r.fd), Events: unix.POLLIN}
+		ms := int((slice + time.Millisecond - 1) / time.Millisecond)
+		if _, err := unix.Poll(r.pfd[:], ms); err != nil && err != unix.EINTR {
+			return fmt.Errorf("ring: waiting for packets: %w", err)
+		}
 	}
+	return nil
 }
+
+// pollSlice is the longest one poll(2) of wait sleeps.
+const pollSlice = 10 * time.Millisecond
 
 // ready reports whether the block Next reads next belongs to user space.
 func (r *Ring) ready() bool {
