@@ -11,7 +11,9 @@ import (
 // one packet waits for the one before (the index gives the slot), but the
 // packets of a batch do not wait for each other, so the loads of a batch
 // are in flight together instead of one after another, as Update alone
-// would have them. It changes nothing in the table: call Update for each
+// would have them. Only the index entries are loaded (they name the
+// slots); the flows' lines are asked for with prefetch instructions,
+// which do not hold up the work behind them. It changes nothing in the table: call Update for each
 // packet after it, in order, as always. The keys it made are kept for
 // those Updates, each used only for a packet at the same address that
 // still has the same addresses, ports and protocol. It looks at the first
