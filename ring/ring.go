@@ -29,11 +29,13 @@ var (
 type Ring struct {
 	id          int
 	fd          int
-	file        *os.File           // fd, registered with Go's netpoller
-	raw         syscall.RawConn    // file's, for waiting on readiness
-	readyFn     func(uintptr) bool // built once: a closure per wait would allocate
-	waitStopped bool               // the stop was already seen when the wait began
-	pfd         [1]unix.PollFd     // wait's, here so that it does not escape per call
+	file        *os.File        // owns fd
+	raw         syscall.RawConn // file's, to hold fd open while polling
+	pollFn      func(uintptr)   // r.poll, bound once: a method value per wait would allocate
+	pollMs      int             // poll's timeout
+	pollErr     error           // poll's result
+	pfd         [1]unix.PollFd  // poll's, here so that it does not escape per call
+	waitStopped bool            // the stop was already seen when the wait began
 	mem         []byte
 	blkSize     int
 	nBlocks     int
@@ -190,9 +192,14 @@ func (r *Ring) read(p *Packet) {
 }
 
 // wait blocks until the kernel may have handed over a block, the poll
-// timeout passes, or the capture is stopped and drained. It parks the
-// goroutine in Go's netpoller (epoll) instead of blocking a thread in
-// poll(2): far fewer context switches under load.
+// timeout passes, or the capture is stopped and drained. It blocks its
+// thread in poll(2) rather than parking the goroutine in Go's netpoller,
+// which once took fewer context switches (and CPU) under load: a parked
+// goroutine is woken only when some thread of the runtime next looks at
+// the netpoller, which with every core busy (the load itself, softirqs)
+// can be tens of milliseconds, long enough for the kernel to fill every
+// block and drop (docs/BENCHMARKS.md, "Live capture"). The wait is cut
+// into slices of pollSlice so that a stop is seen.
 func (r *Ring) wait() error {
 	stopped := r.stop.stopped()
 	if stopped && r.stopT.IsZero() {
@@ -211,13 +218,7 @@ func (r *Ring) wait() error {
 		deadline = time.Now().Add(r.pollTimeout)
 	}
 	r.waitStopped = stopped
-	// poll(2) in this thread rather than Go's netpoller: a parked
-	// goroutine is woken only when a thread of the runtime next looks at
-	// the netpoller, which on a machine whose cores are busy (the load
-	// itself, softirqs) can be tens of milliseconds, long enough for the
-	// kernel to fill every block and drop. The wait is cut into slices so
-	// that a stop is seen within pollSlice.
-	for !r.readyFn(0) {
+	for !r.woken() {
 		slice := pollSlice
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
@@ -229,13 +230,27 @@ func (r *Ring) wait() error {
 			}
 			slice = min(slice, left)
 		}
-		r.pfd[0] = unix.PollFd{Fd: int32(r.fd), Events: unix.POLLIN}
-		ms := int((slice + time.Millisecond - 1) / time.Millisecond)
-		if _, err := unix.Poll(r.pfd[:], ms); err != nil && err != unix.EINTR {
+		r.pollMs = int((slice + time.Millisecond - 1) / time.Millisecond)
+		// Control keeps the descriptor open (a Close waits) while poll
+		// sleeps on its number.
+		if err := r.raw.Control(r.pollFn); err != nil {
 			return fmt.Errorf("ring: waiting for packets: %w", err)
+		}
+		if r.pollErr != nil && r.pollErr != unix.EINTR {
+			return fmt.Errorf("ring: waiting for packets: %w", r.pollErr)
 		}
 	}
 	return nil
+}
+
+// woken reports what ends a wait: a block to read, or a stop that came
+// during it.
+func (r *Ring) woken() bool { return r.ready() || (!r.waitStopped && r.stop.stopped()) }
+
+// poll is one poll(2) of wait, for r.pollMs.
+func (r *Ring) poll(fd uintptr) {
+	r.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	_, r.pollErr = unix.Poll(r.pfd[:], r.pollMs)
 }
 
 // pollSlice is the longest one poll(2) of wait sleeps.
@@ -246,8 +261,9 @@ func (r *Ring) ready() bool {
 	return atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0
 }
 
-// stopper tells every worker of a Capture to stop: a flag, and a deadline
-// in the past on every ring's file to wake the goroutines waiting.
+// stopper tells every worker of a Capture to stop: a flag, which a
+// TPACKET_V3 ring's wait sees within pollSlice, and a wake-up for each
+// AF_XDP socket.
 type stopper struct {
 	flag  atomic.Bool
 	rings []*Ring
@@ -266,8 +282,6 @@ func (s *stopper) signal() {
 	for _, r := range s.rings {
 		if r.x != nil {
 			r.x.Stop()
-			continue
 		}
-		r.file.SetReadDeadline(time.Unix(1, 0)) // fails harmlessly once closed
 	}
 }

@@ -128,13 +128,12 @@ func openRing(cfg *Config, id int, st *stopper) (r *Ring, link linktype.Type, lo
 			return nil, 0, false, fmt.Errorf("ring: promiscuous mode on %q: %w", cfg.Interface, err)
 		}
 	}
-	// The socket is non-blocking, so the os.File registers it with the
-	// runtime's netpoller; from here the File owns the descriptor.
+	// From here the File owns the descriptor.
 	r.file = os.NewFile(uintptr(fd), fmt.Sprintf("packet:%s:%d", cfg.Interface, id))
 	if r.raw, err = r.file.SyscallConn(); err != nil {
 		return nil, 0, false, fmt.Errorf("ring: %w", err)
 	}
-	r.readyFn = func(uintptr) bool { return r.ready() || (!r.waitStopped && r.stop.stopped()) }
+	r.pollFn = r.poll
 	return r, link, loopback, nil
 }
 
@@ -166,7 +165,7 @@ func (r *Ring) close() {
 		r.mem = nil
 	}
 	if r.file != nil {
-		r.file.Close() // the File stays: a late Stop may still set its deadline
+		r.file.Close() // waits for a poll in progress (raw.Control)
 		r.fd = -1
 	} else if r.fd >= 0 {
 		unix.Close(r.fd)
