@@ -29,8 +29,9 @@
 // packet, with no option to turn it off), takes a mutex and builds a
 // time.Time per packet, and binds its socket before a filter can be set
 // (the attach race above), without exposing the descriptor to reorder it.
-// Waiting for a block parks the goroutine in Go's netpoller instead of
-// blocking a thread in poll(2).
+// Waiting for a block blocks the reader's thread in poll(2), as libpcap
+// and gopacket do: a goroutine parked in Go's netpoller was woken too late
+// under load, and the kernel dropped (docs/BENCHMARKS.md, "Live capture").
 //
 // ring is for capture only. It does not parse packets (see decode), write
 // files (see capfile) or compile filter expressions (see package filter).
