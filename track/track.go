@@ -219,13 +219,20 @@ func (t *Tracker) Feed(cp *capfile.Packet) *Packet {
 }
 
 // admit counts a captured packet and applies the capture filter.
-func (t *Tracker) admit(cp *capfile.Packet) bool {
+func (t *Tracker) admit(cp *capfile.Packet) bool { return t.count(t.passes(cp)) }
+
+// passes applies the capture filter.
+func (t *Tracker) passes(cp *capfile.Packet) bool {
+	return t.opts.CaptureFilter == nil || t.opts.CaptureFilter(cp)
+}
+
+// count counts a captured packet that passed the capture filter or not.
+func (t *Tracker) count(passed bool) bool {
 	t.stats.Packets++
-	if t.opts.CaptureFilter != nil && !t.opts.CaptureFilter(cp) {
+	if !passed {
 		t.stats.CaptureFiltered++
-		return false
 	}
-	return true
+	return passed
 }
 
 // feedDecoded is the rest of Feed for an admitted packet that dec holds
@@ -316,29 +323,36 @@ type batchSource interface {
 const batchLen = 16
 
 type readBatch struct {
-	cps  [batchLen]capfile.Packet
-	decs [batchLen]decode.Packet
-	errs [batchLen]error
-	ptrs [batchLen]*decode.Packet // &decs[i], as Prefetch takes them
+	cps    [batchLen]capfile.Packet
+	passed [batchLen]bool // by the capture filter
+	decs   [batchLen]decode.Packet
+	errs   [batchLen]error
+	ptrs   [batchLen]*decode.Packet // the passed packets' decs, as Prefetch takes them
 }
 
+// runBatches is Run for a batch source feeding an Owner. The capture
+// filter and decode run on the whole batch first (only packets that pass
+// are decoded, as in Feed); counting waits for the packet's turn, so that
+// a run fn stops counts no packet it did not see.
 func (t *Tracker) runBatches(src batchSource, o *flowtable.Owner, fn func(*Packet) error) error {
 	if t.batch == nil {
 		t.batch = new(readBatch)
-		for i := range t.batch.ptrs {
-			t.batch.ptrs[i] = &t.batch.decs[i]
-		}
 	}
 	b := t.batch
 	for {
 		n, err := src.NextBatch(b.cps[:])
-		for i := range n {
-			b.errs[i] = b.decs[i].Decode(b.cps[i].Data, b.cps[i].Link)
-		}
-		o.Prefetch(b.ptrs[:n])
+		ptrs := b.ptrs[:0]
 		for i := range n {
 			cp := &b.cps[i]
-			if !t.admit(cp) {
+			if b.passed[i] = t.passes(cp); b.passed[i] {
+				b.errs[i] = b.decs[i].Decode(cp.Data, cp.Link)
+				ptrs = append(ptrs, &b.decs[i])
+			}
+		}
+		o.Prefetch(ptrs)
+		for i := range n {
+			cp := &b.cps[i]
+			if !t.count(b.passed[i]) {
 				continue
 			}
 			p := t.feedDecoded(cp, &b.decs[i], b.errs[i])

@@ -352,3 +352,53 @@ func TestBatchedRunMatchesOneAtATime(t *testing.T) {
 		}
 	}
 }
+
+// With a capture filter, and an fn that stops the run in the middle of a
+// batch, batched Run must see, count and table the same packets as Run
+// one packet at a time: the filter runs before decode for the whole
+// batch, but a packet is counted only at its turn.
+func TestBatchedRunFiltersAndStopsAsOneAtATime(t *testing.T) {
+	gen := filepath.Join(t.TempDir(), "many.pcap")
+	cfg := bench.DefaultTraffic
+	cfg.Concurrent = 12000 // more than 8,192 live flows: Prefetch works
+	if _, err := bench.WriteTraffic(gen, cfg, 60_000); err != nil {
+		t.Fatal(err)
+	}
+	open := fileSource(t, gen)
+	errStop := errors.New("stop")
+	run := func(src track.Source) ([]seen, track.Stats, flowtable.TableStats) {
+		tr, err := track.New(track.Options{
+			Flows:         &flowtable.Config{Seed: 1},
+			CaptureFilter: func(p *capfile.Packet) bool { return p.Frame%3 != 0 },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []seen
+		err = tr.Run(src, func(p *track.Packet) error {
+			got = append(got, seen{frame: p.Capture.Frame, decoded: *p.Decoded, result: p.Result, nEvents: len(p.Events)})
+			if len(got) == 30_007 { // not a multiple of the batch
+				return errStop
+			}
+			return nil
+		})
+		if err != errStop {
+			t.Fatalf("Run returned %v, want fn's error", err)
+		}
+		return got, tr.Stats(), tr.Table().Stats()
+	}
+	gotP, gotS, gotT := run(open())
+	wantP, wantS, wantT := run(oneAtATime{open()})
+	if !slices.Equal(gotP, wantP) {
+		t.Errorf("batched Run saw %d packets, one at a time %d, or they differ", len(gotP), len(wantP))
+	}
+	if gotS != wantS {
+		t.Errorf("tracker counts: batched %+v, one at a time %+v", gotS, wantS)
+	}
+	if gotT != wantT {
+		t.Errorf("table counts: batched %+v, one at a time %+v", gotT, wantT)
+	}
+	if wantS.CaptureFiltered == 0 || wantT.Created < 8192 {
+		t.Fatalf("the filter left out %d packets and the table made %d flows: the test covers nothing", wantS.CaptureFiltered, wantT.Created)
+	}
+}
