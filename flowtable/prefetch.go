@@ -13,8 +13,8 @@ import (
 // are in flight together instead of one after another, as Update alone
 // would have them. Only the index entries are loaded (they name the
 // slots); the flows' lines are asked for with prefetch instructions,
-// which do not hold up the work behind them. It changes nothing in the table: call Update for each
-// packet after it, in order, as always. The keys it made are kept for
+// which do not hold up the work behind them. It changes nothing in the
+// table: call Update for each packet after it, in order, as always. The keys it made are kept for
 // those Updates, each used only for a packet at the same address that
 // still has the same addresses, ports and protocol. It looks at the first
 // prefetchMax (16) packets.
@@ -57,15 +57,10 @@ func (o *Owner) Prefetch(ps []*decode.Packet) {
 		n++
 	}
 	o.preN = n
-	lines := o.lines[:0]
-	for i := range n {
-		lines = append(lines, unsafe.Pointer(&shard[i].idx[pos[i]]))
-	}
-	prefetchLines(lines)
 	for i := range n {
 		entry[i] = shard[i].idx[pos[i]]
 	}
-	lines = lines[:0]
+	lines := o.lines[:0]
 	for i := range n {
 		s, sl := shard[i], uint32(entry[i])-1
 		if entry[i] != 0 {

@@ -499,12 +499,11 @@ func (o *analyzeOptions) analyzeSource(stdout, stderr io.Writer, fc *fileCtx, r 
 		fc.displayed = map[uint64]bool{}
 	}
 	// -Y and -e look at packets through dfilter; conversations numbers
-	// tcp.stream and udp.stream as tshark does, when a field needs it (a
-	// random access a packet into a table of every flow).
+	// tcp.stream and udp.stream as tshark does.
 	needDP := o.display != nil || o.fields.columns != nil || o.detail
 	var dp dfilter.Packet
 	var conversations *dfilter.Conversations
-	if o.detail || o.display != nil && o.display.NeedsConversations() || o.fields.columns != nil && o.fields.columns.NeedsConversations() {
+	if o.needsConversations() {
 		conversations = new(dfilter.Conversations)
 	}
 	var prevTS int64
@@ -608,6 +607,14 @@ func finishViewTable[R any](o *analyzeOptions, tw *tableWriter[R]) error {
 		o.csvHeader = true
 	}
 	return tw.Flush()
+}
+
+// needsConversations reports whether a field shown or filtered on needs
+// tcp.stream numbering or a flow's times (-V shows them): numbering is a
+// random access a packet into a table of every flow, spared otherwise.
+func (o *analyzeOptions) needsConversations() bool {
+	return o.detail || o.display != nil && o.display.NeedsConversations() ||
+		o.fields.columns != nil && o.fields.columns.NeedsConversations()
 }
 
 // tableCapacity sizes the flow table for a file: a file cannot hold more
