@@ -77,9 +77,10 @@ type Config struct {
 	// wakes for nearly every packet. The wait adapts to the rate: it
 	// halves when the ring held more than a quarter of the frames after
 	// it and doubles (up to Coalesce) when it held less than an eighth, so
-	// that bursts (or a late wake-up) of four times the rate still fit; while the waits gather many
-	// packets, Next sleeps instead of polling when it empties the ring
-	// (one wake-up a wait, as for a TPACKET_V3 block).
+	// that bursts (or a late wake-up) of four times the rate still fit;
+	// while the waits gather many packets, Next sleeps instead of polling
+	// when it empties the ring (one wake-up a wait, as for a TPACKET_V3
+	// block).
 	Coalesce time.Duration
 }
 
