@@ -23,6 +23,8 @@ type shard struct {
 	free    []uint32 // stack of freed slots
 	nfree   int
 	fresh   uint32 // slots fresh and above were never used
+	// prefaulted: slots below it were handed to the prefaulter.
+	prefaulted uint32
 
 	head, tail [numClasses]uint32
 	count      [numClasses]int
@@ -49,20 +51,50 @@ type shardStats struct {
 
 const maxExpirePerUpdate = 8
 
-func newShard(id uint32, n int) *shard {
-	s := &shard{id: id}
-	s.hot = make([]flowHot, n)
-	s.cold = make([]flowCold, n)
-	s.links = make([]link, n)
+// shardStorage is every shard's slots, allocated at once: a few large
+// allocations cost the Go runtime less than a few per shard.
+type shardStorage struct {
+	hot   []flowHot
+	cold  []flowCold
+	links []link
+	idx   []uint64
+	free  []uint32
+}
+
+// idxSize is the index length for n slots: a power of two, at least 2n.
+func idxSize(n int) int {
 	size := 8
 	for size < 2*n {
 		size *= 2
 	}
-	s.idx = make([]uint64, size)
-	s.idxMask = uint64(size - 1)
-	// Untouched until flows end, so its pages are never faulted in by a
-	// run whose flows all stay.
-	s.free = make([]uint32, n)
+	return size
+}
+
+func newShardStorage(shards, n int) shardStorage {
+	// free is untouched until flows end, so its pages are never faulted
+	// in by a run whose flows all stay.
+	return shardStorage{
+		hot: make([]flowHot, shards*n), cold: make([]flowCold, shards*n), links: make([]link, shards*n),
+		idx: make([]uint64, shards*idxSize(n)), free: make([]uint32, shards*n),
+	}
+}
+
+// take returns the next n slots (and their index and free stack) of st.
+func (st *shardStorage) take(n int) (hot []flowHot, cold []flowCold, links []link, idx []uint64, free []uint32) {
+	size := idxSize(n)
+	hot, st.hot = st.hot[:n:n], st.hot[n:]
+	cold, st.cold = st.cold[:n:n], st.cold[n:]
+	links, st.links = st.links[:n:n], st.links[n:]
+	idx, st.idx = st.idx[:size:size], st.idx[size:]
+	free, st.free = st.free[:n:n], st.free[n:]
+	return
+}
+
+// newShardIn makes shard id of n slots from storage st.
+func newShardIn(id uint32, n int, st *shardStorage) *shard {
+	s := &shard{id: id}
+	s.hot, s.cold, s.links, s.idx, s.free = st.take(n)
+	s.idxMask = uint64(len(s.idx) - 1)
 	for c := range s.head {
 		s.head[c], s.tail[c] = nilSlot, nilSlot
 	}
@@ -320,6 +352,9 @@ func (s *shard) takeFree() uint32 {
 		return s.free[s.nfree]
 	}
 	s.fresh++
+	if s.fresh+prefaultChunk/2 > s.prefaulted {
+		s.prefaultAhead()
+	}
 	return s.fresh - 1
 }
 

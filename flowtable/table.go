@@ -80,8 +80,11 @@ func New(cfg Config) (*Table, error) {
 			t.grainShift[c]++
 		}
 	}
+	startPrefaulter()
+	storage := newShardStorage(nshards, perShard)
 	for i := range t.shards {
-		t.shards[i] = newShard(uint32(i), perShard)
+		t.shards[i] = newShardIn(uint32(i), perShard, &storage)
+		t.shards[i].prefaultNew()
 	}
 	t.sweepPerTick = 1 + nshards/64
 	return t, nil

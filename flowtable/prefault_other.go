@@ -1,0 +1,14 @@
+//go:build !linux
+
+package flowtable
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+const canPrefault = false
+
+var canPrefaultNow atomic.Bool
+
+func populate(unsafe.Pointer, uintptr) bool { return false }
