@@ -363,18 +363,25 @@ func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) 
 	if s.full() {
 		s.makeRoom(t) // evicting shifts the index: look again
 	}
+	fresh := s.nfree == 0 // a never-used slot: all zero already
 	sl := s.takeFree()
 	_, pos, _ := s.lookup(k, h)
 	s.idx[pos] = uint64(uint32(h))<<32 | uint64(sl+1)
 	hot := &s.hot[sl]
-	*hot = flowHot{key: *k, fflags: fLive}
+	c := &s.cold[sl]
+	if fresh {
+		// Writing only what is not zero spares the stores (and the
+		// misses) of the lines no field of a new flow sets.
+		hot.key, hot.fflags = *k, fLive
+		c.index, c.first, c.lastTS, c.firstFrame = t.nextIndex.Add(1)-1, now, now, int64(frame)
+	} else {
+		*hot = flowHot{key: *k, fflags: fLive}
+		*c = flowCold{gen: c.gen, index: t.nextIndex.Add(1) - 1, first: now, lastTS: now, firstFrame: int64(frame)}
+	}
 	for i := range hot.dir {
 		hot.dir[i].window = 0xffffffff
 		hot.dir[i].winScale = -1
 	}
-	c := &s.cold[sl]
-	gen := c.gen
-	*c = flowCold{gen: gen, index: t.nextIndex.Add(1) - 1, first: now, lastTS: now, firstFrame: int64(frame)}
 	hot.class = classEstablished
 	s.live++
 	s.st.created++
