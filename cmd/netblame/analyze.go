@@ -229,7 +229,7 @@ type packetCtx struct {
 	rel     int64 // ns since the file's first packet
 	// res is what the flow table made of the packet, events its events in
 	// the order the analysis raised them.
-	res    flowtable.PacketResult
+	res    *flowtable.PacketResult
 	events []flowtable.EventRecord
 	// dp is the packet as -Y and -e see it, filled only with one of them.
 	dp *dfilter.Packet

@@ -86,7 +86,7 @@ func newSummaryView(w io.Writer, o *analyzeOptions, fc *fileCtx) *summaryView {
 func (v *summaryView) packet(pk *packetCtx) error {
 	d := pk.dec
 	v.app.Parse(d, pk.payload)
-	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: &pk.res, DecodeErr: pk.err, App: &v.app}
+	sp := summary.Packet{Frame: pk.cap.Frame, Time: pk.rel, Len: pk.cap.OrigLen, Decoded: d, Result: pk.res, DecodeErr: pk.err, App: &v.app}
 	v.n++
 	if v.tw == nil {
 		sp.File, sp.Frame = v.fc.fileOf(sp.Frame)

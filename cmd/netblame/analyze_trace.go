@@ -65,10 +65,10 @@ func newTraceView(w io.Writer, o *analyzeOptions, fc *fileCtx, spec flowtable.Se
 }
 
 func (v *traceView) packet(pk *packetCtx) error {
-	if !v.spec.Match(pk.dec, &pk.res) {
+	if !v.spec.Match(pk.dec, pk.res) {
 		return nil
 	}
-	res, d := &pk.res, pk.dec
+	res, d := pk.res, pk.dec
 	first, ok := v.first[res.Index]
 	if !ok {
 		first = pk.cap.Timestamp

@@ -53,7 +53,7 @@ func (o *analyzeOptions) onePacket(p *track.Packet, v view, fc *fileCtx, pk *pac
 		}
 	}
 	*pk = packetCtx{cap: p.Capture, dec: p.Decoded, payload: p.Payload(), err: p.DecodeErr, rel: p.Capture.Timestamp - fc.first,
-		res: p.Result, events: p.Events, dp: dp}
+		res: &p.Result, events: p.Events, dp: dp}
 	if err := v.packet(pk); err != nil {
 		return viewError{err}
 	}
@@ -114,7 +114,7 @@ func (o *analyzeOptions) runWorkers(tr *track.Tracker, src capfile.Source, v vie
 			f.frame, f.ts = p.Capture.Frame, p.Capture.Timestamp
 		}
 		if sv != nil {
-			pk := packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, res: p.Result, events: p.Events}
+			pk := packetCtx{cap: p.Capture, dec: p.Decoded, err: p.DecodeErr, res: &p.Result, events: p.Events}
 			return parts[w].packet(&pk)
 		}
 		if fv != nil && w == 0 {
