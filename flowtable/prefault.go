@@ -9,11 +9,10 @@ import (
 // page of it (a new flow's slot, a hash's index bucket) stops the packet
 // path for a page fault: about 12 us each on the 2-vCPU VM of
 // docs/BENCHMARKS.md, 17% of a run over 23,125 connections. One goroutine,
-// shared by every table, maps those pages in ahead of use, where the OS
-// can do it (madvise MADV_POPULATE_WRITE on Linux: the pages are mapped
-// as a write would map them, and nothing in them changes), so that the
-// faults are taken on another core, or at worst in batches, which cost
-// about half as much a page.
+// shared by every table, maps those pages in ahead of use where the OS
+// lets it (populate: madvise MADV_POPULATE_WRITE, then a write of its own
+// to each page, on Linux), so that the faults are taken on another core.
+// The pages' contents do not change.
 //
 // Each shard asks for its first prefaultChunk slots and its whole index
 // when the table is made, and for the next chunk when its never-used

@@ -29,9 +29,11 @@ func TestPopulateMapsPagesInWithoutChangingThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(b)
-	b[5*int(pageSize)+7] = 42 // one page already mapped and written
-	if n := resident(t, b); n != 1 {
-		t.Fatalf("%d pages resident before, want 1", n)
+	// Two pages already mapped and written, one on the bytes touch adds 0 to.
+	b[5*int(pageSize)+7] = 42
+	b[9*int(pageSize)] = 9
+	if n := resident(t, b); n != 2 {
+		t.Fatalf("%d pages resident before, want 2", n)
 	}
 	// A range that starts and ends inside pages maps in the whole pages.
 	if !populate(unsafe.Pointer(&b[100]), uintptr(len(b)-200)) {
@@ -41,11 +43,11 @@ func TestPopulateMapsPagesInWithoutChangingThem(t *testing.T) {
 		t.Fatalf("%d of %d pages resident after populate", n, pages)
 	}
 	for i, v := range b {
-		if v != 0 && i != 5*int(pageSize)+7 {
+		if v != 0 && i != 5*int(pageSize)+7 && i != 9*int(pageSize) {
 			t.Fatalf("byte %d is %d after populate, want 0", i, v)
 		}
 	}
-	if b[5*int(pageSize)+7] != 42 {
+	if b[5*int(pageSize)+7] != 42 || b[9*int(pageSize)] != 9 {
 		t.Fatal("populate changed a written page")
 	}
 }
@@ -67,5 +69,29 @@ func TestShardsAskForTheirNextSlotsAhead(t *testing.T) {
 	}
 	if s.prefaulted > s.fresh+prefaultChunk {
 		t.Fatalf("at %d used slots %d were asked for: more than a chunk ahead", s.fresh, s.prefaulted)
+	}
+}
+
+func TestTouchWritesEveryPageOfTheRange(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race builds do not touch (see populate)")
+	}
+	const pages = 16
+	b, err := unix.Mmap(-1, 0, pages*int(pageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	// From the middle of page 2 to the middle of page 11: pages 2 to 11.
+	from, to := 2*int(pageSize)+1000, 11*int(pageSize)+1000
+	touch(unsafe.Pointer(&b[from]), uintptr(to-from))
+	if n := resident(t, b[:2*int(pageSize)]); n != 0 {
+		t.Errorf("%d pages before the range mapped in", n)
+	}
+	if n := resident(t, b[2*int(pageSize):12*int(pageSize)]); n != 10 {
+		t.Errorf("%d of the range's 10 pages mapped in", n)
+	}
+	if n := resident(t, b[12*int(pageSize):]); n != 0 {
+		t.Errorf("%d pages after the range mapped in", n)
 	}
 }

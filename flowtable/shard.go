@@ -363,6 +363,9 @@ func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) 
 	if s.full() {
 		s.makeRoom(t) // evicting shifts the index: look again
 	}
+	// The atomic add first: as a locked instruction it waits for every
+	// store before it, and the stores below miss the caches.
+	index := t.nextIndex.Add(1) - 1
 	fresh := s.nfree == 0 // a never-used slot: all zero already
 	sl := s.takeFree()
 	_, pos, _ := s.lookup(k, h)
@@ -373,10 +376,10 @@ func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) 
 		// Writing only what is not zero spares the stores (and the
 		// misses) of the lines no field of a new flow sets.
 		hot.key, hot.fflags = *k, fLive
-		c.index, c.first, c.lastTS, c.firstFrame = t.nextIndex.Add(1)-1, now, now, int64(frame)
+		c.index, c.first, c.lastTS, c.firstFrame = index, now, now, int64(frame)
 	} else {
 		*hot = flowHot{key: *k, fflags: fLive}
-		*c = flowCold{gen: c.gen, index: t.nextIndex.Add(1) - 1, first: now, lastTS: now, firstFrame: int64(frame)}
+		*c = flowCold{gen: c.gen, index: index, first: now, lastTS: now, firstFrame: int64(frame)}
 	}
 	for i := range hot.dir {
 		hot.dir[i].window = 0xffffffff
