@@ -14,11 +14,15 @@ import (
 // to each page, on Linux), so that the faults are taken on another core.
 // The pages' contents do not change.
 //
-// Each shard asks for its first prefaultChunk slots and its whole index
-// when the table is made, and for the next chunk when its never-used
-// slots come within half a chunk of what it asked for. A request the
-// goroutine has no room for is dropped: the packet path then takes those
-// faults itself, as it would without it.
+// Each shard asks for its first prefaultChunk slots when the table is
+// made, and for the next chunk when its never-used slots come within half
+// a chunk of what it asked for. Its index, whose buckets are spread by
+// hash, it asks for whole once it holds an eighth as many flows as the
+// index has pages: by then an eighth of the pages would be faulted in
+// anyway, and a large table holding a few flows does not map in all of
+// its index (64 MiB at 4M flows). A request the goroutine has no room for
+// is dropped: the packet path then takes those faults itself, as it would
+// without it.
 
 const prefaultChunk = 64 // slots a request maps in
 
@@ -62,11 +66,16 @@ func prefault(p unsafe.Pointer, n uintptr) {
 	}
 }
 
-// prefaultAhead asks for the next chunk of the shard's never-used slots.
+// prefaultAhead asks for the next chunk of the shard's never-used slots,
+// and for the index when its time has come.
 func (s *shard) prefaultAhead() {
+	if s.idxPrefaultAt != 0 && s.fresh >= s.idxPrefaultAt {
+		s.idxPrefaultAt = 0
+		prefault(unsafe.Pointer(&s.idx[0]), uintptr(len(s.idx))*unsafe.Sizeof(s.idx[0]))
+	}
 	from := s.prefaulted
 	to := min(from+prefaultChunk, uint32(len(s.hot)))
-	if from >= to {
+	if from >= to || s.fresh+prefaultChunk/2 <= from {
 		return
 	}
 	s.prefaulted = to
@@ -76,9 +85,10 @@ func (s *shard) prefaultAhead() {
 	prefault(unsafe.Pointer(&s.links[from]), n*unsafe.Sizeof(link{}))
 }
 
-// prefaultNew asks for what a new shard's first flows touch: the first
-// chunk of slots, and the index, whose buckets are spread by hash.
+// prefaultNew asks for a new shard's first chunk of slots, and sets when
+// its index is asked for.
 func (s *shard) prefaultNew() {
+	idxPages := uintptr(len(s.idx)) * unsafe.Sizeof(s.idx[0]) / pageSize
+	s.idxPrefaultAt = uint32(max(1, idxPages/8))
 	s.prefaultAhead()
-	prefault(unsafe.Pointer(&s.idx[0]), uintptr(len(s.idx))*unsafe.Sizeof(s.idx[0]))
 }

@@ -95,3 +95,25 @@ func TestTouchWritesEveryPageOfTheRange(t *testing.T) {
 		t.Errorf("%d pages after the range mapped in", n)
 	}
 }
+
+func TestShardsAskForTheirIndexOnceAnEighthOfItsPagesHaveAFlow(t *testing.T) {
+	tb, err := New(Config{Capacity: 65536, Shards: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tb.shards[0]
+	pages := uint32(uintptr(len(s.idx)) * 8 / pageSize)
+	if s.idxPrefaultAt != pages/8 {
+		t.Fatalf("index (%d pages) asked for at %d flows, want %d", pages, s.idxPrefaultAt, pages/8)
+	}
+	for s.fresh < pages/8-1 {
+		s.takeFree()
+	}
+	if s.idxPrefaultAt == 0 {
+		t.Fatalf("index asked for at %d flows, before %d", s.fresh, pages/8)
+	}
+	s.takeFree()
+	if s.idxPrefaultAt != 0 {
+		t.Fatalf("index not asked for at %d flows", s.fresh)
+	}
+}

@@ -9,6 +9,8 @@ import (
 
 const canPrefault = false
 
+const pageSize = 4096
+
 var canPrefaultNow atomic.Bool
 
 func populate(unsafe.Pointer, uintptr) bool { return false }

@@ -23,8 +23,9 @@ type shard struct {
 	free    []uint32 // stack of freed slots
 	nfree   int
 	fresh   uint32 // slots fresh and above were never used
-	// prefaulted: slots below it were handed to the prefaulter.
-	prefaulted uint32
+	// prefaulted: slots below it were handed to the prefaulter;
+	// idxPrefaultAt: the index is, once fresh reaches it (0: it was).
+	prefaulted, idxPrefaultAt uint32
 
 	head, tail [numClasses]uint32
 	count      [numClasses]int
@@ -352,7 +353,7 @@ func (s *shard) takeFree() uint32 {
 		return s.free[s.nfree]
 	}
 	s.fresh++
-	if s.fresh+prefaultChunk/2 > s.prefaulted {
+	if s.fresh+prefaultChunk/2 > s.prefaulted || s.fresh == s.idxPrefaultAt {
 		s.prefaultAhead()
 	}
 	return s.fresh - 1
