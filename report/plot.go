@@ -4,20 +4,16 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"strconv"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 )
-
-// pixel is one pixel at the 96 dpi gonum/plot renders PNG at.
-const pixel = vg.Inch / 96
 
 // WritePlot draws one plot of a report (the same series and markers the
 // page shows) as an SVG or PNG image (format "svg" or "png") of width by
-// height pixels, with gonum.org/v1/plot.
+// height pixels: axes with round-number ticks, a grid, the series, the
+// markers and a legend. It draws them itself (plotdraw.go), without a
+// plotting library, whose start-up (parsing its fonts) every netblame
+// command paid before.
 func WritePlot(w io.Writer, p *Plot, format string, width, height int) error {
 	if format != "svg" && format != "png" {
 		return fmt.Errorf("report: plot format %q: want svg or png", format)
@@ -25,129 +21,260 @@ func WritePlot(w io.Writer, p *Plot, format string, width, height int) error {
 	if width < 100 || height < 100 {
 		return fmt.Errorf("report: plot size %dx%d: want at least 100x100", width, height)
 	}
-	pl := plot.New()
-	pl.Title.Text = p.Title
-	pl.X.Label.Text = p.XLabel
-	pl.Y.Label.Text = p.YLabel
-	pl.Add(plotter.NewGrid())
-	pl.Legend.Top = true
-	pl.Legend.Left = true
+	fr := newFrame(p, float64(width), float64(height))
+	if format == "svg" {
+		c := newSVGCanvas(w, width, height)
+		fr.draw(c, p)
+		return c.finish()
+	}
+	c := newRasterCanvas(width, height)
+	fr.draw(c, p)
+	return c.encode(w)
+}
+
+// canvas is what a plot is drawn on: the SVG writer or the raster.
+type canvas interface {
+	// strokes draws each segment as a line of the width, in one colour.
+	strokes(segs []segment, c color.RGBA, width float64)
+	// dots draws a disc of radius r at each point.
+	dots(pts []point, r float64, c color.RGBA)
+	// rect fills a rectangle.
+	rect(x, y, w, h float64, c color.RGBA)
+	// text writes s with its baseline at y, starting at, centred on or
+	// ending at x (anchor -1, 0, 1).
+	text(x, y float64, s string, anchor int, c color.RGBA)
+}
+
+type point struct{ x, y float64 }
+
+type segment struct{ a, b point }
+
+// frame is a plot's layout: its data ranges, their ticks, and the pixel
+// rectangle the data is drawn in.
+type frame struct {
+	w, h                   float64
+	xmin, xmax, ymin, ymax float64
+	xticks, yticks         []float64
+	xdec, ydec             int // decimals of the tick labels
+	left, top, right, bot  float64
+}
+
+const (
+	charWidth = 7 // pixels a character of the raster's font takes
+	lineGap   = 16
+)
+
+var (
+	black    = color.RGBA{A: 255}
+	gridGray = color.RGBA{R: 0xdd, G: 0xdd, B: 0xdd, A: 255}
+	white    = color.RGBA{R: 255, G: 255, B: 255, A: 255}
+)
+
+func newFrame(p *Plot, w, h float64) *frame {
+	f := &frame{w: w, h: h, xmin: math.Inf(1), xmax: math.Inf(-1), ymin: math.Inf(1), ymax: math.Inf(-1)}
+	see := func(x, y float64) {
+		f.xmin, f.xmax = min(f.xmin, x), max(f.xmax, x)
+		f.ymin, f.ymax = min(f.ymin, y), max(f.ymax, y)
+	}
 	for i := range p.Series {
 		s := &p.Series[i]
-		c := parseColor(s.Color)
-		switch s.Style {
-		case "segments":
-			sp := &segPlotter{s: s, style: draw.LineStyle{Color: c, Width: 2 * pixel}}
-			pl.Add(sp)
-			pl.Legend.Add(s.Name, sp)
-		case "dots":
-			sc, err := plotter.NewScatter(xys(s.X, s.Y))
-			if err != nil {
-				return err
+		for j, x := range s.X {
+			see(x, s.Y[j])
+			if s.Style == "segments" && j < len(s.Y2) {
+				see(x, s.Y2[j])
 			}
-			sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: 1.5 * pixel, Shape: draw.CircleGlyph{}}
-			pl.Add(sc)
-			pl.Legend.Add(s.Name, sc)
-		default:
-			ln, err := plotter.NewLine(xys(s.X, s.Y))
-			if err != nil {
-				return err
-			}
-			if s.Style == "step" {
-				ln.StepStyle = plotter.PostStep
-			}
-			ln.LineStyle = draw.LineStyle{Color: c, Width: 1.3 * pixel}
-			pl.Add(ln)
-			pl.Legend.Add(s.Name, ln)
 		}
 	}
-	// Markers, one scatter a kind, in the order they first appear.
+	for _, m := range p.Markers {
+		see(m.X, m.Y)
+	}
+	if math.IsInf(f.xmin, 1) { // nothing to draw: an empty frame
+		f.xmin, f.xmax, f.ymin, f.ymax = 0, 1, 0, 1
+	}
+	if p.Kind != "tseq" {
+		f.ymin = min(f.ymin, 0) // windows, RTTs, rates and delays from 0
+	}
+	f.xmin, f.xmax = widen(f.xmin, f.xmax)
+	f.ymin, f.ymax = widen(f.ymin, f.ymax)
+	// A little room, so that no point sits on the frame's edge.
+	xpad, ypad := (f.xmax-f.xmin)/100, (f.ymax-f.ymin)/25
+	f.xmin, f.xmax, f.ymax = f.xmin-xpad, f.xmax+xpad, f.ymax+ypad
+	if f.ymin != 0 {
+		f.ymin -= ypad
+	}
+	f.xticks, f.xdec = ticks(f.xmin, f.xmax, max(2, int(w/120)))
+	f.yticks, f.ydec = ticks(f.ymin, f.ymax, max(2, int(h/70)))
+	labelChars := 0
+	for _, v := range f.yticks {
+		labelChars = max(labelChars, len(strconv.FormatFloat(v, 'f', f.ydec, 64)))
+	}
+	f.left = float64(14 + labelChars*charWidth)
+	f.top, f.right, f.bot = 44, w-18, h-42
+	return f
+}
+
+// widen gives an empty range some width.
+func widen(lo, hi float64) (float64, float64) {
+	if hi > lo {
+		return lo, hi
+	}
+	d := max(math.Abs(lo)/10, 1)
+	return lo - d, hi + d
+}
+
+// ticks returns round values (1, 2 or 5 times a power of ten apart) in
+// [lo, hi], about n of them, and how many decimals their labels need.
+func ticks(lo, hi float64, n int) ([]float64, int) {
+	raw := (hi - lo) / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{2, 5, 10} {
+		if step >= raw {
+			break
+		}
+		step = m * mag
+	}
+	dec := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
+	var out []float64
+	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+		out = append(out, v)
+	}
+	return out, dec
+}
+
+func (f *frame) px(x float64) float64 {
+	return f.left + (x-f.xmin)/(f.xmax-f.xmin)*(f.right-f.left)
+}
+
+func (f *frame) py(y float64) float64 {
+	return f.bot - (y-f.ymin)/(f.ymax-f.ymin)*(f.bot-f.top)
+}
+
+// draw draws p in the frame on c.
+func (f *frame) draw(c canvas, p *Plot) {
+	c.rect(0, 0, f.w, f.h, white)
+	var grid []segment
+	for _, x := range f.xticks {
+		grid = append(grid, segment{point{f.px(x), f.top}, point{f.px(x), f.bot}})
+	}
+	for _, y := range f.yticks {
+		grid = append(grid, segment{point{f.left, f.py(y)}, point{f.right, f.py(y)}})
+	}
+	c.strokes(grid, gridGray, 1)
+	c.strokes([]segment{
+		{point{f.left, f.bot}, point{f.right, f.bot}},
+		{point{f.left, f.top}, point{f.left, f.bot}},
+	}, black, 1)
+	for _, x := range f.xticks {
+		c.text(f.px(x), f.bot+16, strconv.FormatFloat(x, 'f', f.xdec, 64), 0, black)
+	}
+	for _, y := range f.yticks {
+		c.text(f.left-6, f.py(y)+4, strconv.FormatFloat(y, 'f', f.ydec, 64), 1, black)
+	}
+	c.text(f.w/2, 18, p.Title, 0, black)
+	c.text(f.left, f.top-10, p.YLabel, -1, black)
+	c.text((f.left+f.right)/2, f.h-8, p.XLabel, 0, black)
+
+	var legend []legendEntry
+	for i := range p.Series {
+		s := &p.Series[i]
+		col := parseColor(s.Color)
+		switch s.Style {
+		case "segments":
+			var segs []segment
+			for j, x := range s.X {
+				y0, y1 := f.py(s.Y[j]), f.py(s.Y2[j])
+				if y0-y1 < 1 {
+					y1 = y0 - 1
+				}
+				segs = append(segs, segment{point{f.px(x), y0}, point{f.px(x), y1}})
+			}
+			c.strokes(segs, col, 2)
+		case "dots":
+			pts := make([]point, len(s.X))
+			for j, x := range s.X {
+				pts[j] = point{f.px(x), f.py(s.Y[j])}
+			}
+			c.dots(pts, 1.5, col)
+		default:
+			c.strokes(f.line(s), col, 1.3)
+		}
+		legend = append(legend, legendEntry{s.Name, col, s.Style == "dots"})
+	}
+	// Markers, one colour a kind, in the order they first appear.
 	var order []string
-	byKind := map[string]plotter.XYs{}
+	byKind := map[string][]point{}
 	for _, m := range p.Markers {
 		if _, ok := byKind[m.Kind]; !ok {
 			order = append(order, m.Kind)
 		}
-		byKind[m.Kind] = append(byKind[m.Kind], plotter.XY{X: m.X, Y: m.Y})
+		byKind[m.Kind] = append(byKind[m.Kind], point{f.px(m.X), f.py(m.Y)})
 	}
 	for _, k := range order {
-		sc, err := plotter.NewScatter(byKind[k])
-		if err != nil {
-			return err
-		}
 		kd, ok := markerKinds[k]
 		if !ok {
 			kd = Kind{Label: k, Color: "#000000"}
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: parseColor(kd.Color), Radius: 3.5 * pixel, Shape: draw.CircleGlyph{}}
-		pl.Add(sc)
-		pl.Legend.Add(fmt.Sprintf("%s (%d)", kd.Label, len(byKind[k])), sc)
+		col := parseColor(kd.Color)
+		c.dots(byKind[k], 3.5, col)
+		legend = append(legend, legendEntry{fmt.Sprintf("%s (%d)", kd.Label, len(byKind[k])), col, true})
 	}
-	if p.Kind != "tseq" {
-		pl.Y.Min = min(pl.Y.Min, 0) // windows, RTTs, rates and delays from 0
-	}
-	wt, err := pl.WriterTo(vg.Length(width)*pixel, vg.Length(height)*pixel, format)
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
+	f.drawLegend(c, legend)
 }
 
-func xys(x, y []float64) plotter.XYs {
-	out := make(plotter.XYs, len(x))
-	for i := range x {
-		out[i] = plotter.XY{X: x[i], Y: y[i]}
+// line is a line or step series as segments between its points.
+func (f *frame) line(s *Series) []segment {
+	var segs []segment
+	for j := 1; j < len(s.X); j++ {
+		a, b := point{f.px(s.X[j-1]), f.py(s.Y[j-1])}, point{f.px(s.X[j]), f.py(s.Y[j])}
+		if s.Style == "step" { // the value holds until the next point
+			corner := point{b.x, a.y}
+			segs = append(segs, segment{a, corner}, segment{corner, b})
+			continue
+		}
+		segs = append(segs, segment{a, b})
 	}
-	return out
+	return segs
 }
 
-// parseColor reads "#rrggbb".
-func parseColor(s string) color.Color {
+type legendEntry struct {
+	label string
+	col   color.RGBA
+	dot   bool
+}
+
+// drawLegend lists the entries in the plot's top left corner.
+func (f *frame) drawLegend(c canvas, entries []legendEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	chars := 0
+	for _, e := range entries {
+		chars = max(chars, len(e.label))
+	}
+	x, y := f.left+8, f.top+6
+	c.rect(x, y, float64(chars*charWidth+40), float64(len(entries)*lineGap+6), color.RGBA{R: 230, G: 230, B: 230, A: 230}) // white, 90% opaque (premultiplied)
+	for i, e := range entries {
+		mid := y + 3 + float64(i)*lineGap + lineGap/2
+		if e.dot {
+			c.dots([]point{{x + 14, mid}}, 3.5, e.col)
+		} else {
+			c.strokes([]segment{{point{x + 6, mid}, point{x + 22, mid}}}, e.col, 2)
+		}
+		c.text(x+30, mid+4, e.label, -1, black)
+	}
+}
+
+// parseColor reads "#rrggbb"; anything else is black.
+func parseColor(s string) color.RGBA {
 	if len(s) != 7 || s[0] != '#' {
-		return color.Black
+		return black
 	}
 	v, err := strconv.ParseUint(s[1:], 16, 32)
 	if err != nil {
-		return color.Black
+		return black
 	}
 	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 255}
-}
-
-// segPlotter draws a series of segments (Y to Y2 at each X) as vertical
-// strokes, as tcptrace draws the segments of a time-sequence graph.
-type segPlotter struct {
-	s     *Series
-	style draw.LineStyle
-}
-
-// Plot implements plot.Plotter.
-func (sp *segPlotter) Plot(c draw.Canvas, pl *plot.Plot) {
-	tx, ty := pl.Transforms(&c)
-	for i, x := range sp.s.X {
-		y0, y1 := ty(sp.s.Y[i]), ty(sp.s.Y2[i])
-		if y1-y0 < pixel {
-			y1 = y0 + pixel
-		}
-		c.StrokeLine2(sp.style, tx(x), y0, tx(x), y1)
-	}
-}
-
-// DataRange implements plot.DataRanger.
-func (sp *segPlotter) DataRange() (xmin, xmax, ymin, ymax float64) {
-	xmin, ymin = 1e300, 1e300
-	xmax, ymax = -1e300, -1e300
-	for i, x := range sp.s.X {
-		xmin, xmax = min(xmin, x), max(xmax, x)
-		ymin, ymax = min(ymin, sp.s.Y[i]), max(ymax, sp.s.Y2[i])
-	}
-	return
-}
-
-// Thumbnail implements plot.Thumbnailer, for the legend.
-func (sp *segPlotter) Thumbnail(c *draw.Canvas) {
-	x := (c.Min.X + c.Max.X) / 2
-	c.StrokeLine2(sp.style, x, c.Min.Y, x, c.Max.Y)
 }
 
 // FindPlot returns the plot of kind (tseq, window, rtt, throughput,
