@@ -136,8 +136,8 @@ func ticks(lo, hi float64, n int) ([]float64, int) {
 	}
 	dec := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
 	var out []float64
-	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		out = append(out, v)
+	for k := math.Ceil(lo/step - 1e-9); k*step <= hi+step*1e-9; k++ {
+		out = append(out, k*step+0) // +0: no "-0" label
 	}
 	return out, dec
 }

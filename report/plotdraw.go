@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -154,6 +155,7 @@ func (c *rasterCanvas) rect(x, y, w, h float64, col color.RGBA) {
 }
 
 func (c *rasterCanvas) text(x, y float64, s string, anchor int, col color.RGBA) {
+	s = asciiOnly(s)
 	d := font.Drawer{Dst: c.img, Src: image.NewUniform(col), Face: basicfont.Face7x13}
 	w := float64(d.MeasureString(s).Round())
 	x -= w * float64(anchor+1) / 2
@@ -162,3 +164,15 @@ func (c *rasterCanvas) text(x, y float64, s string, anchor int, col color.RGBA) 
 }
 
 func (c *rasterCanvas) encode(w io.Writer) error { return png.Encode(w, c.img) }
+
+// asciiOnly spells s in the characters basicfont has: the titles' arrow
+// as "->", anything else outside ASCII as "?".
+func asciiOnly(s string) string {
+	s = strings.ReplaceAll(s, "→", "->")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}
