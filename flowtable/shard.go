@@ -364,8 +364,6 @@ func (s *shard) create(t *Table, k *flowKey, h uint64, now int64, frame uint64) 
 	if s.full() {
 		s.makeRoom(t) // evicting shifts the index: look again
 	}
-	// The atomic add first: as a locked instruction it waits for every
-	// store before it, and the stores below miss the caches.
 	index := t.nextIndex.Add(1) - 1
 	fresh := s.nfree == 0 // a never-used slot: all zero already
 	sl := s.takeFree()
