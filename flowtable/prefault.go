@@ -2,6 +2,7 @@ package flowtable
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -34,6 +35,7 @@ type prefaultReq struct {
 var (
 	prefaultStart sync.Once
 	prefaultQueue chan prefaultReq
+	prefaultOff   atomic.Bool // the kernel cannot: ask no more
 )
 
 // startPrefaulter starts the goroutine, once; New calls it, so the packet
@@ -47,8 +49,7 @@ func startPrefaulter() {
 		go func() {
 			for r := range prefaultQueue {
 				if !populate(r.p, r.n) {
-					// The kernel cannot: drain the requests and do no more.
-					canPrefaultNow.Store(false)
+					prefaultOff.Store(true)
 				}
 			}
 		}()
@@ -57,7 +58,7 @@ func startPrefaulter() {
 
 // prefault asks for the n bytes at p to be mapped in, without waiting.
 func prefault(p unsafe.Pointer, n uintptr) {
-	if n == 0 || prefaultQueue == nil || !canPrefaultNow.Load() {
+	if n == 0 || prefaultQueue == nil || prefaultOff.Load() {
 		return
 	}
 	select {

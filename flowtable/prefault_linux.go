@@ -10,10 +10,6 @@ import (
 
 const canPrefault = true
 
-var canPrefaultNow atomic.Bool
-
-func init() { canPrefaultNow.Store(true) }
-
 // populate maps in the pages of the n bytes at p as writable, then writes
 // to each from this thread. It reports false when the kernel has no
 // MADV_POPULATE_WRITE (before Linux 5.14).

@@ -102,7 +102,7 @@ func TestShardsAskForTheirIndexOnceAnEighthOfItsPagesHaveAFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := tb.shards[0]
-	pages := uint32(uintptr(len(s.idx)) * 8 / pageSize)
+	pages := uint32(uintptr(len(s.idx)) * unsafe.Sizeof(s.idx[0]) / pageSize)
 	if s.idxPrefaultAt != pages/8 {
 		t.Fatalf("index (%d pages) asked for at %d flows, want %d", pages, s.idxPrefaultAt, pages/8)
 	}
